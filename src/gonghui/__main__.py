@@ -1,0 +1,3 @@
+from gonghui.cli import app
+
+app(prog_name="gonghui")

@@ -1,0 +1,232 @@
+"""The `gonghui` command: serve, migrate, demo data, users, imports and exports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gonghui.core.auth import Actor, Role
+from gonghui.core.clock import clock_from
+from gonghui.core.db import engine_for, session_factory, transaction
+from gonghui.core.errors import DomainError, ImportRejected
+from gonghui.core.migrate import upgrade
+from gonghui.core.pii import IdentityVault
+from gonghui.core.settings import Settings
+from gonghui.members import accounts, demo, queries
+from gonghui.members.exports import export_xlsx
+from gonghui.members.imports import ImportKind, import_file
+
+app = typer.Typer(help="职工服务平台 gonghui", no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="数据库", no_args_is_help=True)
+demo_app = typer.Typer(help="演示数据", no_args_is_help=True)
+users_app = typer.Typer(help="用户", no_args_is_help=True)
+members_app = typer.Typer(help="会员名册：导入与导出", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(users_app, name="users")
+app.add_typer(members_app, name="members")
+
+console = Console()
+errors = Console(stderr=True)
+
+# Whoever runs the CLI on the server acts as its operator, with an administrator's rights.
+CLI_ACTOR = Actor(user_id=None, username="cli", role=Role.ADMIN, display_name="命令行")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    errors.print(f"[red]错误：[/red]{message}")
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        lines = [f"{'.'.join(map(str, e['loc'])) or '配置'}: {e['msg']}" for e in error.errors()]
+        fail("配置不正确（GONGHUI_* 环境变量）：\n  " + "\n  ".join(lines), code=2)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="监听地址")] = None,
+    port: Annotated[int | None, typer.Option(help="端口")] = None,
+) -> None:
+    """启动网站与 API。"""
+    import uvicorn
+
+    from gonghui.web.app import create_app
+
+    settings = load_settings()
+    console.print(f"职工服务平台已启动：http://{host or settings.host}:{port or settings.port}/")
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """把数据库迁移到最新版本。"""
+    settings = load_settings()
+    upgrade(settings)
+    console.print("数据库已是最新版本")
+
+
+@demo_app.command("load")
+def demo_load(
+    members: Annotated[int, typer.Option(min=1, max=2_000_000, help="会员人数")] = (
+        demo.DEFAULT_MEMBERS
+    ),
+    seed: Annotated[int, typer.Option(help="随机种子（同一种子生成同样的数据）")] = 2025,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="数据库已有数据时跳过")] = False,
+) -> None:
+    """载入演示工会：约200个单位、会员、两家银行的会员卡和各角色的演示账号。"""
+    settings = load_settings()
+    engine = engine_for(settings)
+    factory = session_factory(engine)
+    now = clock_from(settings).now()
+    with transaction(factory) as session:
+        if not demo.is_empty(session):
+            if if_empty:
+                console.print("数据库已有数据，跳过演示数据载入")
+                _print_logins()
+                return
+            fail("数据库已有数据；演示数据只能载入空库（可删除 var/gonghui.db 后重试）")
+        with _progress() as bar:
+            task = bar.add_task("生成会员", total=members)
+            demo.load(
+                session,
+                vault=IdentityVault(settings.data_key.get_secret_value()),
+                now=now,
+                members=members,
+                seed=seed,
+                progress=lambda _what, done, _total: bar.update(task, completed=done),
+            )
+    engine.dispose()
+    console.print(f"已载入演示数据：{members} 名会员")
+    _print_logins()
+
+
+def _print_logins() -> None:
+    table = Table(title=f"演示账号（密码均为 {demo.DEMO_PASSWORD}）")
+    table.add_column("用户名")
+    table.add_column("角色")
+    for persona in demo.PERSONAS:
+        table.add_row(persona.username, persona.role.label)
+    console.print(table)
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option(help="用户名")],
+    role: Annotated[Role, typer.Option(help="角色")],
+    password: Annotated[
+        str, typer.Option(prompt="密码", hide_input=True, confirmation_prompt=True, help="密码")
+    ],
+    display_name: Annotated[str, typer.Option(help="姓名")] = "",
+    unit: Annotated[str, typer.Option(help="所属单位的统一社会信用代码")] = "",
+    bank: Annotated[str, typer.Option(help="所属银行代码，如 YTB")] = "",
+) -> None:
+    """创建工作人员、银行或管理员账号。"""
+    settings = load_settings()
+    engine = engine_for(settings)
+    now = clock_from(settings).now()
+    try:
+        with transaction(session_factory(engine)) as session:
+            unit_row = queries.units_by_credit_code(session, {unit.upper()}).get(unit.upper())
+            if unit and unit_row is None:
+                fail(f"统一社会信用代码 {unit} 对应的单位不存在")
+            bank_row = next((b for b in queries.all_banks(session) if b.code == bank), None)
+            if bank and bank_row is None:
+                fail(f"银行代码 {bank} 不存在")
+            accounts.create_user(
+                session,
+                username=username,
+                password=password,
+                role=role,
+                display_name=display_name,
+                unit=unit_row,
+                bank=bank_row,
+                actor=CLI_ACTOR,
+                now=now,
+            )
+    except DomainError as error:
+        fail(error.message)
+    finally:
+        engine.dispose()
+    console.print(f"已创建用户 {username}（{role.label}）")
+
+
+@members_app.command("import")
+def members_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """导入单位、会员或会员卡（按表头识别）；有任何错误则逐行列出，不写入任何数据。"""
+    settings = load_settings()
+    engine = engine_for(settings)
+    now = clock_from(settings).now()
+    try:
+        with transaction(session_factory(engine)) as session, _progress() as bar:
+            task = bar.add_task(f"导入 {file.name}", total=None)
+            report = import_file(
+                session,
+                file.read_bytes(),
+                actor=CLI_ACTOR,
+                now=now,
+                vault=IdentityVault(settings.data_key.get_secret_value()),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except ImportRejected as rejected:
+        for line in rejected.errors:
+            errors.print(f"  {line}")
+        fail(rejected.message)
+    except DomainError as error:
+        fail(error.message)
+    finally:
+        engine.dispose()
+    console.print(report.summary)
+
+
+@members_app.command("export")
+def members_export(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="输出的 XLSX 文件")],
+    kind: Annotated[ImportKind, typer.Option(help="导出内容")] = ImportKind.MEMBERS,
+) -> None:
+    """按导入模板的格式导出到 XLSX，可再次导入。"""
+    if file.suffix.lower() != ".xlsx":
+        fail("导出文件名应以 .xlsx 结尾")
+    settings = load_settings()
+    engine = engine_for(settings)
+    try:
+        with transaction(session_factory(engine)) as session:
+            content = export_xlsx(
+                session, CLI_ACTOR, IdentityVault(settings.data_key.get_secret_value()), kind
+            )
+    finally:
+        engine.dispose()
+    file.write_bytes(content)
+    console.print(f"已导出{kind.label}到 {file}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app(prog_name="gonghui")
+    sys.exit(0)

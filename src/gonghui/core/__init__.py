@@ -1,0 +1,1 @@
+"""Infrastructure every module stands on: settings, database, money, clock, auth, audit, errors."""

@@ -1,0 +1,153 @@
+"""Roles, permissions and the acting person. Who may do what is decided here, in one table."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from gonghui.core.errors import Forbidden
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    UNIT_OFFICER = "unit_officer"
+    FEDERATION_STAFF = "federation_staff"
+    BANK_OPERATOR = "bank_operator"
+    INSURER_ADJUSTER = "insurer_adjuster"
+    STATION_MANAGER = "station_manager"
+    INSURANCE_AGENCY = "insurance_agency"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.MEMBER: "会员",
+    Role.UNIT_OFFICER: "单位工会干部",
+    Role.FEDERATION_STAFF: "总工会工作人员",
+    Role.BANK_OPERATOR: "合作银行操作员",
+    Role.INSURER_ADJUSTER: "保险公司理赔员",
+    Role.STATION_MANAGER: "阵地管理员",
+    Role.INSURANCE_AGENCY: "医保经办",
+    Role.ADMIN: "系统管理员",
+}
+
+
+class Permission(StrEnum):
+    OWN_PROFILE = "own_profile"
+    UNITS_VIEW = "units_view"
+    UNITS_MANAGE = "units_manage"
+    MEMBERS_VIEW = "members_view"
+    MEMBERS_MANAGE = "members_manage"
+    FULL_ID_VIEW = "full_id_view"
+    CARDS_VIEW = "cards_view"
+    CARDS_MANAGE = "cards_manage"
+    USERS_MANAGE = "users_manage"
+    AUDIT_VIEW = "audit_view"
+
+
+_STAFF = frozenset(
+    {
+        Permission.UNITS_VIEW,
+        Permission.UNITS_MANAGE,
+        Permission.MEMBERS_VIEW,
+        Permission.MEMBERS_MANAGE,
+        Permission.FULL_ID_VIEW,
+        Permission.CARDS_VIEW,
+        Permission.CARDS_MANAGE,
+    }
+)
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.MEMBER: frozenset({Permission.OWN_PROFILE}),
+    # A unit officer keeps their own unit's roll, so they need the full ID numbers in it.
+    Role.UNIT_OFFICER: frozenset(
+        {
+            Permission.UNITS_VIEW,
+            Permission.MEMBERS_VIEW,
+            Permission.MEMBERS_MANAGE,
+            Permission.FULL_ID_VIEW,
+            Permission.CARDS_VIEW,
+        }
+    ),
+    Role.FEDERATION_STAFF: _STAFF,
+    # A bank sees and issues its own cards; it never sees full ID numbers.
+    Role.BANK_OPERATOR: frozenset({Permission.CARDS_VIEW, Permission.CARDS_MANAGE}),
+    Role.INSURER_ADJUSTER: frozenset(),
+    Role.STATION_MANAGER: frozenset(),
+    Role.INSURANCE_AGENCY: frozenset(),
+    Role.ADMIN: _STAFF | {Permission.USERS_MANAGE, Permission.AUDIT_VIEW},
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Whoever acts: a logged-in user, a bank system holding a token, or the system itself."""
+
+    user_id: int | None
+    username: str
+    role: Role | None
+    display_name: str
+    unit_id: int | None = None
+    member_id: int | None = None
+    bank_id: int | None = None
+    token_id: int | None = None
+
+    def can(self, permission: Permission) -> bool:
+        return self.role is not None and permission in ROLE_PERMISSIONS[self.role]
+
+    def require(self, permission: Permission) -> None:
+        if not self.can(permission):
+            raise Forbidden
+
+    @property
+    def is_federation_wide(self) -> bool:
+        """Staff of the federation and admins see every unit; everyone else is scoped."""
+        return self.role in {Role.FEDERATION_STAFF, Role.ADMIN}
+
+
+SYSTEM = Actor(user_id=None, username="system", role=None, display_name="系统")
+
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# Verifying against this when the username is unknown keeps the timing of a failed login the
+# same whether or not the account exists.
+DUMMY_PASSWORD_HASH = _hasher.hash("not-a-real-password")
+
+MIN_PASSWORD_LENGTH = 8
+API_TOKEN_PREFIX = "ghk_"
+
+
+def new_api_token() -> str:
+    return API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_token(token: str) -> str:
+    # Tokens are 256 random bits, so a plain SHA-256 is enough to make the stored value useless
+    # to a reader of the database (no salt or slow hash needed, unlike passwords).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tokens_equal(left: str, right: str) -> bool:
+    return hmac.compare_digest(left.encode(), right.encode())

@@ -1,0 +1,101 @@
+"""One typed settings object, read from ``GONGHUI_*`` environment variables.
+
+Bad values fail at start-up, not on the first request that needs them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Used only outside production, where `Settings` refuses it (see `_production_is_strict`).
+DEVELOPMENT_SECRET = "gonghui-development-secret-not-for-production-use"
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    CONSOLE = "console"
+    JSON = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GONGHUI_", frozen=True, extra="forbid")
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite:///var/gonghui.db"
+    storage_dir: Path = Path("var/storage")
+    # Signs session cookies, CSRF tokens and QR tokens.
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    # Keys the searchable hash and the encryption of ID numbers; kept apart from
+    # `secret_key` so that rotating sessions never makes stored ID numbers unreadable.
+    data_key: SecretStr = SecretStr(DEVELOPMENT_SECRET + "-data")
+    cookie_secure: bool = False
+    session_max_age_seconds: int = Field(default=8 * 3600, gt=0)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lock_minutes: int = Field(default=15, ge=1)
+    # Demos and checks may run "at any hour": the clock can be pinned or shifted.
+    clock_fixed: datetime | None = None
+    clock_offset_seconds: int = 0
+    log_format: LogFormat = LogFormat.CONSOLE
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            msg = "GONGHUI_DATABASE_URL must be a sqlite:// or postgresql:// URL"
+            raise ValueError(msg)
+        if value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("clock_fixed")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            msg = "GONGHUI_CLOCK_FIXED needs a time zone, e.g. 2025-02-10T09:00:00+08:00"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            msg = "GONGHUI_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR"
+            raise ValueError(msg)
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _production_is_strict(self) -> Self:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        for name in ("secret_key", "data_key"):
+            secret: SecretStr = getattr(self, name)
+            value = secret.get_secret_value()
+            if value.startswith(DEVELOPMENT_SECRET) or len(value) < MIN_SECRET_LENGTH:
+                msg = f"GONGHUI_{name.upper()} must be set to {MIN_SECRET_LENGTH}+ random characters in production"
+                raise ValueError(msg)
+        if self.clock_fixed is not None or self.clock_offset_seconds:
+            msg = "the clock cannot be fixed or shifted in production"
+            raise ValueError(msg)
+        if not self.cookie_secure:
+            msg = "GONGHUI_COOKIE_SECURE must be true in production"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,164 @@
+"""Reading and writing the tables people exchange: CSV (UTF-8 or GBK, BOM or not) and XLSX.
+
+Every row keeps the line number a person sees in their spreadsheet (the header is line 1), so
+that an import can report each bad line by number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from gonghui.core.errors import ImportRejected, LineError
+
+_XLSX_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    values: dict[str, str]
+
+    def get(self, header: str) -> str:
+        return self.values.get(header, "").strip()
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: list[str]
+    rows: list[Row]
+
+
+def read_table(content: bytes) -> Table:
+    """Parse an uploaded file, telling XLSX from CSV by its content, not its name."""
+    if not content.strip():
+        raise ImportRejected([LineError(0, "文件为空")])
+    if content.startswith(_XLSX_MAGIC):
+        return _read_xlsx(content)
+    return _read_csv(_decode(content))
+
+
+def _decode(content: bytes) -> str:
+    if content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
+    for encoding in ("utf-8", "gbk"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ImportRejected(
+        [LineError(0, "文件编码无法识别：请保存为 UTF-8 或 GBK 编码的 CSV，或 XLSX")]
+    )
+
+
+def _read_csv(text: str) -> Table:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        headers = [_clean_header(cell) for cell in next(reader)]
+    except StopIteration:
+        raise ImportRejected([LineError(0, "文件为空")]) from None
+    except csv.Error as error:
+        raise ImportRejected([LineError(1, f"CSV 格式错误：{error}")]) from None
+    rows: list[Row] = []
+    try:
+        for cells in reader:
+            if any(cell.strip() for cell in cells):
+                rows.append(Row(reader.line_num, dict(zip(headers, cells, strict=False))))
+    except csv.Error as error:
+        raise ImportRejected([LineError(reader.line_num, f"CSV 格式错误：{error}")]) from None
+    return Table(headers, rows)
+
+
+def _read_xlsx(content: bytes) -> Table:
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise ImportRejected([LineError(0, "XLSX 文件已损坏或不是 Excel 工作簿")]) from None
+    try:
+        sheet = workbook.worksheets[0]
+        lines = sheet.iter_rows(values_only=True)
+        first = next(lines, None)
+        if first is None:
+            raise ImportRejected([LineError(0, "文件为空")])
+        headers = [_clean_header(_cell_text(cell)) for cell in first]
+        rows: list[Row] = []
+        for number, cells in enumerate(lines, start=2):
+            texts = [_cell_text(cell) for cell in cells]
+            if any(texts):
+                rows.append(Row(number, dict(zip(headers, texts, strict=False))))
+        return Table(headers, rows)
+    finally:
+        workbook.close()
+
+
+def _clean_header(text: str) -> str:
+    return text.replace("\ufeff", "").strip()
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def missing_columns(table: Table, required: Sequence[str]) -> list[LineError]:
+    return [LineError(1, f"缺少列“{name}”") for name in required if name not in table.headers]
+
+
+def write_xlsx(
+    title: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    text_columns: Sequence[str] = (),
+) -> bytes:
+    """A one-sheet workbook with a bold header; `text_columns` are kept as text, so that
+    Excel never turns an 18-digit ID or card number into a rounded float."""
+    workbook = Workbook(write_only=False)
+    sheet = workbook.active
+    sheet.title = title
+    sheet.append(list(headers))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="FFE8E8")
+    for row in rows:
+        sheet.append(list(row))
+    for index, name in enumerate(headers, start=1):
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = max(12, len(name) * 3)
+        if name in text_columns:
+            for (cell,) in sheet.iter_rows(min_col=index, max_col=index, min_row=2):
+                cell.number_format = "@"
+            sheet.column_dimensions[letter].number_format = "@"
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y.%m.%d")
+
+
+def parse_date_cell(text: str) -> date:
+    """A calendar date as banks and spreadsheets write it: 2025-01-31, 20250131, 2025/1/31."""
+    value = text.strip()
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(value, pattern).date()  # noqa: DTZ007 - a calendar date
+        except ValueError:
+            continue
+    raise ValueError(f"日期“{text}”格式不正确，应为 YYYY-MM-DD 或 YYYYMMDD")

@@ -1,0 +1,1 @@
+"""The spine: units, members, union member service cards, users and roles."""

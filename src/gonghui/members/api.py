@@ -1,0 +1,124 @@
+"""The spine's JSON API under /api/v1."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, UploadFile
+
+from gonghui.core.auth import Actor, Permission
+from gonghui.members import queries, service
+from gonghui.members.imports import import_file
+from gonghui.members.schemas import (
+    CardOut,
+    ImportResultOut,
+    MemberOut,
+    PageOut,
+    StatusChangeIn,
+    UnitOut,
+)
+from gonghui.members.service import Outcome
+from gonghui.web.deps import ApiActor, Db, Now, Vault, api_permitted, read_upload
+
+router = APIRouter(tags=["members"])
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+@router.get("/units", response_model=PageOut[UnitOut])
+def list_units(
+    db: Db,
+    actor: Annotated[Actor, Depends(api_permitted(Permission.UNITS_VIEW))],
+    q: str = "",
+    page: int = 1,
+) -> PageOut[UnitOut]:
+    results = queries.search_units(db, actor, q, page)
+    return PageOut.of(results, [UnitOut.of(unit) for unit in results.items])
+
+
+@router.get("/units/{unit_id}", response_model=UnitOut)
+def get_unit(
+    unit_id: int,
+    db: Db,
+    actor: Annotated[Actor, Depends(api_permitted(Permission.UNITS_VIEW))],
+) -> UnitOut:
+    return UnitOut.of(queries.unit_for(db, actor, unit_id))
+
+
+@router.get("/members", response_model=PageOut[MemberOut])
+def list_members(
+    db: Db,
+    vault: Vault,
+    actor: Annotated[Actor, Depends(api_permitted(Permission.MEMBERS_VIEW))],
+    q: str = "",
+    page: int = 1,
+) -> PageOut[MemberOut]:
+    """Search by name, phone or a full ID number; ID numbers are masked unless the role
+    keeps the roll."""
+    results = queries.search_members(db, actor, vault, q, page)
+    return PageOut.of(results, [MemberOut.of(member, actor, vault) for member in results.items])
+
+
+@router.get("/members/me", response_model=MemberOut)
+def my_member_record(db: Db, vault: Vault, actor: ApiActor) -> MemberOut:
+    actor.require(Permission.OWN_PROFILE)
+    return MemberOut.of(queries.own_member(db, actor), actor, vault)
+
+
+@router.get("/members/{member_id}", response_model=MemberOut)
+def get_member(
+    member_id: int,
+    db: Db,
+    vault: Vault,
+    actor: Annotated[Actor, Depends(api_permitted(Permission.MEMBERS_VIEW))],
+) -> MemberOut:
+    return MemberOut.of(queries.member_for(db, actor, member_id), actor, vault)
+
+
+@router.post("/members/{member_id}/status", response_model=MemberOut)
+def change_member_status(
+    member_id: int,
+    change: StatusChangeIn,
+    db: Db,
+    now: Now,
+    vault: Vault,
+    actor: Annotated[Actor, Depends(api_permitted(Permission.MEMBERS_MANAGE))],
+) -> MemberOut:
+    member = queries.member_for(db, actor, member_id)
+    service.change_membership_status(db, member, change.status, change.reason, actor=actor, now=now)
+    db.commit()
+    return MemberOut.of(member, actor, vault)
+
+
+@router.get("/cards", response_model=PageOut[CardOut])
+def list_cards(
+    db: Db,
+    actor: Annotated[Actor, Depends(api_permitted(Permission.CARDS_VIEW))],
+    q: str = "",
+    page: int = 1,
+) -> PageOut[CardOut]:
+    """Cards the caller may see; a bank's token sees its own bank's cards only."""
+    results = queries.search_cards(db, actor, q, page)
+    return PageOut.of(results, [CardOut.of(card) for card in results.items])
+
+
+@router.post("/imports", response_model=ImportResultOut)
+def import_roll_file(
+    db: Db,
+    now: Now,
+    vault: Vault,
+    actor: ApiActor,
+    file: Annotated[UploadFile, File()],
+) -> ImportResultOut:
+    """Import units, members or cards (told apart by their headers); all-or-nothing, with
+    every bad line in `error.details` on refusal."""
+    report = import_file(db, read_upload(file, MAX_UPLOAD_BYTES), actor=actor, now=now, vault=vault)
+    db.commit()
+    return ImportResultOut(
+        kind=report.kind.value,
+        rows=report.rows,
+        created=report.counts[Outcome.CREATED],
+        updated=report.counts[Outcome.UPDATED],
+        unchanged=report.counts[Outcome.UNCHANGED],
+        summary=report.summary,
+    )

@@ -1,0 +1,148 @@
+"""Tables of the spine. Other modules reach them through `members.queries` and
+`members.service`, never directly."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gonghui.core.auth import Role
+from gonghui.core.db import Base, text_enum
+from gonghui.members.rules import (
+    CardStatus,
+    EmploymentStatus,
+    MembershipStatus,
+    PostType,
+    Sex,
+)
+
+
+class Bank(Base):
+    """A partner bank that issues union member service cards."""
+
+    __tablename__ = "banks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Unit(Base):
+    """A 基层工会 with its employer (用人单位), keyed by the employer's credit code."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), index=True)
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    industry: Mapped[str] = mapped_column(String(64))
+    district: Mapped[str] = mapped_column(String(64), index=True)
+    parent_union: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    # See gonghui.core.pii: searchable HMAC, AES-GCM ciphertext, stored mask.
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    id_cipher: Mapped[str] = mapped_column(String(128))
+    id_masked: Mapped[str] = mapped_column(String(18))
+    birth_date: Mapped[date]
+    sex: Mapped[Sex] = mapped_column(text_enum(Sex))
+    phone: Mapped[str] = mapped_column(String(11), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    post_type: Mapped[PostType] = mapped_column(text_enum(PostType))
+    employment_status: Mapped[EmploymentStatus] = mapped_column(text_enum(EmploymentStatus))
+    membership_status: Mapped[MembershipStatus] = mapped_column(text_enum(MembershipStatus))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    unit: Mapped[Unit] = relationship(lazy="raise")
+
+
+class MembershipChange(Base):
+    """History of a member's membership status; appended, never changed."""
+
+    __tablename__ = "membership_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    from_status: Mapped[MembershipStatus | None] = mapped_column(text_enum(MembershipStatus))
+    to_status: Mapped[MembershipStatus] = mapped_column(text_enum(MembershipStatus))
+    reason: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+    actor_label: Mapped[str] = mapped_column(String(100))
+
+
+class Card(Base):
+    """A 工会会员优惠服务卡: a bank debit card tied to one member."""
+
+    __tablename__ = "cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_no: Mapped[str] = mapped_column(String(32), unique=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    opened_on: Mapped[date]
+    closed_on: Mapped[date | None]
+    status: Mapped[CardStatus] = mapped_column(text_enum(CardStatus))
+
+    bank: Mapped[Bank] = relationship(lazy="raise")
+    member: Mapped[Member] = relationship(lazy="raise")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[Role] = mapped_column(text_enum(Role))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), unique=True)
+    bank_id: Mapped[int | None] = mapped_column(ForeignKey("banks.id"))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # Bumped on password change or deactivation: every older session cookie stops working.
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bank system's API token; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    bank: Mapped[Bank] = relationship(lazy="raise")
+
+
+class LoginAttempt(Base):
+    """Every login attempt, kept for throttling and for the security review."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "at"),
+        Index("ix_login_attempts_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    succeeded: Mapped[bool]

@@ -1,0 +1,227 @@
+"""Scoped reads. Every load of a unit, member or card goes through here, filtered to what the
+actor may see; a record outside the actor's scope is reported as not found."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy.orm import Session, joinedload
+
+from gonghui.core.audit import AuditEntry
+from gonghui.core.auth import Actor, Permission
+from gonghui.core.errors import NotFound
+from gonghui.core.pagination import Page, paged
+from gonghui.core.pii import IdentityVault
+from gonghui.members.models import Bank, Card, Member, MembershipChange, Unit
+from gonghui.members.rules import InvalidValue, MembershipStatus, parse_id_number
+
+
+def _member_scope(actor: Actor) -> ColumnElement[bool]:
+    if actor.is_federation_wide:
+        return true()
+    if actor.unit_id is not None and actor.can(Permission.MEMBERS_VIEW):
+        return Member.unit_id == actor.unit_id
+    if actor.member_id is not None:
+        return Member.id == actor.member_id
+    return Member.id.is_(None)
+
+
+def _unit_scope(actor: Actor) -> ColumnElement[bool]:
+    if actor.is_federation_wide:
+        return true()
+    if actor.unit_id is not None:
+        return Unit.id == actor.unit_id
+    return Unit.id.is_(None)
+
+
+def card_scope(actor: Actor) -> ColumnElement[bool]:
+    if actor.bank_id is not None:
+        return Card.bank_id == actor.bank_id
+    return Card.member_id.in_(select(Member.id).where(_member_scope(actor)))
+
+
+def search_members(
+    session: Session, actor: Actor, vault: IdentityVault, query: str = "", page: int = 1
+) -> Page[Member]:
+    actor.require(Permission.MEMBERS_VIEW)
+    statement = select(Member).where(_member_scope(actor))
+    if query.strip():
+        statement = statement.where(_member_matches(query.strip(), vault))
+    return paged(session, statement.order_by(Member.id), page, joinedload(Member.unit))
+
+
+def _member_matches(query: str, vault: IdentityVault) -> ColumnElement[bool]:
+    # A full ID number is found through its keyed hash; anything else by name or phone.
+    try:
+        id_number = parse_id_number(query, today=date.max)
+    except InvalidValue:
+        return or_(Member.name.contains(query, autoescape=True), Member.phone == query)
+    return Member.id_hash == vault.search_hash(id_number.value)
+
+
+def member_for(session: Session, actor: Actor, member_id: int) -> Member:
+    member = session.scalars(
+        select(Member)
+        .where(Member.id == member_id, _member_scope(actor))
+        .options(joinedload(Member.unit))
+    ).one_or_none()
+    if member is None:
+        raise NotFound("会员")
+    return member
+
+
+def own_member(session: Session, actor: Actor) -> Member:
+    if actor.member_id is None:
+        raise NotFound("会员档案")
+    return member_for(session, actor, actor.member_id)
+
+
+def membership_history(session: Session, member: Member) -> Sequence[MembershipChange]:
+    return session.scalars(
+        select(MembershipChange)
+        .where(MembershipChange.member_id == member.id)
+        .order_by(MembershipChange.id)
+    ).all()
+
+
+def cards_of(session: Session, actor: Actor, member: Member) -> Sequence[Card]:
+    return session.scalars(
+        select(Card)
+        .where(Card.member_id == member.id, card_scope(actor))
+        .options(joinedload(Card.bank))
+        .order_by(Card.opened_on)
+    ).all()
+
+
+def search_cards(session: Session, actor: Actor, query: str = "", page: int = 1) -> Page[Card]:
+    actor.require(Permission.CARDS_VIEW)
+    statement = select(Card).where(card_scope(actor))
+    if query.strip():
+        statement = statement.where(Card.card_no.startswith(query.strip(), autoescape=True))
+    return paged(
+        session,
+        statement.order_by(Card.id),
+        page,
+        joinedload(Card.bank),
+        joinedload(Card.member).joinedload(Member.unit),
+    )
+
+
+def search_units(session: Session, actor: Actor, query: str = "", page: int = 1) -> Page[Unit]:
+    actor.require(Permission.UNITS_VIEW)
+    statement = select(Unit).where(_unit_scope(actor))
+    if query.strip():
+        text = query.strip()
+        statement = statement.where(
+            or_(Unit.name.contains(text, autoescape=True), Unit.credit_code == text.upper())
+        )
+    return paged(session, statement.order_by(Unit.id), page)
+
+
+def unit_for(session: Session, actor: Actor, unit_id: int) -> Unit:
+    actor.require(Permission.UNITS_VIEW)
+    unit = session.scalars(select(Unit).where(Unit.id == unit_id, _unit_scope(actor))).one_or_none()
+    if unit is None:
+        raise NotFound("单位")
+    return unit
+
+
+def unit_member_count(session: Session, unit: Unit) -> int:
+    return session.scalar(select(func.count()).where(Member.unit_id == unit.id)) or 0
+
+
+def units_by_credit_code(session: Session, codes: set[str]) -> dict[str, Unit]:
+    if not codes:
+        return {}
+    rows = session.scalars(select(Unit).where(Unit.credit_code.in_(codes))).all()
+    return {unit.credit_code: unit for unit in rows}
+
+
+def members_by_hash(session: Session, hashes: set[str]) -> dict[str, Member]:
+    found: dict[str, Member] = {}
+    ordered = sorted(hashes)
+    # Chunked so that a 10,000-row file stays under every backend's bound-parameter limit.
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        for member in session.scalars(select(Member).where(Member.id_hash.in_(chunk))):
+            found[member.id_hash] = member
+    return found
+
+
+def cards_by_number(session: Session, numbers: set[str]) -> dict[str, Card]:
+    found: dict[str, Card] = {}
+    ordered = sorted(numbers)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        for card in session.scalars(select(Card).where(Card.card_no.in_(chunk))):
+            found[card.card_no] = card
+    return found
+
+
+def all_banks(session: Session) -> Sequence[Bank]:
+    return session.scalars(select(Bank).order_by(Bank.id)).all()
+
+
+def bank_for(session: Session, actor: Actor, bank_id: int) -> Bank:
+    bank = session.get(Bank, bank_id)
+    if bank is None or (actor.bank_id is not None and actor.bank_id != bank.id):
+        raise NotFound("银行")
+    return bank
+
+
+def audit_entries(session: Session, actor: Actor, page: int = 1) -> Page[AuditEntry]:
+    actor.require(Permission.AUDIT_VIEW)
+    return paged(session, select(AuditEntry).order_by(AuditEntry.id.desc()), page)
+
+
+def export_units(actor: Actor) -> Select[tuple[Unit]]:
+    actor.require(Permission.UNITS_VIEW)
+    return select(Unit).where(_unit_scope(actor)).order_by(Unit.id)
+
+
+def export_members(actor: Actor) -> Select[tuple[Member]]:
+    actor.require(Permission.FULL_ID_VIEW)
+    return (
+        select(Member)
+        .where(_member_scope(actor))
+        .options(joinedload(Member.unit))
+        .order_by(Member.id)
+    )
+
+
+@dataclass(frozen=True)
+class Overview:
+    units: int
+    members: int
+    active_members: int
+    cards_by_bank: list[tuple[str, int]]
+
+
+def roll_overview(session: Session, actor: Actor) -> Overview:
+    """Head counts of what the actor may see, for the home page."""
+    visible_members = select(Member.id).where(_member_scope(actor))
+    units = (
+        session.scalar(select(func.count()).select_from(Unit).where(_unit_scope(actor)))
+        if actor.can(Permission.UNITS_VIEW)
+        else 0
+    )
+    members = session.scalar(select(func.count()).where(_member_scope(actor))) or 0
+    active = (
+        session.scalar(
+            select(func.count()).where(
+                _member_scope(actor), Member.membership_status == MembershipStatus.ACTIVE
+            )
+        )
+        or 0
+    )
+    cards = session.execute(
+        select(Bank.name, func.count(Card.id))
+        .join(Card, Card.bank_id == Bank.id)
+        .where(card_scope(actor) if actor.bank_id else Card.member_id.in_(visible_members))
+        .group_by(Bank.name)
+        .order_by(Bank.name)
+    ).all()
+    return Overview(units or 0, members, active, [(name, count) for name, count in cards])

@@ -1,0 +1,282 @@
+"""Use cases that change the roll: units, members, cards, membership status.
+
+Each takes a keyword-only `actor` and `now`, writes its audit row, and flushes; the entry
+point (request, CLI command) commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gonghui.core import audit
+from gonghui.core.auth import Actor, Permission
+from gonghui.core.errors import Forbidden, InvalidInput
+from gonghui.core.pii import IdentityVault, mask_id_number
+from gonghui.members.models import Bank, Card, Member, MembershipChange, Unit
+from gonghui.members.rules import (
+    CardStatus,
+    EmploymentStatus,
+    IdNumber,
+    InvalidValue,
+    MembershipStatus,
+    PostType,
+    check_membership_transition,
+)
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class UnitRecord:
+    name: str
+    credit_code: str
+    industry: str
+    district: str
+    parent_union: str
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    name: str
+    id_number: IdNumber
+    phone: str
+    unit_id: int
+    post_type: PostType
+    employment_status: EmploymentStatus
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    card_no: str
+    member_id: int
+    bank_id: int
+    opened_on: date
+
+
+def _snapshot(record: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {name: _plain(getattr(record, name)) for name in fields}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+_UNIT_FIELDS = ("name", "credit_code", "industry", "district", "parent_union")
+
+
+def save_unit(session: Session, record: UnitRecord, *, actor: Actor, now: datetime) -> Outcome:
+    actor.require(Permission.UNITS_MANAGE)
+    unit = session.scalars(select(Unit).where(Unit.credit_code == record.credit_code)).one_or_none()
+    after = asdict(record)
+    if unit is None:
+        unit = Unit(**after, created_at=now)
+        session.add(unit)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            at=now,
+            action="unit.created",
+            target_type="unit",
+            target_id=unit.id,
+            after=after,
+        )
+        return Outcome.CREATED
+    before, changed = audit.changes(_snapshot(unit, _UNIT_FIELDS), after)
+    if not changed:
+        return Outcome.UNCHANGED
+    for name, value in changed.items():
+        setattr(unit, name, value)
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="unit.updated",
+        target_type="unit",
+        target_id=unit.id,
+        before=before,
+        after=changed,
+    )
+    return Outcome.UPDATED
+
+
+_MEMBER_FIELDS = ("name", "phone", "unit_id", "post_type", "employment_status")
+
+
+def save_member(
+    session: Session, record: MemberRecord, *, actor: Actor, now: datetime, vault: IdentityVault
+) -> Outcome:
+    """Add a member to the roll, or bring an existing one (same ID number) up to date."""
+    actor.require(Permission.MEMBERS_MANAGE)
+    if not actor.is_federation_wide and record.unit_id != actor.unit_id:
+        raise Forbidden("只能维护本单位的会员")
+    id_hash = vault.search_hash(record.id_number.value)
+    member = session.scalars(select(Member).where(Member.id_hash == id_hash)).one_or_none()
+    after = {
+        "name": record.name,
+        "phone": record.phone,
+        "unit_id": record.unit_id,
+        "post_type": record.post_type.value,
+        "employment_status": record.employment_status.value,
+    }
+    if member is None:
+        member = Member(
+            **after,
+            id_hash=id_hash,
+            id_cipher=vault.encrypt(record.id_number.value),
+            id_masked=mask_id_number(record.id_number.value),
+            birth_date=record.id_number.birth_date,
+            sex=record.id_number.sex,
+            membership_status=MembershipStatus.ACTIVE,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(member)
+        session.flush()
+        session.add(
+            MembershipChange(
+                member_id=member.id,
+                from_status=None,
+                to_status=MembershipStatus.ACTIVE,
+                reason="入会登记",
+                at=now,
+                actor_label=actor.username,
+            )
+        )
+        audit.record(
+            session,
+            actor=actor,
+            at=now,
+            action="member.created",
+            target_type="member",
+            target_id=member.id,
+            after={**after, "id_masked": member.id_masked},
+        )
+        return Outcome.CREATED
+    if not actor.is_federation_wide and member.unit_id != actor.unit_id:
+        raise Forbidden("该会员属于其他单位，请联系总工会办理转会")
+    before, changed = audit.changes(_snapshot(member, _MEMBER_FIELDS), after)
+    if not changed:
+        return Outcome.UNCHANGED
+    for name, value in changed.items():
+        setattr(member, name, value)
+    member.updated_at = now
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="member.updated",
+        target_type="member",
+        target_id=member.id,
+        before=before,
+        after=changed,
+    )
+    return Outcome.UPDATED
+
+
+def change_membership_status(
+    session: Session,
+    member: Member,
+    new_status: MembershipStatus,
+    reason: str,
+    *,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    actor.require(Permission.MEMBERS_MANAGE)
+    if not reason.strip():
+        raise InvalidInput("reason_required", "请填写会籍变更原因")
+    try:
+        check_membership_transition(member.membership_status, new_status)
+    except InvalidValue as error:
+        raise InvalidInput("bad_transition", str(error)) from None
+    old = member.membership_status
+    member.membership_status = new_status
+    member.updated_at = now
+    session.add(
+        MembershipChange(
+            member_id=member.id,
+            from_status=old,
+            to_status=new_status,
+            reason=reason.strip(),
+            at=now,
+            actor_label=actor.username,
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="member.status_changed",
+        target_type="member",
+        target_id=member.id,
+        before={"membership_status": old.value},
+        after={"membership_status": new_status.value, "reason": reason.strip()},
+    )
+
+
+_CARD_FIELDS = ("member_id", "bank_id", "opened_on")
+
+
+def save_card(session: Session, record: CardRecord, *, actor: Actor, now: datetime) -> Outcome:
+    actor.require(Permission.CARDS_MANAGE)
+    if actor.bank_id is not None and record.bank_id != actor.bank_id:
+        raise Forbidden("只能登记本行发行的会员卡")
+    card = session.scalars(select(Card).where(Card.card_no == record.card_no)).one_or_none()
+    after = _snapshot(record, _CARD_FIELDS)
+    if card is None:
+        card = Card(
+            card_no=record.card_no,
+            member_id=record.member_id,
+            bank_id=record.bank_id,
+            opened_on=record.opened_on,
+            status=CardStatus.ACTIVE,
+        )
+        session.add(card)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            at=now,
+            action="card.created",
+            target_type="card",
+            target_id=card.id,
+            after={**after, "card_no": record.card_no},
+        )
+        return Outcome.CREATED
+    before, changed = audit.changes(_snapshot(card, _CARD_FIELDS), after)
+    if not changed:
+        return Outcome.UNCHANGED
+    card.opened_on = record.opened_on
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="card.updated",
+        target_type="card",
+        target_id=card.id,
+        before=before,
+        after=changed,
+    )
+    return Outcome.UPDATED
+
+
+def ensure_bank(session: Session, code: str, name: str) -> Bank:
+    bank = session.scalars(select(Bank).where(Bank.code == code)).one_or_none()
+    if bank is None:
+        bank = Bank(code=code, name=name)
+        session.add(bank)
+        session.flush()
+    return bank

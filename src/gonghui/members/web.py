@@ -1,0 +1,373 @@
+"""Pages of the spine: the roll (members, units, cards), imports and exports, users, tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from gonghui.core.auth import Actor, Permission, Role
+from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
+from gonghui.members import accounts, queries, service
+from gonghui.members.exports import export_xlsx, template_xlsx
+from gonghui.members.imports import ImportKind, import_file
+from gonghui.members.models import Bank, Unit
+from gonghui.members.rules import MembershipStatus
+from gonghui.members.schemas import shown_id_number
+from gonghui.web.deps import (
+    Csrf,
+    Db,
+    Now,
+    PageActor,
+    Vault,
+    flash,
+    permitted,
+    read_upload,
+    render,
+)
+
+router = APIRouter(include_in_schema=False)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+_IMPORT_RIGHTS = frozenset(
+    {Permission.UNITS_MANAGE, Permission.MEMBERS_MANAGE, Permission.CARDS_MANAGE}
+)
+
+
+def _xlsx(content: bytes, filename: str) -> Response:
+    # RFC 5987 form, so that a Chinese file name survives every browser.
+    return Response(
+        content,
+        media_type=XLSX,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+    )
+
+
+@router.get("/me")
+def my_profile(request: Request, db: Db, vault: Vault, actor: PageActor) -> Response:
+    actor.require(Permission.OWN_PROFILE)
+    member = queries.own_member(db, actor)
+    return render(
+        request,
+        "members/me.html",
+        {
+            "member": member,
+            "id_number": shown_id_number(member, actor, vault),
+            "cards": queries.cards_of(db, actor, member),
+            "history": queries.membership_history(db, member),
+        },
+        actor=actor,
+    )
+
+
+@router.get("/members")
+def member_list(
+    request: Request,
+    db: Db,
+    vault: Vault,
+    actor: Annotated[Actor, Depends(permitted(Permission.MEMBERS_VIEW))],
+    q: str = "",
+    page: int = 1,
+) -> Response:
+    results = queries.search_members(db, actor, vault, q, page)
+    return render(request, "members/list.html", {"results": results, "q": q}, actor=actor)
+
+
+@router.get("/members/{member_id}")
+def member_detail(
+    request: Request,
+    member_id: int,
+    db: Db,
+    vault: Vault,
+    actor: Annotated[Actor, Depends(permitted(Permission.MEMBERS_VIEW))],
+) -> Response:
+    member = queries.member_for(db, actor, member_id)
+    return render(
+        request,
+        "members/detail.html",
+        {
+            "member": member,
+            "id_number": shown_id_number(member, actor, vault),
+            "cards": queries.cards_of(db, actor, member),
+            "history": queries.membership_history(db, member),
+            "statuses": list(MembershipStatus),
+            "can_manage": actor.can(Permission.MEMBERS_MANAGE),
+        },
+        actor=actor,
+    )
+
+
+@router.post("/members/{member_id}/status", dependencies=[Csrf])
+def member_status(
+    request: Request,
+    member_id: int,
+    db: Db,
+    now: Now,
+    actor: Annotated[Actor, Depends(permitted(Permission.MEMBERS_MANAGE))],
+    status: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    member = queries.member_for(db, actor, member_id)
+    try:
+        new_status = MembershipStatus(status)
+    except ValueError:
+        raise InvalidInput("bad_status", "请选择会籍状态") from None
+    service.change_membership_status(db, member, new_status, reason, actor=actor, now=now)
+    db.commit()
+    flash(request, f"会籍状态已变更为“{new_status.label}”")
+    return RedirectResponse(f"/members/{member.id}", status_code=303)
+
+
+@router.get("/units")
+def unit_list(
+    request: Request,
+    db: Db,
+    actor: Annotated[Actor, Depends(permitted(Permission.UNITS_VIEW))],
+    q: str = "",
+    page: int = 1,
+) -> Response:
+    results = queries.search_units(db, actor, q, page)
+    return render(request, "members/units.html", {"results": results, "q": q}, actor=actor)
+
+
+@router.get("/units/{unit_id}")
+def unit_detail(
+    request: Request,
+    unit_id: int,
+    db: Db,
+    actor: Annotated[Actor, Depends(permitted(Permission.UNITS_VIEW))],
+) -> Response:
+    unit = queries.unit_for(db, actor, unit_id)
+    return render(
+        request,
+        "members/unit.html",
+        {"unit": unit, "member_count": queries.unit_member_count(db, unit)},
+        actor=actor,
+    )
+
+
+@router.get("/cards")
+def card_list(
+    request: Request,
+    db: Db,
+    actor: Annotated[Actor, Depends(permitted(Permission.CARDS_VIEW))],
+    q: str = "",
+    page: int = 1,
+) -> Response:
+    results = queries.search_cards(db, actor, q, page)
+    return render(request, "members/cards.html", {"results": results, "q": q}, actor=actor)
+
+
+def _import_page_context(actor: Actor) -> dict[str, object]:
+    kinds = [
+        kind
+        for kind, right in (
+            (ImportKind.UNITS, Permission.UNITS_MANAGE),
+            (ImportKind.MEMBERS, Permission.MEMBERS_MANAGE),
+            (ImportKind.CARDS, Permission.CARDS_MANAGE),
+        )
+        if actor.can(right)
+    ]
+    exports = [
+        kind
+        for kind in kinds
+        if kind is not ImportKind.MEMBERS or actor.can(Permission.FULL_ID_VIEW)
+    ]
+    return {"kinds": kinds, "exports": exports}
+
+
+def _may_import(actor: PageActor) -> Actor:
+    if not any(actor.can(right) for right in _IMPORT_RIGHTS):
+        actor.require(Permission.UNITS_MANAGE)
+    return actor
+
+
+@router.get("/imports")
+def imports_page(request: Request, actor: Annotated[Actor, Depends(_may_import)]) -> Response:
+    return render(request, "members/imports.html", _import_page_context(actor), actor=actor)
+
+
+@router.post("/imports", dependencies=[Csrf])
+def imports_upload(
+    request: Request,
+    db: Db,
+    now: Now,
+    vault: Vault,
+    actor: Annotated[Actor, Depends(_may_import)],
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    content = read_upload(file, MAX_UPLOAD_BYTES)
+    try:
+        report = import_file(db, content, actor=actor, now=now, vault=vault)
+    except ImportRejected as rejected:
+        db.rollback()
+        context = _import_page_context(actor) | {"rejected": rejected, "filename": file.filename}
+        return render(request, "members/imports.html", context, actor=actor, status_code=422)
+    db.commit()
+    flash(request, report.summary)
+    return RedirectResponse("/imports", status_code=303)
+
+
+@router.get("/imports/templates/{kind}.xlsx")
+def import_template(kind: ImportKind, actor: Annotated[Actor, Depends(_may_import)]) -> Response:
+    return _xlsx(template_xlsx(kind), f"{kind.label}导入模板.xlsx")
+
+
+@router.get("/exports/{kind}.xlsx")
+def export(
+    kind: ImportKind,
+    db: Db,
+    vault: Vault,
+    actor: Annotated[Actor, Depends(_may_import)],
+) -> Response:
+    return _xlsx(export_xlsx(db, actor, vault, kind), f"{kind.label}.xlsx")
+
+
+@router.get("/admin/users")
+def users_page(
+    request: Request,
+    db: Db,
+    actor: Annotated[Actor, Depends(permitted(Permission.USERS_MANAGE))],
+) -> Response:
+    return render(
+        request,
+        "members/users.html",
+        {
+            "users": accounts.list_users(db, actor),
+            "roles": list(Role),
+            "banks": queries.all_banks(db),
+            "form": {},
+        },
+        actor=actor,
+    )
+
+
+@router.post("/admin/users", dependencies=[Csrf])
+def create_user(
+    request: Request,
+    db: Db,
+    now: Now,
+    actor: Annotated[Actor, Depends(permitted(Permission.USERS_MANAGE))],
+    username: Annotated[str, Form()] = "",
+    display_name: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+    unit_code: Annotated[str, Form()] = "",
+    bank_id: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise InvalidInput("bad_role", "请选择角色") from None
+    unit = _unit_by_code(db, unit_code) if unit_code.strip() else None
+    bank = db.get(Bank, int(bank_id)) if bank_id.strip().isdigit() else None
+    try:
+        accounts.create_user(
+            db,
+            username=username,
+            password=password,
+            role=chosen,
+            display_name=display_name,
+            unit=unit,
+            bank=bank,
+            actor=actor,
+            now=now,
+        )
+    except DomainError as refusal:
+        form = {
+            "username": username,
+            "display_name": display_name,
+            "role": role,
+            "unit_code": unit_code,
+        }
+        return render(
+            request,
+            "members/users.html",
+            {
+                "users": accounts.list_users(db, actor),
+                "roles": list(Role),
+                "banks": queries.all_banks(db),
+                "form": form,
+                "error": refusal.message,
+            },
+            actor=actor,
+            status_code=refusal.http_status,
+        )
+    db.commit()
+    flash(request, f"已创建用户 {username}")
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+def _unit_by_code(db: Db, code: str) -> Unit:
+    unit = queries.units_by_credit_code(db, {code.strip().upper()}).get(code.strip().upper())
+    if unit is None:
+        raise InvalidInput("unknown_unit", f"统一社会信用代码 {code} 对应的单位不存在")
+    return unit
+
+
+@router.get("/admin/tokens")
+def tokens_page(
+    request: Request,
+    db: Db,
+    actor: Annotated[Actor, Depends(permitted(Permission.USERS_MANAGE))],
+) -> Response:
+    return render(
+        request,
+        "members/tokens.html",
+        {"tokens": accounts.list_api_tokens(db, actor), "banks": queries.all_banks(db)},
+        actor=actor,
+    )
+
+
+@router.post("/admin/tokens", dependencies=[Csrf])
+def issue_token(
+    request: Request,
+    db: Db,
+    now: Now,
+    actor: Annotated[Actor, Depends(permitted(Permission.USERS_MANAGE))],
+    bank_id: Annotated[int, Form()],
+    name: Annotated[str, Form()] = "",
+) -> Response:
+    bank = queries.bank_for(db, actor, bank_id)
+    clear, _token = accounts.issue_api_token(db, bank, name, actor=actor, now=now)
+    db.commit()
+    # Shown once, on this page only; it is never stored in clear.
+    return render(
+        request,
+        "members/tokens.html",
+        {
+            "tokens": accounts.list_api_tokens(db, actor),
+            "banks": queries.all_banks(db),
+            "new_token": clear,
+            "new_token_bank": bank.name,
+        },
+        actor=actor,
+    )
+
+
+@router.post("/admin/tokens/{token_id}/revoke", dependencies=[Csrf])
+def revoke_token(
+    request: Request,
+    token_id: int,
+    db: Db,
+    now: Now,
+    actor: Annotated[Actor, Depends(permitted(Permission.USERS_MANAGE))],
+) -> Response:
+    accounts.revoke_api_token(db, token_id, actor=actor, now=now)
+    db.commit()
+    flash(request, "令牌已撤销")
+    return RedirectResponse("/admin/tokens", status_code=303)
+
+
+@router.get("/admin/audit")
+def audit_page(
+    request: Request,
+    db: Db,
+    actor: Annotated[Actor, Depends(permitted(Permission.AUDIT_VIEW))],
+    page: int = 1,
+) -> Response:
+    entries = queries.audit_entries(db, actor, page)
+    return render(request, "members/audit.html", {"results": entries}, actor=actor)

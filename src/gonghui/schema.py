@@ -1,0 +1,9 @@
+"""Every table of every module, gathered on one metadata for Alembic and the tests."""
+
+from gonghui.core import audit
+from gonghui.core.db import Base
+from gonghui.members import models as members_models
+
+metadata = Base.metadata
+
+__all__ = ["audit", "members_models", "metadata"]

@@ -1,0 +1,1 @@
+"""The web shell: app factory, dependencies, error mapping, layout, login pages."""

@@ -1,0 +1,71 @@
+"""`create_app(settings)`: the whole platform as one ASGI app, pages and JSON API."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
+
+from gonghui.core.clock import Clock, clock_from
+from gonghui.core.db import engine_for, session_factory
+from gonghui.core.logging import configure_logging
+from gonghui.core.money import format_fen
+from gonghui.core.pii import IdentityVault
+from gonghui.core.settings import Settings
+from gonghui.members import api as members_api
+from gonghui.members import web as members_web
+from gonghui.web import errors, pages
+from gonghui.web.middleware import SecurityHeaders
+from gonghui.web.nav import nav_for
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None
+) -> FastAPI:
+    configure_logging(settings)
+    app = FastAPI(
+        title="gonghui 职工服务平台 API",
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        # The interactive docs pages load their scripts from a CDN; the schema is enough.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine or engine_for(settings)
+    app.state.session_factory = session_factory(app.state.engine)
+    app.state.clock = clock or clock_from(settings)
+    app.state.vault = IdentityVault(settings.data_key.get_secret_value())
+    app.state.templates = _templates()
+
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key.get_secret_value(),
+        session_cookie="gonghui_session",
+        max_age=settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
+    static_dir = Path(str(files("gonghui") / "web" / "static"))
+    app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    errors.install(app)
+    app.include_router(pages.router)
+    app.include_router(members_web.router)
+    app.include_router(pages.api_router, prefix=API_PREFIX)
+    app.include_router(members_api.router, prefix=API_PREFIX)
+    return app
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(files("gonghui") / "web" / "templates"))
+    templates.env.filters["yuan"] = format_fen
+    templates.env.globals["nav_for"] = nav_for
+    return templates

@@ -1,0 +1,184 @@
+"""Request-scoped dependencies: the database session, the actor, the clock, CSRF, templates."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, UploadFile
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from gonghui.core.auth import Actor, Permission, tokens_equal
+from gonghui.core.errors import Forbidden, InvalidInput, Unauthenticated
+from gonghui.core.pii import IdentityVault
+from gonghui.core.settings import Settings
+from gonghui.members import accounts
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request. Handlers that change data commit explicitly; anything not
+    committed is rolled back when the request ends."""
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+Db = Annotated[Session, Depends(get_db)]
+
+
+def get_now(request: Request) -> datetime:
+    now: datetime = request.app.state.clock.now()
+    return now
+
+
+Now = Annotated[datetime, Depends(get_now)]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_vault(request: Request) -> IdentityVault:
+    vault: IdentityVault = request.app.state.vault
+    return vault
+
+
+Vault = Annotated[IdentityVault, Depends(get_vault)]
+
+
+def read_upload(upload: UploadFile, limit: int) -> bytes:
+    content = upload.file.read(limit + 1)
+    if len(content) > limit:
+        raise InvalidInput("file_too_large", f"文件不能超过{limit // (1024 * 1024)}MB")
+    return content
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def session_actor(request: Request, db: Db) -> Actor | None:
+    user_id, version = request.session.get("uid"), request.session.get("ver")
+    if not isinstance(user_id, int) or not isinstance(version, int):
+        return None
+    user = accounts.user_for_session(db, user_id, version)
+    if user is None:
+        request.session.pop("uid", None)
+        return None
+    return accounts.actor_for(user)
+
+
+MaybeActor = Annotated[Actor | None, Depends(session_actor)]
+
+
+def page_actor(actor: MaybeActor) -> Actor:
+    if actor is None:
+        raise Unauthenticated
+    return actor
+
+
+PageActor = Annotated[Actor, Depends(page_actor)]
+
+
+async def check_csrf(request: Request) -> None:
+    """Every form post carries the session's CSRF token."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    expected = request.session.get("csrf")
+    if (
+        not isinstance(sent, str)
+        or not isinstance(expected, str)
+        or not tokens_equal(sent, expected)
+    ):
+        raise Forbidden("页面已过期或来源不明（CSRF 校验失败），请刷新后重试")
+
+
+Csrf = Depends(check_csrf)
+
+
+def api_actor(request: Request, db: Db, now: Now) -> Actor:
+    """A bank system's bearer token, or the logged-in browser session (with the CSRF header
+    on changes, since a cookie alone proves nothing about who sent the request)."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        actor = accounts.actor_for_token(db, header.removeprefix("Bearer ").strip(), now=now)
+        db.commit()  # records last_used_at even if the request itself fails later
+        return actor
+    actor = session_actor(request, db)
+    if actor is None:
+        raise Unauthenticated
+    if request.method in UNSAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        expected = request.session.get("csrf")
+        if not isinstance(expected, str) or not tokens_equal(sent, expected):
+            raise Forbidden("缺少或错误的 X-CSRF-Token 请求头")
+    return actor
+
+
+ApiActor = Annotated[Actor, Depends(api_actor)]
+
+
+def permitted(permission: Permission) -> Callable[[Actor], Actor]:
+    def check(actor: PageActor) -> Actor:
+        actor.require(permission)
+        return actor
+
+    return check
+
+
+def api_permitted(permission: Permission) -> Callable[[Actor], Actor]:
+    def check(actor: ApiActor) -> Actor:
+        actor.require(permission)
+        return actor
+
+    return check
+
+
+@dataclass(frozen=True)
+class Flash:
+    kind: str
+    text: str
+
+
+def flash(request: Request, text: str, kind: str = "ok") -> None:
+    request.session.setdefault("flash", []).append({"kind": kind, "text": text})
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    actor: Actor | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    messages = [Flash(**item) for item in request.session.pop("flash", [])]
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+        request,
+        template,
+        {
+            "actor": actor,
+            "csrf_token": csrf_token(request),
+            "flashes": messages,
+            **(context or {}),
+        },
+        status_code=status_code,
+    )
+    return response

@@ -1,0 +1,41 @@
+"""The navigation each role sees, built from permissions so that it never shows a door the
+role cannot open. Modules add their entries here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gonghui.core.auth import Actor, Permission
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    path: str
+    any_of: frozenset[Permission] = frozenset()
+
+    def visible_to(self, actor: Actor) -> bool:
+        return not self.any_of or any(actor.can(permission) for permission in self.any_of)
+
+
+NAV: list[NavItem] = [
+    NavItem("首页", "/home"),
+    NavItem("我的档案", "/me", frozenset({Permission.OWN_PROFILE})),
+    NavItem("会员", "/members", frozenset({Permission.MEMBERS_VIEW})),
+    NavItem("单位", "/units", frozenset({Permission.UNITS_VIEW})),
+    NavItem("会员卡", "/cards", frozenset({Permission.CARDS_VIEW})),
+    NavItem(
+        "导入导出",
+        "/imports",
+        frozenset({Permission.UNITS_MANAGE, Permission.MEMBERS_MANAGE, Permission.CARDS_MANAGE}),
+    ),
+    NavItem("用户", "/admin/users", frozenset({Permission.USERS_MANAGE})),
+    NavItem("接口令牌", "/admin/tokens", frozenset({Permission.USERS_MANAGE})),
+    NavItem("审计日志", "/admin/audit", frozenset({Permission.AUDIT_VIEW})),
+]
+
+
+def nav_for(actor: Actor | None) -> list[NavItem]:
+    if actor is None:
+        return []
+    return [item for item in NAV if item.visible_to(actor)]

@@ -1,0 +1,153 @@
+"""Login, logout, member self-activation, the home page and the health check."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import text
+
+from gonghui.core.errors import DomainError, Throttled, Unauthenticated
+from gonghui.members import accounts, queries
+from gonghui.members.schemas import MeOut
+from gonghui.web.deps import (
+    ApiActor,
+    Csrf,
+    Db,
+    MaybeActor,
+    Now,
+    PageActor,
+    Vault,
+    csrf_token,
+    flash,
+    get_settings,
+    render,
+)
+
+router = APIRouter(include_in_schema=False)
+api_router = APIRouter(tags=["platform"])
+
+
+@router.get("/")
+def index(actor: MaybeActor) -> RedirectResponse:
+    return RedirectResponse("/home" if actor else "/login", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, actor: MaybeActor, next: str = "/home") -> Response:  # noqa: A002
+    if actor is not None:
+        return RedirectResponse("/home", status_code=303)
+    return render(request, "login.html", {"next": _safe_next(next), "username": ""})
+
+
+@router.post("/login", dependencies=[Csrf])
+def login(
+    request: Request,
+    db: Db,
+    now: Now,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/home",  # noqa: A002
+) -> Response:
+    client = request.client.host if request.client else "unknown"
+    try:
+        user = accounts.authenticate(
+            db, username, password, client, settings=get_settings(request), now=now
+        )
+    except (Unauthenticated, Throttled) as refusal:
+        db.commit()  # the failed attempt is what the throttle counts
+        return render(
+            request,
+            "login.html",
+            {"error": refusal.message, "next": _safe_next(next), "username": username},
+            status_code=refusal.http_status,
+        )
+    db.commit()
+    # A fresh session on login, so that a cookie planted before it (fixation) is worthless.
+    request.session.clear()
+    request.session.update({"uid": user.id, "ver": user.session_version})
+    csrf_token(request)
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+def _safe_next(target: str) -> str:
+    # Only paths on this site: "//evil.example" and "https://..." would leave it.
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/home"
+
+
+@router.post("/logout", dependencies=[Csrf])
+def logout(request: Request) -> RedirectResponse:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/activate")
+def activate_page(request: Request) -> Response:
+    return render(request, "activate.html", {"form": {}})
+
+
+@router.post("/activate", dependencies=[Csrf])
+def activate(
+    request: Request,
+    db: Db,
+    now: Now,
+    vault: Vault,
+    name: Annotated[str, Form()] = "",
+    id_number: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    password_again: Annotated[str, Form()] = "",
+) -> Response:
+    form = {"name": name, "id_number": id_number, "phone": phone}
+    if password != password_again:
+        return render(
+            request,
+            "activate.html",
+            {"form": form, "error": "两次输入的密码不一致"},
+            status_code=422,
+        )
+    try:
+        user = accounts.activate_member_account(
+            db, name=name, id_number=id_number, phone=phone, password=password, vault=vault, now=now
+        )
+    except DomainError as refusal:
+        return render(
+            request,
+            "activate.html",
+            {"form": form, "error": refusal.message},
+            status_code=refusal.http_status,
+        )
+    db.commit()
+    flash(request, f"账号已开通，请用手机号 {user.username} 和新密码登录")
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/home")
+def home(request: Request, db: Db, actor: PageActor) -> Response:
+    overview = queries.roll_overview(db, actor)
+    return render(request, "home.html", {"overview": overview}, actor=actor)
+
+
+def _health(db: Db) -> dict[str, Any]:
+    db.execute(text("SELECT 1"))
+    return {"status": "ok", "database": "ok"}
+
+
+@router.get("/health")
+def health(db: Db) -> dict[str, Any]:
+    return _health(db)
+
+
+@api_router.get("/health")
+def api_health(db: Db) -> dict[str, Any]:
+    """Liveness and database reachability."""
+    return _health(db)
+
+
+@api_router.get("/me", response_model=MeOut)
+def me(actor: ApiActor) -> MeOut:
+    """Who the caller is: user or bank token, role and scope."""
+    return MeOut.from_actor(actor)
