@@ -69,9 +69,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="端口")] = None,
 ) -> None:
     """启动网站与 API。"""
-    import uvicorn
+    # Imported here so that the other commands start without loading the web stack.
+    import uvicorn  # noqa: PLC0415
 
-    from gonghui.web.app import create_app
+    from gonghui.web.app import create_app  # noqa: PLC0415
 
     settings = load_settings()
     console.print(f"职工服务平台已启动：http://{host or settings.host}:{port or settings.port}/")

@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection
 
+from gonghui.core.db import engine_for
 from gonghui.core.settings import Settings
 
 
@@ -21,8 +22,6 @@ def alembic_config(database_url: str, connection: Connection | None = None) -> C
 
 
 def upgrade(settings: Settings) -> None:
-    from gonghui.core.db import engine_for
-
     engine = engine_for(settings)
     try:
         with engine.begin() as connection:

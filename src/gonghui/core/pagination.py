@@ -25,7 +25,7 @@ class Page(Generic[T]):
         return max(1, -(-self.total // self.page_size))
 
 
-def paged(session: Session, statement: Select[tuple[T]], page: int, *options: Any) -> Page[T]:
+def paged(session: Session, statement: Select[T], page: int, *options: Any) -> Page[T]:
     page = max(page, 1)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     items = session.scalars(

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Used only outside production, where `Settings` refuses it (see `_production_is_strict`).
-DEVELOPMENT_SECRET = "gonghui-development-secret-not-for-production-use"
+DEVELOPMENT_SECRET = "gonghui-development-secret-not-for-production-use"  # noqa: S105
 MIN_SECRET_LENGTH = 32
 
 
@@ -86,7 +86,10 @@ class Settings(BaseSettings):
             secret: SecretStr = getattr(self, name)
             value = secret.get_secret_value()
             if value.startswith(DEVELOPMENT_SECRET) or len(value) < MIN_SECRET_LENGTH:
-                msg = f"GONGHUI_{name.upper()} must be set to {MIN_SECRET_LENGTH}+ random characters in production"
+                msg = (
+                    f"GONGHUI_{name.upper()} must be set to {MIN_SECRET_LENGTH}+ random "
+                    "characters in production"
+                )
                 raise ValueError(msg)
         if self.clock_fixed is not None or self.clock_offset_seconds:
             msg = "the clock cannot be fixed or shifted in production"

@@ -67,11 +67,12 @@ def _read_csv(text: str) -> Table:
         raise ImportRejected([LineError(0, "文件为空")]) from None
     except csv.Error as error:
         raise ImportRejected([LineError(1, f"CSV 格式错误：{error}")]) from None
-    rows: list[Row] = []
     try:
-        for cells in reader:
-            if any(cell.strip() for cell in cells):
-                rows.append(Row(reader.line_num, dict(zip(headers, cells, strict=False))))
+        rows = [
+            Row(reader.line_num, dict(zip(headers, cells, strict=False)))
+            for cells in reader
+            if any(cell.strip() for cell in cells)
+        ]
     except csv.Error as error:
         raise ImportRejected([LineError(reader.line_num, f"CSV 格式错误：{error}")]) from None
     return Table(headers, rows)

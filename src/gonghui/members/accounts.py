@@ -19,6 +19,7 @@ from gonghui.core.auth import (
     new_api_token,
     verify_password,
 )
+from gonghui.core.clock import business_date
 from gonghui.core.errors import Conflict, InvalidInput, NotFound, Throttled, Unauthenticated
 from gonghui.core.logging import get_logger
 from gonghui.core.pii import IdentityVault
@@ -204,8 +205,6 @@ def activate_member_account(
     The refusal does not say which of the three failed, so the form cannot be used to probe
     the roll one field at a time. The phone number becomes the login name.
     """
-    from gonghui.core.clock import business_date
-
     mismatch = InvalidInput("activation_mismatch", "姓名、身份证号或手机号与会员名册不一致")
     try:
         parsed_id = parse_id_number(id_number, today=business_date(now))

@@ -16,12 +16,16 @@ from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
-from gonghui.core.errors import ImportRejected, LineError
+from gonghui.core.errors import Forbidden, ImportRejected, LineError
 from gonghui.core.pii import IdentityVault
 from gonghui.core.tabular import Row, Table, missing_columns, parse_date_cell, read_table
 from gonghui.members import queries, service
+from gonghui.members.models import Bank, Card, Member, Unit
 from gonghui.members.rules import (
+    EmploymentStatus,
+    IdNumber,
     InvalidValue,
+    PostType,
     parse_credit_code,
     parse_employment_status,
     parse_id_number,
@@ -54,6 +58,12 @@ TEMPLATE_HEADERS: dict[ImportKind, tuple[str, ...]] = {
 TEXT_COLUMNS = ("统一社会信用代码", "身份证号", "手机号", "卡号")
 # The column that tells each kind apart when headers are incomplete.
 _MARKERS = {ImportKind.CARDS: "卡号", ImportKind.MEMBERS: "姓名", ImportKind.UNITS: "单位名称"}
+
+IMPORT_RIGHTS = {
+    ImportKind.UNITS: Permission.UNITS_MANAGE,
+    ImportKind.MEMBERS: Permission.MEMBERS_MANAGE,
+    ImportKind.CARDS: Permission.CARDS_MANAGE,
+}
 
 ProgressCallback = Callable[[int, int], None]
 _V = TypeVar("_V")
@@ -91,6 +101,7 @@ def import_file(
     progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """Check the whole file, then write it; raise `ImportRejected` with every bad line."""
+    require_import_right(actor)
     table = read_table(content)
     kind = detect_kind(table)
     _require_right(actor, kind)
@@ -114,12 +125,17 @@ def import_file(
 
 
 def _require_right(actor: Actor, kind: ImportKind) -> None:
-    needed = {
-        ImportKind.UNITS: Permission.UNITS_MANAGE,
-        ImportKind.MEMBERS: Permission.MEMBERS_MANAGE,
-        ImportKind.CARDS: Permission.CARDS_MANAGE,
-    }[kind]
-    actor.require(needed)
+    actor.require(IMPORT_RIGHTS[kind])
+
+
+def importable_kinds(actor: Actor) -> list[ImportKind]:
+    return [kind for kind, right in IMPORT_RIGHTS.items() if actor.can(right)]
+
+
+def require_import_right(actor: Actor) -> None:
+    """Refuse, before reading a byte, a caller who may import nothing at all."""
+    if not importable_kinds(actor):
+        raise Forbidden
 
 
 def _save(
@@ -135,6 +151,45 @@ def _save(
     if isinstance(record, MemberRecord):
         return service.save_member(session, record, actor=actor, now=now, vault=vault)
     return service.save_card(session, record, actor=actor, now=now)
+
+
+@dataclass
+class _MemberDraft:
+    row: Row
+    reasons: list[str]
+    id_number: IdNumber | None
+    phone: str | None
+    code: str | None
+    post: PostType | None
+    employment: EmploymentStatus | None
+
+    def record(self, unit: Unit | None) -> MemberRecord | None:
+        if self.reasons or unit is None:
+            return None
+        if self.id_number is None or self.phone is None:
+            return None
+        if self.post is None or self.employment is None:
+            return None
+        return MemberRecord(
+            self.row.get("姓名"), self.id_number, self.phone, unit.id, self.post, self.employment
+        )
+
+
+@dataclass
+class _CardDraft:
+    row: Row
+    reasons: list[str]
+    card_no: str | None
+    id_number: IdNumber | None
+    opened: date | None
+    bank: Bank | None
+
+    def record(self, member: Member | None) -> CardRecord | None:
+        if self.reasons or member is None or self.bank is None:
+            return None
+        if self.card_no is None or self.opened is None:
+            return None
+        return CardRecord(self.card_no, member.id, self.bank.id, self.opened)
 
 
 class _Checker:
@@ -184,89 +239,112 @@ class _Checker:
             )
         return records
 
+    def _id_number(self, text: str) -> IdNumber:
+        return parse_id_number(text, today=self.today)
+
     def _members(self, rows: list[Row]) -> list[UnitRecord | MemberRecord | CardRecord]:
-        parsed = []
-        for row in rows:
-            reasons = _blank(row, ("姓名",))
-            id_number = _parsed(
-                lambda t: parse_id_number(t, today=self.today), row.get("身份证号"), reasons
-            )
-            phone = _parsed(parse_mobile, row.get("手机号"), reasons)
-            code = _parsed(parse_credit_code, row.get("统一社会信用代码"), reasons)
-            post = _parsed(parse_post_type, row.get("岗位类型"), reasons)
-            employment = _parsed(parse_employment_status, row.get("在职状态"), reasons)
-            parsed.append((row, reasons, id_number, phone, code, post, employment))
-        units = queries.units_by_credit_code(self.session, {p[4] for p in parsed if p[4]})
-        hashes = {self.vault.search_hash(p[2].value): p[2] for p in parsed if p[2]}
-        existing = queries.members_by_hash(self.session, set(hashes))
+        drafts = [self._member_draft(row) for row in rows]
+        units = queries.units_by_credit_code(self.session, {d.code for d in drafts if d.code})
+        existing = queries.members_by_hash(
+            self.session, {self.vault.search_hash(d.id_number.value) for d in drafts if d.id_number}
+        )
         records: list[UnitRecord | MemberRecord | CardRecord] = []
         seen: dict[str, int] = {}
-        for row, reasons, id_number, phone, code, post, employment in parsed:
-            unit = units.get(code) if code else None
-            if code and unit is None:
-                reasons.append(f"单位不存在（统一社会信用代码 {code}），请先导入单位")
+        for draft in drafts:
+            unit = units.get(draft.code) if draft.code else None
+            if draft.code and unit is None:
+                draft.reasons.append(f"单位不存在（统一社会信用代码 {draft.code}），请先导入单位")
             if unit is not None and not self._may_manage_unit(unit.id):
-                reasons.append("只能导入本单位的会员")
-            if id_number is not None:
-                if dup := self._first_seen(seen, id_number.value, row, "身份证号"):
-                    reasons.append(dup)
-                known = existing.get(self.vault.search_hash(id_number.value))
-                if known is not None and not self._may_manage_unit(known.unit_id):
-                    reasons.append("该会员已在其他单位登记，请联系总工会办理转会")
-            if reasons or None in (id_number, phone, unit, post, employment):
-                self._fail(row, reasons)
-                continue
-            assert id_number and phone and unit and post and employment  # noqa: S101 - narrowed above
-            records.append(
-                MemberRecord(row.get("姓名"), id_number, phone, unit.id, post, employment)
-            )
+                draft.reasons.append("只能导入本单位的会员")
+            if draft.id_number is not None:
+                self._check_member_identity(draft, seen, existing)
+            record = draft.record(unit)
+            if record is None:
+                self._fail(draft.row, draft.reasons)
+            else:
+                records.append(record)
         return records
+
+    def _member_draft(self, row: Row) -> _MemberDraft:
+        reasons = _blank(row, ("姓名",))
+        return _MemberDraft(
+            row,
+            reasons,
+            _parsed(self._id_number, row.get("身份证号"), reasons),
+            _parsed(parse_mobile, row.get("手机号"), reasons),
+            _parsed(parse_credit_code, row.get("统一社会信用代码"), reasons),
+            _parsed(parse_post_type, row.get("岗位类型"), reasons),
+            _parsed(parse_employment_status, row.get("在职状态"), reasons),
+        )
+
+    def _check_member_identity(
+        self, draft: _MemberDraft, seen: dict[str, int], existing: dict[str, Member]
+    ) -> None:
+        assert draft.id_number is not None  # noqa: S101 - the caller checked
+        if dup := self._first_seen(seen, draft.id_number.value, draft.row, "身份证号"):
+            draft.reasons.append(dup)
+        known = existing.get(self.vault.search_hash(draft.id_number.value))
+        if known is not None and not self._may_manage_unit(known.unit_id):
+            draft.reasons.append("该会员已在其他单位登记，请联系总工会办理转会")
 
     def _may_manage_unit(self, unit_id: int) -> bool:
         return self.actor.is_federation_wide or self.actor.unit_id == unit_id
 
     def _cards(self, rows: list[Row]) -> list[UnitRecord | MemberRecord | CardRecord]:
-        banks = {}
+        banks: dict[str, Bank] = {}
         for bank in queries.all_banks(self.session):
-            banks[bank.name] = bank
-            banks[bank.code] = bank
-        parsed = []
-        for row in rows:
-            reasons: list[str] = []
-            card_no = _parsed(_parse_card_no, row.get("卡号"), reasons)
-            id_number = _parsed(
-                lambda t: parse_id_number(t, today=self.today), row.get("身份证号"), reasons
-            )
-            opened = _parsed(self._opening_date, row.get("开卡日期"), reasons)
-            bank = banks.get(row.get("发卡银行"))
-            if bank is None:
-                reasons.append(f"发卡银行“{row.get('发卡银行')}”不是合作银行")
-            elif self.actor.bank_id is not None and bank.id != self.actor.bank_id:
-                reasons.append("只能导入本行发行的会员卡")
-            parsed.append((row, reasons, card_no, id_number, opened, bank))
+            banks[bank.name] = banks[bank.code] = bank
+        drafts = [self._card_draft(row, banks) for row in rows]
         members = queries.members_by_hash(
-            self.session, {self.vault.search_hash(p[3].value) for p in parsed if p[3]}
+            self.session, {self.vault.search_hash(d.id_number.value) for d in drafts if d.id_number}
         )
-        cards = queries.cards_by_number(self.session, {p[2] for p in parsed if p[2]})
+        cards = queries.cards_by_number(self.session, {d.card_no for d in drafts if d.card_no})
         records: list[UnitRecord | MemberRecord | CardRecord] = []
         seen: dict[str, int] = {}
-        for row, reasons, card_no, id_number, opened, bank in parsed:
-            member = members.get(self.vault.search_hash(id_number.value)) if id_number else None
-            if id_number is not None and member is None:
-                reasons.append("身份证号不在会员名册中，请先导入会员")
-            if card_no is not None:
-                if dup := self._first_seen(seen, card_no, row, "卡号"):
-                    reasons.append(dup)
-                known = cards.get(card_no)
-                if known is not None and member is not None and known.member_id != member.id:
-                    reasons.append("该卡号已登记在其他会员名下")
-                if known is not None and bank is not None and known.bank_id != bank.id:
-                    reasons.append("该卡号已登记为其他银行的卡")
-            if reasons or card_no is None or member is None or opened is None or bank is None:
-                self._fail(row, reasons)
-                continue
-            records.append(CardRecord(card_no, member.id, bank.id, opened))
+        for draft in drafts:
+            member = None
+            if draft.id_number is not None:
+                member = members.get(self.vault.search_hash(draft.id_number.value))
+                if member is None:
+                    draft.reasons.append("身份证号不在会员名册中，请先导入会员")
+            if draft.card_no is not None:
+                self._check_card_number(draft, member, seen, cards)
+            record = draft.record(member)
+            if record is None:
+                self._fail(draft.row, draft.reasons)
+            else:
+                records.append(record)
         return records
+
+    def _card_draft(self, row: Row, banks: dict[str, Bank]) -> _CardDraft:
+        reasons: list[str] = []
+        draft = _CardDraft(
+            row,
+            reasons,
+            _parsed(_parse_card_no, row.get("卡号"), reasons),
+            _parsed(self._id_number, row.get("身份证号"), reasons),
+            _parsed(self._opening_date, row.get("开卡日期"), reasons),
+            banks.get(row.get("发卡银行")),
+        )
+        if draft.bank is None:
+            reasons.append(f"发卡银行“{row.get('发卡银行')}”不是合作银行")
+        elif self.actor.bank_id is not None and draft.bank.id != self.actor.bank_id:
+            reasons.append("只能导入本行发行的会员卡")
+        return draft
+
+    def _check_card_number(
+        self, draft: _CardDraft, member: Member | None, seen: dict[str, int], cards: dict[str, Card]
+    ) -> None:
+        assert draft.card_no is not None  # noqa: S101 - the caller checked
+        if dup := self._first_seen(seen, draft.card_no, draft.row, "卡号"):
+            draft.reasons.append(dup)
+        known = cards.get(draft.card_no)
+        if known is None:
+            return
+        if member is not None and known.member_id != member.id:
+            draft.reasons.append("该卡号已登记在其他会员名下")
+        if draft.bank is not None and known.bank_id != draft.bank.id:
+            draft.reasons.append("该卡号已登记为其他银行的卡")
 
     def _opening_date(self, text: str) -> date:
         opened = parse_date_cell(text)

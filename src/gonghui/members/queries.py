@@ -177,12 +177,12 @@ def audit_entries(session: Session, actor: Actor, page: int = 1) -> Page[AuditEn
     return paged(session, select(AuditEntry).order_by(AuditEntry.id.desc()), page)
 
 
-def export_units(actor: Actor) -> Select[tuple[Unit]]:
+def export_units(actor: Actor) -> Select[Unit]:
     actor.require(Permission.UNITS_VIEW)
     return select(Unit).where(_unit_scope(actor)).order_by(Unit.id)
 
 
-def export_members(actor: Actor) -> Select[tuple[Member]]:
+def export_members(actor: Actor) -> Select[Member]:
     actor.require(Permission.FULL_ID_VIEW)
     return (
         select(Member)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from gonghui.core.auth import Actor, Permission
+from gonghui.core.pagination import Page
 from gonghui.core.pii import IdentityVault
 from gonghui.members.models import Card, Member, Unit
-from gonghui.members.queries import Page
 from gonghui.members.rules import MembershipStatus
 
 T = TypeVar("T")
@@ -128,7 +128,7 @@ class PageOut(BaseModel, Generic[T]):
     pages: int
 
     @classmethod
-    def of(cls, page: Page[object], items: list[T]) -> PageOut[T]:
+    def of(cls, page: Page[Any], items: list[T]) -> PageOut[T]:
         return cls(items=items, total=page.total, page=page.page, pages=page.pages)
 
 

@@ -12,7 +12,12 @@ from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
 from gonghui.members import accounts, queries, service
 from gonghui.members.exports import export_xlsx, template_xlsx
-from gonghui.members.imports import ImportKind, import_file
+from gonghui.members.imports import (
+    ImportKind,
+    import_file,
+    importable_kinds,
+    require_import_right,
+)
 from gonghui.members.models import Bank, Unit
 from gonghui.members.rules import MembershipStatus
 from gonghui.members.schemas import shown_id_number
@@ -32,9 +37,6 @@ router = APIRouter(include_in_schema=False)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-_IMPORT_RIGHTS = frozenset(
-    {Permission.UNITS_MANAGE, Permission.MEMBERS_MANAGE, Permission.CARDS_MANAGE}
-)
 
 
 def _xlsx(content: bytes, filename: str) -> Response:
@@ -162,15 +164,7 @@ def card_list(
 
 
 def _import_page_context(actor: Actor) -> dict[str, object]:
-    kinds = [
-        kind
-        for kind, right in (
-            (ImportKind.UNITS, Permission.UNITS_MANAGE),
-            (ImportKind.MEMBERS, Permission.MEMBERS_MANAGE),
-            (ImportKind.CARDS, Permission.CARDS_MANAGE),
-        )
-        if actor.can(right)
-    ]
+    kinds = importable_kinds(actor)
     exports = [
         kind
         for kind in kinds
@@ -180,8 +174,7 @@ def _import_page_context(actor: Actor) -> dict[str, object]:
 
 
 def _may_import(actor: PageActor) -> Actor:
-    if not any(actor.can(right) for right in _IMPORT_RIGHTS):
-        actor.require(Permission.UNITS_MANAGE)
+    require_import_right(actor)
     return actor
 
 
@@ -211,8 +204,8 @@ def imports_upload(
     return RedirectResponse("/imports", status_code=303)
 
 
-@router.get("/imports/templates/{kind}.xlsx")
-def import_template(kind: ImportKind, actor: Annotated[Actor, Depends(_may_import)]) -> Response:
+@router.get("/imports/templates/{kind}.xlsx", dependencies=[Depends(_may_import)])
+def import_template(kind: ImportKind) -> Response:
     return _xlsx(template_xlsx(kind), f"{kind.label}导入模板.xlsx")
 
 

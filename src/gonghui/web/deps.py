@@ -118,9 +118,9 @@ def api_actor(request: Request, db: Db, now: Now) -> Actor:
     on changes, since a cookie alone proves nothing about who sent the request)."""
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        actor = accounts.actor_for_token(db, header.removeprefix("Bearer ").strip(), now=now)
+        bank_actor = accounts.actor_for_token(db, header.removeprefix("Bearer ").strip(), now=now)
         db.commit()  # records last_used_at even if the request itself fails later
-        return actor
+        return bank_actor
     actor = session_actor(request, db)
     if actor is None:
         raise Unauthenticated

@@ -1,0 +1,92 @@
+"""A live server on a fresh SQLite file with a small demo federation, and Debian's Chromium
+driven by Playwright through `executable_path` (no downloaded browser)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import sync_playwright
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from gonghui.core.db import make_engine
+from gonghui.core.migrate import upgrade
+from gonghui.core.pii import IdentityVault
+from gonghui.core.settings import Environment, Settings
+from gonghui.members import demo
+from gonghui.web.app import create_app
+from tests.conftest import NOW, missing
+
+CHROMIUM = os.environ.get("GONGHUI_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    engine: Engine
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    path: Path = tmp_path_factory.mktemp("live") / "gonghui.db"
+    settings = Settings(environment=Environment.TEST, database_url=f"sqlite:///{path}")
+    upgrade(settings)
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session, session.begin():
+        demo.load(
+            session,
+            vault=IdentityVault(settings.data_key.get_secret_value()),
+            now=NOW,
+            members=300,
+            units=20,
+        )
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            pytest.fail("the live server did not start")
+        time.sleep(0.05)
+    yield LiveServer(f"http://127.0.0.1:{port}", engine)
+    server.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        missing(f"Chromium at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

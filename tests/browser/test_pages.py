@@ -1,0 +1,68 @@
+"""Pages in a real browser on a phone-sized screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gonghui.members.demo import DEMO_PASSWORD, PERSONAS, Persona
+from gonghui.members.models import Member, Unit
+from tests.browser.conftest import PHONE, LiveServer
+from tests.web.test_auth import NAV_BY_ROLE
+
+pytestmark = pytest.mark.browser
+
+
+def signed_in_page(browser: Any, server: LiveServer, username: str) -> Any:
+    page = browser.new_page(viewport=PHONE)
+    page.goto(server.url + "/")
+    page.get_by_label("用户名或手机号").fill(username)
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/home")
+    return page
+
+
+@pytest.mark.parametrize("persona", PERSONAS, ids=lambda persona: persona.username)
+def test_each_persona_logs_in_on_a_phone_and_sees_its_navigation(
+    browser: Any, live_server: LiveServer, persona: Persona
+) -> None:
+    page = signed_in_page(browser, live_server, persona.username)
+    labels = page.locator('[data-testid="nav"] a').all_inner_texts()
+    assert labels == NAV_BY_ROLE[persona.role]
+    assert persona.role.label in page.get_by_test_id("who").inner_text()
+    # Nothing overflows the phone's width: the page never scrolls sideways.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.close()
+
+
+def test_a_member_import_with_errors_shows_every_error_and_changes_nothing(
+    browser: Any, live_server: LiveServer, tmp_path: Any
+) -> None:
+    with Session(live_server.engine) as session:
+        unit_code = session.scalars(select(Unit.credit_code).limit(1)).one()
+        before = session.scalar(select(func.count()).select_from(Member))
+    bad_file = tmp_path / "会员.csv"
+    bad_file.write_text(
+        "姓名,身份证号,手机号,统一社会信用代码,岗位类型,在职状态\n"
+        f"张三,110105194912310021,13700000001,{unit_code},生产操作岗,在职\n"
+        f"李四,11010519491231002X,1370000,{unit_code},生产操作岗,在职\n"
+        f"王五,11010519491231002X,13700000003,91370602MA3C00000X,管理,在职\n",
+        encoding="gbk",
+    )
+    page = signed_in_page(browser, live_server, "staff")
+    page.goto(live_server.url + "/imports")
+    page.get_by_label("选择文件").set_input_files(str(bad_file))
+    page.get_by_role("button", name="导入").click()
+    errors = page.get_by_test_id("import-errors").locator("li").all_inner_texts()
+    assert errors[0] == "第2行：身份证号校验位错误"
+    assert errors[1] == "第3行：手机号应为11位中国大陆手机号码"
+    assert errors[2].startswith("第4行：统一社会信用代码校验位错误；岗位类型“管理”不正确")
+    assert "身份证号与第3行重复" in errors[2]
+    assert len(errors) == 3
+    with Session(live_server.engine) as session:
+        assert session.scalar(select(func.count()).select_from(Member)) == before
+    page.close()

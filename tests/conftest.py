@@ -1,0 +1,140 @@
+"""Test harness: a real database built by the migrations, one rolled-back transaction per test.
+
+Every test that uses the database runs on SQLite and, when GONGHUI_TEST_POSTGRES_URL is set, on
+PostgreSQL too. With GONGHUI_TEST_STRICT=1 a missing PostgreSQL is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from gonghui.core.clock import FixedClock
+from gonghui.core.db import make_engine
+from gonghui.core.migrate import alembic_config
+from gonghui.core.pii import IdentityVault
+from gonghui.core.settings import Environment, Settings
+from gonghui.web.app import create_app
+from tests.world import World, build_world
+
+STRICT = os.environ.get("GONGHUI_TEST_STRICT") == "1"
+POSTGRES_URL = os.environ.get("GONGHUI_TEST_POSTGRES_URL", "")
+# The seed article's date, 09:00 in Beijing.
+NOW = datetime(2025, 2, 10, 1, 0, tzinfo=UTC)
+
+
+def missing(what: str) -> None:
+    message = f"{what} is not available"
+    if STRICT:
+        pytest.fail(f"{message} (GONGHUI_TEST_STRICT=1)")
+    pytest.skip(message)
+
+
+def _postgres_database() -> Iterator[str]:
+    if not POSTGRES_URL:
+        missing("PostgreSQL (set GONGHUI_TEST_POSTGRES_URL)")
+    url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    name = f"gonghui_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # noqa: BLE001 - any failure to reach the server means "missing"
+        admin.dispose()
+        missing(f"PostgreSQL at {POSTGRES_URL} ({error.__class__.__name__})")
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'gonghui.db'}"
+        return
+    yield from _postgres_database()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(environment=Environment.TEST, database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+def vault(settings: Settings) -> IdentityVault:
+    return IdentityVault(settings.data_key.get_secret_value())
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings, vault: IdentityVault) -> Iterator[Engine]:
+    engine = make_engine(settings.database_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(settings.database_url, connection), "head")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def world(engine: Engine, vault: IdentityVault) -> World:
+    """The shared cast, committed once per backend: two banks, two units, members, one user
+    per role. Tests add to it inside their own rolled-back transaction."""
+    with Session(engine) as session, session.begin():
+        return build_world(session, vault, NOW)
+
+
+@pytest.fixture
+def connection(engine: Engine, world: World) -> Iterator[Connection]:
+    connection = engine.connect()
+    transaction = connection.begin()
+    yield connection
+    transaction.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def sessions(connection: Connection) -> sessionmaker[Session]:
+    # Each session works in a SAVEPOINT of the test's transaction, so `commit()` in the code
+    # under test is real, and the rollback at the end still undoes everything.
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def db(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    with sessions() as session:
+        yield session
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def app(
+    settings: Settings, engine: Engine, sessions: sessionmaker[Session], clock: FixedClock
+) -> FastAPI:
+    app = create_app(settings, engine=engine, clock=clock)
+    app.state.session_factory = sessions
+    return app
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as client:
+        yield client

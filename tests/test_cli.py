@@ -1,0 +1,125 @@
+"""The `gonghui` command on a fresh SQLite file, as an operator would run it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from gonghui.cli import app
+from tests.world import make_credit_code, make_id
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("GONGHUI_DATABASE_URL", url)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    return url
+
+
+def scalar(url: str, sql: str) -> object:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        value = connection.execute(text(sql)).scalar()
+    engine.dispose()
+    return value
+
+
+def test_demo_load_builds_a_federation_with_a_login_per_role(database: str) -> None:
+    result = runner.invoke(app, ["demo", "load", "--members", "400"])
+    assert result.exit_code == 0, result.output
+    assert "officer" in result.output
+    assert "gonghui2025" in result.output
+    assert scalar(database, "select count(*) from members") == 400
+    assert scalar(database, "select count(distinct role) from users") == 8
+    assert scalar(database, "select count(distinct bank_id) from cards") == 2
+    again = runner.invoke(app, ["demo", "load", "--if-empty"])
+    assert again.exit_code == 0
+    assert "跳过" in again.output
+    refused = runner.invoke(app, ["demo", "load"])
+    assert refused.exit_code == 1
+
+
+def test_demo_data_is_the_same_for_the_same_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = []
+    for run in ("one", "two"):
+        url = f"sqlite:///{tmp_path / run}.db"
+        monkeypatch.setenv("GONGHUI_DATABASE_URL", url)
+        runner.invoke(app, ["db", "upgrade"])
+        assert runner.invoke(app, ["demo", "load", "--members", "50", "--seed", "7"]).exit_code == 0
+        names.append(
+            scalar(url, "select group_concat(name || id_masked || phone, ',') from members")
+        )
+    assert names[0] == names[1]
+
+
+def test_an_import_with_bad_lines_exits_non_zero_and_lists_them(
+    database: str, tmp_path: Path
+) -> None:
+    units = tmp_path / "units.csv"
+    code = make_credit_code("CLQ0001")
+    units.write_text(
+        f"单位名称,统一社会信用代码,行业,区县,上级工会\n测试单位,{code},制造业,芝罘区,芝罘区总工会\n"
+    )
+    assert runner.invoke(app, ["members", "import", str(units)]).exit_code == 0
+    members = tmp_path / "members.csv"
+    members.write_text(
+        "姓名,身份证号,手机号,统一社会信用代码,岗位类型,在职状态\n"
+        f"甲,{make_id(sequence='101')},13700000001,{code},生产操作岗,在职\n"
+        f"乙,{make_id(sequence='101')},13700000002,{code},生产操作岗,在职\n"
+        f"丙,{make_id(sequence='103')},13700000003,{code},生产操作岗,离职\n",
+        encoding="gbk",
+    )
+    result = runner.invoke(app, ["members", "import", str(members)])
+    assert result.exit_code == 1
+    assert "第3行：身份证号与第2行重复" in result.output
+    assert "第4行：在职状态“离职”不正确" in result.output
+    assert scalar(database, "select count(*) from members") == 0
+
+
+def test_export_writes_a_workbook_that_imports_back(database: str, tmp_path: Path) -> None:
+    runner.invoke(app, ["demo", "load", "--members", "60"])
+    out = tmp_path / "members.xlsx"
+    assert runner.invoke(app, ["members", "export", str(out)]).exit_code == 0
+    back = runner.invoke(app, ["members", "import", str(out)])
+    assert back.exit_code == 0, back.output
+    assert "新增0，更新0，未变60" in back.output
+
+
+def test_users_create_makes_a_login(database: str) -> None:
+    runner.invoke(app, ["demo", "load", "--members", "20"])
+    result = runner.invoke(
+        app,
+        ["users", "create", "--username", "yt-bank", "--role", "bank_operator", "--bank", "YTB"],
+        input="long-password-1\nlong-password-1\n",
+    )
+    assert result.exit_code == 0, result.output
+    missing_bank = runner.invoke(
+        app,
+        [
+            "users",
+            "create",
+            "--username",
+            "x",
+            "--role",
+            "bank_operator",
+            "--password",
+            "long-password-1",
+        ],
+    )
+    assert missing_bank.exit_code == 1
+    assert "必须指定所属银行" in missing_bank.output
+
+
+def test_bad_configuration_exits_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GONGHUI_DATABASE_URL", "oracle://nowhere")
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 2
+    assert "配置不正确" in result.output
