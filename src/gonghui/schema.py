@@ -2,8 +2,9 @@
 
 from gonghui.core import audit
 from gonghui.core.db import Base
+from gonghui.insurance import models as insurance_models
 from gonghui.members import models as members_models
 
 metadata = Base.metadata
 
-__all__ = ["audit", "members_models", "metadata"]
+__all__ = ["audit", "insurance_models", "members_models", "metadata"]

@@ -50,6 +50,8 @@ class Permission(StrEnum):
     FULL_ID_VIEW = "full_id_view"
     CARDS_VIEW = "cards_view"
     CARDS_MANAGE = "cards_manage"
+    BALANCES_IMPORT = "balances_import"
+    INSURANCE_MANAGE = "insurance_manage"
     USERS_MANAGE = "users_manage"
     AUDIT_VIEW = "audit_view"
 
@@ -63,6 +65,8 @@ _STAFF = frozenset(
         Permission.FULL_ID_VIEW,
         Permission.CARDS_VIEW,
         Permission.CARDS_MANAGE,
+        Permission.BALANCES_IMPORT,
+        Permission.INSURANCE_MANAGE,
     }
 )
 
@@ -80,7 +84,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.FEDERATION_STAFF: _STAFF,
     # A bank sees and issues its own cards; it never sees full ID numbers.
-    Role.BANK_OPERATOR: frozenset({Permission.CARDS_VIEW, Permission.CARDS_MANAGE}),
+    Role.BANK_OPERATOR: frozenset(
+        {Permission.CARDS_VIEW, Permission.CARDS_MANAGE, Permission.BALANCES_IMPORT}
+    ),
     Role.INSURER_ADJUSTER: frozenset(),
     Role.STATION_MANAGER: frozenset(),
     Role.INSURANCE_AGENCY: frozenset(),

@@ -16,7 +16,15 @@ from gonghui.core.errors import NotFound
 from gonghui.core.pagination import Page, paged
 from gonghui.core.pii import IdentityVault
 from gonghui.members.models import Bank, Card, Member, MembershipChange, Unit
-from gonghui.members.rules import InvalidValue, MembershipStatus, parse_id_number
+from gonghui.members.rules import (
+    CardStatus,
+    EmploymentStatus,
+    InvalidValue,
+    MembershipStatus,
+    PostType,
+    Sex,
+    parse_id_number,
+)
 
 
 def _member_scope(actor: Actor) -> ColumnElement[bool]:
@@ -225,3 +233,103 @@ def roll_overview(session: Session, actor: Actor) -> Overview:
         .order_by(Bank.name)
     ).all()
     return Overview(units or 0, members, active, [(name, count) for name, count in cards])
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    """What another module may know of a member for statistics: no name, no ID number."""
+
+    member_id: int
+    unit_id: int
+    unit_name: str
+    unit_credit_code: str
+    industry: str
+    birth_date: date
+    sex: Sex
+    post_type: PostType
+    employment_status: EmploymentStatus
+
+
+def member_profiles(
+    session: Session, actor: Actor, unit_id: int | None = None
+) -> list[MemberProfile]:
+    """Active members the actor may see (optionally one unit), for reports such as the
+    retirement impact analysis."""
+    actor.require(Permission.MEMBERS_VIEW)
+    statement = (
+        select(
+            Member.id,
+            Member.unit_id,
+            Unit.name,
+            Unit.credit_code,
+            Unit.industry,
+            Member.birth_date,
+            Member.sex,
+            Member.post_type,
+            Member.employment_status,
+        )
+        .join(Unit, Unit.id == Member.unit_id)
+        .where(_member_scope(actor), Member.membership_status == MembershipStatus.ACTIVE)
+        .order_by(Member.id)
+    )
+    if unit_id is not None:
+        statement = statement.where(Member.unit_id == unit_id)
+    return [MemberProfile(*row) for row in session.execute(statement)]
+
+
+def unit_by_credit_code(session: Session, actor: Actor, code: str) -> Unit:
+    """A unit by its credit code, within the actor's scope."""
+    actor.require(Permission.UNITS_VIEW)
+    unit = session.scalars(
+        select(Unit).where(Unit.credit_code == code.strip().upper(), _unit_scope(actor))
+    ).one_or_none()
+    if unit is None:
+        raise NotFound("单位")
+    return unit
+
+
+def card_banks(session: Session) -> dict[str, int]:
+    """Every card number with its bank, for checking a bank's balance file."""
+    rows = session.execute(select(Card.card_no, Card.bank_id))
+    return {row.card_no: row.bank_id for row in rows}
+
+
+@dataclass(frozen=True)
+class CardHolding:
+    """A card with the facts about its holder that the insurance assessment needs."""
+
+    card_id: int
+    card_no: str
+    bank_id: int
+    member_id: int
+    unit_id: int
+    opened_on: date
+    card_status: CardStatus
+    employment_status: EmploymentStatus
+    membership_status: MembershipStatus
+
+
+def card_holdings(
+    session: Session, bank_ids: list[int], card_no: str | None = None
+) -> list[CardHolding]:
+    """Every card of the given banks (or the one card) with its holder's standing; the batch
+    jobs read it in one pass."""
+    statement = (
+        select(
+            Card.id,
+            Card.card_no,
+            Card.bank_id,
+            Card.member_id,
+            Member.unit_id,
+            Card.opened_on,
+            Card.status,
+            Member.employment_status,
+            Member.membership_status,
+        )
+        .join(Member, Member.id == Card.member_id)
+        .where(Card.bank_id.in_(bank_ids))
+        .order_by(Card.id)
+    )
+    if card_no is not None:
+        statement = statement.where(Card.card_no == card_no)
+    return [CardHolding(*row) for row in session.execute(statement)]

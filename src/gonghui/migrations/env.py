@@ -3,6 +3,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
+from gonghui.core.settings import Settings
 from gonghui.schema import metadata
 
 config = context.config
@@ -25,6 +26,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
+    if not config.get_main_option("sqlalchemy.url"):
+        # The `alembic` command line: the same database the platform is configured for.
+        config.set_main_option("sqlalchemy.url", Settings().database_url.replace("%", "%%"))
     engine = engine_from_config(
         config.get_section(config.config_ini_section, {}),
         prefix="sqlalchemy.",

@@ -1,0 +1,326 @@
+"""Bank balance files: card number, date, end-of-day balance.
+
+All-or-nothing and idempotent: every bad line is reported, a clean file is stored once, the
+same file (or the same card-day with the same balance) again changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import TypeVar
+
+import duckdb
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gonghui.core import audit
+from gonghui.core.auth import Actor, Permission
+from gonghui.core.errors import Forbidden, ImportRejected, LineError
+from gonghui.core.money import format_fen, parse_yuan
+from gonghui.core.tabular import Row, Table, read_table
+from gonghui.insurance.models import BalanceImport
+from gonghui.insurance.store import BalanceStore, scan
+from gonghui.members import queries as member_queries
+from gonghui.members.models import Bank
+
+# Each column under its Chinese name and the English one banks' systems often use.
+_T = TypeVar("_T")
+_STAGED_COLUMNS = (
+    "{'line': 'BIGINT', 'card_no': 'VARCHAR', 'on_date': 'DATE', 'balance_fen': 'BIGINT'}"
+)
+
+COLUMNS = {"卡号": "card_no", "日期": "date", "日终余额": "balance"}
+
+
+class Source(StrEnum):
+    UPLOAD = "upload"
+    API = "api"
+    CLI = "cli"
+
+
+@dataclass(frozen=True)
+class BalanceRow:
+    line: int
+    card_no: str
+    on: date
+    balance_fen: int
+
+
+@dataclass(frozen=True)
+class BalanceImportReport:
+    rows: int
+    new_rows: int
+    already_known: bool
+
+    @property
+    def summary(self) -> str:
+        if self.already_known:
+            return f"该文件已导入过，共{self.rows}行，未作任何改动"
+        return f"余额导入完成：共{self.rows}行，新增{self.new_rows}行，其余与已导入数据相同"
+
+
+def parse_balance_date(text: str) -> date:
+    value = text.strip()
+    try:
+        if len(value) == 8 and value.isdigit():  # noqa: PLR2004 - YYYYMMDD
+            return date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        if len(value) == 10 and value[4] == value[7] == "-":  # noqa: PLR2004 - YYYY-MM-DD
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ValueError(f"日期“{text}”不正确，应为 YYYY-MM-DD 或 YYYYMMDD")
+
+
+def parse_balance(text: str) -> int:
+    fen = parse_yuan(text) if text.strip() else None
+    if fen is None:
+        raise ValueError("日终余额不能为空")
+    if fen < 0:
+        raise ValueError(f"日终余额不能为负数：{text}")
+    return fen
+
+
+def import_balances(
+    session: Session,
+    content: bytes,
+    *,
+    bank: Bank,
+    filename: str,
+    source: Source,
+    actor: Actor,
+    now: datetime,
+    store: BalanceStore,
+) -> BalanceImportReport:
+    _require_right(actor, bank)
+    sha256 = hashlib.sha256(content).hexdigest()
+    known = session.scalars(
+        select(BalanceImport).where(
+            BalanceImport.bank_id == bank.id, BalanceImport.sha256 == sha256
+        )
+    ).one_or_none()
+    if known is not None:
+        return BalanceImportReport(known.rows, 0, already_known=True)
+    rows = _checked_rows(session, read_table(content), bank)
+    return _store(
+        session,
+        rows,
+        bank=bank,
+        sha256=sha256,
+        filename=filename,
+        source=source,
+        actor=actor,
+        now=now,
+        store=store,
+    )
+
+
+def import_balance_rows(
+    session: Session,
+    rows: Sequence[tuple[str, str, str]],
+    *,
+    bank: Bank,
+    source: Source,
+    actor: Actor,
+    now: datetime,
+    store: BalanceStore,
+) -> BalanceImportReport:
+    """The API's JSON batches: the same checks, with "line" meaning the item's position + 1."""
+    _require_right(actor, bank)
+    digest = hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()
+    headers = list(COLUMNS)
+    table_rows = [
+        Row(index + 2, dict(zip(headers, row, strict=True))) for index, row in enumerate(rows)
+    ]
+    checked = _checked_rows(session, Table(headers, table_rows), bank)
+    return _store(
+        session,
+        checked,
+        bank=bank,
+        sha256=digest,
+        filename="api",
+        source=source,
+        actor=actor,
+        now=now,
+        store=store,
+    )
+
+
+def _require_right(actor: Actor, bank: Bank) -> None:
+    actor.require(Permission.BALANCES_IMPORT)
+    if actor.bank_id is not None and actor.bank_id != bank.id:
+        raise Forbidden("只能导入本行的余额文件")
+
+
+def _checked_rows(session: Session, table: Table, bank: Bank) -> list[BalanceRow]:
+    headers = _header_map(table.headers)
+    if not table.rows:
+        raise ImportRejected([LineError(0, "文件中没有数据行")])
+    checker = _RowChecker(bank, member_queries.card_banks(session), headers)
+    rows = [checked for row in table.rows if (checked := checker.check(row)) is not None]
+    if checker.errors:
+        raise ImportRejected(checker.errors)
+    return rows
+
+
+class _RowChecker:
+    def __init__(self, bank: Bank, card_banks: dict[str, int], headers: dict[str, str]) -> None:
+        self.bank = bank
+        self.card_banks = card_banks
+        self.headers = headers
+        self.errors: list[LineError] = []
+        self.first_seen: dict[tuple[str, date], tuple[int, int]] = {}
+
+    def check(self, row: Row) -> BalanceRow | None:
+        """The row, or None when it is bad (its error recorded) or repeats an earlier line."""
+        reasons: list[str] = []
+        card_no = row.get(self.headers["卡号"]).replace(" ", "")
+        self._check_card(card_no, reasons)
+        on = _try(parse_balance_date, row.get(self.headers["日期"]), reasons)
+        fen = _try(parse_balance, row.get(self.headers["日终余额"]), reasons)
+        if on is not None and fen is not None and card_no:
+            earlier_line, earlier_fen = self.first_seen.setdefault((card_no, on), (row.line, fen))
+            if earlier_line != row.line and earlier_fen != fen:
+                reasons.append(f"与第{earlier_line}行同卡同日但余额不同")
+            elif earlier_line != row.line:
+                return None  # the same card-day with the same balance: nothing new
+        if reasons or on is None or fen is None:
+            self.errors.append(LineError(row.line, "；".join(reasons)))
+            return None
+        return BalanceRow(row.line, card_no, on, fen)
+
+    def _check_card(self, card_no: str, reasons: list[str]) -> None:
+        card_bank = self.card_banks.get(card_no)
+        if card_bank is None:
+            reasons.append(f"卡号 {card_no or '（空）'} 不是已登记的会员卡")
+        elif card_bank != self.bank.id:
+            reasons.append(f"卡号 {card_no} 不是本行（{self.bank.name}）的会员卡")
+
+
+def _header_map(headers: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    missing: list[LineError] = []
+    for chinese, english in COLUMNS.items():
+        if chinese in headers:
+            mapping[chinese] = chinese
+        elif english in headers:
+            mapping[chinese] = english
+        else:
+            missing.append(LineError(1, f"缺少列“{chinese}”（或 {english}）"))
+    if missing:
+        raise ImportRejected(missing)
+    return mapping
+
+
+def _try(parse: Callable[[str], _T], text: str, reasons: list[str]) -> _T | None:
+    try:
+        return parse(text)
+    except ValueError as error:
+        reasons.append(str(error))
+        return None
+
+
+def _store(
+    session: Session,
+    rows: list[BalanceRow],
+    *,
+    bank: Bank,
+    sha256: str,
+    filename: str,
+    source: Source,
+    actor: Actor,
+    now: datetime,
+    store: BalanceStore,
+) -> BalanceImportReport:
+    first, last = min(row.on for row in rows), max(row.on for row in rows)
+    existing = [store.absolute(path) for path in _overlapping_parts(session, bank, first, last)]
+    part = store.part_for(bank.code, sha256)
+    connection = duckdb.connect()
+    try:
+        with store.staging(
+            (r.line, r.card_no, r.on.isoformat(), r.balance_fen) for r in rows
+        ) as staged:
+            connection.execute(
+                f"CREATE TEMP TABLE incoming AS SELECT * FROM read_csv(?, header=false, "
+                f"columns={_STAGED_COLUMNS})",
+                [str(staged)],
+            )
+        # The interpolated part is `scan()` over paths the database lists, never user input.
+        conflicts = connection.execute(
+            f"SELECT i.line, s.balance_fen FROM incoming i JOIN {scan(existing)} s "
+            "USING (card_no, on_date) WHERE s.balance_fen <> i.balance_fen ORDER BY i.line"
+        ).fetchall()
+        if conflicts:
+            raise ImportRejected(
+                [
+                    LineError(line, f"该卡该日已导入不同的日终余额（{format_fen(fen)}）")
+                    for line, fen in conflicts
+                ]
+            )
+        new_rows_query = (
+            f"SELECT card_no, on_date, balance_fen FROM incoming ANTI JOIN {scan(existing)} s "
+            "USING (card_no, on_date) ORDER BY card_no, on_date"
+        )
+        new_count = connection.execute(f"SELECT count(*) FROM ({new_rows_query})").fetchone()
+        new_rows = int(new_count[0]) if new_count else 0
+        if new_rows:
+            store.write_part(connection, new_rows_query, part)
+    finally:
+        connection.close()
+    record = BalanceImport(
+        bank_id=bank.id,
+        sha256=sha256,
+        source=source.value,
+        filename=filename[:200],
+        rows=len(rows),
+        new_rows=new_rows,
+        first_date=first,
+        last_date=last,
+        part_path=part if new_rows else None,
+        imported_at=now,
+        actor_label=actor.username,
+    )
+    session.add(record)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="balances.imported",
+        target_type="balance_import",
+        target_id=record.id,
+        after={"bank": bank.code, "rows": len(rows), "new_rows": new_rows},
+    )
+    return BalanceImportReport(len(rows), new_rows, already_known=False)
+
+
+def _overlapping_parts(session: Session, bank: Bank, first: date, last: date) -> list[str]:
+    return [
+        path
+        for path in session.scalars(
+            select(BalanceImport.part_path).where(
+                BalanceImport.bank_id == bank.id,
+                BalanceImport.part_path.is_not(None),
+                BalanceImport.first_date <= last,
+                BalanceImport.last_date >= first,
+            )
+        )
+        if path
+    ]
+
+
+def committed_parts(session: Session, until: date) -> list[str]:
+    """Every stored part with a day on or before `until` (the carried-forward balance of a
+    period may come from any earlier file)."""
+    return [
+        path
+        for path in session.scalars(
+            select(BalanceImport.part_path)
+            .where(BalanceImport.part_path.is_not(None), BalanceImport.first_date <= until)
+            .order_by(BalanceImport.id)
+        )
+        if path
+    ]

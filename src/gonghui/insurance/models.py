@@ -1,0 +1,134 @@
+"""Tables of the insurance module.
+
+Daily balances are not here: they live in columnar files (see `balances.py`); the database
+keeps the index of what was imported, the plans, the assessment runs and the coverage granted.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gonghui.core.db import Base, text_enum
+from gonghui.insurance.rules import DayCount, PeriodKind
+
+
+class Plan(Base):
+    __tablename__ = "insurance_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    insurer: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class PlanVersion(Base):
+    """The terms of a plan from a date on. Never edited: a change is a new version, and every
+    assessment and adjudication records the version it used."""
+
+    __tablename__ = "insurance_plan_versions"
+    __table_args__ = (UniqueConstraint("plan_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("insurance_plans.id"), index=True)
+    version: Mapped[int]
+    effective_from: Mapped[date]
+    threshold_fen: Mapped[int]
+    period_kind: Mapped[PeriodKind] = mapped_column(text_enum(PeriodKind))
+    coverage_lag: Mapped[int]
+    day_count: Mapped[DayCount] = mapped_column(text_enum(DayCount))
+    annual_cap_fen: Mapped[int]
+    deductible_fen: Mapped[int]
+    # Reimbursement ratio in basis points: 10000 is 100%.
+    ratio_bp: Mapped[int]
+    eligible_fields: Mapped[list[str]] = mapped_column(JSON)
+    min_group_size: Mapped[int | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class PlanBank(Base):
+    __tablename__ = "insurance_plan_banks"
+    __table_args__ = (UniqueConstraint("plan_id", "bank_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("insurance_plans.id"))
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
+
+
+class PlanUnit(Base):
+    """A participating unit (参保单位)."""
+
+    __tablename__ = "insurance_plan_units"
+    __table_args__ = (UniqueConstraint("plan_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("insurance_plans.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    joined_on: Mapped[date]
+
+
+class BalanceImport(Base):
+    """One accepted balance file: its fingerprint, its span and the columnar part it wrote."""
+
+    __tablename__ = "insurance_balance_imports"
+    __table_args__ = (UniqueConstraint("bank_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(200))
+    rows: Mapped[int]
+    new_rows: Mapped[int]
+    first_date: Mapped[date | None]
+    last_date: Mapped[date | None]
+    # Relative to the storage directory; None when every row was already known.
+    part_path: Mapped[str | None] = mapped_column(String(300))
+    imported_at: Mapped[datetime]
+    actor_label: Mapped[str] = mapped_column(String(100))
+
+
+class AssessmentRun(Base):
+    """One plan's assessment of one period; re-running updates it in place."""
+
+    __tablename__ = "insurance_assessment_runs"
+    __table_args__ = (UniqueConstraint("plan_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("insurance_plans.id"))
+    plan_version_id: Mapped[int] = mapped_column(ForeignKey("insurance_plan_versions.id"))
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    cards_assessed: Mapped[int]
+    eligible: Mapped[int]
+    ineligible: Mapped[int]
+    # Per-bank pass rates: {bank_code: {"assessed": n, "passed": n}}.
+    by_bank: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The per-card results, a columnar file relative to the storage directory.
+    results_path: Mapped[str] = mapped_column(String(300))
+    run_at: Mapped[datetime]
+    runs: Mapped[int]
+
+
+class Coverage(Base):
+    """Gifted cover for one member for one coverage period (one person-time per plan year)."""
+
+    __tablename__ = "insurance_coverages"
+    __table_args__ = (UniqueConstraint("plan_id", "member_id", "starts_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("insurance_plans.id"))
+    plan_version_id: Mapped[int] = mapped_column(ForeignKey("insurance_plan_versions.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    average_fen: Mapped[int]
+    assessment_run_id: Mapped[int] = mapped_column(ForeignKey("insurance_assessment_runs.id"))
+    granted_at: Mapped[datetime]

@@ -1,0 +1,163 @@
+"""Bank balance files: every bad line reported, nothing stored unless the file is clean."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gonghui.core.auth import Actor, Role
+from gonghui.core.errors import Forbidden, ImportRejected
+from gonghui.insurance.balances import Source, import_balance_rows, import_balances
+from gonghui.insurance.models import BalanceImport
+from gonghui.insurance.store import BalanceStore
+from gonghui.members.models import Bank
+from tests.conftest import NOW
+from tests.world import SETUP, World
+
+HEADER = "卡号,日期,日终余额\n"
+
+
+def bank(db: Session, world: World, which: str = "ytb") -> Bank:
+    found = db.get(Bank, world.bank_ytb if which == "ytb" else world.bank_qlb)
+    assert found is not None
+    return found
+
+
+def run(db: Session, world: World, store: BalanceStore, content: str | bytes, actor: Actor = SETUP):
+    data = content.encode() if isinstance(content, str) else content
+    return import_balances(
+        db,
+        data,
+        bank=bank(db, world),
+        filename="f.csv",
+        source=Source.CLI,
+        actor=actor,
+        now=NOW,
+        store=store,
+    )
+
+
+def rejected(db: Session, world: World, store: BalanceStore, content: str | bytes) -> list[str]:
+    before = db.scalar(select(func.count()).select_from(BalanceImport))
+    files_before = sorted(store.root.rglob("*.parquet")) if store.root.exists() else []
+    with pytest.raises(ImportRejected) as caught:
+        run(db, world, store, content)
+    assert db.scalar(select(func.count()).select_from(BalanceImport)) == before
+    assert (sorted(store.root.rglob("*.parquet")) if store.root.exists() else []) == files_before
+    return [str(line) for line in caught.value.errors]
+
+
+def test_a_clean_file_is_stored_and_the_same_file_again_changes_nothing(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    content = HEADER + f"{world.card_a},2025-01-01,2000.00\n{world.card_a},20250102,2100.5\n"
+    first = run(db, world, store, content)
+    assert (first.rows, first.new_rows, first.already_known) == (2, 2, False)
+    again = run(db, world, store, content)
+    assert again.already_known
+    assert db.scalar(select(func.count()).select_from(BalanceImport)) == 1
+
+
+def test_known_card_days_with_the_same_balance_add_nothing(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    run(db, world, store, HEADER + f"{world.card_a},2025-01-01,2000.00\n")
+    overlap = run(
+        db,
+        world,
+        store,
+        f"card_no,date,balance\n{world.card_a},2025-01-01,2000\n{world.card_a},2025-01-02,1\n",
+    )
+    assert (overlap.rows, overlap.new_rows) == (2, 1)
+
+
+def test_every_malformed_line_is_reported_and_nothing_is_stored(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    content = (
+        HEADER
+        + f"{world.card_a},2025-01-01,2000.00\n"  # 2: fine
+        + "6200000000000000000,2025-01-01,1.00\n"  # 3: unknown card
+        + f"{world.card_b},2025-01-01,1.00\n"  # 4: another bank's card
+        + f"{world.card_a},2025-02-30,1.00\n"  # 5: no such date
+        + f"{world.card_a},2025/01/03,1.00\n"  # 6: wrong date form
+        + f"{world.card_a},2025-01-04,-5.00\n"  # 7: negative
+        + f"{world.card_a},2025-01-05,12.345\n"  # 8: three decimals
+        + f"{world.card_a},2025-01-06,abc\n"  # 9: not a number
+        + f"{world.card_a},2025-01-01,2500.00\n"  # 10: same card-day as line 2, other balance
+    )
+    assert rejected(db, world, store, content) == [
+        "第3行：卡号 6200000000000000000 不是已登记的会员卡",
+        "第4行：卡号 6231680000000000022 不是本行（烟台银行）的会员卡",
+        "第5行：日期“2025-02-30”不正确，应为 YYYY-MM-DD 或 YYYYMMDD",
+        "第6行：日期“2025/01/03”不正确，应为 YYYY-MM-DD 或 YYYYMMDD",
+        "第7行：日终余额不能为负数：-5.00",
+        "第8行：金额最多两位小数：'12.345'",
+        "第9行：金额格式不正确：'abc'",
+        "第10行：与第2行同卡同日但余额不同",
+    ]
+
+
+def test_a_balance_that_contradicts_an_earlier_file_is_refused(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    run(db, world, store, HEADER + f"{world.card_a},2025-01-01,2000.00\n")
+    assert rejected(
+        db,
+        world,
+        store,
+        HEADER + f"{world.card_a},2025-01-02,5.00\n{world.card_a},2025-01-01,1999.99\n",
+    ) == ["第3行：该卡该日已导入不同的日终余额（¥2,000.00）"]
+
+
+def test_missing_columns_and_bad_encodings_are_refused(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    assert rejected(db, world, store, "卡号,日期\n1,2\n") == [
+        "第1行：缺少列“日终余额”（或 balance）"
+    ]
+    assert rejected(db, world, store, (HEADER + "1,2,3\n").encode("utf-16")) == [
+        "文件编码无法识别：请保存为 UTF-8 或 GBK 编码的 CSV，或 XLSX"
+    ]
+
+
+def test_gbk_files_with_english_headers_are_read(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    report = run(
+        db, world, store, f"card_no,date,balance\n{world.card_a},20250110,3000\n".encode("gbk")
+    )
+    assert report.new_rows == 1
+
+
+def test_a_bank_may_not_send_another_banks_file(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    qlb_operator = Actor(
+        user_id=None,
+        username="q",
+        role=Role.BANK_OPERATOR,
+        display_name="q",
+        bank_id=world.bank_qlb,
+    )
+    with pytest.raises(Forbidden):
+        run(db, world, store, HEADER + f"{world.card_a},2025-01-01,1\n", qlb_operator)
+
+
+def test_api_batches_go_through_the_same_checks(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    with pytest.raises(ImportRejected) as caught:
+        import_balance_rows(
+            db,
+            [(world.card_a, "2025-01-01", "1.00"), (world.card_a, "bad", "1.00")],
+            bank=bank(db, world),
+            source=Source.API,
+            actor=SETUP,
+            now=NOW,
+            store=store,
+        )
+    assert [str(line) for line in caught.value.errors] == [
+        "第3行：日期“bad”不正确，应为 YYYY-MM-DD 或 YYYYMMDD"
+    ]
