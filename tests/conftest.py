@@ -138,3 +138,19 @@ def app(
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as client:
         yield client
+
+
+@pytest.fixture
+def fresh_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """An empty PostgreSQL database of the test's own, migrated, for work that must commit for
+    real across concurrent connections (dropped afterwards)."""
+    databases = _postgres_database()
+    url = next(databases)
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(url, connection), "head")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        databases.close()

@@ -51,6 +51,10 @@ class Permission(StrEnum):
     CARDS_VIEW = "cards_view"
     CARDS_MANAGE = "cards_manage"
     BALANCES_IMPORT = "balances_import"
+    CLAIMS_VIEW = "claims_view"
+    CLAIMS_SUBMIT = "claims_submit"
+    CLAIMS_ADJUDICATE = "claims_adjudicate"
+    INSURANCE_FIGURES = "insurance_figures"
     INSURANCE_MANAGE = "insurance_manage"
     USERS_MANAGE = "users_manage"
     AUDIT_VIEW = "audit_view"
@@ -67,11 +71,15 @@ _STAFF = frozenset(
         Permission.CARDS_MANAGE,
         Permission.BALANCES_IMPORT,
         Permission.INSURANCE_MANAGE,
+        Permission.CLAIMS_VIEW,
+        Permission.INSURANCE_FIGURES,
     }
 )
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.MEMBER: frozenset({Permission.OWN_PROFILE}),
+    Role.MEMBER: frozenset(
+        {Permission.OWN_PROFILE, Permission.CLAIMS_VIEW, Permission.CLAIMS_SUBMIT}
+    ),
     # A unit officer keeps their own unit's roll, so they need the full ID numbers in it.
     Role.UNIT_OFFICER: frozenset(
         {
@@ -80,14 +88,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MEMBERS_MANAGE,
             Permission.FULL_ID_VIEW,
             Permission.CARDS_VIEW,
+            # Zero legwork: the unit's union files a claim for a member who cannot.
+            Permission.CLAIMS_VIEW,
+            Permission.CLAIMS_SUBMIT,
         }
     ),
     Role.FEDERATION_STAFF: _STAFF,
     # A bank sees and issues its own cards; it never sees full ID numbers.
     Role.BANK_OPERATOR: frozenset(
-        {Permission.CARDS_VIEW, Permission.CARDS_MANAGE, Permission.BALANCES_IMPORT}
+        {
+            Permission.CARDS_VIEW,
+            Permission.CARDS_MANAGE,
+            Permission.BALANCES_IMPORT,
+            Permission.INSURANCE_FIGURES,
+        }
     ),
-    Role.INSURER_ADJUSTER: frozenset(),
+    Role.INSURER_ADJUSTER: frozenset(
+        {Permission.CLAIMS_VIEW, Permission.CLAIMS_ADJUDICATE, Permission.INSURANCE_FIGURES}
+    ),
     Role.STATION_MANAGER: frozenset(),
     Role.INSURANCE_AGENCY: frozenset(),
     Role.ADMIN: _STAFF | {Permission.USERS_MANAGE, Permission.AUDIT_VIEW},

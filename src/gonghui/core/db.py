@@ -24,6 +24,8 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -130,3 +132,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work for a CLI command or job step: commit on success, roll back on error."""
     with factory() as session, session.begin():
         yield session
+
+
+def insert_if_absent(
+    session: Session, model: type[Base], values: dict[str, Any], keys: list[str]
+) -> None:
+    """INSERT … ON CONFLICT DO NOTHING on the given unique keys, on either backend: the way to
+    create a row that concurrent transactions may all be trying to create."""
+    dialect = session.get_bind().dialect.name
+    insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert_for(model).values(**values).on_conflict_do_nothing(index_elements=keys))

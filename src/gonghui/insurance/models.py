@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gonghui.core.db import Base, text_enum
+from gonghui.insurance.claims_rules import ClaimStatus, DocumentKind, RejectionCode
 from gonghui.insurance.rules import DayCount, PeriodKind
 
 
@@ -132,3 +133,93 @@ class Coverage(Base):
     average_fen: Mapped[int]
     assessment_run_id: Mapped[int] = mapped_column(ForeignKey("insurance_assessment_runs.id"))
     granted_at: Mapped[datetime]
+
+
+class Claim(Base):
+    """A member's reimbursement claim for one hospital stay."""
+
+    __tablename__ = "insurance_claims"
+    __table_args__ = (
+        # The same invoice may not be claimed twice; a withdrawn claim frees its invoice.
+        Index(
+            "uq_insurance_claims_open_invoice",
+            "plan_id",
+            "invoice_no",
+            unique=True,
+            sqlite_where=text("status <> 'withdrawn'"),
+            postgresql_where=text("status <> 'withdrawn'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("insurance_plans.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
+    coverage_id: Mapped[int] = mapped_column(ForeignKey("insurance_coverages.id"))
+    status: Mapped[ClaimStatus] = mapped_column(text_enum(ClaimStatus), index=True)
+    hospital: Mapped[str] = mapped_column(String(128))
+    admitted_on: Mapped[date]
+    discharged_on: Mapped[date]
+    diagnosis: Mapped[str] = mapped_column(String(200))
+    invoice_no: Mapped[str] = mapped_column(String(64))
+    total_fen: Mapped[int]
+    fund_paid_fen: Mapped[int]
+    policy_self_pay_fen: Mapped[int]
+    class_b_self_pay_fen: Mapped[int]
+    fully_self_paid_fen: Mapped[int]
+    estimated_fen: Mapped[int]
+    approved_fen: Mapped[int | None]
+    plan_version_id: Mapped[int | None] = mapped_column(ForeignKey("insurance_plan_versions.id"))
+    calculation: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    rejection_code: Mapped[RejectionCode | None] = mapped_column(text_enum(RejectionCode))
+    decision_note: Mapped[str | None] = mapped_column(String(500))
+    payment_ref: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    complete_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+
+
+class ClaimDocument(Base):
+    """An uploaded document, stored once by its content hash."""
+
+    __tablename__ = "insurance_claim_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("insurance_claims.id"), index=True)
+    kind: Mapped[DocumentKind] = mapped_column(text_enum(DocumentKind))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime]
+
+
+class ClaimEvent(Base):
+    """Every state change of a claim, with who and when; appended, never changed."""
+
+    __tablename__ = "insurance_claim_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("insurance_claims.id"), index=True)
+    from_status: Mapped[ClaimStatus | None] = mapped_column(text_enum(ClaimStatus))
+    to_status: Mapped[ClaimStatus] = mapped_column(text_enum(ClaimStatus))
+    at: Mapped[datetime]
+    actor_label: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(String(500))
+
+
+class ClaimAccumulator(Base):
+    """What a member's approved claims used of the annual cap: one row per member, plan and
+    year, locked while an approval is decided so that concurrent approvals never exceed it."""
+
+    __tablename__ = "insurance_claim_accumulators"
+    __table_args__ = (UniqueConstraint("plan_id", "member_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("insurance_plans.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    year: Mapped[int]
+    used_fen: Mapped[int]

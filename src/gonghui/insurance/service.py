@@ -181,6 +181,13 @@ def plan_by_code(session: Session, code: str | None = None) -> Plan:
     return plans[0]
 
 
+def plan_by_id(session: Session, plan_id: int) -> Plan:
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound("保险计划")
+    return plan
+
+
 def latest_version(session: Session, plan: Plan) -> PlanVersion:
     version = session.scalars(
         select(PlanVersion)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import duckdb
 
+from gonghui.core.settings import Settings
+
 PART_COLUMNS = "card_no VARCHAR, on_date DATE, balance_fen BIGINT"
 
 
@@ -70,3 +72,7 @@ def scan(paths: list[Path]) -> str:
 
 def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def store_for(settings: Settings) -> BalanceStore:
+    return BalanceStore(settings.storage_dir)

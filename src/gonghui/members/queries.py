@@ -15,7 +15,7 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import NotFound
 from gonghui.core.pagination import Page, paged
 from gonghui.core.pii import IdentityVault
-from gonghui.members.models import Bank, Card, Member, MembershipChange, Unit
+from gonghui.members.models import Bank, Card, Member, MembershipChange, Notification, Unit
 from gonghui.members.rules import (
     CardStatus,
     EmploymentStatus,
@@ -333,3 +333,27 @@ def card_holdings(
     if card_no is not None:
         statement = statement.where(Card.card_no == card_no)
     return [CardHolding(*row) for row in session.execute(statement)]
+
+
+def notifications_for(session: Session, actor: Actor, limit: int = 50) -> Sequence[Notification]:
+    if actor.member_id is None:
+        return []
+    return session.scalars(
+        select(Notification)
+        .where(Notification.member_id == actor.member_id)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def unread_notifications(session: Session, actor: Actor) -> int:
+    if actor.member_id is None:
+        return 0
+    return (
+        session.scalar(
+            select(func.count()).where(
+                Notification.member_id == actor.member_id, Notification.read_at.is_(None)
+            )
+        )
+        or 0
+    )

@@ -18,7 +18,7 @@ from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import Forbidden, InvalidInput
 from gonghui.core.pii import IdentityVault, mask_id_number
-from gonghui.members.models import Bank, Card, Member, MembershipChange, Unit
+from gonghui.members.models import Bank, Card, Member, MembershipChange, Notification, Unit
 from gonghui.members.rules import (
     CardStatus,
     EmploymentStatus,
@@ -280,3 +280,29 @@ def ensure_bank(session: Session, code: str, name: str) -> Bank:
         session.add(bank)
         session.flush()
     return bank
+
+
+def notify_member(
+    session: Session,
+    member_id: int,
+    title: str,
+    body: str,
+    *,
+    now: datetime,
+    link: str | None = None,
+) -> None:
+    """Tell a member something in the app; they see it on their next visit."""
+    session.add(
+        Notification(member_id=member_id, at=now, title=title, body=body, link=link, read_at=None)
+    )
+
+
+def mark_notifications_read(session: Session, actor: Actor, *, now: datetime) -> None:
+    if actor.member_id is None:
+        return
+    for notice in session.scalars(
+        select(Notification).where(
+            Notification.member_id == actor.member_id, Notification.read_at.is_(None)
+        )
+    ):
+        notice.read_at = now

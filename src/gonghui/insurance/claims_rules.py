@@ -1,0 +1,262 @@
+"""Pure rules of claims: what is payable, which documents are missing, the statutory clocks,
+and which state may follow which. No I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from gonghui.core.money import Fen, format_fen, round_half_up_to_fen
+from gonghui.insurance.rules import SETTLEMENT_FIELDS, Terms
+
+
+class ClaimStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    DOCUMENTS_PENDING = "documents_pending"
+    UNDER_REVIEW = "under_review"
+    APPROVED = "approved"
+    PARTIALLY_APPROVED = "partially_approved"
+    REJECTED = "rejected"
+    PAID = "paid"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return CLAIM_STATUS_LABELS[self]
+
+
+CLAIM_STATUS_LABELS = {
+    ClaimStatus.DRAFT: "草稿",
+    ClaimStatus.SUBMITTED: "已提交",
+    ClaimStatus.DOCUMENTS_PENDING: "待补材料",
+    ClaimStatus.UNDER_REVIEW: "审核中",
+    ClaimStatus.APPROVED: "已核准",
+    ClaimStatus.PARTIALLY_APPROVED: "部分核准",
+    ClaimStatus.REJECTED: "已拒赔",
+    ClaimStatus.PAID: "已赔付",
+    ClaimStatus.WITHDRAWN: "已撤回",
+}
+
+_OPEN = frozenset(
+    {
+        ClaimStatus.DRAFT,
+        ClaimStatus.SUBMITTED,
+        ClaimStatus.DOCUMENTS_PENDING,
+        ClaimStatus.UNDER_REVIEW,
+    }
+)
+TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
+    ClaimStatus.DRAFT: frozenset({ClaimStatus.SUBMITTED, ClaimStatus.WITHDRAWN}),
+    ClaimStatus.SUBMITTED: frozenset(
+        {ClaimStatus.DOCUMENTS_PENDING, ClaimStatus.UNDER_REVIEW, ClaimStatus.WITHDRAWN}
+    ),
+    ClaimStatus.DOCUMENTS_PENDING: frozenset({ClaimStatus.UNDER_REVIEW, ClaimStatus.WITHDRAWN}),
+    ClaimStatus.UNDER_REVIEW: frozenset(
+        {
+            ClaimStatus.APPROVED,
+            ClaimStatus.PARTIALLY_APPROVED,
+            ClaimStatus.REJECTED,
+            ClaimStatus.WITHDRAWN,
+        }
+    ),
+    ClaimStatus.APPROVED: frozenset({ClaimStatus.PAID}),
+    ClaimStatus.PARTIALLY_APPROVED: frozenset({ClaimStatus.PAID}),
+    ClaimStatus.REJECTED: frozenset(),
+    ClaimStatus.PAID: frozenset(),
+    ClaimStatus.WITHDRAWN: frozenset(),
+}
+# Claims whose amount counts against the member's annual cap.
+COUNTS_AGAINST_CAP = frozenset(
+    {ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED, ClaimStatus.PAID}
+)
+
+
+def is_open(status: ClaimStatus) -> bool:
+    return status in _OPEN
+
+
+class ClaimRuleError(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def check_transition(current: ClaimStatus, new: ClaimStatus) -> None:
+    if new not in TRANSITIONS[current]:
+        raise ClaimRuleError("bad_transition", f"理赔申请不能从“{current.label}”变为“{new.label}”")
+
+
+class DocumentKind(StrEnum):
+    ID_CARD = "id_card"
+    BANK_CARD = "bank_card"
+    INVOICE = "invoice"
+    FEE_LIST = "fee_list"
+    DISCHARGE_SUMMARY = "discharge_summary"
+    SETTLEMENT_SHEET = "settlement_sheet"
+
+    @property
+    def label(self) -> str:
+        return DOCUMENT_LABELS[self]
+
+
+# The claim packet of the domain note: every one is required.
+DOCUMENT_LABELS = {
+    DocumentKind.ID_CARD: "身份证",
+    DocumentKind.BANK_CARD: "收款银行卡",
+    DocumentKind.INVOICE: "住院发票",
+    DocumentKind.FEE_LIST: "费用清单",
+    DocumentKind.DISCHARGE_SUMMARY: "出院小结",
+    DocumentKind.SETTLEMENT_SHEET: "医保结算单",
+}
+
+
+def missing_documents(present: Iterable[DocumentKind]) -> list[DocumentKind]:
+    have = set(present)
+    return [kind for kind in DocumentKind if kind not in have]
+
+
+def missing_notice(missing: list[DocumentKind]) -> str:
+    """One notice listing everything missing at once (保险法 art. 22: 一次性通知)."""
+    return "请一次性补充以下材料：" + "、".join(kind.label for kind in missing)
+
+
+class RejectionCode(StrEnum):
+    NOT_COVERED = "not_covered"
+    NOT_INPATIENT = "not_inpatient"
+    DUPLICATE = "duplicate"
+    DOCUMENTS_INVALID = "documents_invalid"
+    CAP_EXHAUSTED = "cap_exhausted"
+    TIME_BARRED = "time_barred"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return REJECTION_LABELS[self]
+
+
+REJECTION_LABELS = {
+    RejectionCode.NOT_COVERED: "入院日期不在保障期内",
+    RejectionCode.NOT_INPATIENT: "非住院医疗费用",
+    RejectionCode.DUPLICATE: "重复报销",
+    RejectionCode.DOCUMENTS_INVALID: "材料不真实或不完整",
+    RejectionCode.CAP_EXHAUSTED: "年度赔付额度已用完",
+    RejectionCode.TIME_BARRED: "超过两年索赔时效",
+    RejectionCode.OTHER: "其他原因",
+}
+
+
+@dataclass(frozen=True)
+class CalculationLine:
+    label: str
+    amount_fen: Fen
+
+
+@dataclass(frozen=True)
+class Adjudication:
+    eligible_fen: Fen
+    payable_fen: Fen
+    remaining_before_fen: Fen
+    remaining_after_fen: Fen
+    lines: tuple[CalculationLine, ...]
+
+
+def adjudicate(
+    settlement: Mapping[str, Fen], terms: Terms, used_this_year_fen: Fen
+) -> Adjudication:
+    """payable = min(eligible × ratio − deductible, remaining annual limit), never below zero,
+    shown line by line. Eligible is the sum of the plan's settlement-sheet fields."""
+    lines = [
+        CalculationLine(SETTLEMENT_FIELDS[field], settlement.get(field, 0))
+        for field in terms.eligible_fields
+    ]
+    eligible = sum(line.amount_fen for line in lines)
+    after_ratio = round_half_up_to_fen(Decimal(eligible) * terms.ratio_bp / 10_000 / 100)
+    after_deductible = max(after_ratio - terms.deductible_fen, 0)
+    remaining_before = max(terms.annual_cap_fen - used_this_year_fen, 0)
+    payable = min(after_deductible, remaining_before)
+    lines += [
+        CalculationLine("合计可报销费用", eligible),
+        CalculationLine(f"× 赔付比例 {Decimal(terms.ratio_bp) / 100:g}%", after_ratio),
+        CalculationLine(f"− 免赔额 {format_fen(terms.deductible_fen)}", after_deductible),
+        CalculationLine("本年度剩余额度", remaining_before),
+        CalculationLine("本次应赔付", payable),
+    ]
+    return Adjudication(
+        eligible, payable, remaining_before, remaining_before - payable, tuple(lines)
+    )
+
+
+# 保险法 arts. 23–25 and 26: the insurer's clocks, in calendar days.
+DECISION_DAYS = 30
+REJECTION_NOTICE_DAYS = 3
+PAYMENT_DAYS = 10
+TIME_BAR_YEARS = 2
+
+
+@dataclass(frozen=True)
+class Clock:
+    label: str
+    due: date
+    days_left: int
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_left < 0
+
+
+def statutory_clock(
+    status: ClaimStatus,
+    *,
+    complete_on: date | None,
+    decided_on: date | None,
+    today: date,
+) -> Clock | None:
+    """The clock running on a claim, if any: the decision once the packet is complete, the
+    payment once it is agreed."""
+    if status is ClaimStatus.UNDER_REVIEW and complete_on is not None:
+        due = complete_on + timedelta(days=DECISION_DAYS)
+        return Clock("核定时限", due, (due - today).days)
+    if status in {ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED} and decided_on is not None:
+        due = decided_on + timedelta(days=PAYMENT_DAYS)
+        return Clock("赔付时限", due, (due - today).days)
+    return None
+
+
+def time_barred(discharged_on: date, today: date) -> bool:
+    """Claims more than two years after discharge are time-barred (保险法 art. 26)."""
+    try:
+        limit = discharged_on.replace(year=discharged_on.year + TIME_BAR_YEARS)
+    except ValueError:  # 29 February
+        limit = discharged_on.replace(year=discharged_on.year + TIME_BAR_YEARS, day=28)
+    return today > limit
+
+
+def plan_year(admitted_on: date) -> int:
+    """The annual cap counts per calendar year of admission (domain note default)."""
+    return admitted_on.year
+
+
+@dataclass(frozen=True)
+class Hospitalisation:
+    hospital: str
+    admitted_on: date
+    discharged_on: date
+    diagnosis: str
+
+
+def check_hospitalisation(stay: Hospitalisation, today: date) -> list[str]:
+    problems = []
+    if not stay.hospital.strip():
+        problems.append("请填写医院名称")
+    if not stay.diagnosis.strip():
+        problems.append("请填写诊断")
+    if stay.discharged_on < stay.admitted_on:
+        problems.append("出院日期不能早于入院日期")
+    if stay.discharged_on > today:
+        problems.append("出院日期不能晚于今天（请出院后再申请）")
+    return problems

@@ -1,0 +1,123 @@
+"""`gonghui insurance …` on a fresh SQLite file, as the operators run it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from gonghui.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def federation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """A small demo federation with a plan; returns (card number, bank code) of every card."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("GONGHUI_DATABASE_URL", url)
+    monkeypatch.setenv("GONGHUI_STORAGE_DIR", str(tmp_path / "storage"))
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["demo", "load", "--members", "40"]).exit_code == 0
+    created = runner.invoke(
+        app,
+        [
+            "insurance",
+            "plan",
+            "create",
+            "--code",
+            "YT",
+            "--name",
+            "补充医保",
+            "--insurer",
+            "某保险",
+            "--bank",
+            "YTB",
+            "--bank",
+            "QLB",
+            "--effective-from",
+            "2024-01-01",
+            "--enroll-all-units",
+        ],
+    )
+    assert created.exit_code == 0, created.output
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        cards = connection.execute(
+            text(
+                "SELECT c.card_no, b.code FROM cards c JOIN banks b ON b.id = c.bank_id "
+                "JOIN members m ON m.id = c.member_id WHERE m.employment_status = 'employed' "
+                "ORDER BY c.id"
+            )
+        ).all()
+    engine.dispose()
+    return [(card_no, code) for card_no, code in cards]
+
+
+def test_import_assess_and_ask_a_cards_standing(
+    federation: list[tuple[str, str]], tmp_path: Path
+) -> None:
+    ytb = [card for card, bank in federation if bank == "YTB"][:3]
+    file = tmp_path / "ytb-2025-01.csv"
+    # Card 1: 2,500 all month; card 2: 1,000; card 3: nothing before the 17th, then 6,200.
+    file.write_text(
+        "卡号,日期,日终余额\n"
+        f"{ytb[0]},2024-12-31,2500.00\n{ytb[1]},2025-01-01,1000.00\n{ytb[2]},2025-01-17,6200.00\n",
+        encoding="gbk",
+    )
+    imported = runner.invoke(app, ["insurance", "import-balances", str(file), "--bank", "YTB"])
+    assert imported.exit_code == 0, imported.output
+    assessed = runner.invoke(app, ["insurance", "assess", "--period", "2025-01", "--json"])
+    summary = json.loads(assessed.stdout)
+    assert summary == {
+        "period": "2025-01",
+        "cards_assessed": summary["cards_assessed"],
+        "eligible": 2,
+        "ineligible": summary["cards_assessed"] - 2,
+    }
+    again = runner.invoke(app, ["insurance", "assess", "--period", "2025-01", "--json"])
+    assert json.loads(again.stdout) == summary
+    standing = runner.invoke(
+        app, ["insurance", "balance", "--card", ytb[1], "--period", "2025-01", "--json"]
+    )
+    assert json.loads(standing.stdout) == {
+        "average_daily_balance": "1000.00",
+        "days": 31,
+        "eligible": False,
+    }
+    words = runner.invoke(app, ["insurance", "balance", "--card", ytb[2], "--period", "2025-01"])
+    assert "您2025年1月日均余额为¥3,000.00，已达到¥2,000.00" in words.output
+
+
+def test_a_bad_balance_file_exits_non_zero_with_its_lines(
+    federation: list[tuple[str, str]], tmp_path: Path
+) -> None:
+    qlb = next(card for card, bank in federation if bank == "QLB")
+    file = tmp_path / "bad.csv"
+    file.write_text(f"卡号,日期,日终余额\n{qlb},2025-01-01,10.00\n123,2025-01-01,1\n")
+    result = runner.invoke(app, ["insurance", "import-balances", str(file), "--bank", "YTB"])
+    assert result.exit_code == 1
+    assert f"第2行：卡号 {qlb} 不是本行（烟台银行）的会员卡" in result.output
+    assert "第3行：卡号 123 不是已登记的会员卡" in result.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["assess", "--period", "2025-13"], "应为 YYYY-MM"),
+        (["assess", "--period", "2025-01", "--plan", "NOPE"], "不存在"),
+        (["balance", "--card", "0000", "--period", "2025-01"], "不存在"),
+        (["import-balances", "{file}", "--bank", "ZZZ"], "银行代码 ZZZ 不存在"),
+    ],
+)
+def test_bad_input_exits_non_zero_in_chinese(
+    federation: list[tuple[str, str]], tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    file = tmp_path / "x.csv"
+    file.write_text("卡号,日期,日终余额\n")
+    result = runner.invoke(app, ["insurance", *[a.replace("{file}", str(file)) for a in arguments]])
+    assert result.exit_code == 1
+    assert message in result.output
