@@ -70,8 +70,12 @@ def database_url(
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(environment=Environment.TEST, database_url=database_url)
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        environment=Environment.TEST,
+        database_url=database_url,
+        storage_dir=tmp_path_factory.mktemp("storage"),
+    )
 
 
 @pytest.fixture(scope="session")

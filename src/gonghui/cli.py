@@ -1,27 +1,28 @@
-"""The `gonghui` command: serve, migrate, demo data, users, imports and exports."""
+"""The `gonghui` command: serve, migrate, demo data, users, imports and exports, retirement."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gonghui.core.auth import Actor, Role
+from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings
+from gonghui.core.auth import Role
 from gonghui.core.clock import clock_from
 from gonghui.core.db import engine_for, session_factory, transaction
 from gonghui.core.errors import DomainError, ImportRejected
 from gonghui.core.migrate import upgrade
 from gonghui.core.pii import IdentityVault
-from gonghui.core.settings import Settings
+from gonghui.demo import load_demo
+from gonghui.insurance import cli as insurance_cli
 from gonghui.members import accounts, demo, queries
 from gonghui.members.exports import export_xlsx
 from gonghui.members.imports import ImportKind, import_file
+from gonghui.retirement import cli as retirement_cli
 
 app = typer.Typer(help="职工服务平台 gonghui", no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="数据库", no_args_is_help=True)
@@ -32,25 +33,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(members_app, name="members")
-
-console = Console()
-errors = Console(stderr=True)
-
-# Whoever runs the CLI on the server acts as its operator, with an administrator's rights.
-CLI_ACTOR = Actor(user_id=None, username="cli", role=Role.ADMIN, display_name="命令行")
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    errors.print(f"[red]错误：[/red]{message}")
-    raise typer.Exit(code)
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as error:
-        lines = [f"{'.'.join(map(str, e['loc'])) or '配置'}: {e['msg']}" for e in error.errors()]
-        fail("配置不正确（GONGHUI_* 环境变量）：\n  " + "\n  ".join(lines), code=2)
+app.add_typer(retirement_cli.app, name="retirement")
+app.add_typer(insurance_cli.app, name="insurance")
 
 
 def _progress() -> Progress:
@@ -100,7 +84,7 @@ def demo_load(
     seed: Annotated[int, typer.Option(help="随机种子（同一种子生成同样的数据）")] = 2025,
     if_empty: Annotated[bool, typer.Option("--if-empty", help="数据库已有数据时跳过")] = False,
 ) -> None:
-    """载入演示工会：约200个单位、会员、两家银行的会员卡和各角色的演示账号。"""
+    """载入演示工会：约200个单位、会员、两家银行的会员卡、各角色的演示账号，以及一年的补充医保数据。"""
     settings = load_settings()
     engine = engine_for(settings)
     factory = session_factory(engine)
@@ -114,16 +98,20 @@ def demo_load(
             fail("数据库已有数据；演示数据只能载入空库（可删除 var/gonghui.db 后重试）")
         with _progress() as bar:
             task = bar.add_task("生成会员", total=members)
-            demo.load(
+            summary = load_demo(
                 session,
-                vault=IdentityVault(settings.data_key.get_secret_value()),
+                settings,
                 now=now,
                 members=members,
                 seed=seed,
                 progress=lambda _what, done, _total: bar.update(task, completed=done),
             )
     engine.dispose()
-    console.print(f"已载入演示数据：{members} 名会员")
+    insurance = summary.insurance
+    console.print(
+        f"已载入演示数据：{members} 名会员；补充医保 {insurance.months_assessed} 个月考核、"
+        f"{insurance.balance_rows:,} 条日终余额、{insurance.claims} 件理赔"
+    )
     _print_logins()
 
 

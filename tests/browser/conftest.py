@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,8 @@ from sqlalchemy.orm import Session
 
 from gonghui.core.db import make_engine
 from gonghui.core.migrate import upgrade
-from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Environment, Settings
-from gonghui.members import demo
+from gonghui.demo import load_demo
 from gonghui.web.app import create_app
 from tests.conftest import NOW, missing
 
@@ -37,6 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PHONE = {"width": 390, "height": 844}
+SERVER_NOW = datetime(2025, 3, 5, 2, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -53,18 +54,19 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    path: Path = tmp_path_factory.mktemp("live") / "gonghui.db"
-    settings = Settings(environment=Environment.TEST, database_url=f"sqlite:///{path}")
+    folder: Path = tmp_path_factory.mktemp("live")
+    # The demo is a year up to NOW; the server lives a few weeks later, so that a new month of
+    # balances can arrive and be assessed in the tests.
+    settings = Settings(
+        environment=Environment.TEST,
+        database_url=f"sqlite:///{folder / 'gonghui.db'}",
+        storage_dir=folder / "storage",
+        clock_fixed=SERVER_NOW,
+    )
     upgrade(settings)
     engine = make_engine(settings.database_url)
     with Session(engine) as session, session.begin():
-        demo.load(
-            session,
-            vault=IdentityVault(settings.data_key.get_secret_value()),
-            now=NOW,
-            members=300,
-            units=20,
-        )
+        load_demo(session, settings, now=NOW, members=300, units=20)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")

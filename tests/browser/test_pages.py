@@ -66,3 +66,29 @@ def test_a_member_import_with_errors_shows_every_error_and_changes_nothing(
     with Session(live_server.engine) as session:
         assert session.scalar(select(func.count()).select_from(Member)) == before
     page.close()
+
+
+def test_the_public_calculator_shows_the_date_and_the_chart_on_a_phone(
+    browser: Any, live_server: LiveServer
+) -> None:
+    page = browser.new_page(viewport=PHONE)
+    page.goto(live_server.url + "/login")
+    page.get_by_role("link", name="退休年龄与养老金测算").click()
+    page.get_by_label("人员类别").select_option("male")
+    page.get_by_label("出生年月").fill("1980-01")
+    for label, value in (
+        ("计发基数", "10000"),
+        ("已缴费年限", "20"),
+        ("个人账户储存额", "100000"),
+        ("每月记入个人账户的缴费", "800"),
+        ("记账利率", "2.5"),
+    ):
+        page.get_by_label(label).fill(value)
+    page.get_by_role("button", name="测算").click()
+    assert page.get_by_test_id("retirement-month").inner_text() == "2043年1月"
+    chart = page.get_by_test_id("pension-chart").locator("svg")
+    # A man born 1980-01 may retire from 2040-01 (60岁) to 2046-01 (66岁): 73 months, all ahead.
+    assert chart.locator("circle.point").count() == 73
+    assert chart.bounding_box()["width"] <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.close()

@@ -12,11 +12,20 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gonghui.insurance.assessment import assess, fen_days_sql
+from gonghui.insurance.assessment import assess, decide, fen_days_sql
 from gonghui.insurance.balances import Source, import_balances
 from gonghui.insurance.models import AssessmentRun, Coverage, Plan
 from gonghui.insurance.queries import card_standing
-from gonghui.insurance.rules import BalancePoint, Period, fen_days
+from gonghui.insurance.rules import (
+    BalancePoint,
+    CardFacts,
+    DayCount,
+    Period,
+    Terms,
+    apply_group_minimum,
+    decide_card,
+    fen_days,
+)
 from gonghui.insurance.store import BalanceStore
 from gonghui.members.models import Bank, Member
 from gonghui.members.rules import EmploymentStatus
@@ -126,7 +135,7 @@ def test_duckdb_sums_agree_with_the_day_by_day_definition(raw: list[tuple[str, d
                 connection.executemany("INSERT INTO t VALUES (?, ?, ?)", raw)
             connection.execute(f"COPY t TO '{part}' (FORMAT parquet)")
             rows = connection.execute(
-                fen_days_sql([part]), {"start": JANUARY.start, "end": JANUARY.end}
+                fen_days_sql([part], [part]), {"start": JANUARY.start, "end": JANUARY.end}
             ).fetchall()
     got = {card: total for card, total in rows if total}
     expected = {
@@ -135,5 +144,114 @@ def test_duckdb_sums_agree_with_the_day_by_day_definition(raw: list[tuple[str, d
         if (
             total := fen_days([BalancePoint(day, fen) for c, day, fen in raw if c == card], JANUARY)
         )
+    }
+    assert got == expected
+
+
+def _sum_in_duckdb(rows: list[tuple[str, date, int]]) -> dict[str, int]:
+    with tempfile.TemporaryDirectory() as folder, duckdb.connect() as connection:
+        part = Path(folder) / "p.parquet"
+        connection.execute("CREATE TABLE t (card_no VARCHAR, on_date DATE, balance_fen BIGINT)")
+        if rows:
+            connection.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+        connection.execute(f"COPY t TO '{part}' (FORMAT parquet)")
+        found = connection.execute(
+            fen_days_sql([part], [part]), {"start": JANUARY.start, "end": JANUARY.end}
+        ).fetchall()
+    return {card: total for card, total in found if total}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 31),
+    st.integers(0, 30),
+    st.lists(st.integers(0, 10**8), min_size=31, max_size=31),
+    st.one_of(st.none(), st.integers(0, 10**8)),
+)
+def test_the_fast_path_for_daily_files_agrees_too(
+    first: int, length: int, levels: list[int], carried: int | None
+) -> None:
+    # A run of consecutive days inside January, as banks send them, maybe with a balance
+    # from December before it: the case the aggregate-only path handles.
+    days = [date(2025, 1, day) for day in range(first, min(first + length, 31) + 1)]
+    rows = [("A", day, levels[day.day - 1]) for day in days]
+    if carried is not None:
+        rows.append(("A", date(2024, 12, 20), carried))
+    expected = fen_days([BalancePoint(day, fen) for _, day, fen in rows], JANUARY)
+    assert _sum_in_duckdb(rows) == ({"A": expected} if expected else {})
+
+
+card_strategy = st.tuples(
+    st.integers(1, 6),  # member
+    st.integers(1, 3),  # unit
+    st.dates(date(2024, 12, 1), date(2025, 2, 5)),  # opened
+    st.booleans(),  # card active
+    st.booleans(),  # in service
+    st.booleans(),  # member active
+    st.integers(0, 31 * 400_000),  # fen-days
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(card_strategy, min_size=1, max_size=12),
+    st.sampled_from([None, 2, 3]),
+    st.sampled_from(["calendar", "card_days"]),
+)
+def test_the_sql_decisions_agree_with_the_rules(
+    cards: list[tuple], minimum: int | None, rule: str
+) -> None:
+    terms = Terms(min_group_size=minimum, day_count=DayCount(rule))
+    enrolled = {1, 2}
+    with duckdb.connect() as connection:
+        connection.execute(
+            "CREATE TABLE holdings (card_id BIGINT, card_no VARCHAR, bank_id BIGINT, "
+            "member_id BIGINT, "
+            "unit_id BIGINT, opened_on DATE, card_status VARCHAR, employment_status VARCHAR, "
+            "membership_status VARCHAR, unit_enrolled BOOLEAN)"
+        )
+        connection.execute("CREATE TABLE sums (card_no VARCHAR, fen_days BIGINT)")
+        for number, (member, unit, opened, active, working, joined, total) in enumerate(cards):
+            connection.execute(
+                "INSERT INTO holdings VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    number,
+                    f"C{number}",
+                    member,
+                    unit,
+                    opened,
+                    "active" if active else "frozen",
+                    "employed" if working else "retired",
+                    "active" if joined else "suspended",
+                    unit in enrolled,
+                ],
+            )
+            connection.execute("INSERT INTO sums VALUES (?, ?)", [f"C{number}", total])
+        decide(connection, JANUARY, terms)
+        got = {
+            card_id: (average, days, set(filter(None, reasons.split(","))))
+            for card_id, average, days, reasons in connection.execute(
+                "SELECT card_id, average_fen, days, reasons FROM decided"
+            ).fetchall()
+        }
+    decisions = [
+        decide_card(
+            CardFacts(opened, active, working, joined, unit in enrolled), total, JANUARY, terms
+        )
+        for (_, unit, opened, active, working, joined, total) in cards
+    ]
+    passing: dict[int, set[int]] = {}
+    for (member, unit, *_), decision in zip(cards, decisions, strict=True):
+        if decision.eligible:
+            passing.setdefault(unit, set()).add(member)
+    small = apply_group_minimum(passing, minimum)
+    expected = {
+        number: (
+            decision.average_fen,
+            decision.days,
+            {r.value for r in decision.reasons}
+            | ({"group_too_small"} if decision.eligible and card[1] in small else set()),
+        )
+        for number, (card, decision) in enumerate(zip(cards, decisions, strict=True))
     }
     assert got == expected

@@ -16,7 +16,8 @@ runner = CliRunner()
 
 @pytest.fixture
 def federation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """A small demo federation with a plan; returns (card number, bank code) of every card."""
+    """A small demo federation (which has its own plan) and a second plan "YT"; returns (card
+    number, bank code) of every employed member's card."""
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("GONGHUI_DATABASE_URL", url)
     monkeypatch.setenv("GONGHUI_STORAGE_DIR", str(tmp_path / "storage"))
@@ -70,7 +71,9 @@ def test_import_assess_and_ask_a_cards_standing(
     )
     imported = runner.invoke(app, ["insurance", "import-balances", str(file), "--bank", "YTB"])
     assert imported.exit_code == 0, imported.output
-    assessed = runner.invoke(app, ["insurance", "assess", "--period", "2025-01", "--json"])
+    assessed = runner.invoke(
+        app, ["insurance", "assess", "--period", "2025-01", "--plan", "YT", "--json"]
+    )
     summary = json.loads(assessed.stdout)
     assert summary == {
         "period": "2025-01",
@@ -78,17 +81,22 @@ def test_import_assess_and_ask_a_cards_standing(
         "eligible": 2,
         "ineligible": summary["cards_assessed"] - 2,
     }
-    again = runner.invoke(app, ["insurance", "assess", "--period", "2025-01", "--json"])
+    again = runner.invoke(
+        app, ["insurance", "assess", "--period", "2025-01", "--plan", "YT", "--json"]
+    )
     assert json.loads(again.stdout) == summary
     standing = runner.invoke(
-        app, ["insurance", "balance", "--card", ytb[1], "--period", "2025-01", "--json"]
+        app,
+        ["insurance", "balance", "--card", ytb[1], "--period", "2025-01", "--plan", "YT", "--json"],
     )
     assert json.loads(standing.stdout) == {
         "average_daily_balance": "1000.00",
         "days": 31,
         "eligible": False,
     }
-    words = runner.invoke(app, ["insurance", "balance", "--card", ytb[2], "--period", "2025-01"])
+    words = runner.invoke(
+        app, ["insurance", "balance", "--card", ytb[2], "--period", "2025-01", "--plan", "YT"]
+    )
     assert "您2025年1月日均余额为¥3,000.00，已达到¥2,000.00" in words.output
 
 
@@ -108,8 +116,9 @@ def test_a_bad_balance_file_exits_non_zero_with_its_lines(
     ("arguments", "message"),
     [
         (["assess", "--period", "2025-13"], "应为 YYYY-MM"),
+        (["assess", "--period", "2025-01"], "存在多个保险计划"),
         (["assess", "--period", "2025-01", "--plan", "NOPE"], "不存在"),
-        (["balance", "--card", "0000", "--period", "2025-01"], "不存在"),
+        (["balance", "--card", "0000", "--period", "2025-01", "--plan", "YT"], "不存在"),
         (["import-balances", "{file}", "--bank", "ZZZ"], "银行代码 ZZZ 不存在"),
     ],
 )

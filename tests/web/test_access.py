@@ -7,16 +7,27 @@ without a line here, so the policy never falls behind the code.
 from __future__ import annotations
 
 import io
+from datetime import date
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gonghui.core.auth import Role
+from gonghui.core.auth import Actor, Role
+from gonghui.core.settings import Settings
+from gonghui.core.storage import ContentStore
+from gonghui.insurance import claims, service
+from gonghui.insurance.assessment import assess
+from gonghui.insurance.balances import Source, import_balances
+from gonghui.insurance.claims import Settlement
+from gonghui.insurance.claims_rules import DocumentKind, Hospitalisation
+from gonghui.insurance.rules import Terms
+from gonghui.insurance.store import BalanceStore
 from gonghui.members import accounts
-from gonghui.members.models import Bank
+from gonghui.members.models import Bank, Card
 from tests.conftest import NOW
 from tests.web.routes import all_routes
 from tests.world import PASSWORD, SETUP, World, csrf_of, login
@@ -28,6 +39,10 @@ ROLL_KEEPERS = {R.UNIT_OFFICER, *STAFF}
 CARD_VIEWERS = {*ROLL_KEEPERS, R.BANK_OPERATOR}
 IMPORTERS = CARD_VIEWERS
 ALL_ROLES = set(Role)
+CLAIM_VIEWERS = {R.MEMBER, R.UNIT_OFFICER, R.INSURER_ADJUSTER, *STAFF}
+CLAIM_FILERS = {R.MEMBER, R.UNIT_OFFICER}
+BALANCE_SENDERS = {R.BANK_OPERATOR, *STAFF}
+FIGURE_VIEWERS = {R.BANK_OPERATOR, R.INSURER_ADJUSTER, *STAFF}
 
 POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/"): ANYONE,
@@ -56,6 +71,10 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/admin/tokens"): {R.ADMIN},
     ("POST", "/admin/tokens/{token_id}/revoke"): {R.ADMIN},
     ("GET", "/admin/audit"): {R.ADMIN},
+    ("GET", "/retirement"): ANYONE,
+    ("GET", "/retirement/me"): {R.MEMBER},
+    ("GET", "/retirement/impact"): ROLL_KEEPERS,
+    ("GET", "/retirement/impact.xlsx"): ROLL_KEEPERS,
     ("GET", "/api/v1/openapi.json"): ANYONE,
     ("GET", "/api/v1/health"): ANYONE,
     ("GET", "/api/v1/me"): ALL_ROLES,
@@ -67,6 +86,32 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/api/v1/members/{member_id}/status"): ROLL_KEEPERS,
     ("GET", "/api/v1/cards"): CARD_VIEWERS,
     ("POST", "/api/v1/imports"): IMPORTERS,
+    ("GET", "/insurance/me"): {R.MEMBER},
+    ("GET", "/insurance/claims"): CLAIM_VIEWERS,
+    ("GET", "/insurance/claims/new"): CLAIM_FILERS,
+    ("POST", "/insurance/claims"): CLAIM_FILERS,
+    ("GET", "/insurance/claims/{claim_id}"): CLAIM_VIEWERS,
+    ("POST", "/insurance/claims/{claim_id}/documents"): CLAIM_FILERS,
+    ("POST", "/insurance/claims/{claim_id}/submit"): CLAIM_FILERS,
+    ("POST", "/insurance/claims/{claim_id}/withdraw"): CLAIM_FILERS,
+    ("POST", "/insurance/claims/{claim_id}/decision"): {R.INSURER_ADJUSTER},
+    ("POST", "/insurance/claims/{claim_id}/payment"): {R.INSURER_ADJUSTER},
+    ("GET", "/insurance/documents/{document_id}"): CLAIM_VIEWERS,
+    ("GET", "/insurance/balances"): BALANCE_SENDERS,
+    ("POST", "/insurance/balances"): BALANCE_SENDERS,
+    ("GET", "/insurance/assessments"): FIGURE_VIEWERS,
+    ("POST", "/insurance/assessments"): STAFF,
+    ("GET", "/insurance/dashboard"): FIGURE_VIEWERS,
+    ("GET", "/insurance/dashboard.xlsx"): FIGURE_VIEWERS,
+    ("POST", "/api/v1/insurance/balances"): BALANCE_SENDERS,
+    ("POST", "/api/v1/insurance/estimate"): CLAIM_VIEWERS,
+    ("GET", "/api/v1/insurance/cards/{card_no}/standing"): CLAIM_VIEWERS | FIGURE_VIEWERS,
+    ("GET", "/api/v1/insurance/claims"): CLAIM_VIEWERS,
+    ("GET", "/api/v1/insurance/claims/{claim_id}"): CLAIM_VIEWERS,
+    ("GET", "/api/v1/insurance/figures"): FIGURE_VIEWERS,
+    ("GET", "/api/v1/retirement/age"): ANYONE,
+    ("GET", "/api/v1/retirement/pension"): ANYONE,
+    ("GET", "/api/v1/retirement/impact"): ROLL_KEEPERS,
 }
 
 
@@ -74,7 +119,70 @@ def test_the_policy_covers_every_route_that_exists(app: FastAPI) -> None:
     assert all_routes(app) == set(POLICY)
 
 
-def _concrete(path: str, world: World, token_id: int) -> str:
+def _insurance_case(db: Session, world: World, settings: Settings) -> dict[str, str]:
+    """A plan, cover for member A, and a draft claim with one document."""
+    store = BalanceStore(settings.storage_dir)
+    plan = service.create_plan(
+        db,
+        code="WALK",
+        name="补充医保",
+        insurer="某保险",
+        terms=Terms(),
+        effective_from=date(2024, 1, 1),
+        bank_ids=[world.bank_ytb],
+        actor=SETUP,
+        now=NOW,
+    )
+    service.enroll_units(db, plan, [world.unit_a], date(2024, 1, 1), actor=SETUP, now=NOW)
+    bank = db.get(Bank, world.bank_ytb)
+    assert bank is not None
+    content = f"卡号,日期,日终余额\n{world.card_a},2024-12-31,3000\n".encode()
+    import_balances(
+        db,
+        content,
+        bank=bank,
+        filename="b.csv",
+        source=Source.CLI,
+        actor=SETUP,
+        now=NOW,
+        store=store,
+    )
+    assess(db, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store)
+    member = Actor(
+        user_id=None, username="m", role=Role.MEMBER, display_name="m", member_id=world.member_a
+    )
+    card_id = db.scalars(select(Card.id).where(Card.card_no == world.card_a)).one()
+    claim = claims.open_claim(
+        db,
+        plan,
+        member_id=world.member_a,
+        card_id=card_id,
+        stay=Hospitalisation("烟台山医院", date(2025, 2, 2), date(2025, 2, 6), "肺炎"),
+        invoice_no="WALK-1",
+        settlement=Settlement(500_000, 200_000, 300_000),
+        actor=member,
+        now=NOW,
+    )
+    document = claims.attach_document(
+        db,
+        claim,
+        DocumentKind.INVOICE,
+        "i.pdf",
+        b"%PDF-1.4 walk",
+        store=ContentStore(settings.storage_dir),
+        actor=member,
+        now=NOW,
+    )
+    return {
+        "{claim_id}": str(claim.id),
+        "{document_id}": str(document.id),
+        "{card_no}": world.card_a,
+    }
+
+
+def _concrete(path: str, world: World, token_id: int, extra: dict[str, str]) -> str:
+    for placeholder, value in extra.items():
+        path = path.replace(placeholder, value)
     return (
         path.replace("{member_id}", str(world.member_a))
         .replace("{unit_id}", str(world.unit_a))
@@ -123,11 +231,12 @@ def _request(client: TestClient, method: str, path: str, token: str) -> Response
     "role", [None, *Role], ids=lambda role: role.value if role else "anonymous"
 )
 def test_each_role_reaches_exactly_the_routes_the_policy_grants(
-    app: FastAPI, db: Session, world: World, role: Role | None
+    app: FastAPI, db: Session, world: World, settings: Settings, role: Role | None
 ) -> None:
     bank = db.get(Bank, world.bank_ytb)
     assert bank is not None
     _clear, token = accounts.issue_api_token(db, bank, "walk", actor=SETUP, now=NOW)
+    extra = _insurance_case(db, world, settings)
     db.commit()
     wrong: list[str] = []
     signed_in = _client_for(app, world, role)
@@ -136,7 +245,9 @@ def test_each_role_reaches_exactly_the_routes_the_policy_grants(
         fresh = template in {"/login", "/logout"}
         client = _client_for(app, world, role) if fresh else signed_in
         token_value = csrf_of(client, "/home" if role else "/login")
-        response = _request(client, method, _concrete(template, world, token.id), token_value)
+        response = _request(
+            client, method, _concrete(template, world, token.id, extra), token_value
+        )
         granted = allowed == ANYONE or (role is not None and role in allowed)
         if granted and _refused(response):
             wrong.append(f"{method} {template}: refused ({response.status_code}), policy grants it")

@@ -13,8 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TypeVar
 
-import duckdb
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
@@ -23,15 +22,18 @@ from gonghui.core.errors import Forbidden, ImportRejected, LineError
 from gonghui.core.money import format_fen, parse_yuan
 from gonghui.core.tabular import Row, Table, read_table
 from gonghui.insurance.models import BalanceImport
-from gonghui.insurance.store import BalanceStore, scan
+from gonghui.insurance.store import BalanceStore, scan, staged
 from gonghui.members import queries as member_queries
 from gonghui.members.models import Bank
 
 # Each column under its Chinese name and the English one banks' systems often use.
 _T = TypeVar("_T")
-_STAGED_COLUMNS = (
-    "{'line': 'BIGINT', 'card_no': 'VARCHAR', 'on_date': 'DATE', 'balance_fen': 'BIGINT'}"
-)
+_STAGED_COLUMNS = {
+    "line": "BIGINT",
+    "card_no": "VARCHAR",
+    "on_date": "DATE",
+    "balance_fen": "BIGINT",
+}
 
 COLUMNS = {"卡号": "card_no", "日期": "date", "日终余额": "balance"}
 
@@ -236,17 +238,15 @@ def _store(
     store: BalanceStore,
 ) -> BalanceImportReport:
     first, last = min(row.on for row in rows), max(row.on for row in rows)
-    existing = [store.absolute(path) for path in _overlapping_parts(session, bank, first, last)]
+    existing = [store.absolute(path) for path in parts_overlapping(session, first, last, bank.id)]
     part = store.part_for(bank.code, sha256)
-    connection = duckdb.connect()
+    connection = store.analytics()
     try:
         with store.staging(
             (r.line, r.card_no, r.on.isoformat(), r.balance_fen) for r in rows
-        ) as staged:
+        ) as path:
             connection.execute(
-                f"CREATE TEMP TABLE incoming AS SELECT * FROM read_csv(?, header=false, "
-                f"columns={_STAGED_COLUMNS})",
-                [str(staged)],
+                f"CREATE TEMP TABLE incoming AS SELECT * FROM {staged(path, _STAGED_COLUMNS)}"
             )
         # The interpolated part is `scan()` over paths the database lists, never user input.
         conflicts = connection.execute(
@@ -297,29 +297,28 @@ def _store(
     return BalanceImportReport(len(rows), new_rows, already_known=False)
 
 
-def _overlapping_parts(session: Session, bank: Bank, first: date, last: date) -> list[str]:
-    return [
-        path
-        for path in session.scalars(
-            select(BalanceImport.part_path).where(
-                BalanceImport.bank_id == bank.id,
-                BalanceImport.part_path.is_not(None),
-                BalanceImport.first_date <= last,
-                BalanceImport.last_date >= first,
-            )
-        )
-        if path
-    ]
+def parts_overlapping(
+    session: Session, first: date, last: date, bank_id: int | None = None
+) -> list[str]:
+    """Every stored part (of one bank, or all) with a day between `first` and `last`."""
+    conditions = [BalanceImport.first_date <= last, BalanceImport.last_date >= first]
+    if bank_id is not None:
+        conditions.append(BalanceImport.bank_id == bank_id)
+    return _parts_where(session, *conditions)
 
 
-def committed_parts(session: Session, until: date) -> list[str]:
-    """Every stored part with a day on or before `until` (the carried-forward balance of a
-    period may come from any earlier file)."""
+def parts_before(session: Session, day: date) -> list[str]:
+    """Every stored part with a day before `day`: where a period's carried-in balance may come
+    from, however long ago."""
+    return _parts_where(session, BalanceImport.first_date < day)
+
+
+def _parts_where(session: Session, *conditions: ColumnElement[bool]) -> list[str]:
     return [
         path
         for path in session.scalars(
             select(BalanceImport.part_path)
-            .where(BalanceImport.part_path.is_not(None), BalanceImport.first_date <= until)
+            .where(BalanceImport.part_path.is_not(None), *conditions)
             .order_by(BalanceImport.id)
         )
         if path

@@ -31,6 +31,7 @@ from gonghui.insurance.claims_rules import (
     check_transition,
     missing_documents,
     missing_notice,
+    payable_for,
     plan_year,
     time_barred,
 )
@@ -118,11 +119,18 @@ def used_this_year(session: Session, plan: Plan, member_id: int, year: int) -> F
 
 
 def estimate(
-    session: Session, plan: Plan, member_id: int, admitted_on: date, settlement: Mapping[str, Fen]
+    session: Session,
+    plan: Plan,
+    member_id: int,
+    admitted_on: date,
+    settlement: Mapping[str, Fen] | Fen,
 ) -> Adjudication:
-    """The trial calculation (试算): what the plan would pay now for these figures."""
+    """The trial calculation (试算): what the plan would pay now, from the settlement sheet's
+    fields or from an eligible amount already summed."""
     terms = service.terms_of(service.version_on(session, plan, admitted_on))
     used = used_this_year(session, plan, member_id, plan_year(admitted_on))
+    if isinstance(settlement, int):
+        return payable_for(settlement, terms, used)
     return adjudicate(settlement, terms, used)
 
 
@@ -375,7 +383,7 @@ def decide_claim(
     version = service.version_on(
         session, service.plan_by_id(session, claim.plan_id), claim.admitted_on
     )
-    result = adjudicate(_settlement_fields(claim), service.terms_of(version), accumulator.used_fen)
+    result = adjudicate(claim_fields(claim), service.terms_of(version), accumulator.used_fen)
     claim.plan_version_id = version.id
     claim.calculation = [
         {"label": line.label, "amount_fen": line.amount_fen} for line in result.lines
@@ -410,7 +418,7 @@ def decide_claim(
     return result
 
 
-def _settlement_fields(claim: Claim) -> dict[str, Fen]:
+def claim_fields(claim: Claim) -> dict[str, Fen]:
     return {
         "policy_self_pay": claim.policy_self_pay_fen,
         "class_b_self_pay": claim.class_b_self_pay_fen,

@@ -174,20 +174,30 @@ def adjudicate(
         CalculationLine(SETTLEMENT_FIELDS[field], settlement.get(field, 0))
         for field in terms.eligible_fields
     ]
-    eligible = sum(line.amount_fen for line in lines)
-    after_ratio = round_half_up_to_fen(Decimal(eligible) * terms.ratio_bp / 10_000 / 100)
+    return payable_for(sum(line.amount_fen for line in lines), terms, used_this_year_fen, lines)
+
+
+def payable_for(
+    eligible_fen: Fen,
+    terms: Terms,
+    used_this_year_fen: Fen,
+    field_lines: list[CalculationLine] | None = None,
+) -> Adjudication:
+    """The same calculation from an eligible amount already summed (the trial calculation)."""
+    after_ratio = round_half_up_to_fen(Decimal(eligible_fen) * terms.ratio_bp / 10_000 / 100)
     after_deductible = max(after_ratio - terms.deductible_fen, 0)
     remaining_before = max(terms.annual_cap_fen - used_this_year_fen, 0)
     payable = min(after_deductible, remaining_before)
-    lines += [
-        CalculationLine("合计可报销费用", eligible),
+    lines = [
+        *(field_lines or []),
+        CalculationLine("合计可报销费用", eligible_fen),
         CalculationLine(f"× 赔付比例 {Decimal(terms.ratio_bp) / 100:g}%", after_ratio),
         CalculationLine(f"− 免赔额 {format_fen(terms.deductible_fen)}", after_deductible),
         CalculationLine("本年度剩余额度", remaining_before),
         CalculationLine("本次应赔付", payable),
     ]
     return Adjudication(
-        eligible, payable, remaining_before, remaining_before - payable, tuple(lines)
+        eligible_fen, payable, remaining_before, remaining_before - payable, tuple(lines)
     )
 
 

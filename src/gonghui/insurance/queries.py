@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.errors import NotFound
+from gonghui.core.pagination import Page, paged
 from gonghui.insurance import service
 from gonghui.insurance.assessment import balance_sums, facts_of
-from gonghui.insurance.models import Plan
+from gonghui.insurance.claims import claim_for
+from gonghui.insurance.claims_rules import ClaimStatus
+from gonghui.insurance.models import (
+    AssessmentRun,
+    BalanceImport,
+    Claim,
+    ClaimDocument,
+    Coverage,
+    Plan,
+)
 from gonghui.insurance.rules import (
     CardDecision,
     Period,
@@ -54,3 +67,54 @@ def card_standing(
     enrolled = service.enrolled_unit_ids(session, plan)
     decision = decide_card(facts_of(holding, enrolled), total, period, terms)
     return CardStanding(holding.card_no, period, terms.threshold_fen, decision)
+
+
+def coverages_of(session: Session, plan: Plan, member_id: int) -> list[Coverage]:
+    return list(
+        session.scalars(
+            select(Coverage)
+            .where(Coverage.plan_id == plan.id, Coverage.member_id == member_id)
+            .order_by(Coverage.starts_on.desc())
+        )
+    )
+
+
+def claims_visible(
+    session: Session, actor: Actor, statuses: Sequence[ClaimStatus] = (), page: int = 1
+) -> Page[Claim]:
+    """Claims in the actor's reach, most urgent first: the oldest complete packet on top."""
+    actor.require(Permission.CLAIMS_VIEW)
+    statement = select(Claim)
+    if actor.role is Role.MEMBER:
+        statement = statement.where(Claim.member_id == actor.member_id)
+    elif actor.role is Role.UNIT_OFFICER:
+        statement = statement.where(Claim.unit_id == actor.unit_id)
+    if statuses:
+        statement = statement.where(Claim.status.in_(statuses))
+    return paged(
+        session, statement.order_by(Claim.complete_at.is_(None), Claim.complete_at, Claim.id), page
+    )
+
+
+def document_for(session: Session, actor: Actor, document_id: int) -> tuple[ClaimDocument, Claim]:
+    document = session.get(ClaimDocument, document_id)
+    if document is None:
+        raise NotFound("材料")
+    return document, claim_for(session, actor, document.claim_id)
+
+
+def import_history(session: Session, actor: Actor, limit: int = 30) -> list[BalanceImport]:
+    actor.require(Permission.BALANCES_IMPORT)
+    statement = select(BalanceImport).order_by(BalanceImport.id.desc()).limit(limit)
+    if actor.bank_id is not None:
+        statement = statement.where(BalanceImport.bank_id == actor.bank_id)
+    return list(session.scalars(statement))
+
+
+def assessment_runs(session: Session, actor: Actor) -> list[AssessmentRun]:
+    actor.require(Permission.INSURANCE_FIGURES)
+    return list(session.scalars(select(AssessmentRun).order_by(AssessmentRun.period_start.desc())))
+
+
+def member_names(session: Session, member_ids: list[int]) -> dict[int, str]:
+    return member_queries.member_names(session, member_ids)

@@ -25,7 +25,7 @@ import duckdb
 
 from gonghui.core.settings import Settings
 
-PART_COLUMNS = "card_no VARCHAR, on_date DATE, balance_fen BIGINT"
+DUCKDB_MEMORY_LIMIT = "2GB"
 
 
 class BalanceStore:
@@ -34,6 +34,18 @@ class BalanceStore:
 
     def absolute(self, relative: str) -> Path:
         return self.root / relative
+
+    def analytics(self, memory_limit: str = DUCKDB_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection held to a memory budget, spilling to the storage directory
+        beyond it: a province's quarter must not take the server's memory from the web."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return duckdb.connect(
+            config={
+                "memory_limit": memory_limit,
+                "temp_directory": str(self.root / "duckdb-spill"),
+                "preserve_insertion_order": False,
+            }
+        )
 
     def part_for(self, bank_code: str, sha256: str) -> str:
         return f"balances/{bank_code}/{sha256[:2]}/{sha256}.parquet"
@@ -57,6 +69,16 @@ class BalanceStore:
         temporary = target.with_suffix(".tmp")
         connection.execute(f"COPY ({query}) TO '{_quoted(temporary)}' (FORMAT parquet)")
         temporary.replace(target)
+
+
+def staged(path: Path, columns: dict[str, str]) -> str:
+    """A DuckDB table expression over a staging file, read exactly as `staging` wrote it (no
+    dialect sniffing, which a column of mostly empty values can mislead)."""
+    spec = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
+    return (
+        f"read_csv('{_quoted(path)}', header=false, delim=',', quote='\"', escape='\"', "
+        f"auto_detect=false, columns={{{spec}}})"
+    )
 
 
 def scan(paths: list[Path]) -> str:

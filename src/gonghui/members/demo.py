@@ -317,11 +317,12 @@ def _cards(
 
 def _personas(session: Session, unit: Unit, bank: Bank, now: datetime) -> list[Persona]:
     actor = accounts_system()
-    # The member persona belongs to the officer persona's unit and holds a card.
+    # The member persona belongs to the officer persona's unit and holds a card of the bank
+    # persona's bank.
     member = session.scalars(
         select(Member)
         .join(Card, Card.member_id == Member.id)
-        .where(Member.unit_id == unit.id)
+        .where(Member.unit_id == unit.id, Card.bank_id == bank.id)
         .order_by(Member.id)
         .limit(1)
     ).first()

@@ -3,11 +3,11 @@ actor may see; a record outside the actor's scope is reported as not found."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, String, cast, func, or_, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from gonghui.core.audit import AuditEntry
@@ -15,7 +15,7 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import NotFound
 from gonghui.core.pagination import Page, paged
 from gonghui.core.pii import IdentityVault
-from gonghui.members.models import Bank, Card, Member, MembershipChange, Notification, Unit
+from gonghui.members.models import Bank, Card, Member, MembershipChange, Notification, Unit, User
 from gonghui.members.rules import (
     CardStatus,
     EmploymentStatus,
@@ -357,3 +357,62 @@ def unread_notifications(session: Session, actor: Actor) -> int:
         )
         or 0
     )
+
+
+def unit_names(session: Session, unit_ids: list[int]) -> dict[int, str]:
+    if not unit_ids:
+        return {}
+    return {
+        row.id: row.name
+        for row in session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))
+    }
+
+
+def member_names(session: Session, member_ids: list[int]) -> dict[int, str]:
+    if not member_ids:
+        return {}
+    rows = session.execute(select(Member.id, Member.name).where(Member.id.in_(member_ids)))
+    return {row.id: row.name for row in rows}
+
+
+HOLDING_COLUMNS = (
+    "card_id",
+    "card_no",
+    "bank_id",
+    "member_id",
+    "unit_id",
+    "opened_on",
+    "card_status",
+    "employment_status",
+    "membership_status",
+)
+
+
+def card_holding_rows(session: Session, bank_ids: list[int]) -> Iterator[tuple[object, ...]]:
+    """The same facts as `card_holdings`, as plain text and numbers in HOLDING_COLUMNS order,
+    streamed for batch jobs that hand a million of them to DuckDB (no objects per row)."""
+    statement = (
+        select(
+            Card.id,
+            Card.card_no,
+            Card.bank_id,
+            Card.member_id,
+            Member.unit_id,
+            cast(Card.opened_on, String),
+            cast(Card.status, String),
+            cast(Member.employment_status, String),
+            cast(Member.membership_status, String),
+        )
+        .join(Member, Member.id == Card.member_id)
+        .where(Card.bank_id.in_(bank_ids))
+    )
+    result = session.execute(statement.execution_options(yield_per=20_000))
+    for partition in result.partitions():
+        yield from (tuple(row) for row in partition)
+
+
+def member_of_user(session: Session, username: str) -> Member | None:
+    """The member behind a member's login (the demo uses it to script its persona)."""
+    return session.scalars(
+        select(Member).join(User, User.member_id == Member.id).where(User.username == username)
+    ).one_or_none()

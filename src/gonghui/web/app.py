@@ -17,8 +17,15 @@ from gonghui.core.logging import configure_logging
 from gonghui.core.money import format_fen
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
+from gonghui.core.storage import ContentStore
+from gonghui.insurance import api as insurance_api
+from gonghui.insurance import web as insurance_web
+from gonghui.insurance import web_operations as insurance_operations
+from gonghui.insurance.store import store_for
 from gonghui.members import api as members_api
 from gonghui.members import web as members_web
+from gonghui.retirement import api as retirement_api
+from gonghui.retirement import web as retirement_web
 from gonghui.web import errors, pages
 from gonghui.web.middleware import SecurityHeaders
 from gonghui.web.nav import nav_for
@@ -44,6 +51,8 @@ def create_app(
     app.state.clock = clock or clock_from(settings)
     app.state.vault = IdentityVault(settings.data_key.get_secret_value())
     app.state.templates = _templates()
+    app.state.balance_store = store_for(settings)
+    app.state.documents = ContentStore(settings.storage_dir)
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
@@ -59,8 +68,13 @@ def create_app(
     errors.install(app)
     app.include_router(pages.router)
     app.include_router(members_web.router)
+    app.include_router(retirement_web.router)
+    app.include_router(insurance_web.router)
+    app.include_router(insurance_operations.router)
     app.include_router(pages.api_router, prefix=API_PREFIX)
     app.include_router(members_api.router, prefix=API_PREFIX)
+    app.include_router(retirement_api.router, prefix=API_PREFIX)
+    app.include_router(insurance_api.router, prefix=API_PREFIX)
     return app
 
 

@@ -62,7 +62,12 @@ async def on_validation_error(request: Request, error: Exception) -> Response:
     fields = [".".join(str(part) for part in item["loc"][1:]) for item in error.errors()]
     message = "请求参数不正确：" + "、".join(sorted(set(fields)))
     if _is_api(request):
-        return JSONResponse(_error_body("invalid_request", message, list(error.errors())), 422)
+        # Only where and what: the raw input may be bytes, and need not be echoed back.
+        details = [
+            {"loc": [str(part) for part in item["loc"]], "msg": str(item["msg"])}
+            for item in error.errors()
+        ]
+        return JSONResponse(_error_body("invalid_request", message, details), 422)
     return _page(request, 422, "invalid_request", message)
 
 

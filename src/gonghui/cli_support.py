@@ -1,0 +1,35 @@
+"""What every CLI sub-app shares: the operator actor, the consoles, settings and failing cleanly.
+
+Kept apart from `gonghui.cli`, which registers the modules' sub-apps, so that a module's
+`cli.py` can use these without importing the command that imports it.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from gonghui.core.auth import Actor, Role
+from gonghui.core.settings import Settings
+
+console = Console()
+errors = Console(stderr=True)
+
+# Whoever runs the CLI on the server acts as its operator, with an administrator's rights.
+CLI_ACTOR = Actor(user_id=None, username="cli", role=Role.ADMIN, display_name="命令行")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    errors.print(f"[red]错误：[/red]{message}")
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        lines = [f"{'.'.join(map(str, e['loc'])) or '配置'}: {e['msg']}" for e in error.errors()]
+        fail("配置不正确（GONGHUI_* 环境变量）：\n  " + "\n  ".join(lines), code=2)

@@ -1,0 +1,78 @@
+"""Reading the claim form: every field checked, every problem reported together in Chinese."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from gonghui.core.errors import InvalidInput
+from gonghui.core.money import parse_yuan
+from gonghui.insurance.claims import Settlement
+from gonghui.insurance.claims_rules import Hospitalisation
+
+MONEY_FIELDS = {
+    "total": "医疗费用总额",
+    "fund_paid": "统筹基金支付",
+    "policy_self_pay": "政策范围内个人自付",
+    "class_b_self_pay": "乙类先行自付",
+    "fully_self_paid": "全自费",
+}
+
+
+@dataclass(frozen=True)
+class ClaimForm:
+    stay: Hospitalisation
+    invoice_no: str
+    settlement: Settlement
+    card_id: int
+
+
+def _date(value: str, label: str, problems: list[str]) -> date | None:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        problems.append(f"{label}应为 YYYY-MM-DD")
+        return None
+
+
+def _fen(value: str, label: str, problems: list[str], *, required: bool) -> int:
+    if not value.strip():
+        if required:
+            problems.append(f"请填写{label}")
+        return 0
+    try:
+        return parse_yuan(value)
+    except ValueError as error:
+        problems.append(f"{label}：{error}")
+        return 0
+
+
+def read_claim_form(fields: dict[str, str]) -> ClaimForm:
+    problems: list[str] = []
+    admitted = _date(fields.get("admitted_on", ""), "入院日期", problems)
+    discharged = _date(fields.get("discharged_on", ""), "出院日期", problems)
+    amounts = {
+        name: _fen(
+            fields.get(name, ""), label, problems, required=name in {"total", "policy_self_pay"}
+        )
+        for name, label in MONEY_FIELDS.items()
+    }
+    card = fields.get("card_id", "")
+    if not card.isdigit():
+        problems.append("请选择收款会员卡")
+    if problems or admitted is None or discharged is None:
+        raise InvalidInput("bad_claim", "；".join(problems))
+    return ClaimForm(
+        stay=Hospitalisation(
+            fields.get("hospital", ""), admitted, discharged, fields.get("diagnosis", "")
+        ),
+        invoice_no=fields.get("invoice_no", ""),
+        settlement=Settlement(
+            total_fen=amounts["total"],
+            fund_paid_fen=amounts["fund_paid"],
+            policy_self_pay_fen=amounts["policy_self_pay"],
+            class_b_self_pay_fen=amounts["class_b_self_pay"],
+            fully_self_paid_fen=amounts["fully_self_paid"],
+        ),
+        card_id=int(card),
+    )

@@ -1,0 +1,331 @@
+"""Pages of the insurance module for members, unit officers and adjusters: cover and claims."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from gonghui.core.auth import Actor, Permission
+from gonghui.core.clock import business_date
+from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.core.money import parse_yuan
+from gonghui.core.storage import MAX_DOCUMENT_BYTES, ContentStore
+from gonghui.insurance import claims, queries, service
+from gonghui.insurance.claims_rules import (
+    REJECTION_LABELS,
+    ClaimStatus,
+    DocumentKind,
+    RejectionCode,
+    missing_documents,
+    statutory_clock,
+)
+from gonghui.insurance.forms import MONEY_FIELDS, read_claim_form
+from gonghui.insurance.models import Claim, Plan
+from gonghui.insurance.store import BalanceStore
+from gonghui.members import queries as member_queries
+from gonghui.members import service as member_service
+from gonghui.members.models import Member
+from gonghui.web.deps import Csrf, Db, Now, PageActor, flash, permitted, read_upload, render
+
+router = APIRouter(include_in_schema=False)
+
+ClaimsViewer = Annotated[Actor, Depends(permitted(Permission.CLAIMS_VIEW))]
+ClaimsFiler = Annotated[Actor, Depends(permitted(Permission.CLAIMS_SUBMIT))]
+Adjuster = Annotated[Actor, Depends(permitted(Permission.CLAIMS_ADJUDICATE))]
+QUEUE = (ClaimStatus.UNDER_REVIEW, ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)
+
+
+def balance_store(request: Request) -> BalanceStore:
+    store: BalanceStore = request.app.state.balance_store
+    return store
+
+
+def document_store(request: Request) -> ContentStore:
+    store: ContentStore = request.app.state.documents
+    return store
+
+
+Balances = Annotated[BalanceStore, Depends(balance_store)]
+Documents = Annotated[ContentStore, Depends(document_store)]
+
+
+def _redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+@router.get("/insurance/me")
+def my_cover(request: Request, db: Db, now: Now, store: Balances, actor: PageActor) -> Response:
+    actor.require(Permission.OWN_PROFILE)
+    member = member_queries.own_member(db, actor)
+    plan = service.plan_by_code(db)
+    today = business_date(now)
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    cards = member_queries.cards_of(db, actor, member)
+    standings = [
+        queries.card_standing(db, plan, card.card_no, last_month, store=store) for card in cards
+    ]
+    coverages = queries.coverages_of(db, plan, member.id)
+    context = {
+        "member": member,
+        "plan": plan,
+        "standings": standings,
+        "coverages": coverages,
+        "covered_now": any(c.starts_on <= today <= c.ends_on for c in coverages),
+        "claims": queries.claims_visible(db, actor).items,
+        "notifications": member_queries.notifications_for(db, actor, limit=10),
+    }
+    member_service.mark_notifications_read(db, actor, now=now)
+    db.commit()
+    return render(request, "insurance/me.html", context, actor=actor)
+
+
+@router.get("/insurance/claims")
+def claim_list(
+    request: Request, db: Db, now: Now, actor: ClaimsViewer, status: str = "", page: int = 1
+) -> Response:
+    chosen = [ClaimStatus(status)] if status in ClaimStatus.__members__.values() else []
+    statuses = chosen or (list(QUEUE) if actor.can(Permission.CLAIMS_ADJUDICATE) else [])
+    results = queries.claims_visible(db, actor, statuses, page)
+    today = business_date(now)
+    rows = [(claim, _clock(claim, today)) for claim in results.items]
+    names = queries.member_names(db, [claim.member_id for claim in results.items])
+    return render(
+        request,
+        "insurance/claims.html",
+        {
+            "results": results,
+            "rows": rows,
+            "names": names,
+            "status": status,
+            "statuses": list(ClaimStatus),
+        },
+        actor=actor,
+    )
+
+
+def _clock(claim: Claim, today: date) -> object:
+    return statutory_clock(
+        claim.status,
+        complete_on=claim.complete_at.date() if claim.complete_at else None,
+        decided_on=claim.decided_at.date() if claim.decided_at else None,
+        today=today,
+    )
+
+
+def _claim_member(db: Db, actor: Actor, member_id: int | None) -> Member:
+    """The member a claim is for: oneself, or (for a unit officer) a member of the unit."""
+    if member_id is None:
+        return member_queries.own_member(db, actor)
+    return member_queries.member_for(db, actor, member_id)
+
+
+def _claim_form_context(db: Db, actor: Actor, member: Member) -> dict[str, object]:
+    return {
+        "member": member,
+        "cards": member_queries.cards_of(db, actor, member),
+        "money_fields": MONEY_FIELDS,
+        "form": {},
+    }
+
+
+@router.get("/insurance/claims/new")
+def new_claim_page(
+    request: Request, db: Db, actor: ClaimsFiler, member_id: int | None = None
+) -> Response:
+    context = _claim_form_context(db, actor, _claim_member(db, actor, member_id))
+    return render(request, "insurance/claim_new.html", context, actor=actor)
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    return {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+
+
+@router.post("/insurance/claims", dependencies=[Csrf])
+def create_claim(
+    request: Request,
+    db: Db,
+    now: Now,
+    actor: ClaimsFiler,
+    fields: Annotated[dict[str, str], Depends(form_fields)],
+) -> Response:
+    member_id = int(fields["member_id"]) if fields.get("member_id", "").isdigit() else None
+    member = _claim_member(db, actor, member_id)
+    context = _claim_form_context(db, actor, member) | {"form": fields}
+    plan = service.plan_by_code(db)
+    try:
+        form = read_claim_form(fields)
+        if fields.get("action") == "estimate":
+            context["estimate"] = claims.estimate(
+                db, plan, member.id, form.stay.admitted_on, form.settlement.fields()
+            )
+            return render(request, "insurance/claim_new.html", context, actor=actor)
+        claim = claims.open_claim(
+            db,
+            plan,
+            member_id=member.id,
+            card_id=form.card_id,
+            stay=form.stay,
+            invoice_no=form.invoice_no,
+            settlement=form.settlement,
+            actor=actor,
+            now=now,
+        )
+    except DomainError as refusal:
+        db.rollback()
+        context["error"] = refusal.message
+        return render(
+            request,
+            "insurance/claim_new.html",
+            context,
+            actor=actor,
+            status_code=refusal.http_status,
+        )
+    db.commit()
+    flash(request, "理赔申请已保存，请上传材料后提交")
+    return _redirect(f"/insurance/claims/{claim.id}")
+
+
+@router.get("/insurance/claims/{claim_id}")
+def claim_detail(
+    request: Request, claim_id: int, db: Db, now: Now, actor: ClaimsViewer
+) -> Response:
+    claim = claims.claim_for(db, actor, claim_id)
+    documents = claims.documents_of(db, claim)
+    plan = service.plan_by_id(db, claim.plan_id)
+    return render(
+        request,
+        "insurance/claim.html",
+        {
+            "claim": claim,
+            "member_name": queries.member_names(db, [claim.member_id]).get(claim.member_id, ""),
+            "documents": documents,
+            "missing": missing_documents(document.kind for document in documents),
+            "events": claims.events_of(db, claim),
+            "clock": _clock(claim, business_date(now)),
+            "estimate": _live_estimate(db, plan, claim),
+            "kinds": list(DocumentKind),
+            "codes": REJECTION_LABELS,
+            "can_file": actor.can(Permission.CLAIMS_SUBMIT),
+            "can_decide": actor.can(Permission.CLAIMS_ADJUDICATE),
+            "max_mb": MAX_DOCUMENT_BYTES // (1024 * 1024),
+        },
+        actor=actor,
+    )
+
+
+def _live_estimate(db: Db, plan: Plan, claim: Claim) -> object:
+    if claim.status is not ClaimStatus.UNDER_REVIEW:
+        return None
+    return claims.estimate(db, plan, claim.member_id, claim.admitted_on, claims.claim_fields(claim))
+
+
+@router.post("/insurance/claims/{claim_id}/documents", dependencies=[Csrf])
+def upload_document(
+    request: Request,
+    claim_id: int,
+    db: Db,
+    now: Now,
+    store: Documents,
+    actor: ClaimsFiler,
+    kind: Annotated[str, Form()],
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    claim = claims.claim_for(db, actor, claim_id)
+    try:
+        chosen = DocumentKind(kind)
+    except ValueError:
+        raise InvalidInput("bad_kind", "请选择材料类型") from None
+    content = read_upload(file, MAX_DOCUMENT_BYTES)
+    claims.attach_document(
+        db, claim, chosen, file.filename or "", content, store=store, actor=actor, now=now
+    )
+    db.commit()
+    flash(request, f"已上传{chosen.label}")
+    return _redirect(f"/insurance/claims/{claim.id}")
+
+
+@router.post("/insurance/claims/{claim_id}/submit", dependencies=[Csrf])
+def submit(request: Request, claim_id: int, db: Db, now: Now, actor: ClaimsFiler) -> Response:
+    claim = claims.claim_for(db, actor, claim_id)
+    missing = claims.submit_claim(db, claim, actor=actor, now=now)
+    db.commit()
+    flash(
+        request,
+        "已提交，"
+        + ("请补充：" + "、".join(k.label for k in missing) if missing else "材料齐全，已进入审核"),
+    )
+    return _redirect(f"/insurance/claims/{claim.id}")
+
+
+@router.post("/insurance/claims/{claim_id}/withdraw", dependencies=[Csrf])
+def withdraw(request: Request, claim_id: int, db: Db, now: Now, actor: ClaimsFiler) -> Response:
+    claim = claims.claim_for(db, actor, claim_id)
+    claims.withdraw_claim(db, claim, actor=actor, now=now)
+    db.commit()
+    flash(request, "申请已撤回")
+    return _redirect(f"/insurance/claims/{claim.id}")
+
+
+@router.post("/insurance/claims/{claim_id}/decision", dependencies=[Csrf])
+def decide(
+    request: Request,
+    claim_id: int,
+    db: Db,
+    now: Now,
+    actor: Adjuster,
+    outcome: Annotated[str, Form()],
+    amount: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    claim = claims.claim_for(db, actor, claim_id)
+    reason = RejectionCode(code) if code in RejectionCode.__members__.values() else None
+    try:
+        amount_fen = parse_yuan(amount) if outcome == "partial" and amount.strip() else None
+    except ValueError as error:
+        raise InvalidInput("bad_amount", str(error)) from None
+    if outcome == "partial" and amount_fen is None:
+        raise InvalidInput("amount_required", "部分核准请填写核准金额")
+    claims.decide_claim(
+        db,
+        claim,
+        approve=outcome != "reject",
+        amount_fen=amount_fen,
+        code=reason,
+        note=note,
+        actor=actor,
+        now=now,
+    )
+    db.commit()
+    flash(request, f"已核定：{claim.status.label}")
+    return _redirect(f"/insurance/claims/{claim.id}")
+
+
+@router.post("/insurance/claims/{claim_id}/payment", dependencies=[Csrf])
+def pay(
+    request: Request,
+    claim_id: int,
+    db: Db,
+    now: Now,
+    actor: Adjuster,
+    reference: Annotated[str, Form()] = "",
+) -> Response:
+    claim = claims.claim_for(db, actor, claim_id)
+    claims.record_payment(db, claim, reference, actor=actor, now=now)
+    db.commit()
+    flash(request, "已登记支付")
+    return _redirect(f"/insurance/claims/{claim.id}")
+
+
+@router.get("/insurance/documents/{document_id}")
+def document(document_id: int, db: Db, store: Documents, actor: ClaimsViewer) -> Response:
+    found, _claim = queries.document_for(db, actor, document_id)
+    return Response(
+        store.read(found.sha256),
+        media_type=found.content_type,
+        headers={"Content-Disposition": f"inline; filename*=UTF-8''{quote(found.filename)}"},
+    )

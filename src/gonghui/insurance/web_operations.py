@@ -1,0 +1,186 @@
+"""Pages for the scheme's operators: banks send balance files, the federation runs the
+assessment and watches its figures."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from gonghui.core.auth import Actor, Permission
+from gonghui.core.charts import Series, bar_chart, line_chart
+from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
+from gonghui.core.money import fen_to_yuan
+from gonghui.core.tabular import write_xlsx
+from gonghui.insurance import assessment, figures, queries, service
+from gonghui.insurance.balances import Source, import_balances
+from gonghui.insurance.rules import RuleError, parse_month
+from gonghui.insurance.web import Balances
+from gonghui.members import queries as member_queries
+from gonghui.web.deps import Csrf, Db, Now, flash, permitted, read_upload, render
+
+router = APIRouter(include_in_schema=False)
+
+BalanceSender = Annotated[Actor, Depends(permitted(Permission.BALANCES_IMPORT))]
+FigureViewer = Annotated[Actor, Depends(permitted(Permission.INSURANCE_FIGURES))]
+Manager = Annotated[Actor, Depends(permitted(Permission.INSURANCE_MANAGE))]
+MAX_BALANCE_FILE = 200 * 1024 * 1024
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _banks_for(db: Db, actor: Actor) -> list[object]:
+    banks = member_queries.all_banks(db)
+    return [bank for bank in banks if actor.bank_id in {None, bank.id}]
+
+
+@router.get("/insurance/balances")
+def balances_page(request: Request, db: Db, actor: BalanceSender) -> Response:
+    return render(
+        request,
+        "insurance/balances.html",
+        {"imports": queries.import_history(db, actor), "banks": _banks_for(db, actor)},
+        actor=actor,
+    )
+
+
+@router.post("/insurance/balances", dependencies=[Csrf])
+def balances_upload(
+    request: Request,
+    db: Db,
+    now: Now,
+    store: Balances,
+    actor: BalanceSender,
+    file: Annotated[UploadFile, File()],
+    bank_id: Annotated[int, Form()],
+) -> Response:
+    bank = member_queries.bank_for(db, actor, bank_id)
+    content = read_upload(file, MAX_BALANCE_FILE)
+    try:
+        report = import_balances(
+            db,
+            content,
+            bank=bank,
+            filename=file.filename or "",
+            source=Source.UPLOAD,
+            actor=actor,
+            now=now,
+            store=store,
+        )
+    except ImportRejected as rejected:
+        db.rollback()
+        context = {
+            "imports": queries.import_history(db, actor),
+            "banks": _banks_for(db, actor),
+            "rejected": rejected,
+            "filename": file.filename,
+        }
+        return render(request, "insurance/balances.html", context, actor=actor, status_code=422)
+    db.commit()
+    flash(request, report.summary)
+    return RedirectResponse("/insurance/balances", status_code=303)
+
+
+@router.get("/insurance/assessments")
+def assessments_page(request: Request, db: Db, actor: FigureViewer) -> Response:
+    runs = queries.assessment_runs(db, actor)
+    if actor.bank_id is not None:
+        code = member_queries.bank_for(db, actor, actor.bank_id).code
+        rows = [(run, {code: run.by_bank.get(code, {"assessed": 0, "passed": 0})}) for run in runs]
+    else:
+        rows = [(run, run.by_bank) for run in runs]
+    return render(
+        request,
+        "insurance/assessments.html",
+        {"rows": rows, "can_run": actor.can(Permission.INSURANCE_MANAGE)},
+        actor=actor,
+    )
+
+
+@router.post("/insurance/assessments", dependencies=[Csrf])
+def run_assessment(
+    request: Request,
+    db: Db,
+    now: Now,
+    store: Balances,
+    actor: Manager,
+    period: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        month = parse_month(period)
+    except RuleError as error:
+        raise InvalidInput("bad_period", str(error)) from None
+    try:
+        summary = assessment.assess(
+            db, service.plan_by_code(db), month, actor=actor, now=now, store=store
+        )
+    except DomainError:
+        db.rollback()
+        raise
+    db.commit()
+    flash(
+        request,
+        f"{summary.period} 考核完成：{summary.cards_assessed} 张卡，达标 {summary.eligible}",
+    )
+    return RedirectResponse("/insurance/assessments", status_code=303)
+
+
+def _bank_code(db: Db, actor: Actor) -> str | None:
+    return member_queries.bank_for(db, actor, actor.bank_id).code if actor.bank_id else None
+
+
+@router.get("/insurance/dashboard")
+def dashboard(request: Request, db: Db, actor: FigureViewer) -> Response:
+    head = figures.headline(db, actor)
+    trend = figures.trends(db, actor, _bank_code(db, actor))
+    months = [month[2:] for month in trend.months]
+    charts = [
+        bar_chart("每月赠送保险人次", months, [Series("人次", trend.covered_by_month)]),
+        line_chart(
+            "每月赔付金额",
+            months,
+            [Series("赔付金额", [fen_to_yuan(fen) for fen in trend.paid_by_month])],
+            unit="元",
+        ),
+    ]
+    return render(
+        request,
+        "insurance/dashboard.html",
+        {"head": head, "trend": trend, "charts": charts},
+        actor=actor,
+    )
+
+
+@router.get("/insurance/dashboard.xlsx")
+def dashboard_export(db: Db, actor: FigureViewer) -> Response:
+    head = figures.headline(db, actor)
+    trend = figures.trends(db, actor, _bank_code(db, actor))
+    rows: list[list[object]] = [
+        ["参保单位", head.participating_units, "", ""],
+        ["累计赠送保险人次", head.person_times, "", ""],
+        ["办结理赔案件", head.claims_concluded, "", ""],
+        ["赔付金额（元）", float(fen_to_yuan(head.paid_fen)), "", ""],
+        ["", "", "", ""],
+        ["月份", "赠送人次", "赔付件数", "赔付金额（元）"],
+    ]
+    rows += [
+        [month, covered, count, float(fen_to_yuan(paid))]
+        for month, covered, count, paid in zip(
+            trend.months,
+            trend.covered_by_month,
+            trend.claims_by_month,
+            trend.paid_by_month,
+            strict=True,
+        )
+    ]
+    rows += [["", "", "", ""], ["考核期", "银行", "考核卡数", "达标卡数"]]
+    rows += [list(row) for row in trend.pass_rates]
+    content = write_xlsx("补充医保数据", ["项目", "数值", "", ""], rows)
+    return Response(
+        content,
+        media_type=XLSX,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote('补充医保数据.xlsx')}"
+        },
+    )

@@ -1,0 +1,44 @@
+"""Scoped reads for the retirement pages: the impact report over the members an actor may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from gonghui.core.auth import Actor, Permission
+from gonghui.members import queries as members
+from gonghui.retirement.impact import ImpactReport, impact_report
+
+
+@dataclass(frozen=True)
+class ScopedImpact:
+    """The report and what it was narrowed to, for headings and file names."""
+
+    report: ImpactReport
+    unit_code: str = ""
+    unit_name: str = ""
+    industry: str = ""
+
+    @property
+    def scope(self) -> str:
+        parts = [part for part in (self.unit_name, self.industry) if part]
+        return "、".join(parts) or "全部可见单位"
+
+
+def impact_for(
+    session: Session, actor: Actor, today: date, *, unit_code: str = "", industry: str = ""
+) -> ScopedImpact:
+    """The impact report over the actor's members (a unit officer: their own unit), optionally
+    one unit (by credit code) or one industry."""
+    actor.require(Permission.MEMBERS_VIEW)
+    unit_id, unit_name, code = None, "", ""
+    if unit_code.strip():
+        unit = members.unit_by_credit_code(session, actor, unit_code)
+        unit_id, unit_name, code = unit.id, unit.name, unit.credit_code
+    profiles = members.member_profiles(session, actor, unit_id)
+    wanted = industry.strip()
+    if wanted:
+        profiles = [profile for profile in profiles if profile.industry == wanted]
+    return ScopedImpact(impact_report(profiles, today), code, unit_name, wanted)

@@ -1,0 +1,147 @@
+"""一卡一计划 end to end in a real browser, as the seed describes it: the bank sends balances,
+the federation assesses, the member claims online with zero legwork, the insurer pays, and the
+federation's four figures move."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gonghui.members.demo import DEMO_PASSWORD
+from gonghui.members.models import Card, Member, User
+from tests.browser.conftest import PHONE, LiveServer
+
+pytestmark = pytest.mark.browser
+DESKTOP = {"width": 1280, "height": 900}
+PDF = b"%PDF-1.4\n% claim document\n"
+PNG = b"\x89PNG\r\n\x1a\n demo image"
+
+
+def sign_in(
+    browser: Any, server: LiveServer, username: str, viewport: dict[str, int] = DESKTOP
+) -> Any:
+    page = browser.new_page(viewport=viewport)
+    page.goto(server.url + "/login")
+    page.get_by_label("用户名或手机号").fill(username)
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/home")
+    return page
+
+
+def figures(browser: Any, server: LiveServer) -> dict[str, Decimal]:
+    page = sign_in(browser, server, "staff")
+    page.goto(server.url + "/insurance/dashboard")
+    read = {
+        name: Decimal(re.sub(r"[^\d.]", "", page.get_by_test_id(name).inner_text()))
+        for name in ("units", "person-times", "claims-concluded", "paid")
+    }
+    page.close()
+    return read
+
+
+def persona_card(server: LiveServer) -> str:
+    with Session(server.engine) as session:
+        return (
+            session.scalars(
+                select(Card.card_no)
+                .join(Member, Member.id == Card.member_id)
+                .join(User, User.member_id == Member.id)
+                .where(User.username == "member")
+            ).first()
+            or ""
+        )
+
+
+def bank_sends_february(browser: Any, server: LiveServer, tmp_path: Path) -> None:
+    """The bank sends the rest of February: the member kept 9,000 yuan from the 11th."""
+    card = persona_card(server)
+    balances = tmp_path / "烟台银行-2025-02.csv"
+    rows = "".join(f"{card},2025-02-{day:02d},9000.00\n" for day in range(11, 29))
+    balances.write_text("卡号,日期,日终余额\n" + rows, encoding="gbk")
+    bank = sign_in(browser, server, "bank")
+    bank.goto(server.url + "/insurance/balances")
+    bank.get_by_label("选择余额文件").set_input_files(str(balances))
+    bank.get_by_role("button", name="上传").click()
+    assert "新增18行" in bank.get_by_role("status").inner_text()
+    bank.close()
+
+
+def federation_assesses_february(browser: Any, server: LiveServer) -> None:
+    staff = sign_in(browser, server, "staff")
+    staff.goto(server.url + "/insurance/assessments")
+    staff.get_by_label("考核月份").fill("2025-02")
+    staff.get_by_role("button", name="运行考核").click()
+    assert "2025-02 考核完成" in staff.get_by_role("status").inner_text()
+    staff.close()
+
+
+def member_claims_on_a_phone(browser: Any, server: LiveServer, tmp_path: Path) -> str:
+    member = sign_in(browser, server, "member", PHONE)
+    member.goto(server.url + "/insurance/me")
+    assert member.get_by_test_id("cover-status").inner_text() == "本月已获赠补充住院医疗保险"
+    member.get_by_role("link", name="申请理赔").click()
+    for label, value in (
+        ("医院", "烟台毓璜顶医院"),
+        ("入院日期", "2025-03-01"),
+        ("出院日期", "2025-03-04"),
+        ("诊断", "急性阑尾炎"),
+        ("发票号码", "3706202503040001"),
+        ("医疗费用总额（元）", "18000.00"),
+        ("统筹基金支付（元）", "10500.00"),
+        ("政策范围内个人自付（元）", "5230.40"),
+    ):
+        member.get_by_label(label).fill(value)
+    member.get_by_role("button", name="试算").click()
+    assert "本次预计可赔付 ¥5,230.40" in member.get_by_test_id("estimate").inner_text()
+    member.get_by_role("button", name="保存申请").click()
+    assert "请一次性补充以下材料" in member.get_by_test_id("missing").inner_text()
+    kinds = ["身份证", "收款银行卡", "住院发票", "费用清单", "出院小结", "医保结算单"]
+    for number, kind in enumerate(kinds):
+        document = tmp_path / f"doc{number}.{'pdf' if number % 2 else 'png'}"
+        document.write_bytes(PDF if number % 2 else PNG)
+        member.get_by_label("材料类型").select_option(label=kind)
+        member.get_by_label("选择材料文件").set_input_files(str(document))
+        member.get_by_role("button", name="上传").click()
+        member.get_by_role("status").wait_for()
+    member.get_by_role("button", name="提交申请").click()
+    assert member.get_by_test_id("claim-status").inner_text() == "审核中"
+    url: str = member.url
+    member.close()
+    return url
+
+
+def adjuster_approves_and_pays(browser: Any, server: LiveServer, claim_url: str) -> None:
+    adjuster = sign_in(browser, server, "adjuster")
+    adjuster.goto(server.url + "/insurance/claims")
+    assert claim_url.rsplit("/", 1)[1] in adjuster.get_by_test_id("claim-queue").inner_text()
+    adjuster.goto(claim_url)
+    adjuster.get_by_label("结论").select_option(label="全额核准")
+    adjuster.get_by_role("button", name="提交核定").click()
+    assert adjuster.get_by_test_id("claim-status").inner_text() == "已核准"
+    assert adjuster.get_by_test_id("claim-amount").inner_text() == "¥5,230.40"
+    adjuster.get_by_label("支付流水号").fill("YTB2025030600001")
+    adjuster.get_by_role("button", name="确认已支付").click()
+    assert adjuster.get_by_test_id("claim-status").inner_text() == "已赔付"
+    adjuster.close()
+
+
+def test_balances_to_cover_to_a_paid_claim_moves_the_four_figures(
+    browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    before = figures(browser, live_server)
+    bank_sends_february(browser, live_server, tmp_path)
+    federation_assesses_february(browser, live_server)
+    claim_url = member_claims_on_a_phone(browser, live_server, tmp_path)
+    adjuster_approves_and_pays(browser, live_server, claim_url)
+    after = figures(browser, live_server)
+    assert after["claims-concluded"] == before["claims-concluded"] + 1
+    assert after["paid"] == before["paid"] + Decimal("5230.40")
+    assert after["person-times"] >= before["person-times"] + 1
+    assert after["units"] >= before["units"]
