@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -23,6 +24,8 @@ from gonghui.core.db import make_engine
 from gonghui.core.migrate import alembic_config
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Environment, Settings
+from gonghui.core.storage import ContentStore
+from gonghui.insurance.store import BalanceStore
 from gonghui.web.app import create_app
 from tests.world import World, build_world
 
@@ -130,11 +133,29 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
+def store(tmp_path: Path) -> BalanceStore:
+    """Balance files of this test only (the database rolls back; so must the files)."""
+    return BalanceStore(tmp_path / "storage")
+
+
+@pytest.fixture
+def documents(tmp_path: Path) -> ContentStore:
+    return ContentStore(tmp_path / "storage")
+
+
+@pytest.fixture
 def app(
-    settings: Settings, engine: Engine, sessions: sessionmaker[Session], clock: FixedClock
+    settings: Settings,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    clock: FixedClock,
+    store: BalanceStore,
+    documents: ContentStore,
 ) -> FastAPI:
     app = create_app(settings, engine=engine, clock=clock)
     app.state.session_factory = sessions
+    app.state.balance_store = store
+    app.state.documents = documents
     return app
 
 

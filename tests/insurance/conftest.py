@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
-from gonghui.core.storage import ContentStore
 from gonghui.insurance import service
 from gonghui.insurance.assessment import assess
 from gonghui.insurance.balances import Source, import_balances
@@ -16,11 +14,6 @@ from gonghui.insurance.store import BalanceStore
 from gonghui.members.models import Bank
 from tests.conftest import NOW
 from tests.world import SETUP, World
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> BalanceStore:
-    return BalanceStore(tmp_path / "storage")
 
 
 @pytest.fixture
@@ -40,11 +33,6 @@ def plan(db: Session, world: World) -> Plan:
     service.enroll_units(db, created, [world.unit_a], date(2024, 1, 1), actor=SETUP, now=NOW)
     db.flush()
     return created
-
-
-@pytest.fixture
-def documents(tmp_path: Path) -> ContentStore:
-    return ContentStore(tmp_path / "storage")
 
 
 @pytest.fixture

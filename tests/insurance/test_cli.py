@@ -130,3 +130,45 @@ def test_bad_input_exits_non_zero_in_chinese(
     result = runner.invoke(app, ["insurance", *[a.replace("{file}", str(file)) for a in arguments]])
     assert result.exit_code == 1
     assert message in result.output
+
+
+def test_the_trial_calculation_from_the_command_line(federation: list[tuple[str, str]]) -> None:
+    card = federation[0][0]
+    result = runner.invoke(
+        app,
+        [
+            "insurance",
+            "estimate",
+            "--card",
+            card,
+            "--admission",
+            "2025-03-02",
+            "--eligible-amount",
+            "60000",
+            "--plan",
+            "YT",
+            "--json",
+        ],
+    )
+    assert json.loads(result.stdout) == {
+        "payable": "50000.00",
+        "remaining_before": "50000.00",
+        "remaining_after": "0.00",
+    }
+    bad = runner.invoke(
+        app,
+        [
+            "insurance",
+            "estimate",
+            "--card",
+            card,
+            "--admission",
+            "2025-13-01",
+            "--eligible-amount",
+            "1",
+            "--plan",
+            "YT",
+        ],
+    )
+    assert bad.exit_code == 1
+    assert "YYYY-MM-DD" in bad.output

@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Role
-from gonghui.core.settings import Settings
 from gonghui.core.storage import ContentStore
 from gonghui.insurance import claims, service
 from gonghui.insurance.assessment import assess
@@ -119,9 +118,10 @@ def test_the_policy_covers_every_route_that_exists(app: FastAPI) -> None:
     assert all_routes(app) == set(POLICY)
 
 
-def _insurance_case(db: Session, world: World, settings: Settings) -> dict[str, str]:
+def _insurance_case(
+    db: Session, world: World, store: BalanceStore, documents: ContentStore
+) -> dict[str, str]:
     """A plan, cover for member A, and a draft claim with one document."""
-    store = BalanceStore(settings.storage_dir)
     plan = service.create_plan(
         db,
         code="WALK",
@@ -169,7 +169,7 @@ def _insurance_case(db: Session, world: World, settings: Settings) -> dict[str, 
         DocumentKind.INVOICE,
         "i.pdf",
         b"%PDF-1.4 walk",
-        store=ContentStore(settings.storage_dir),
+        store=documents,
         actor=member,
         now=NOW,
     )
@@ -231,12 +231,17 @@ def _request(client: TestClient, method: str, path: str, token: str) -> Response
     "role", [None, *Role], ids=lambda role: role.value if role else "anonymous"
 )
 def test_each_role_reaches_exactly_the_routes_the_policy_grants(
-    app: FastAPI, db: Session, world: World, settings: Settings, role: Role | None
+    app: FastAPI,
+    db: Session,
+    world: World,
+    store: BalanceStore,
+    documents: ContentStore,
+    role: Role | None,
 ) -> None:
     bank = db.get(Bank, world.bank_ytb)
     assert bank is not None
     _clear, token = accounts.issue_api_token(db, bank, "walk", actor=SETUP, now=NOW)
-    extra = _insurance_case(db, world, settings)
+    extra = _insurance_case(db, world, store, documents)
     db.commit()
     wrong: list[str] = []
     signed_in = _client_for(app, world, role)

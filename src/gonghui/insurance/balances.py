@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
@@ -97,26 +98,12 @@ def import_balances(
     now: datetime,
     store: BalanceStore,
 ) -> BalanceImportReport:
-    _require_right(actor, bank)
-    sha256 = hashlib.sha256(content).hexdigest()
-    known = session.scalars(
-        select(BalanceImport).where(
-            BalanceImport.bank_id == bank.id, BalanceImport.sha256 == sha256
-        )
-    ).one_or_none()
-    if known is not None:
-        return BalanceImportReport(known.rows, 0, already_known=True)
-    rows = _checked_rows(session, read_table(content), bank)
-    return _store(
+    """A bank's file (CSV or XLSX)."""
+    return _import(
         session,
-        rows,
-        bank=bank,
-        sha256=sha256,
-        filename=filename,
-        source=source,
-        actor=actor,
-        now=now,
-        store=store,
+        hashlib.sha256(content).hexdigest(),
+        lambda: read_table(content),
+        _Batch(bank, filename, source, actor, now, store),
     )
 
 
@@ -131,24 +118,42 @@ def import_balance_rows(
     store: BalanceStore,
 ) -> BalanceImportReport:
     """The API's JSON batches: the same checks, with "line" meaning the item's position + 1."""
-    _require_right(actor, bank)
-    digest = hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()
     headers = list(COLUMNS)
-    table_rows = [
-        Row(index + 2, dict(zip(headers, row, strict=True))) for index, row in enumerate(rows)
-    ]
-    checked = _checked_rows(session, Table(headers, table_rows), bank)
-    return _store(
-        session,
-        checked,
-        bank=bank,
-        sha256=digest,
-        filename="api",
-        source=source,
-        actor=actor,
-        now=now,
-        store=store,
+    table = Table(
+        headers,
+        [Row(index + 2, dict(zip(headers, row, strict=True))) for index, row in enumerate(rows)],
     )
+    digest = hashlib.sha256(repr(list(rows)).encode()).hexdigest()
+    return _import(session, digest, lambda: table, _Batch(bank, "api", source, actor, now, store))
+
+
+@dataclass(frozen=True)
+class _Batch:
+    bank: Bank
+    filename: str
+    source: Source
+    actor: Actor
+    now: datetime
+    store: BalanceStore
+
+
+def _import(
+    session: Session, sha256: str, table: Callable[[], Table], batch: _Batch
+) -> BalanceImportReport:
+    _require_right(batch.actor, batch.bank)
+    known = _known(session, batch.bank, sha256)
+    if known is not None:
+        return BalanceImportReport(known.rows, 0, already_known=True)
+    rows = _checked_rows(session, table(), batch.bank)
+    return _store(session, rows, sha256, batch)
+
+
+def _known(session: Session, bank: Bank, sha256: str) -> BalanceImport | None:
+    return session.scalars(
+        select(BalanceImport).where(
+            BalanceImport.bank_id == bank.id, BalanceImport.sha256 == sha256
+        )
+    ).one_or_none()
 
 
 def _require_right(actor: Actor, bank: Bank) -> None:
@@ -226,17 +231,9 @@ def _try(parse: Callable[[str], _T], text: str, reasons: list[str]) -> _T | None
 
 
 def _store(
-    session: Session,
-    rows: list[BalanceRow],
-    *,
-    bank: Bank,
-    sha256: str,
-    filename: str,
-    source: Source,
-    actor: Actor,
-    now: datetime,
-    store: BalanceStore,
+    session: Session, rows: list[BalanceRow], sha256: str, batch: _Batch
 ) -> BalanceImportReport:
+    bank, store, actor, now = batch.bank, batch.store, batch.actor, batch.now
     first, last = min(row.on for row in rows), max(row.on for row in rows)
     existing = [store.absolute(path) for path in parts_overlapping(session, first, last, bank.id)]
     part = store.part_for(bank.code, sha256)
@@ -273,8 +270,8 @@ def _store(
     record = BalanceImport(
         bank_id=bank.id,
         sha256=sha256,
-        source=source.value,
-        filename=filename[:200],
+        source=batch.source.value,
+        filename=batch.filename[:200],
         rows=len(rows),
         new_rows=new_rows,
         first_date=first,
@@ -283,8 +280,12 @@ def _store(
         imported_at=now,
         actor_label=actor.username,
     )
-    session.add(record)
-    session.flush()
+    try:
+        # A savepoint: the same file sent twice at once is stored once, the second told so.
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        return BalanceImportReport(len(rows), 0, already_known=True)
     audit.record(
         session,
         actor=actor,

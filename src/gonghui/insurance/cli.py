@@ -19,7 +19,7 @@ from gonghui.core.db import engine_for, session_factory, transaction
 from gonghui.core.errors import DomainError, ImportRejected
 from gonghui.core.money import parse_yuan, yuan_string
 from gonghui.core.settings import Settings
-from gonghui.insurance import assessment, queries, service
+from gonghui.insurance import assessment, claims, queries, service
 from gonghui.insurance.balances import Source, import_balances
 from gonghui.insurance.rules import DayCount, PeriodKind, RuleError, Terms, parse_month
 from gonghui.insurance.store import store_for
@@ -178,3 +178,39 @@ def balance(
         typer.echo(json.dumps(payload, ensure_ascii=False))
         return
     console.print(standing.explanation)
+
+
+@app.command()
+def estimate(
+    card: Annotated[str, typer.Option(help="会员卡号")],
+    admission: Annotated[str, typer.Option(help="入院日期 YYYY-MM-DD")],
+    eligible_amount: Annotated[str, typer.Option(help="可报销费用（元）")],
+    plan: Annotated[str | None, typer.Option(help="计划代码")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """理赔试算：按计划条款和本年度已用额度，计算本次可赔付金额。"""
+    try:
+        admitted = date.fromisoformat(admission)
+        eligible = parse_yuan(eligible_amount)
+    except ValueError as error:
+        fail(f"入院日期应为 YYYY-MM-DD，金额最多两位小数（{error}）")
+    if eligible < 0:
+        fail("可报销费用不能为负数")
+    with _unit_of_work() as (session, _settings):
+        chosen = service.plan_by_code(session, plan)
+        holdings = member_queries.card_holdings(
+            session, service.plan_bank_ids(session, chosen), card_no=card
+        )
+        if not holdings:
+            fail(f"参加计划 {chosen.code} 的会员卡 {card} 不存在")
+        result = claims.estimate(session, chosen, holdings[0].member_id, admitted, eligible)
+    payload = {
+        "payable": yuan_string(result.payable_fen),
+        "remaining_before": yuan_string(result.remaining_before_fen),
+        "remaining_after": yuan_string(result.remaining_after_fen),
+    }
+    if json_output:
+        typer.echo(json.dumps(payload, ensure_ascii=False))
+        return
+    for line in result.lines:
+        console.print(f"{line.label}：{yuan_string(line.amount_fen)} 元")

@@ -1,0 +1,103 @@
+"""The insurance pages through the web layer: what people see when something is wrong."""
+
+from __future__ import annotations
+
+import io
+
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gonghui.insurance.models import BalanceImport, Claim, Plan
+from gonghui.insurance.store import BalanceStore
+from tests.world import World, csrf_of, login, post_form
+
+
+def test_a_bad_balance_file_on_the_page_lists_every_line_and_stores_nothing(
+    client: TestClient, db: Session, world: World, plan: Plan, store: BalanceStore
+) -> None:
+    login(client, "bank_operator")
+    content = f"卡号,日期,日终余额\n{world.card_a},2025-01-01,1.005\n{world.card_b},2025-01-01,5\n"
+    page = client.post(
+        "/insurance/balances",
+        data={"csrf_token": csrf_of(client, "/insurance/balances"), "bank_id": str(world.bank_ytb)},
+        files={"file": ("ytb.csv", io.BytesIO(content.encode("gbk")), "text/csv")},
+    )
+    assert page.status_code == 422
+    assert "第2行：金额最多两位小数：&#39;1.005&#39;" in page.text
+    assert "第3行：卡号 6231680000000000022 不是本行（烟台银行）的会员卡" in page.text
+    assert db.scalar(select(func.count()).select_from(BalanceImport)) == 0
+    assert not list(store.root.rglob("*.parquet"))
+
+
+def test_a_bank_may_not_upload_for_another_bank(
+    client: TestClient, world: World, plan: Plan
+) -> None:
+    login(client, "bank_operator")
+    page = client.post(
+        "/insurance/balances",
+        data={"csrf_token": csrf_of(client, "/insurance/balances"), "bank_id": str(world.bank_qlb)},
+        files={"file": ("q.csv", io.BytesIO(b"x"), "text/csv")},
+    )
+    assert page.status_code == 404
+
+
+def test_staff_run_an_assessment_and_a_bad_period_is_explained(
+    client: TestClient, world: World, covered: Plan
+) -> None:
+    login(client, "federation_staff")
+    done = post_form(client, "/insurance/assessments", {"period": "2025-01"})
+    assert done.status_code == 303
+    assert "2025-01 考核完成：2 张卡，达标 1" in client.get("/insurance/assessments").text
+    refused = post_form(client, "/insurance/assessments", {"period": "2025/01"})
+    assert refused.status_code == 422
+    assert "应为 YYYY-MM" in refused.text
+
+
+def test_the_claim_form_explains_every_mistake_at_once(
+    client: TestClient, db: Session, covered: Plan
+) -> None:
+    login(client, "member")
+    page = post_form(
+        client,
+        "/insurance/claims",
+        {
+            "action": "create",
+            "hospital": "",
+            "admitted_on": "2025-02-30",
+            "discharged_on": "2025-02-08",
+            "diagnosis": "",
+            "invoice_no": "",
+            "total": "abc",
+            "policy_self_pay": "",
+            "card_id": "",
+        },
+    )
+    assert page.status_code == 422
+    for message in (
+        "入院日期应为 YYYY-MM-DD",
+        "医疗费用总额：金额格式不正确",
+        "请填写政策范围内个人自付",
+        "请选择收款会员卡",
+    ):
+        assert message in page.text
+    assert db.scalar(select(func.count()).select_from(Claim)) == 0
+
+
+def test_a_member_sees_why_and_whether_they_are_covered(client: TestClient, covered: Plan) -> None:
+    login(client, "member")
+    page = client.get("/insurance/me").text
+    assert "您2025年1月日均余额为¥3,000.00，已达到¥2,000.00" in page
+    assert "本月已获赠补充住院医疗保险" in page
+    assert "2025-02-01 至 2025-02-28" in page
+
+
+def test_the_figures_export_to_a_workbook(client: TestClient, covered: Plan) -> None:
+    login(client, "federation_staff")
+    response = client.get("/insurance/dashboard.xlsx")
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    assert rows[1][:2] == ("参保单位", 1)
+    assert rows[2][:2] == ("累计赠送保险人次", 1)
+    dashboard = client.get("/insurance/dashboard").text
+    assert dashboard.count('class="bar"') >= 1
