@@ -114,7 +114,7 @@ def import_balances_command(
     bank: Annotated[str, typer.Option(help="发送文件的银行代码，如 YTB")],
 ) -> None:
     """导入银行日终余额文件（卡号, 日期, 日终余额）；有任何错误则逐行列出，不写入任何数据。"""
-    with _unit_of_work() as (session, settings):
+    with _unit_of_work() as (session, settings), errors.status(f"正在校验并导入 {file.name}…"):
         report = import_balances(
             session,
             file.read_bytes(),
@@ -138,7 +138,7 @@ def assess(
 ) -> None:
     """考核各卡日均余额，决定参保资格并赠送下一保障期的补充医保；重复运行结果相同、不会重复。"""
     month = _month(period)
-    with _unit_of_work() as (session, settings):
+    with _unit_of_work() as (session, settings), errors.status(f"正在考核 {period}…"):
         summary = assessment.assess(
             session,
             service.plan_by_code(session, plan),
