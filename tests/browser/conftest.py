@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -23,6 +24,7 @@ from gonghui.core.db import make_engine
 from gonghui.core.migrate import upgrade
 from gonghui.core.settings import Environment, Settings
 from gonghui.demo import load_demo
+from gonghui.members.demo import DEMO_PASSWORD
 from gonghui.web.app import create_app
 from tests.conftest import NOW, missing
 
@@ -92,3 +94,16 @@ def browser() -> Iterator[object]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+def sign_in(
+    browser: Any, server: LiveServer, username: str, viewport: dict[str, int] | None = None
+) -> Any:
+    """A new page, logged in as a demo persona (on a phone-sized screen unless told)."""
+    page = browser.new_page(viewport=viewport or PHONE)
+    page.goto(server.url + "/login")
+    page.get_by_label("用户名或手机号").fill(username)
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/home")
+    return page

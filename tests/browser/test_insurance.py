@@ -13,9 +13,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gonghui.members.demo import DEMO_PASSWORD
 from gonghui.members.models import Card, Member, User
-from tests.browser.conftest import PHONE, LiveServer
+from tests.browser.conftest import PHONE, LiveServer, sign_in
 
 pytestmark = pytest.mark.browser
 DESKTOP = {"width": 1280, "height": 900}
@@ -23,20 +22,8 @@ PDF = b"%PDF-1.4\n% claim document\n"
 PNG = b"\x89PNG\r\n\x1a\n demo image"
 
 
-def sign_in(
-    browser: Any, server: LiveServer, username: str, viewport: dict[str, int] = DESKTOP
-) -> Any:
-    page = browser.new_page(viewport=viewport)
-    page.goto(server.url + "/login")
-    page.get_by_label("用户名或手机号").fill(username)
-    page.get_by_label("密码").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url("**/home")
-    return page
-
-
 def figures(browser: Any, server: LiveServer) -> dict[str, Decimal]:
-    page = sign_in(browser, server, "staff")
+    page = sign_in(browser, server, "staff", DESKTOP)
     page.goto(server.url + "/insurance/dashboard")
     read = {
         name: Decimal(re.sub(r"[^\d.]", "", page.get_by_test_id(name).inner_text()))
@@ -65,7 +52,7 @@ def bank_sends_february(browser: Any, server: LiveServer, tmp_path: Path) -> Non
     balances = tmp_path / "烟台银行-2025-02.csv"
     rows = "".join(f"{card},2025-02-{day:02d},9000.00\n" for day in range(11, 29))
     balances.write_text("卡号,日期,日终余额\n" + rows, encoding="gbk")
-    bank = sign_in(browser, server, "bank")
+    bank = sign_in(browser, server, "bank", DESKTOP)
     bank.goto(server.url + "/insurance/balances")
     bank.get_by_label("选择余额文件").set_input_files(str(balances))
     bank.get_by_role("button", name="上传").click()
@@ -74,7 +61,7 @@ def bank_sends_february(browser: Any, server: LiveServer, tmp_path: Path) -> Non
 
 
 def federation_assesses_february(browser: Any, server: LiveServer) -> None:
-    staff = sign_in(browser, server, "staff")
+    staff = sign_in(browser, server, "staff", DESKTOP)
     staff.goto(server.url + "/insurance/assessments")
     staff.get_by_label("考核月份").fill("2025-02")
     staff.get_by_role("button", name="运行考核").click()
@@ -118,7 +105,7 @@ def member_claims_on_a_phone(browser: Any, server: LiveServer, tmp_path: Path) -
 
 
 def adjuster_approves_and_pays(browser: Any, server: LiveServer, claim_url: str) -> None:
-    adjuster = sign_in(browser, server, "adjuster")
+    adjuster = sign_in(browser, server, "adjuster", DESKTOP)
     adjuster.goto(server.url + "/insurance/claims")
     assert claim_url.rsplit("/", 1)[1] in adjuster.get_by_test_id("claim-queue").inner_text()
     adjuster.goto(claim_url)

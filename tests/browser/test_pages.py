@@ -8,29 +8,19 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gonghui.members.demo import DEMO_PASSWORD, PERSONAS, Persona
+from gonghui.members.demo import PERSONAS, Persona
 from gonghui.members.models import Member, Unit
-from tests.browser.conftest import PHONE, LiveServer
+from tests.browser.conftest import PHONE, LiveServer, sign_in
 from tests.web.test_auth import NAV_BY_ROLE
 
 pytestmark = pytest.mark.browser
-
-
-def signed_in_page(browser: Any, server: LiveServer, username: str) -> Any:
-    page = browser.new_page(viewport=PHONE)
-    page.goto(server.url + "/")
-    page.get_by_label("用户名或手机号").fill(username)
-    page.get_by_label("密码").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url("**/home")
-    return page
 
 
 @pytest.mark.parametrize("persona", PERSONAS, ids=lambda persona: persona.username)
 def test_each_persona_logs_in_on_a_phone_and_sees_its_navigation(
     browser: Any, live_server: LiveServer, persona: Persona
 ) -> None:
-    page = signed_in_page(browser, live_server, persona.username)
+    page = sign_in(browser, live_server, persona.username)
     labels = page.locator('[data-testid="nav"] a').all_inner_texts()
     assert labels == NAV_BY_ROLE[persona.role]
     assert persona.role.label in page.get_by_test_id("who").inner_text()
@@ -53,7 +43,7 @@ def test_a_member_import_with_errors_shows_every_error_and_changes_nothing(
         f"王五,11010519491231002X,13700000003,91370602MA3C00000X,管理,在职\n",
         encoding="gbk",
     )
-    page = signed_in_page(browser, live_server, "staff")
+    page = sign_in(browser, live_server, "staff")
     page.goto(live_server.url + "/imports")
     page.get_by_label("选择文件").set_input_files(str(bad_file))
     page.get_by_role("button", name="导入").click()

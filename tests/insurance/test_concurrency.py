@@ -15,17 +15,15 @@ from gonghui.core.auth import Actor, Role
 from gonghui.core.errors import DomainError
 from gonghui.core.pii import IdentityVault
 from gonghui.core.storage import ContentStore
-from gonghui.insurance import claims, service
-from gonghui.insurance.assessment import assess
-from gonghui.insurance.balances import Source, import_balances
+from gonghui.insurance import claims
 from gonghui.insurance.claims import Settlement
 from gonghui.insurance.claims_rules import ClaimStatus, DocumentKind, Hospitalisation
 from gonghui.insurance.models import Claim, ClaimAccumulator
-from gonghui.insurance.rules import Terms
 from gonghui.insurance.store import BalanceStore
-from gonghui.members.models import Bank, Card
+from gonghui.members.models import Card
 from tests.conftest import NOW
-from tests.world import SETUP, World, build_world
+from tests.insurance.scenario import cover_member_a, new_plan
+from tests.world import World, build_world
 
 pytestmark = pytest.mark.postgres_only
 CLAIMS = 6
@@ -37,31 +35,8 @@ def _prepare(engine: Engine, storage: Path) -> tuple[World, list[int]]:
     store, documents = BalanceStore(storage), ContentStore(storage)
     with Session(engine) as db, db.begin():
         world = build_world(db, vault, NOW)
-        plan = service.create_plan(
-            db,
-            code="YT",
-            name="补充医保",
-            insurer="某保险",
-            terms=Terms(),
-            effective_from=date(2024, 1, 1),
-            bank_ids=[world.bank_ytb],
-            actor=SETUP,
-            now=NOW,
-        )
-        service.enroll_units(db, plan, [world.unit_a], date(2024, 1, 1), actor=SETUP, now=NOW)
-        bank = db.get(Bank, world.bank_ytb)
-        assert bank is not None
-        import_balances(
-            db,
-            f"卡号,日期,日终余额\n{world.card_a},2024-12-31,5000\n".encode(),
-            bank=bank,
-            filename="b.csv",
-            source=Source.CLI,
-            actor=SETUP,
-            now=NOW,
-            store=store,
-        )
-        assess(db, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store)
+        plan = new_plan(db, world, "YT", both_banks=False)
+        cover_member_a(db, world, store, plan, balance="5000")
         card_id = db.scalars(select(Card.id).where(Card.card_no == world.card_a)).one()
         member = Actor(
             user_id=None, username="m", role=Role.MEMBER, display_name="m", member_id=world.member_a

@@ -18,16 +18,14 @@ from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Role
 from gonghui.core.storage import ContentStore
-from gonghui.insurance import claims, service
-from gonghui.insurance.assessment import assess
-from gonghui.insurance.balances import Source, import_balances
+from gonghui.insurance import claims
 from gonghui.insurance.claims import Settlement
 from gonghui.insurance.claims_rules import DocumentKind, Hospitalisation
-from gonghui.insurance.rules import Terms
 from gonghui.insurance.store import BalanceStore
 from gonghui.members import accounts
 from gonghui.members.models import Bank, Card
 from tests.conftest import NOW
+from tests.insurance.scenario import cover_member_a, new_plan
 from tests.web.routes import all_routes
 from tests.world import PASSWORD, SETUP, World, csrf_of, login
 
@@ -122,32 +120,8 @@ def _insurance_case(
     db: Session, world: World, store: BalanceStore, documents: ContentStore
 ) -> dict[str, str]:
     """A plan, cover for member A, and a draft claim with one document."""
-    plan = service.create_plan(
-        db,
-        code="WALK",
-        name="补充医保",
-        insurer="某保险",
-        terms=Terms(),
-        effective_from=date(2024, 1, 1),
-        bank_ids=[world.bank_ytb],
-        actor=SETUP,
-        now=NOW,
-    )
-    service.enroll_units(db, plan, [world.unit_a], date(2024, 1, 1), actor=SETUP, now=NOW)
-    bank = db.get(Bank, world.bank_ytb)
-    assert bank is not None
-    content = f"卡号,日期,日终余额\n{world.card_a},2024-12-31,3000\n".encode()
-    import_balances(
-        db,
-        content,
-        bank=bank,
-        filename="b.csv",
-        source=Source.CLI,
-        actor=SETUP,
-        now=NOW,
-        store=store,
-    )
-    assess(db, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store)
+    plan = new_plan(db, world, "WALK", both_banks=False)
+    cover_member_a(db, world, store, plan)
     member = Actor(
         user_id=None, username="m", role=Role.MEMBER, display_name="m", member_id=world.member_a
     )
