@@ -90,7 +90,7 @@ def vault(settings: Settings) -> IdentityVault:
 def engine(settings: Settings, vault: IdentityVault) -> Iterator[Engine]:
     engine = make_engine(settings.database_url)
     with engine.begin() as connection:
-        command.upgrade(alembic_config(settings.database_url, connection), "head")
+        command.upgrade(alembic_config(settings.database_url, connection), "heads")
     yield engine
     engine.dispose()
 
@@ -173,7 +173,7 @@ def fresh_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]
     url = next(databases)
     engine = make_engine(url)
     with engine.begin() as connection:
-        command.upgrade(alembic_config(url, connection), "head")
+        command.upgrade(alembic_config(url, connection), "heads")
     try:
         yield engine
     finally:

@@ -25,6 +25,6 @@ def upgrade(settings: Settings) -> None:
     engine = engine_for(settings)
     try:
         with engine.begin() as connection:
-            command.upgrade(alembic_config(settings.database_url, connection), "head")
+            command.upgrade(alembic_config(settings.database_url, connection), "heads")
     finally:
         engine.dispose()
