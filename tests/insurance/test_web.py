@@ -101,3 +101,35 @@ def test_the_figures_export_to_a_workbook(client: TestClient, covered: Plan) -> 
     assert rows[2][:2] == ("累计赠送保险人次", 1)
     dashboard = client.get("/insurance/dashboard").text
     assert dashboard.count('class="bar"') >= 1
+
+
+def test_a_unit_officer_files_a_claim_for_a_member_from_the_roll(
+    client: TestClient, db: Session, world: World, covered: Plan
+) -> None:
+    login(client, "unit_officer")
+    detail = client.get(f"/members/{world.member_a}").text
+    assert f"/insurance/claims/new?member_id={world.member_a}" in detail
+    form = client.get(f"/insurance/claims/new?member_id={world.member_a}")
+    assert "申请理赔 · 林建国" in form.text
+    card_id = form.text.split('name="card_id"><option value="', 1)[1].split('"', 1)[0]
+    created = post_form(
+        client,
+        "/insurance/claims",
+        {
+            "action": "create",
+            "member_id": str(world.member_a),
+            "hospital": "烟台山医院",
+            "admitted_on": "2025-02-02",
+            "discharged_on": "2025-02-06",
+            "diagnosis": "骨折",
+            "invoice_no": "OFF-9",
+            "total": "8000",
+            "fund_paid": "5000",
+            "policy_self_pay": "3000",
+            "card_id": card_id,
+        },
+    )
+    assert created.status_code == 303
+    claim = db.scalars(select(Claim).where(Claim.invoice_no == "OFF-9")).one()
+    assert (claim.member_id, claim.estimated_fen) == (world.member_a, 300_000)
+    assert client.get(f"/members/{world.member_b}").status_code == 404
