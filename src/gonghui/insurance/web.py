@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -30,6 +29,7 @@ from gonghui.members import queries as member_queries
 from gonghui.members import service as member_service
 from gonghui.members.models import Member
 from gonghui.web.deps import Csrf, Db, Now, PageActor, flash, permitted, read_upload, render
+from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
 
@@ -324,8 +324,4 @@ def pay(
 @router.get("/insurance/documents/{document_id}")
 def document(document_id: int, db: Db, store: Documents, actor: ClaimsViewer) -> Response:
     found, _claim = queries.document_for(db, actor, document_id)
-    return Response(
-        store.read(found.sha256),
-        media_type=found.content_type,
-        headers={"Content-Disposition": f"inline; filename*=UTF-8''{quote(found.filename)}"},
-    )
+    return download(store.read(found.sha256), found.filename, found.content_type, inline=True)

@@ -4,7 +4,6 @@ assessment and watches its figures."""
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -20,6 +19,7 @@ from gonghui.insurance.rules import RuleError, parse_month
 from gonghui.insurance.web import Balances
 from gonghui.members import queries as member_queries
 from gonghui.web.deps import Csrf, Db, Now, flash, permitted, read_upload, render
+from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,7 +27,6 @@ BalanceSender = Annotated[Actor, Depends(permitted(Permission.BALANCES_IMPORT))]
 FigureViewer = Annotated[Actor, Depends(permitted(Permission.INSURANCE_FIGURES))]
 Manager = Annotated[Actor, Depends(permitted(Permission.INSURANCE_MANAGE))]
 MAX_BALANCE_FILE = 200 * 1024 * 1024
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _banks_for(db: Db, actor: Actor) -> list[object]:
@@ -177,10 +176,4 @@ def dashboard_export(db: Db, actor: FigureViewer) -> Response:
     rows += [["", "", "", ""], ["考核期", "银行", "考核卡数", "达标卡数"]]
     rows += [list(row) for row in trend.pass_rates]
     content = write_xlsx("补充医保数据", ["项目", "数值", "", ""], rows)
-    return Response(
-        content,
-        media_type=XLSX,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote('补充医保数据.xlsx')}"
-        },
-    )
+    return download(content, "补充医保数据.xlsx")

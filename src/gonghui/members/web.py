@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -32,20 +31,11 @@ from gonghui.web.deps import (
     read_upload,
     render,
 )
+from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-
-
-def _xlsx(content: bytes, filename: str) -> Response:
-    # RFC 5987 form, so that a Chinese file name survives every browser.
-    return Response(
-        content,
-        media_type=XLSX,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
-    )
 
 
 @router.get("/me")
@@ -206,7 +196,7 @@ def imports_upload(
 
 @router.get("/imports/templates/{kind}.xlsx", dependencies=[Depends(_may_import)])
 def import_template(kind: ImportKind) -> Response:
-    return _xlsx(template_xlsx(kind), f"{kind.label}导入模板.xlsx")
+    return download(template_xlsx(kind), f"{kind.label}导入模板.xlsx")
 
 
 @router.get("/exports/{kind}.xlsx")
@@ -216,7 +206,7 @@ def export(
     vault: Vault,
     actor: Annotated[Actor, Depends(_may_import)],
 ) -> Response:
-    return _xlsx(export_xlsx(db, actor, vault, kind), f"{kind.label}.xlsx")
+    return download(export_xlsx(db, actor, vault, kind), f"{kind.label}.xlsx")
 
 
 @router.get("/admin/users")
