@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gonghui.members import accounts
-from gonghui.members.models import ApiToken, Bank, Member, MembershipChange
+from gonghui.members.models import ApiToken, Bank, Card, Member, MembershipChange
 from tests.conftest import NOW
 from tests.world import SETUP, World, csrf_of, login, make_id, post_form
 
@@ -190,3 +191,19 @@ def test_pages_forbid_every_other_origin(client: TestClient) -> None:
     headers = client.get("/login").headers
     assert "default-src 'self'" in headers["content-security-policy"]
     assert headers["x-frame-options"] == "DENY"
+
+
+def test_a_bank_freezes_and_closes_its_own_card_and_the_dates_follow(
+    client: TestClient, db: Session, world: World
+) -> None:
+    login(client, "bank_operator")
+    card = db.scalars(select(Card).where(Card.card_no == world.card_a)).one()
+    assert post_form(client, f"/cards/{card.id}/status", {"status": "frozen"}).status_code == 303
+    assert post_form(client, f"/cards/{card.id}/status", {"status": "closed"}).status_code == 303
+    db.refresh(card)
+    assert (card.status.value, card.closed_on) == ("closed", date(2025, 2, 10))
+    reopened = post_form(client, f"/cards/{card.id}/status", {"status": "active"})
+    assert reopened.status_code == 422
+    assert "不能从“已销户”变为“正常”" in reopened.text
+    other = db.scalars(select(Card.id).where(Card.card_no == world.card_b)).one()
+    assert post_form(client, f"/cards/{other}/status", {"status": "frozen"}).status_code == 404

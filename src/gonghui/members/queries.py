@@ -416,3 +416,14 @@ def member_of_user(session: Session, username: str) -> Member | None:
     return session.scalars(
         select(Member).join(User, User.member_id == Member.id).where(User.username == username)
     ).one_or_none()
+
+
+def card_for(session: Session, actor: Actor, card_id: int) -> Card:
+    """A card the actor may manage: a bank its own, the federation any."""
+    actor.require(Permission.CARDS_MANAGE)
+    card = session.scalars(
+        select(Card).where(Card.id == card_id, card_scope(actor)).options(joinedload(Card.bank))
+    ).one_or_none()
+    if card is None:
+        raise NotFound("会员卡")
+    return card

@@ -190,6 +190,19 @@ def parse_mobile(text: str) -> str:
     return value
 
 
+# A closed card stays closed: the bank issues a new card number instead.
+CARD_TRANSITIONS: dict[CardStatus, frozenset[CardStatus]] = {
+    CardStatus.ACTIVE: frozenset({CardStatus.FROZEN, CardStatus.CLOSED}),
+    CardStatus.FROZEN: frozenset({CardStatus.ACTIVE, CardStatus.CLOSED}),
+    CardStatus.CLOSED: frozenset(),
+}
+
+
+def check_card_transition(current: CardStatus, new: CardStatus) -> None:
+    if new not in CARD_TRANSITIONS[current]:
+        raise InvalidValue(f"会员卡状态不能从“{current.label}”变为“{new.label}”")
+
+
 def check_membership_transition(current: MembershipStatus, new: MembershipStatus) -> None:
     if new not in MEMBERSHIP_TRANSITIONS[current]:
         raise InvalidValue(f"会籍状态不能从“{current.label}”变为“{new.label}”")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
+from gonghui.core.clock import business_date
 from gonghui.core.errors import Forbidden, InvalidInput
 from gonghui.core.pii import IdentityVault, mask_id_number
 from gonghui.members.models import Bank, Card, Member, MembershipChange, Notification, Unit
@@ -26,6 +27,7 @@ from gonghui.members.rules import (
     InvalidValue,
     MembershipStatus,
     PostType,
+    check_card_transition,
     check_membership_transition,
 )
 
@@ -271,6 +273,31 @@ def save_card(session: Session, record: CardRecord, *, actor: Actor, now: dateti
         after=changed,
     )
     return Outcome.UPDATED
+
+
+def change_card_status(
+    session: Session, card: Card, new_status: CardStatus, *, actor: Actor, now: datetime
+) -> None:
+    """Freeze, unfreeze or close a card (a closed card's date is today in Beijing)."""
+    actor.require(Permission.CARDS_MANAGE)
+    try:
+        check_card_transition(card.status, new_status)
+    except InvalidValue as error:
+        raise InvalidInput("bad_transition", str(error)) from None
+    old = card.status
+    card.status = new_status
+    if new_status is CardStatus.CLOSED:
+        card.closed_on = business_date(now)
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="card.status_changed",
+        target_type="card",
+        target_id=card.id,
+        before={"status": old.value},
+        after={"status": new_status.value, "closed_on": _plain(card.closed_on)},
+    )
 
 
 def ensure_bank(session: Session, code: str, name: str) -> Bank:

@@ -18,7 +18,7 @@ from gonghui.members.imports import (
     require_import_right,
 )
 from gonghui.members.models import Bank, Unit
-from gonghui.members.rules import MembershipStatus
+from gonghui.members.rules import CardStatus, MembershipStatus
 from gonghui.members.schemas import shown_id_number
 from gonghui.web.deps import (
     Csrf,
@@ -113,6 +113,26 @@ def member_status(
     return RedirectResponse(f"/members/{member.id}", status_code=303)
 
 
+@router.post("/cards/{card_id}/status", dependencies=[Csrf])
+def card_status(
+    request: Request,
+    card_id: int,
+    db: Db,
+    now: Now,
+    actor: Annotated[Actor, Depends(permitted(Permission.CARDS_MANAGE))],
+    status: Annotated[str, Form()] = "",
+) -> Response:
+    card = queries.card_for(db, actor, card_id)
+    try:
+        new_status = CardStatus(status)
+    except ValueError:
+        raise InvalidInput("bad_status", "请选择会员卡状态") from None
+    service.change_card_status(db, card, new_status, actor=actor, now=now)
+    db.commit()
+    flash(request, f"卡号 {card.card_no} 已变更为“{new_status.label}”")
+    return RedirectResponse(f"/cards?q={card.card_no}", status_code=303)
+
+
 @router.get("/units")
 def unit_list(
     request: Request,
@@ -150,7 +170,13 @@ def card_list(
     page: int = 1,
 ) -> Response:
     results = queries.search_cards(db, actor, q, page)
-    return render(request, "members/cards.html", {"results": results, "q": q}, actor=actor)
+    context = {
+        "results": results,
+        "q": q,
+        "statuses": list(CardStatus),
+        "can_manage": actor.can(Permission.CARDS_MANAGE),
+    }
+    return render(request, "members/cards.html", context, actor=actor)
 
 
 def _import_page_context(actor: Actor) -> dict[str, object]:
