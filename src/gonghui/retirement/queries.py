@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.members import queries as members
-from gonghui.retirement.impact import ImpactReport, impact_report
+from gonghui.retirement.impact import ImpactReport
+from gonghui.retirement.impact_sql import impact_report_sql
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,8 @@ def impact_for(
     if unit_code.strip():
         unit = members.unit_by_credit_code(session, actor, unit_code)
         unit_id, unit_name, code = unit.id, unit.name, unit.credit_code
-    profiles = members.member_profiles(session, actor, unit_id)
+    profiles = members.member_profile_columns(session, actor, unit_id)
     wanted = industry.strip()
     if wanted:
-        profiles = [profile for profile in profiles if profile.industry == wanted]
-    return ScopedImpact(impact_report(profiles, today), code, unit_name, wanted)
+        profiles = profiles.filter(pc.equal(profiles["industry"], wanted))
+    return ScopedImpact(impact_report_sql(profiles, today), code, unit_name, wanted)
