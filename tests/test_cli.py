@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from gonghui.cli import app
+from gonghui.core.auth import Role
 from tests.world import make_credit_code, make_id
 
 runner = CliRunner()
@@ -36,7 +37,8 @@ def test_demo_load_builds_a_federation_with_a_login_per_role(database: str) -> N
     assert "officer" in result.output
     assert "gonghui2025" in result.output
     assert scalar(database, "select count(*) from members") == 400
-    assert scalar(database, "select count(distinct role) from users") == 8
+    # One persona per role, the wallet's `relative` (insured) included.
+    assert scalar(database, "select count(distinct role) from users") == len(Role)
     assert scalar(database, "select count(distinct bank_id) from cards") == 2
     again = runner.invoke(app, ["demo", "load", "--if-empty"])
     assert again.exit_code == 0

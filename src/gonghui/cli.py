@@ -23,6 +23,8 @@ from gonghui.members import accounts, demo, queries
 from gonghui.members.exports import export_xlsx
 from gonghui.members.imports import ImportKind, import_file
 from gonghui.retirement import cli as retirement_cli
+from gonghui.stations import cli as stations_cli
+from gonghui.wallet import cli as wallet_cli
 
 app = typer.Typer(help="职工服务平台 gonghui", no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="数据库", no_args_is_help=True)
@@ -35,6 +37,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(members_app, name="members")
 app.add_typer(retirement_cli.app, name="retirement")
 app.add_typer(insurance_cli.app, name="insurance")
+app.add_typer(stations_cli.app, name="stations")
+app.add_typer(wallet_cli.app, name="wallet")
 
 
 def _progress() -> Progress:

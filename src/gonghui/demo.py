@@ -13,12 +13,15 @@ from gonghui.core.storage import ContentStore
 from gonghui.insurance import demo as insurance_demo
 from gonghui.insurance.store import store_for
 from gonghui.members import demo as members_demo
+from gonghui.stations import demo as stations_demo
+from gonghui.wallet import demo as wallet_demo
 
 
 @dataclass(frozen=True)
 class DemoSummary:
     personas: list[members_demo.Persona]
     insurance: insurance_demo.InsuranceDemo
+    positions: int = 0
 
 
 def load_demo(
@@ -47,4 +50,6 @@ def load_demo(
         documents=ContentStore(settings.storage_dir),
         seed=seed,
     )
-    return DemoSummary(personas, insurance)
+    wallet_demo.load(session, settings, now=now)
+    positions = stations_demo.load(session, now=now, seed=seed)
+    return DemoSummary(personas, insurance, positions)

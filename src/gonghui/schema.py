@@ -4,7 +4,16 @@ from gonghui.core import audit
 from gonghui.core.db import Base
 from gonghui.insurance import models as insurance_models
 from gonghui.members import models as members_models
+from gonghui.stations import models as stations_models
+from gonghui.wallet import models as wallet_models
 
 metadata = Base.metadata
 
-__all__ = ["audit", "insurance_models", "members_models", "metadata"]
+__all__ = [
+    "audit",
+    "insurance_models",
+    "members_models",
+    "metadata",
+    "stations_models",
+    "wallet_models",
+]

@@ -26,6 +26,7 @@ from gonghui.members import accounts
 from gonghui.members.models import Bank, Card
 from tests.conftest import NOW
 from tests.insurance.scenario import cover_member_a, new_plan
+from tests.stations.helpers import position as stations_position
 from tests.web.routes import all_routes
 from tests.world import PASSWORD, SETUP, World, csrf_of, login
 
@@ -40,6 +41,9 @@ CLAIM_VIEWERS = {R.MEMBER, R.UNIT_OFFICER, R.INSURER_ADJUSTER, *STAFF}
 CLAIM_FILERS = {R.MEMBER, R.UNIT_OFFICER}
 BALANCE_SENDERS = {R.BANK_OPERATOR, *STAFF}
 FIGURE_VIEWERS = {R.BANK_OPERATOR, R.INSURER_ADJUSTER, *STAFF}
+WALLET_USERS = {R.MEMBER, R.INSURED}
+WALLET_OPERATORS = {R.INSURANCE_AGENCY, R.ADMIN}
+STATION_VIEWERS = {R.STATION_MANAGER, *STAFF}
 
 POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/"): ANYONE,
@@ -58,6 +62,7 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/units"): ROLL_KEEPERS,
     ("GET", "/units/{unit_id}"): ROLL_KEEPERS,
     ("GET", "/cards"): CARD_VIEWERS,
+    ("POST", "/cards/{card_id}/status"): {R.BANK_OPERATOR, *STAFF},
     ("GET", "/imports"): IMPORTERS,
     ("POST", "/imports"): IMPORTERS,
     ("GET", "/imports/templates/{kind}.xlsx"): IMPORTERS,
@@ -109,6 +114,38 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/api/v1/retirement/age"): ANYONE,
     ("GET", "/api/v1/retirement/pension"): ANYONE,
     ("GET", "/api/v1/retirement/impact"): ROLL_KEEPERS,
+    ("GET", "/wallet"): WALLET_USERS,
+    ("POST", "/wallet/relatives"): WALLET_USERS,
+    ("POST", "/wallet/relatives/{relationship_id}/confirm"): WALLET_USERS,
+    ("POST", "/wallet/relatives/{relationship_id}/dissolve"): WALLET_USERS,
+    ("POST", "/wallet/transfers"): WALLET_USERS,
+    ("POST", "/wallet/transfers/{transfer_id}/accept"): WALLET_USERS,
+    ("POST", "/wallet/payments"): WALLET_USERS,
+    ("POST", "/wallet/usage"): WALLET_USERS,
+    ("GET", "/wallet/activate"): ANYONE,
+    ("POST", "/wallet/activate"): ANYONE,
+    ("GET", "/wallet/regions"): WALLET_OPERATORS,
+    ("POST", "/wallet/regions"): WALLET_OPERATORS,
+    ("GET", "/wallet/monitor"): WALLET_OPERATORS,
+    ("GET", "/wallet/settlement"): WALLET_OPERATORS,
+    ("GET", "/wallet/settlement.xlsx"): WALLET_OPERATORS,
+    ("GET", "/api/v1/wallet/regions"): ANYONE,
+    ("GET", "/api/v1/wallet/me"): WALLET_USERS,
+    ("POST", "/api/v1/wallet/transfers"): WALLET_USERS,
+    ("POST", "/api/v1/wallet/transfers/{transfer_id}/accept"): WALLET_USERS,
+    ("POST", "/api/v1/wallet/payments"): WALLET_USERS,
+    ("GET", "/api/v1/wallet/settlement"): WALLET_OPERATORS,
+    ("GET", "/stations"): STATION_VIEWERS,
+    ("GET", "/stations/positions/{position_id}"): STATION_VIEWERS,
+    ("GET", "/stations/positions/{position_id}/door"): STATION_VIEWERS,
+    ("GET", "/stations/checkin"): ANYONE,
+    ("POST", "/stations/checkin"): ANYONE,
+    ("GET", "/stations/visits/{visit_id}"): ANYONE,
+    ("POST", "/stations/visits/{visit_id}/rating"): ANYONE,
+    ("GET", "/stations/find"): ANYONE,
+    ("GET", "/stations/evaluations"): STATION_VIEWERS,
+    ("POST", "/stations/evaluations"): STAFF,
+    ("GET", "/stations/evaluations/{run_id}"): STATION_VIEWERS,
 }
 
 
@@ -151,7 +188,13 @@ def _insurance_case(
         "{claim_id}": str(claim.id),
         "{document_id}": str(document.id),
         "{card_no}": world.card_a,
+        "{card_id}": str(card_id),
     }
+
+
+def _stations_case(db: Session) -> dict[str, str]:
+    found = stations_position(db, "WALK")
+    return {"{position_id}": str(found.id), "{visit_id}": "1", "{run_id}": "1"}
 
 
 def _concrete(path: str, world: World, token_id: int, extra: dict[str, str]) -> str:
@@ -159,6 +202,7 @@ def _concrete(path: str, world: World, token_id: int, extra: dict[str, str]) -> 
         path = path.replace(placeholder, value)
     return (
         path.replace("{member_id}", str(world.member_a))
+        .replace("{card_id}", extra["{card_id}"])
         .replace("{unit_id}", str(world.unit_a))
         .replace("{token_id}", str(token_id))
         .replace("{kind}", "cards")
@@ -215,7 +259,7 @@ def test_each_role_reaches_exactly_the_routes_the_policy_grants(
     bank = db.get(Bank, world.bank_ytb)
     assert bank is not None
     _clear, token = accounts.issue_api_token(db, bank, "walk", actor=SETUP, now=NOW)
-    extra = _insurance_case(db, world, store, documents)
+    extra = _insurance_case(db, world, store, documents) | _stations_case(db)
     db.commit()
     wrong: list[str] = []
     signed_in = _client_for(app, world, role)

@@ -15,7 +15,7 @@ from gonghui.members.models import User
 from tests.world import PASSWORD, World, csrf_of, login, post_form
 
 NAV_BY_ROLE = {
-    Role.MEMBER: ["首页", "我的档案", "补充医保", "理赔", "退休测算"],
+    Role.MEMBER: ["首页", "我的档案", "补充医保", "理赔", "退休测算", "医保钱包", "附近阵地"],
     Role.UNIT_OFFICER: ["首页", "理赔", "会员", "单位", "会员卡", "导入导出", "延迟退休影响"],
     Role.FEDERATION_STAFF: [
         "首页",
@@ -27,12 +27,15 @@ NAV_BY_ROLE = {
         "余额文件",
         "余额考核",
         "医保数据",
+        "服务阵地",
+        "阵地考核",
         "延迟退休影响",
     ],
     Role.BANK_OPERATOR: ["首页", "会员卡", "导入导出", "余额文件", "余额考核", "医保数据"],
     Role.INSURER_ADJUSTER: ["首页", "理赔", "余额考核", "医保数据"],
-    Role.STATION_MANAGER: ["首页"],
-    Role.INSURANCE_AGENCY: ["首页"],
+    Role.STATION_MANAGER: ["首页", "服务阵地", "阵地考核"],
+    Role.INSURANCE_AGENCY: ["首页", "钱包开通", "钱包监测", "统筹区清算"],
+    Role.INSURED: ["首页", "医保钱包"],
     Role.ADMIN: [
         "首页",
         "理赔",
@@ -43,7 +46,12 @@ NAV_BY_ROLE = {
         "余额文件",
         "余额考核",
         "医保数据",
+        "服务阵地",
+        "阵地考核",
         "延迟退休影响",
+        "钱包开通",
+        "钱包监测",
+        "统筹区清算",
         "用户",
         "接口令牌",
         "审计日志",

@@ -22,6 +22,8 @@ class Role(StrEnum):
     INSURER_ADJUSTER = "insurer_adjuster"
     STATION_MANAGER = "station_manager"
     INSURANCE_AGENCY = "insurance_agency"
+    # An insured person who is not a member (a member's relative): the wallet only.
+    INSURED = "insured"
     ADMIN = "admin"
 
     @property
@@ -37,6 +39,7 @@ ROLE_LABELS = {
     Role.INSURER_ADJUSTER: "保险公司理赔员",
     Role.STATION_MANAGER: "阵地管理员",
     Role.INSURANCE_AGENCY: "医保经办",
+    Role.INSURED: "参保人",
     Role.ADMIN: "系统管理员",
 }
 
@@ -58,6 +61,11 @@ class Permission(StrEnum):
     INSURANCE_MANAGE = "insurance_manage"
     USERS_MANAGE = "users_manage"
     AUDIT_VIEW = "audit_view"
+    WALLET_USE = "wallet_use"
+    WALLET_OPERATE = "wallet_operate"
+    STATIONS_VIEW = "stations_view"
+    STATIONS_OPERATE = "stations_operate"
+    STATIONS_MANAGE = "stations_manage"
 
 
 _STAFF = frozenset(
@@ -73,12 +81,20 @@ _STAFF = frozenset(
         Permission.INSURANCE_MANAGE,
         Permission.CLAIMS_VIEW,
         Permission.INSURANCE_FIGURES,
+        Permission.STATIONS_VIEW,
+        Permission.STATIONS_OPERATE,
+        Permission.STATIONS_MANAGE,
     }
 )
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.MEMBER: frozenset(
-        {Permission.OWN_PROFILE, Permission.CLAIMS_VIEW, Permission.CLAIMS_SUBMIT}
+        {
+            Permission.OWN_PROFILE,
+            Permission.CLAIMS_VIEW,
+            Permission.CLAIMS_SUBMIT,
+            Permission.WALLET_USE,
+        }
     ),
     # A unit officer keeps their own unit's roll, so they need the full ID numbers in it.
     Role.UNIT_OFFICER: frozenset(
@@ -106,9 +122,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.INSURER_ADJUSTER: frozenset(
         {Permission.CLAIMS_VIEW, Permission.CLAIMS_ADJUDICATE, Permission.INSURANCE_FIGURES}
     ),
-    Role.STATION_MANAGER: frozenset(),
-    Role.INSURANCE_AGENCY: frozenset(),
-    Role.ADMIN: _STAFF | {Permission.USERS_MANAGE, Permission.AUDIT_VIEW},
+    # 谁建设谁管理谁负责: a station manager runs their own positions and vehicles only.
+    Role.STATION_MANAGER: frozenset({Permission.STATIONS_VIEW, Permission.STATIONS_OPERATE}),
+    # 医保经办: region roll-out, the insured registry, wallet monitoring and settlement.
+    Role.INSURANCE_AGENCY: frozenset({Permission.WALLET_OPERATE}),
+    Role.INSURED: frozenset({Permission.WALLET_USE}),
+    Role.ADMIN: _STAFF
+    | {Permission.USERS_MANAGE, Permission.AUDIT_VIEW, Permission.WALLET_OPERATE},
 }
 
 

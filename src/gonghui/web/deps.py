@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, UploadFile
+from fastapi import Depends, Header, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
@@ -133,6 +133,17 @@ def api_actor(request: Request, db: Db, now: Now) -> Actor:
 
 
 ApiActor = Annotated[Actor, Depends(api_actor)]
+
+
+def idempotency_key(
+    key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=128)],
+) -> str:
+    """The client's name for a money-moving request: sent again with the same body, it gets
+    the first answer back and nothing moves twice."""
+    return key
+
+
+IdempotencyKey = Annotated[str, Depends(idempotency_key)]
 
 
 def permitted(permission: Permission) -> Callable[[Actor], Actor]:

@@ -1,0 +1,191 @@
+"""The demo federation's positions: a few hundred across Yantai's districts, a mobile service
+vehicle with its site visits, a year of scans, counts, activities and ratings, and two
+evaluations, the second of which turns some yellow cards red.
+
+Rows of the year are generated here and appended in bulk (`copy_rows`); positions, the
+vehicle and the evaluations go through the services, as real work would.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gonghui.core.auth import Actor, Role
+from gonghui.core.clock import BUSINESS_TZ, business_date
+from gonghui.core.db import copy_rows
+from gonghui.members.models import User
+from gonghui.stations import evaluation, operations, service
+from gonghui.stations.records import PositionRecord
+from gonghui.stations.rules import Amenity, PositionType, VehicleService
+
+DEMO = Actor(user_id=None, username="demo", role=Role.ADMIN, display_name="演示数据")
+# Approximate centres of Yantai's districts, for placing demo positions only.
+CENTRES = {
+    "芝罘区": (37.54, 121.40),
+    "福山区": (37.50, 121.27),
+    "牟平区": (37.39, 121.60),
+    "莱山区": (37.51, 121.44),
+    "蓬莱区": (37.81, 120.76),
+    "龙口市": (37.65, 120.48),
+    "莱阳市": (36.98, 120.71),
+    "莱州市": (37.18, 119.94),
+    "招远市": (37.36, 120.43),
+    "栖霞市": (37.34, 120.85),
+    "海阳市": (36.78, 121.16),
+}
+KINDS = ("工会驿站", "职工之家", "职工书屋", "母婴爱心屋", "融合型阵地")
+DEFAULT_POSITIONS = 300
+
+
+def load(
+    session: Session, *, now: datetime, seed: int = 2025, count: int = DEFAULT_POSITIONS
+) -> int:
+    rng = random.Random(seed)  # noqa: S311 - synthetic data
+    manager = session.scalars(select(User.id).where(User.username == "station")).first()
+    ids = [_position(session, rng, i, manager if i < 5 else None, now) for i in range(count)]  # noqa: PLR2004
+    today = business_date(now)
+    # One position in eight is barely used: the evaluations have cards to give.
+    quiet = set(rng.sample(ids, max(1, len(ids) // 8)))
+    _year(session, rng, ids, quiet, today)
+    _vehicle(session, manager, now)
+    session.flush()
+    earlier = datetime.combine(date(today.year - 1, 12, 5), time(9), BUSINESS_TZ).astimezone(UTC)
+    evaluation.evaluate(session, f"{today.year - 1}-11", actor=DEMO, now=earlier)
+    last_month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    evaluation.evaluate(session, last_month, actor=DEMO, now=now)
+    return len(ids)
+
+
+def _position(
+    session: Session, rng: random.Random, i: int, manager: int | None, now: datetime
+) -> int:
+    district = rng.choice(list(CENTRES))
+    lat, lon = CENTRES[district]
+    kinds = rng.sample(list(PositionType), rng.choice((1, 1, 2, 3)))
+    amenities = rng.sample(list(Amenity), rng.randint(3, len(Amenity)))
+    record = PositionRecord(
+        code=f"YT-{i + 1:04d}",
+        name=f"{district}{rng.choice(KINDS)}{i + 1}号",
+        type_mask=sum(k.value for k in kinds),
+        address=f"烟台市{district}第{rng.randint(1, 300)}号",
+        district=district,
+        latitude=round(lat + rng.uniform(-0.06, 0.06), 5),
+        longitude=round(lon + rng.uniform(-0.08, 0.08), 5),
+        hours="08:00-20:00",
+        open_24h=rng.random() < 0.065,  # noqa: PLR2004 - 6.5% nationally (domain note)
+        operator_org=f"烟台市{district}总工会",
+        responsible_person=rng.choice(("王芳", "李娜", "张伟", "刘洋", "陈静")),
+        responsible_phone=f"138{rng.randint(0, 99_999_999):08d}",
+        amenity_mask=sum(a.value for a in amenities),
+        area_m2=rng.randint(20, 400),
+        seats=rng.randint(4, 60),
+        stars=rng.randint(1, 5),
+        most_beautiful=rng.random() < 0.185,  # noqa: PLR2004 - 18.5% nationally
+        smart=rng.random() < 0.063,  # noqa: PLR2004 - 6.3% nationally
+        opened_on=date(2023, 1, 1) + timedelta(days=rng.randint(0, 500)),
+    )
+    position, _new = service.save_position(
+        session, record, manager_user_id=manager, actor=DEMO, now=now
+    )
+    return position.id
+
+
+def _instant(day: date, rng: random.Random) -> datetime:
+    moment = datetime.combine(day, time(rng.randint(8, 19), rng.randint(0, 59)), BUSINESS_TZ)
+    return moment.astimezone(UTC)
+
+
+def _year(
+    session: Session, rng: random.Random, ids: list[int], quiet: set[int], today: date
+) -> None:
+    visits, ratings, activities = [], [], []
+    for day_number in range(365, 0, -1):
+        day = today - timedelta(days=day_number)
+        for position_id in ids:
+            # Measured QR scans run about 2.5 a station a day nationally (domain note).
+            scans = rng.randint(0, 1) if position_id in quiet else rng.randint(1, 5)
+            for n in range(scans):
+                at = _instant(day, rng)
+                key = f"demo-{position_id}-{day_number}-{n}"
+                visits.append((position_id, "visitor", key, "快递员", at, at))
+                if rng.random() < 0.15:  # noqa: PLR2004
+                    low = 1 if position_id in quiet else 3
+                    stars = [rng.randint(low, 5) for _ in range(5)]
+                    ratings.append((position_id, *stars, "survey", at))
+            if position_id not in quiet and day.day in {8, 22}:
+                activities.append(
+                    (
+                        position_id,
+                        day,
+                        "读书分享",
+                        "职工读书会",
+                        rng.randint(8, 40),
+                        _instant(day, rng),
+                    )
+                )
+    copy_rows(
+        session,
+        "station_visits",
+        ["position_id", "kind", "person_key", "occupation", "visited_at", "token_issued_at"],
+        visits,
+    )
+    copy_rows(
+        session,
+        "station_ratings",
+        [
+            "position_id",
+            "rules",
+            "service",
+            "environment",
+            "facilities",
+            "effectiveness",
+            "source",
+            "rated_at",
+        ],
+        ratings,
+    )
+    copy_rows(
+        session,
+        "station_activities",
+        ["position_id", "held_on", "kind", "title", "attendance", "created_at"],
+        activities,
+    )
+
+
+def _vehicle(session: Session, manager: int | None, now: datetime) -> None:
+    """The Zhangjiagang article's vehicle and volunteer team, on Yantai's building sites."""
+    vehicle = operations.create_vehicle(
+        session,
+        name="张闻明1号",
+        plate="鲁F·D2025",
+        team="同城伙伴志愿服务团",
+        manager_user_id=manager,
+        actor=DEMO,
+        now=now,
+    )
+    today = business_date(now)
+    sites = ("泗港花苑项目工地", "芝罘湾安置房项目工地", "莱山区地铁站点工地", "福山区厂房扩建工地")
+    for offset, site in enumerate(sites):
+        plan = operations.TripPlan(
+            site, "建筑工地", "芝罘区", today + timedelta(days=14 * offset - 28)
+        )
+        trip = operations.schedule_trip(session, vehicle, plan, actor=DEMO, now=now)
+        if plan.scheduled_on < today:
+            operations.complete_trip(
+                session,
+                trip,
+                services=[
+                    VehicleService.HAIRCUT,
+                    VehicleService.SAFETY_QUIZ,
+                    VehicleService.COUPLETS,
+                    VehicleService.DUMPLINGS,
+                ],
+                people_served=60 + 15 * offset,
+                volunteers=12,
+                actor=DEMO,
+                now=now,
+            )

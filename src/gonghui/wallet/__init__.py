@@ -1,0 +1,1 @@
+"""医保钱包: cross-province family mutual aid of the employee medical-insurance personal account."""

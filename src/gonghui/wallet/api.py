@@ -1,0 +1,142 @@
+"""The wallet JSON API under /api/v1/wallet. Money moves need an `Idempotency-Key` header."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from gonghui.core.auth import Actor, Permission
+from gonghui.core.clock import business_date
+from gonghui.core.errors import InvalidInput
+from gonghui.core.money import parse_yuan, yuan_string
+from gonghui.wallet import people, queries, regions, spending, transfers
+from gonghui.wallet.schemas import (
+    BalancesOut,
+    PaymentIn,
+    PaymentOut,
+    RegionOut,
+    SettlementLineOut,
+    SettlementOut,
+    TransferIn,
+    TransferOut,
+    yuan_fields,
+)
+from gonghui.wallet.verification import Proof, run_verified
+from gonghui.wallet.web import verifier_of
+from gonghui.web.deps import Db, IdempotencyKey, Now, api_permitted
+
+router = APIRouter(prefix="/wallet", tags=["wallet"])
+User = Annotated[Actor, Depends(api_permitted(Permission.WALLET_USE))]
+Operator = Annotated[Actor, Depends(api_permitted(Permission.WALLET_OPERATE))]
+
+
+def _fen(text: str) -> int:
+    try:
+        return parse_yuan(text)
+    except ValueError as error:
+        raise InvalidInput("bad_amount", str(error)) from None
+
+
+@router.get("/regions", response_model=list[RegionOut])
+def list_regions(db: Db) -> list[RegionOut]:
+    """Every pooling region and the date its wallet opened (public, as on the NHSA app)."""
+    return [
+        RegionOut(
+            code=r.code,
+            name=r.name,
+            province_code=r.province_code,
+            level=r.level.value,
+            wallet_opened_on=r.wallet_opened_on.isoformat() if r.wallet_opened_on else None,
+        )
+        for r in regions.all_regions(db)
+    ]
+
+
+@router.get("/me", response_model=BalancesOut)
+def my_balances(db: Db, actor: User) -> BalancesOut:
+    me = people.own_insured(db, actor)
+    balances = queries.balances_of(db, me)
+    found = queries.wallet_with_region(db, me)
+    return BalancesOut(
+        insured_id=me.id,
+        personal=yuan_string(balances.personal_fen),
+        held=yuan_string(balances.held_fen),
+        quota=yuan_string(balances.quota_fen),
+        usage_region=found[1].code if found else None,
+    )
+
+
+@router.post("/transfers", response_model=TransferOut)
+def submit_transfer(
+    body: TransferIn, request: Request, db: Db, now: Now, actor: User, key: IdempotencyKey
+) -> TransferOut:
+    """Send to a close relative; held until they accept or 06:00 Beijing time the next day."""
+    result = run_verified(
+        db,
+        lambda: transfers.submit_transfer(
+            db,
+            actor,
+            recipient_id=body.recipient_id,
+            amount_fen=_fen(body.amount),
+            proof=Proof(body.method, body.secret),
+            verifier=verifier_of(request),
+            idempotency_key=key,
+            now=now,
+        ),
+        now,
+    )
+    db.commit()
+    return TransferOut(**yuan_fields(result))
+
+
+@router.post("/transfers/{transfer_id}/accept", response_model=TransferOut)
+def accept_transfer(
+    transfer_id: int, db: Db, now: Now, actor: User, key: IdempotencyKey
+) -> TransferOut:
+    result = transfers.accept_transfer(db, actor, transfer_id, idempotency_key=key, now=now)
+    db.commit()
+    return TransferOut(**yuan_fields(result))
+
+
+@router.post("/payments", response_model=PaymentOut)
+def pay(body: PaymentIn, db: Db, now: Now, actor: User, key: IdempotencyKey) -> PaymentOut:
+    """Pay a designated institution or a contribution from the quota relatives gave."""
+    result = spending.pay_from_wallet(
+        db,
+        actor,
+        amount_fen=_fen(body.amount),
+        purpose=body.purpose,
+        payee=body.payee,
+        idempotency_key=key,
+        now=now,
+    )
+    db.commit()
+    return PaymentOut(**yuan_fields(result))
+
+
+@router.get("/settlement", response_model=SettlementOut)
+def settlement(db: Db, now: Now, actor: Operator, month: str = "") -> SettlementOut:
+    first = _month(month) if month else business_date(now).replace(day=1)
+    pairs, provinces = queries.settlement(db, actor, first)
+
+    def out(line: queries.SettlementLine) -> SettlementLineOut:
+        return SettlementLineOut(
+            spent_region=line.spent_code,
+            giver_region=line.giver_code,
+            amount=yuan_string(line.amount_fen),
+        )
+
+    return SettlementOut(
+        month=first.isoformat()[:7],
+        regions=[out(x) for x in pairs],
+        provinces=[out(x) for x in provinces],
+    )
+
+
+def _month(text: str) -> date:
+    try:
+        return date.fromisoformat(text + "-01")
+    except ValueError:
+        raise InvalidInput("bad_month", "月份格式应为 YYYY-MM") from None

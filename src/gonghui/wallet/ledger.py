@@ -1,0 +1,289 @@
+"""The double-entry ledger: accounts, balanced postings under row locks taken in a fixed order,
+idempotency keys, and the check that the books hold.
+
+Invariants (checked by `verify`, run by `gonghui wallet verify-ledger`):
+- every posting has two or more entries and they sum to zero, so all entries sum to zero;
+- no account but the outside world's (funding, payees) is ever below zero;
+- each cached balance equals the sum of its account's entries;
+- a giver's held account equals their pending transfers, and every transfer was held once and,
+  once decided, settled once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, SessionTransaction
+
+from gonghui.core.db import insert_if_absent
+from gonghui.core.errors import InvalidInput
+from gonghui.core.money import Fen
+from gonghui.wallet.models import Account, Entry, IdempotentRequest, Posting, Transfer
+from gonghui.wallet.rules import (
+    AccountKind,
+    Refusal,
+    TransferStatus,
+    WalletRefused,
+    check_balanced,
+    request_hash,
+)
+
+MAX_KEY_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    key: str
+    kind: AccountKind
+    insured_id: int | None = None
+    giver_id: int | None = None
+
+
+FUNDING = AccountRef("funding", AccountKind.FUNDING)
+PAYEES = AccountRef("payees", AccountKind.PAYEES)
+
+
+def personal(insured_id: int) -> AccountRef:
+    return AccountRef(f"personal:{insured_id}", AccountKind.PERSONAL, insured_id)
+
+
+def held(giver_id: int) -> AccountRef:
+    return AccountRef(f"held:{giver_id}", AccountKind.HELD, giver_id)
+
+
+def quota(recipient_id: int, giver_id: int) -> AccountRef:
+    return AccountRef(f"quota:{recipient_id}:{giver_id}", AccountKind.QUOTA, recipient_id, giver_id)
+
+
+def ensure_accounts(session: Session, refs: Sequence[AccountRef], now: datetime) -> dict[str, int]:
+    """The ids of these accounts, creating any that do not exist yet (safely, if concurrent
+    transactions create the same one)."""
+    keys = [ref.key for ref in refs]
+    found = dict(
+        session.execute(select(Account.key, Account.id).where(Account.key.in_(keys))).all()
+    )
+    missing = [ref for ref in refs if ref.key not in found]
+    for ref in missing:
+        insert_if_absent(
+            session,
+            Account,
+            {
+                "key": ref.key,
+                "kind": ref.kind,
+                "insured_id": ref.insured_id,
+                "giver_id": ref.giver_id,
+                "balance_fen": None if ref.kind.external else 0,
+                "created_at": now,
+            },
+            ["key"],
+        )
+    if missing:
+        found = dict(
+            session.execute(select(Account.key, Account.id).where(Account.key.in_(keys))).all()
+        )
+    return found
+
+
+def lock(session: Session, refs: Sequence[AccountRef], now: datetime) -> dict[str, int]:
+    """Lock the accounts' rows, always in ascending id order, so that two postings touching the
+    same accounts queue instead of deadlocking. Returns their current cached balances."""
+    ids = ensure_accounts(session, refs, now)
+    internal = sorted(ids[ref.key] for ref in refs if not ref.kind.external)
+    rows = session.execute(
+        select(Account.id, Account.balance_fen)
+        .where(Account.id.in_(internal))
+        .order_by(Account.id)
+        .with_for_update()
+    ).all()
+    balance_by_id = {row.id: row.balance_fen or 0 for row in rows}
+    return {ref.key: balance_by_id.get(ids[ref.key], 0) for ref in refs}
+
+
+def post(
+    session: Session,
+    kind: str,
+    legs: Sequence[tuple[AccountRef, Fen]],
+    *,
+    at: datetime,
+    actor_label: str,
+    transfer_id: int | None = None,
+    memo: str = "",
+) -> int:
+    """Append one balanced posting; refuse it whole if it would take an account (other than
+    the outside world's) below zero. Returns the posting id."""
+    check_balanced(legs)
+    ids = ensure_accounts(session, [ref for ref, _ in legs], at)
+    for ref, amount in sorted(legs, key=lambda leg: ids[leg[0].key]):
+        if ref.kind.external:
+            continue
+        # The guard is in the UPDATE itself: even without the row lock, no balance passes zero.
+        changed = session.execute(
+            update(Account)
+            .where(Account.id == ids[ref.key], Account.balance_fen + amount >= 0)
+            .values(balance_fen=Account.balance_fen + amount)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise WalletRefused(Refusal.INSUFFICIENT_BALANCE)
+    posting_id: int = session.execute(
+        insert(Posting)
+        .values(kind=kind, transfer_id=transfer_id, at=at, actor_label=actor_label, memo=memo)
+        .returning(Posting.id)
+    ).scalar_one()
+    session.execute(
+        insert(Entry),
+        [
+            {"posting_id": posting_id, "account_id": ids[ref.key], "amount_fen": amount}
+            for ref, amount in legs
+        ],
+    )
+    return posting_id
+
+
+def balance_of(session: Session, ref: AccountRef) -> Fen:
+    value = session.scalar(select(Account.balance_fen).where(Account.key == ref.key))
+    return value or 0
+
+
+def check_key(key: str) -> str:
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidInput("bad_idempotency_key", "请求编号（Idempotency-Key）须为1至128个可见字符")
+    return key
+
+
+def once(
+    session: Session,
+    scope: str,
+    key: str,
+    operation: str,
+    body: Mapping[str, Any],
+    now: datetime,
+    work: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """Apply a money-moving request at most once under its idempotency key.
+
+    A new key: the key's row is inserted and `work` runs, both in one savepoint, so that a
+    refusal undoes the claim as well as any partial work. A key already used: the same body
+    gets the first answer back and nothing is done; another body is refused. Between two
+    concurrent requests with one key, the UNIQUE constraint decides: the second insert waits
+    for the first transaction and fails once it commits, and then reads its answer."""
+    key = check_key(key)
+    digest = request_hash(operation, body)
+    earlier = _earlier(session, scope, key)
+    if earlier is None:
+        savepoint = session.begin_nested()
+        try:
+            session.execute(
+                insert(IdempotentRequest).values(
+                    scope=scope,
+                    key=key,
+                    operation=operation,
+                    request_hash=digest,
+                    result=None,
+                    created_at=now,
+                )
+            )
+        except IntegrityError:
+            savepoint.rollback()
+            earlier = _earlier(session, scope, key)
+        else:
+            return _run(session, savepoint, scope, key, work)
+    if earlier is None or earlier.request_hash != digest or earlier.result is None:
+        raise WalletRefused(Refusal.IDEMPOTENCY_MISMATCH)
+    return earlier.result
+
+
+def _run(
+    session: Session,
+    savepoint: SessionTransaction,
+    scope: str,
+    key: str,
+    work: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    try:
+        result = work()
+        session.execute(
+            update(IdempotentRequest)
+            .where(IdempotentRequest.scope == scope, IdempotentRequest.key == key)
+            .values(result=result)
+        )
+    except BaseException:
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
+    savepoint.commit()
+    return result
+
+
+def _earlier(session: Session, scope: str, key: str) -> IdempotentRequest | None:
+    return session.scalars(
+        select(IdempotentRequest)
+        .where(IdempotentRequest.scope == scope, IdempotentRequest.key == key)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def verify(session: Session) -> list[str]:
+    """Every violation of the ledger's invariants, in words; empty when the books hold."""
+    problems = [
+        f"记账凭证 {posting_id} 借贷不平：分录合计 {total} 分，{count} 条分录"
+        for posting_id, total, count in session.execute(
+            select(Entry.posting_id, func.sum(Entry.amount_fen), func.count())
+            .group_by(Entry.posting_id)
+            .having((func.sum(Entry.amount_fen) != 0) | (func.count() < 2))  # noqa: PLR2004
+        )
+    ]
+    empty = session.scalar(
+        select(func.count()).select_from(Posting).where(~Posting.id.in_(select(Entry.posting_id)))
+    )
+    if empty:
+        problems.append(f"{empty} 张记账凭证没有分录")
+    sums = select(Entry.account_id, func.sum(Entry.amount_fen).label("total")).group_by(
+        Entry.account_id
+    )
+    totals = {row.account_id: int(row.total) for row in session.execute(sums)}
+    for account in session.scalars(select(Account).order_by(Account.id)):
+        total = totals.get(account.id, 0)
+        if not account.kind.external and total < 0:
+            problems.append(f"账户 {account.key} 余额为负：{total} 分")
+        if account.balance_fen is not None and account.balance_fen != total:
+            problems.append(
+                f"账户 {account.key} 缓存余额 {account.balance_fen} 分与分录合计 {total} 分不符"
+            )
+    return problems + _transfer_problems(session, totals)
+
+
+def _transfer_problems(session: Session, totals: Mapping[int, int]) -> list[str]:
+    problems = []
+    pending = dict(
+        session.execute(
+            select(Transfer.giver_id, func.sum(Transfer.amount_fen))
+            .where(Transfer.status == TransferStatus.PENDING)
+            .group_by(Transfer.giver_id)
+        ).all()
+    )
+    held_rows = session.execute(
+        select(Account.insured_id, Account.id).where(Account.kind == AccountKind.HELD)
+    ).all()
+    for giver_id, account_id in held_rows:
+        if totals.get(account_id, 0) != int(pending.get(giver_id or 0, 0)):
+            problems.append(f"参保人 {giver_id} 的在途金额与待接收转账合计不符")
+    postings_per_transfer = (
+        select(Posting.transfer_id, func.count().label("n"))
+        .where(Posting.transfer_id.is_not(None))
+        .group_by(Posting.transfer_id)
+    )
+    counts = {row.transfer_id: row.n for row in session.execute(postings_per_transfer)}
+    for transfer_id, status in session.execute(select(Transfer.id, Transfer.status)):
+        expected = 1 if status is TransferStatus.PENDING else 2
+        found = counts.get(transfer_id, 0)
+        if found != expected:
+            problems.append(
+                f"转账 {transfer_id}（{status.label}）应有 {expected} 张凭证，实有 {found} 张"
+            )
+    return problems

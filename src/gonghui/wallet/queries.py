@@ -1,0 +1,242 @@
+"""Reads of the wallet: a person's balances, history, relatives and transfers; the agency's
+monitoring figures and the monthly settlement between regions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from gonghui.core.auth import Actor, Permission
+from gonghui.core.clock import business_date
+from gonghui.core.money import Fen
+from gonghui.wallet import ledger
+from gonghui.wallet.models import (
+    Account,
+    Entry,
+    Insured,
+    Payment,
+    Posting,
+    Region,
+    Relationship,
+    Spending,
+    Transfer,
+    Wallet,
+)
+from gonghui.wallet.regions_data import PROVINCES
+from gonghui.wallet.rules import (
+    AccountKind,
+    RelationshipStatus,
+    TransferStatus,
+    business_day_bounds,
+)
+
+POSTING_LABELS = {
+    "fund": "个人账户划入",
+    "hold": "转出（待对方接收）",
+    "accept": "转账已接收",
+    "expire": "未接收退回",
+    "void": "关系解除退回",
+    "pay": "钱包支付",
+    "return": "共济额度退回",
+}
+
+
+@dataclass(frozen=True)
+class Balances:
+    personal_fen: Fen
+    held_fen: Fen
+    quota_fen: Fen
+    quota_by_giver: list[tuple[str, Fen]]
+
+
+def balances_of(session: Session, insured: Insured) -> Balances:
+    quotas = session.execute(
+        select(Insured.name, Account.balance_fen)
+        .join(Insured, Insured.id == Account.giver_id)
+        .where(Account.kind == AccountKind.QUOTA, Account.insured_id == insured.id)
+        .order_by(Account.id)
+    ).all()
+    by_giver = [(name, fen or 0) for name, fen in quotas]
+    return Balances(
+        ledger.balance_of(session, ledger.personal(insured.id)),
+        ledger.balance_of(session, ledger.held(insured.id)),
+        sum(fen for _, fen in by_giver),
+        by_giver,
+    )
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    at: datetime
+    label: str
+    memo: str
+    amount_fen: Fen
+
+
+def history_of(session: Session, insured: Insured, limit: int = 50) -> list[HistoryLine]:
+    """Movements of the person's own money: personal account and wallet quota."""
+    rows = session.execute(
+        select(Posting.at, Posting.kind, Posting.memo, Entry.amount_fen)
+        .join(Entry, Entry.posting_id == Posting.id)
+        .join(Account, Account.id == Entry.account_id)
+        .where(
+            Account.insured_id == insured.id,
+            Account.kind.in_([AccountKind.PERSONAL, AccountKind.QUOTA]),
+        )
+        .order_by(Posting.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        HistoryLine(row.at, POSTING_LABELS.get(row.kind, row.kind), row.memo, row.amount_fen)
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class RelativeLine:
+    relationship: Relationship
+    other_name: str
+    other_id: int
+    i_give: bool
+
+
+def relationships_of(session: Session, insured: Insured) -> list[RelativeLine]:
+    found = session.scalars(
+        select(Relationship)
+        .where(or_(Relationship.giver_id == insured.id, Relationship.recipient_id == insured.id))
+        .order_by(Relationship.id)
+    ).all()
+    others = {r.recipient_id if r.giver_id == insured.id else r.giver_id for r in found}
+    names = dict(
+        session.execute(select(Insured.id, Insured.name).where(Insured.id.in_(others))).all()
+    )
+    return [
+        RelativeLine(
+            r,
+            names[r.recipient_id if r.giver_id == insured.id else r.giver_id],
+            r.recipient_id if r.giver_id == insured.id else r.giver_id,
+            r.giver_id == insured.id,
+        )
+        for r in found
+    ]
+
+
+def transfers_of(session: Session, insured: Insured, limit: int = 30) -> list[tuple[Transfer, str]]:
+    rows = session.execute(
+        select(Transfer, Insured.name)
+        .join(
+            Insured,
+            Insured.id
+            == func.coalesce(func.nullif(Transfer.giver_id, insured.id), Transfer.recipient_id),
+        )
+        .where(or_(Transfer.giver_id == insured.id, Transfer.recipient_id == insured.id))
+        .order_by(Transfer.id.desc())
+        .limit(limit)
+    ).all()
+    return [(transfer, name) for transfer, name in rows]
+
+
+def wallet_with_region(session: Session, insured: Insured) -> tuple[Wallet, Region] | None:
+    row = session.execute(
+        select(Wallet, Region)
+        .join(Region, Region.id == Wallet.usage_region_id)
+        .where(Wallet.insured_id == insured.id)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    wallets: int
+    active_relationships: int
+    pending: int
+    held_fen: Fen
+    accepted_today: int
+    accepted_today_fen: Fen
+    expired_today: int
+    paid_this_month_fen: Fen
+
+
+def monitoring(session: Session, actor: Actor, now: datetime) -> Monitoring:
+    actor.require(Permission.WALLET_OPERATE)
+    today = business_date(now)
+    start, end = business_day_bounds(today)
+    month_start, _ = business_day_bounds(today.replace(day=1))
+
+    def count_and_sum(status: TransferStatus, *window: ColumnElement[bool]) -> tuple[int, int]:
+        row = session.execute(
+            select(func.count(), func.coalesce(func.sum(Transfer.amount_fen), 0)).where(
+                Transfer.status == status, *window
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
+    pending, held = count_and_sum(TransferStatus.PENDING)
+    accepted = count_and_sum(
+        TransferStatus.ACCEPTED, Transfer.decided_at >= start, Transfer.decided_at < end
+    )
+    expired, _ = count_and_sum(
+        TransferStatus.EXPIRED, Transfer.decided_at >= start, Transfer.decided_at < end
+    )
+    paid = session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_fen), 0)).where(Payment.at >= month_start)
+    )
+    return Monitoring(
+        wallets=session.scalar(select(func.count()).select_from(Wallet)) or 0,
+        active_relationships=session.scalar(
+            select(func.count()).where(Relationship.status == RelationshipStatus.ACTIVE)
+        )
+        or 0,
+        pending=pending,
+        held_fen=held,
+        accepted_today=accepted[0],
+        accepted_today_fen=accepted[1],
+        expired_today=expired,
+        paid_this_month_fen=int(paid or 0),
+    )
+
+
+@dataclass(frozen=True)
+class SettlementLine:
+    spent_code: str
+    spent_name: str
+    giver_code: str
+    giver_name: str
+    amount_fen: Fen
+
+
+def settlement(
+    session: Session, actor: Actor, month: date
+) -> tuple[list[SettlementLine], list[SettlementLine]]:
+    """What recipients spent in each region (their usage location) from givers insured in
+    each other region, in a month: by pair of regions, and by pair of provinces."""
+    actor.require(Permission.WALLET_OPERATE)
+    rows = session.execute(
+        select(
+            Spending.spent_region_code,
+            Spending.giver_region_code,
+            func.sum(Spending.amount_fen),
+        )
+        .where(Spending.month == month.replace(day=1))
+        .group_by(Spending.spent_region_code, Spending.giver_region_code)
+        .order_by(Spending.spent_region_code, Spending.giver_region_code)
+    ).all()
+    names = dict(session.execute(select(Region.code, Region.name)).all())
+    pairs = [
+        SettlementLine(spent, names.get(spent, spent), giver, names.get(giver, giver), int(fen))
+        for spent, giver, fen in rows
+        if spent != giver
+    ]
+    provinces: dict[tuple[str, str], int] = {}
+    for line in pairs:
+        key = (line.spent_code[:2] + "0000", line.giver_code[:2] + "0000")
+        provinces[key] = provinces.get(key, 0) + line.amount_fen
+    by_province = [
+        SettlementLine(s, PROVINCES.get(s, s), g, PROVINCES.get(g, g), fen)
+        for (s, g), fen in sorted(provinces.items())
+        if s != g
+    ]
+    return pairs, by_province

@@ -1,0 +1,361 @@
+"""Transfers between relatives: submit (held) → accepted (posted to the recipient's quota from
+this giver) or released at the next 06:00; and the agency funding personal accounts.
+
+Lock order, the same everywhere so that concurrent moves queue instead of deadlocking: first
+the transfer row (accept, release), then ledger accounts in ascending id order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from gonghui.core import audit
+from gonghui.core.auth import Actor, Permission
+from gonghui.core.clock import business_date
+from gonghui.core.errors import NotFound
+from gonghui.core.money import Fen
+from gonghui.wallet import ledger, people
+from gonghui.wallet.models import (
+    Insured,
+    Region,
+    Relationship,
+    Transfer,
+    TransferEvent,
+    Wallet,
+)
+from gonghui.wallet.regions import is_open
+from gonghui.wallet.rules import (
+    Refusal,
+    RelationshipStatus,
+    TransferFacts,
+    TransferStatus,
+    WalletRefused,
+    release_at,
+    transfer_refusals,
+)
+from gonghui.wallet.verification import FaceVerifier, Proof, check, password_succeeded
+
+
+def scope_of(actor: Actor) -> str:
+    """Whose idempotency keys these are: a key names a request of one client only."""
+    return f"user:{actor.user_id}" if actor.user_id is not None else f"actor:{actor.username}"
+
+
+def receipt(transfer: Transfer) -> dict[str, Any]:
+    return {
+        "transfer_id": transfer.id,
+        "status": transfer.status.value,
+        "amount_fen": transfer.amount_fen,
+        "giver_id": transfer.giver_id,
+        "recipient_id": transfer.recipient_id,
+        "submitted_at": transfer.submitted_at.isoformat(),
+        "release_at": transfer.release_at.isoformat(),
+    }
+
+
+def fund_personal_account(
+    session: Session,
+    insured_id: int,
+    amount_fen: Fen,
+    *,
+    idempotency_key: str,
+    actor: Actor,
+    now: datetime,
+) -> dict[str, Any]:
+    """The employee fund credits a personal account (the monthly 划入)."""
+    if actor.role is not None:
+        actor.require(Permission.WALLET_OPERATE)
+    body = {"insured_id": insured_id, "amount_fen": amount_fen}
+    return ledger.once(
+        session,
+        scope_of(actor),
+        idempotency_key,
+        "fund",
+        body,
+        now,
+        lambda: _fund(session, insured_id, amount_fen, actor, now),
+    )
+
+
+def _fund(
+    session: Session, insured_id: int, amount_fen: Fen, actor: Actor, now: datetime
+) -> dict[str, Any]:
+    if amount_fen <= 0:
+        raise WalletRefused(Refusal.AMOUNT_INVALID)
+    insured = session.get(Insured, insured_id)
+    if insured is None:
+        raise NotFound("参保人")
+    if insured.scheme.value != "employee":
+        raise WalletRefused(Refusal.NOT_EMPLOYEE_INSURED)
+    posting = ledger.post(
+        session,
+        "fund",
+        [(ledger.FUNDING, -amount_fen), (ledger.personal(insured_id), amount_fen)],
+        at=now,
+        actor_label=actor.username,
+        memo="个人账户划入",
+    )
+    return {"posting_id": posting, "insured_id": insured_id, "amount_fen": amount_fen}
+
+
+def submit_transfer(
+    session: Session,
+    actor: Actor,
+    *,
+    recipient_id: int,
+    amount_fen: Fen,
+    proof: Proof,
+    verifier: FaceVerifier,
+    idempotency_key: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Send money to a relative: every rule checked under the giver's row locks, the person
+    verified, the amount held until the relative accepts it or 06:00 comes."""
+    giver = people.own_insured(session, actor)
+    wallet = people.require_wallet(session, giver.id)
+    body = {"recipient_id": recipient_id, "amount_fen": amount_fen, "method": proof.method.value}
+
+    def work() -> dict[str, Any]:
+        transfer = _submit(
+            session, actor, giver, wallet, recipient_id, amount_fen, proof, verifier, now
+        )
+        return receipt(transfer)
+
+    return ledger.once(session, scope_of(actor), idempotency_key, "submit", body, now, work)
+
+
+def _submit(
+    session: Session,
+    actor: Actor,
+    giver: Insured,
+    wallet: Wallet,
+    recipient_id: int,
+    amount_fen: Fen,
+    proof: Proof,
+    verifier: FaceVerifier,
+    now: datetime,
+) -> Transfer:
+    # Due releases first, in the job's own lock order (transfer row, then accounts).
+    release_due(session, now, giver_id=giver.id)
+    balances = ledger.lock(session, [ledger.personal(giver.id), ledger.held(giver.id)], now)
+    relationship = _active_relationship(session, giver.id, recipient_id)
+    facts = _facts(session, giver, recipient_id, relationship, amount_fen, now)
+    facts = TransferFacts(**{**facts.__dict__, "balance_fen": balances[f"personal:{giver.id}"]})
+    refusals = transfer_refusals(facts)
+    if refusals:
+        raise WalletRefused(refusals[0])
+    check(wallet, giver.id, proof, verifier, now)
+    password_succeeded(session, wallet)
+    assert relationship is not None  # noqa: S101 - transfer_refusals refused otherwise
+    transfer = Transfer(
+        giver_id=giver.id,
+        recipient_id=recipient_id,
+        relationship_id=relationship.id,
+        amount_fen=amount_fen,
+        status=TransferStatus.PENDING,
+        verification=proof.method,
+        submitted_at=now,
+        business_date=business_date(now),
+        release_at=release_at(now),
+        decided_at=None,
+    )
+    session.add(transfer)
+    session.flush()
+    legs = [(ledger.personal(giver.id), -amount_fen), (ledger.held(giver.id), amount_fen)]
+    ledger.post(session, "hold", legs, at=now, actor_label=actor.username, transfer_id=transfer.id)
+    _event(session, transfer, None, actor.username, now)
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="wallet.transfer_submitted",
+        target_type="wallet_transfer",
+        target_id=transfer.id,
+        after={"amount_fen": amount_fen, "recipient_id": recipient_id},
+    )
+    return transfer
+
+
+def _active_relationship(session: Session, giver_id: int, recipient_id: int) -> Relationship | None:
+    return session.scalars(
+        select(Relationship).where(
+            Relationship.giver_id == giver_id,
+            Relationship.recipient_id == recipient_id,
+            Relationship.status == RelationshipStatus.ACTIVE,
+        )
+    ).first()
+
+
+def _facts(
+    session: Session,
+    giver: Insured,
+    recipient_id: int,
+    relationship: Relationship | None,
+    amount_fen: Fen,
+    now: datetime,
+) -> TransferFacts:
+    today = business_date(now)
+    recipient = session.get(Insured, recipient_id)
+    sent_today = session.scalar(
+        select(func.count()).where(Transfer.giver_id == giver.id, Transfer.business_date == today)
+    )
+    pending = session.scalar(
+        select(func.count()).where(
+            Transfer.giver_id == giver.id, Transfer.status == TransferStatus.PENDING
+        )
+    )
+    giver_region = session.get(Region, giver.region_id)
+    recipient_region = session.get(Region, recipient.region_id) if recipient else None
+    return TransferFacts(
+        amount_fen=amount_fen,
+        now=now,
+        giver_region_open=giver_region is not None and is_open(giver_region, today),
+        recipient_region_open=recipient_region is not None and is_open(recipient_region, today),
+        relationship_active=relationship is not None,
+        both_insured=recipient is not None
+        and giver.ended_on is None
+        and recipient.ended_on is None,
+        transfers_today=sent_today or 0,
+        has_pending=bool(pending),
+        balance_fen=0,
+    )
+
+
+def transfer_for(session: Session, actor: Actor, transfer_id: int) -> Transfer:
+    """A transfer the actor sent or received."""
+    me = people.own_insured(session, actor)
+    found = session.scalars(
+        select(Transfer).where(
+            Transfer.id == transfer_id,
+            (Transfer.giver_id == me.id) | (Transfer.recipient_id == me.id),
+        )
+    ).one_or_none()
+    if found is None:
+        raise NotFound("转账")
+    return found
+
+
+def accept_transfer(
+    session: Session, actor: Actor, transfer_id: int, *, idempotency_key: str, now: datetime
+) -> dict[str, Any]:
+    """The recipient accepts: the held money becomes their quota from this giver."""
+    me = people.own_insured(session, actor)
+    return ledger.once(
+        session,
+        scope_of(actor),
+        idempotency_key,
+        "accept",
+        {"transfer_id": transfer_id},
+        now,
+        lambda: receipt(_accept(session, actor, me, transfer_id, now)),
+    )
+
+
+def _accept(
+    session: Session, actor: Actor, me: Insured, transfer_id: int, now: datetime
+) -> Transfer:
+    transfer = session.scalars(
+        select(Transfer)
+        .where(Transfer.id == transfer_id, Transfer.recipient_id == me.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if transfer is None:
+        raise NotFound("转账")
+    if transfer.status is TransferStatus.PENDING and transfer.release_at <= now:
+        _release(session, transfer, TransferStatus.EXPIRED, "system", now)
+    if transfer.status is not TransferStatus.PENDING:
+        raise WalletRefused(Refusal.NOT_PENDING, transfer.status.label)
+    _decide(session, transfer, TransferStatus.ACCEPTED, actor.username, now)
+    legs = [
+        (ledger.held(transfer.giver_id), -transfer.amount_fen),
+        (ledger.quota(me.id, transfer.giver_id), transfer.amount_fen),
+    ]
+    ledger.post(
+        session, "accept", legs, at=now, actor_label=actor.username, transfer_id=transfer.id
+    )
+    return transfer
+
+
+def _decide(
+    session: Session, transfer: Transfer, new: TransferStatus, actor_label: str, now: datetime
+) -> None:
+    # The status guard makes accept and release race safely: exactly one of them wins.
+    changed = session.execute(
+        update(Transfer)
+        .where(Transfer.id == transfer.id, Transfer.status == TransferStatus.PENDING)
+        .values(status=new, decided_at=now)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise WalletRefused(Refusal.NOT_PENDING)
+    transfer.status, transfer.decided_at = new, now
+    _event(session, transfer, TransferStatus.PENDING, actor_label, now)
+
+
+def _release(
+    session: Session, transfer: Transfer, new: TransferStatus, actor_label: str, now: datetime
+) -> None:
+    """Return a pending transfer's money to the giver (expired, or the relationship ended)."""
+    _decide(session, transfer, new, actor_label, now)
+    legs = [
+        (ledger.held(transfer.giver_id), -transfer.amount_fen),
+        (ledger.personal(transfer.giver_id), transfer.amount_fen),
+    ]
+    kind = "expire" if new is TransferStatus.EXPIRED else "void"
+    ledger.post(session, kind, legs, at=now, actor_label=actor_label, transfer_id=transfer.id)
+
+
+def release_due(session: Session, now: datetime, *, giver_id: int | None = None) -> int:
+    """The 06:00 job: every pending transfer whose time has come goes back to its giver.
+    Safe to run twice, or concurrently: each release is guarded by the transfer's status and
+    takes its row lock first (SKIP LOCKED leaves one being accepted right now to its owner)."""
+    statement = (
+        select(Transfer)
+        .where(Transfer.status == TransferStatus.PENDING, Transfer.release_at <= now)
+        .order_by(Transfer.id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if giver_id is not None:
+        statement = statement.where(Transfer.giver_id == giver_id)
+    released = 0
+    for transfer in session.scalars(statement).all():
+        _release(session, transfer, TransferStatus.EXPIRED, "system", now)
+        released += 1
+    return released
+
+
+def void_pending(session: Session, relationship_id: int, actor_label: str, now: datetime) -> None:
+    statement = (
+        select(Transfer)
+        .where(
+            Transfer.relationship_id == relationship_id,
+            Transfer.status == TransferStatus.PENDING,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    for transfer in session.scalars(statement).all():
+        _release(session, transfer, TransferStatus.VOIDED, actor_label, now)
+
+
+def _event(
+    session: Session,
+    transfer: Transfer,
+    old: TransferStatus | None,
+    actor_label: str,
+    now: datetime,
+) -> None:
+    session.add(
+        TransferEvent(
+            transfer_id=transfer.id,
+            from_status=old,
+            to_status=transfer.status,
+            at=now,
+            actor_label=actor_label,
+        )
+    )

@@ -1,0 +1,141 @@
+"""Identity checks at the wallet's doors: face authentication through a verifier (an outside
+service; the development one is a fake and production refuses it) and the 医保码 password,
+hashed with argon2 and locked after repeated failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from sqlalchemy import and_, case, update
+from sqlalchemy.orm import Session
+
+from gonghui.core.auth import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.core.settings import Environment, Settings
+from gonghui.wallet.models import Wallet
+from gonghui.wallet.rules import (
+    PASSWORD_LOCK,
+    PASSWORD_MAX_FAILURES,
+    Refusal,
+    Verification,
+    WalletRefused,
+    password_locked,
+)
+
+T = TypeVar("T")
+
+
+class FaceVerifier(Protocol):
+    """Compares a live face capture with the person's ID photo (the NHSA platform's service)."""
+
+    name: str
+
+    def matches(self, insured_id: int, sample: str) -> bool: ...
+
+
+class FakeFaceVerifier:
+    """For development, tests and demos only: it "recognises" exactly the sample `PASS`.
+    Never a verifier for real people; `Settings` in production refuses it."""
+
+    name = "fake"
+    PASS = "fake-face-pass"  # noqa: S105 - a test sample, not a secret
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.environment is Environment.PRODUCTION:
+            msg = "the fake face verifier cannot be used in production"
+            raise RuntimeError(msg)
+
+    def matches(self, insured_id: int, sample: str) -> bool:  # noqa: ARG002 - a fake
+        return sample == self.PASS
+
+
+class UnavailableFaceVerifier:
+    """Production until a real verifier is wired in: every face check is refused, clearly."""
+
+    name = "unavailable"
+
+    def matches(self, insured_id: int, sample: str) -> bool:  # noqa: ARG002 - refuses all
+        raise DomainError("face_verifier_unavailable", "人脸核验服务暂未接入，请使用医保码密码验证")
+
+
+def face_verifier_for(settings: Settings) -> FaceVerifier:
+    if settings.environment is Environment.PRODUCTION:
+        return UnavailableFaceVerifier()
+    return FakeFaceVerifier(settings)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What the person offered: a face sample, or the 医保码 password."""
+
+    method: Verification
+    secret: str
+
+
+class PasswordRejected(WalletRefused):
+    """A wrong 医保码 password; the entry point counts it after rolling the request back."""
+
+    def __init__(self, wallet_id: int) -> None:
+        super().__init__(Refusal.VERIFICATION_FAILED, "医保码密码错误")
+        self.wallet_id = wallet_id
+
+
+def hash_wallet_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH and not (len(password) == 6 and password.isdigit()):  # noqa: PLR2004
+        raise InvalidInput("weak_wallet_password", "医保码密码须为6位数字或至少8位字符")
+    return hash_password(password)
+
+
+def check(
+    wallet: Wallet, insured_id: int, proof: Proof, verifier: FaceVerifier, now: datetime
+) -> None:
+    if proof.method is Verification.FACE:
+        if not verifier.matches(insured_id, proof.secret):
+            raise WalletRefused(Refusal.VERIFICATION_FAILED, "人脸比对未通过")
+        return
+    if password_locked(wallet.password_failures, wallet.last_password_failure, now):
+        raise WalletRefused(Refusal.VERIFICATION_LOCKED)
+    if not verify_password(wallet.password_hash, proof.secret):
+        raise PasswordRejected(wallet.id)
+
+
+def password_succeeded(session: Session, wallet: Wallet) -> None:
+    if wallet.password_failures:
+        session.execute(update(Wallet).where(Wallet.id == wallet.id).values(password_failures=0))
+
+
+def count_failure(session: Session, wallet_id: int, now: datetime) -> None:
+    """One more consecutive failure; after the lock has run out, counting starts again."""
+    session.execute(
+        update(Wallet)
+        .where(Wallet.id == wallet_id)
+        .values(
+            password_failures=case(
+                (
+                    and_(
+                        Wallet.password_failures >= PASSWORD_MAX_FAILURES,
+                        Wallet.last_password_failure <= now - PASSWORD_LOCK,
+                    ),
+                    1,
+                ),
+                else_=Wallet.password_failures + 1,
+            ),
+            last_password_failure=now,
+        )
+    )
+
+
+def run_verified(session: Session, operation: Callable[[], T], now: datetime) -> T:
+    """For entry points (pages, API, CLI): run a verified money move in the request's
+    transaction; a wrong password rolls the move back but is itself written and committed, so
+    that repeated guessing reaches the lock."""
+    try:
+        return operation()
+    except PasswordRejected as rejected:
+        session.rollback()
+        count_failure(session, rejected.wallet_id, now)
+        session.commit()
+        raise

@@ -1,0 +1,255 @@
+"""Pages of the wallet for the insured: balance and history, relatives, send with verification,
+accept, pay, usage location; and the self-service opening for relatives who are not members."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from gonghui.core.auth import Actor, Permission
+from gonghui.core.clock import BUSINESS_TZ, business_date
+from gonghui.core.errors import DomainError, InvalidInput, NotFound
+from gonghui.core.money import parse_yuan
+from gonghui.wallet import people, queries, regions, spending, transfers
+from gonghui.wallet.rules import KINSHIP_LABELS, PURPOSE_LABELS, Purpose, Verification
+from gonghui.wallet.verification import FaceVerifier, Proof, face_verifier_for, run_verified
+from gonghui.web.deps import Csrf, Db, MaybeActor, Now, Vault, flash, permitted, render
+
+router = APIRouter(include_in_schema=False)
+WalletUser = Annotated[Actor, Depends(permitted(Permission.WALLET_USE))]
+
+
+def verifier_of(request: Request) -> FaceVerifier:
+    verifier: FaceVerifier | None = getattr(request.app.state, "face_verifier", None)
+    if verifier is None:
+        verifier = face_verifier_for(request.app.state.settings)
+        request.app.state.face_verifier = verifier
+    return verifier
+
+
+def _back(path: str = "/wallet") -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def _yuan(text: str) -> int:
+    try:
+        return parse_yuan(text)
+    except ValueError as error:
+        raise InvalidInput("bad_amount", str(error)) from None
+
+
+@router.get("/wallet")
+def wallet_home(request: Request, db: Db, now: Now, actor: WalletUser) -> Response:
+    try:
+        me = people.own_insured(db, actor)
+    except NotFound:
+        return render(request, "wallet/none.html", {}, actor=actor)
+    found = queries.wallet_with_region(db, me)
+    context = {
+        "me": me,
+        "wallet": found[0] if found else None,
+        "usage": found[1] if found else None,
+        "balances": queries.balances_of(db, me),
+        "relatives": queries.relationships_of(db, me),
+        "transfers": queries.transfers_of(db, me),
+        "history": queries.history_of(db, me),
+        "kinships": KINSHIP_LABELS,
+        "purposes": PURPOSE_LABELS,
+        "open_regions": regions.open_regions(db, business_date(now)),
+        "key": secrets.token_urlsafe(16),
+        "fake_face": verifier_of(request).name == "fake",
+        "tz": BUSINESS_TZ,
+    }
+    return render(request, "wallet/home.html", context, actor=actor)
+
+
+def _refused(request: Request, error: DomainError) -> RedirectResponse:
+    flash(request, error.message, "error")
+    return _back()
+
+
+@router.post("/wallet/relatives", dependencies=[Csrf])
+def declare(
+    request: Request,
+    db: Db,
+    now: Now,
+    vault: Vault,
+    actor: WalletUser,
+    name: Annotated[str, Form()] = "",
+    id_number: Annotated[str, Form()] = "",
+    kinship: Annotated[str, Form()] = "",
+    commitment: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        relationship = people.declare_relationship(
+            db, actor, recipient_name=name, recipient_id_number=id_number, kinship=kinship,
+            commitment=commitment == "yes", vault=vault, now=now,
+        )  # fmt: skip
+    except DomainError as error:
+        return _refused(request, error)
+    db.commit()
+    flash(request, f"已提交共济关系（{relationship.status.label}）")
+    return _back()
+
+
+@router.post("/wallet/relatives/{relationship_id}/confirm", dependencies=[Csrf])
+def confirm(
+    request: Request,
+    relationship_id: int,
+    db: Db,
+    now: Now,
+    actor: WalletUser,
+    face_sample: Annotated[str, Form()] = "",
+    commitment: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        people.confirm_relationship(
+            db, actor, relationship_id, commitment=commitment == "yes", face_sample=face_sample,
+            verifier=verifier_of(request), now=now,
+        )  # fmt: skip
+    except DomainError as error:
+        return _refused(request, error)
+    db.commit()
+    flash(request, "共济关系已生效")
+    return _back()
+
+
+@router.post("/wallet/relatives/{relationship_id}/dissolve", dependencies=[Csrf])
+def dissolve(
+    request: Request, relationship_id: int, db: Db, now: Now, actor: WalletUser
+) -> Response:
+    try:
+        returned = spending.dissolve_relationship(db, actor, relationship_id, reason="", now=now)
+    except DomainError as error:
+        return _refused(request, error)
+    db.commit()
+    flash(request, f"共济关系已解除，退回共济人 ¥{returned / 100:,.2f}")
+    return _back()
+
+
+@router.post("/wallet/transfers", dependencies=[Csrf])
+def send(
+    request: Request,
+    db: Db,
+    now: Now,
+    actor: WalletUser,
+    recipient_id: Annotated[int, Form()],
+    amount: Annotated[str, Form()],
+    method: Annotated[Verification, Form()],
+    idempotency_key: Annotated[str, Form()],
+    password: Annotated[str, Form()] = "",
+    face_sample: Annotated[str, Form()] = "",
+) -> Response:
+    secret = password if method is Verification.PASSWORD else face_sample
+    try:
+        result = run_verified(
+            db,
+            lambda: transfers.submit_transfer(
+                db, actor, recipient_id=recipient_id, amount_fen=_yuan(amount),
+                proof=Proof(method, secret), verifier=verifier_of(request),
+                idempotency_key=idempotency_key, now=now,
+            ),
+            now,
+        )  # fmt: skip
+    except DomainError as error:
+        db.rollback()
+        return _refused(request, error)
+    db.commit()
+    flash(request, f"转账成功，¥{result['amount_fen'] / 100:,.2f} 待对方接收")
+    return _back()
+
+
+@router.post("/wallet/transfers/{transfer_id}/accept", dependencies=[Csrf])
+def accept(
+    request: Request,
+    transfer_id: int,
+    db: Db,
+    now: Now,
+    actor: WalletUser,
+    idempotency_key: Annotated[str, Form()],
+) -> Response:
+    try:
+        transfers.accept_transfer(db, actor, transfer_id, idempotency_key=idempotency_key, now=now)
+    except DomainError as error:
+        return _refused(request, error)
+    db.commit()
+    flash(request, "已接收，额度已存入您的医保钱包")
+    return _back()
+
+
+@router.post("/wallet/payments", dependencies=[Csrf])
+def pay(
+    request: Request,
+    db: Db,
+    now: Now,
+    actor: WalletUser,
+    amount: Annotated[str, Form()],
+    purpose: Annotated[Purpose, Form()],
+    payee: Annotated[str, Form()],
+    idempotency_key: Annotated[str, Form()],
+) -> Response:
+    try:
+        spending.pay_from_wallet(
+            db, actor, amount_fen=_yuan(amount), purpose=purpose, payee=payee,
+            idempotency_key=idempotency_key, now=now,
+        )  # fmt: skip
+    except DomainError as error:
+        return _refused(request, error)
+    db.commit()
+    flash(request, f"支付成功：{payee}")
+    return _back()
+
+
+@router.post("/wallet/usage", dependencies=[Csrf])
+def change_usage(
+    request: Request, db: Db, now: Now, actor: WalletUser, region: Annotated[str, Form()]
+) -> Response:
+    try:
+        people.change_usage_location(db, actor, region, now=now)
+    except DomainError as error:
+        return _refused(request, error)
+    db.commit()
+    flash(request, "使用地已变更")
+    return _back()
+
+
+@router.get("/wallet/activate")
+def activate_page(request: Request, db: Db, now: Now, actor: MaybeActor) -> Response:
+    context = {"open_regions": regions.open_regions(db, business_date(now)), "form": {}}
+    return render(request, "wallet/activate.html", context, actor=actor)
+
+
+@router.post("/wallet/activate", dependencies=[Csrf])
+def activate(
+    request: Request,
+    db: Db,
+    now: Now,
+    vault: Vault,
+    actor: MaybeActor,
+    name: Annotated[str, Form()] = "",
+    id_number: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    region: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        people.activate_relative(
+            db, name=name, id_number=id_number, phone=phone, password=password,
+            usage_region_code=region, vault=vault, now=now,
+        )  # fmt: skip
+    except DomainError as error:
+        db.rollback()
+        context = {
+            "open_regions": regions.open_regions(db, business_date(now)),
+            "form": {"name": name, "phone": phone, "region": region},
+            "error": error.message,
+        }
+        return render(
+            request, "wallet/activate.html", context, actor=actor, status_code=error.http_status
+        )
+    db.commit()
+    flash(request, "医保钱包已开通，请用手机号和密码登录")
+    return _back("/login")

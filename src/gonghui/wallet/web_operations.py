@@ -1,0 +1,103 @@
+"""Pages of the wallet for the medical-insurance agency: roll-out, monitoring, settlement."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from gonghui.core.auth import Actor, Permission
+from gonghui.core.charts import Series, bar_chart
+from gonghui.core.clock import business_date
+from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.wallet import queries, regions
+from gonghui.wallet.cli import settlement_workbook
+from gonghui.web.deps import Csrf, Db, Now, flash, permitted, render
+from gonghui.web.responses import download
+
+router = APIRouter(include_in_schema=False)
+Operator = Annotated[Actor, Depends(permitted(Permission.WALLET_OPERATE))]
+
+
+@router.get("/wallet/regions")
+def rollout_page(request: Request, db: Db, now: Now, actor: Operator) -> Response:
+    today = business_date(now)
+    lines = regions.rollout_by_province(db, today)
+    shown = [line for line in lines if line.rollout.regions > 1 or line.rollout.open_regions]
+    chart = bar_chart(
+        "各省医保钱包开通统筹区",
+        [line.name.removesuffix("省").removesuffix("自治区")[:3] for line in shown],
+        [
+            Series("统筹区", [line.rollout.regions for line in shown], color=5),
+            Series("已开通", [line.rollout.open_regions for line in shown]),
+        ],
+        unit="个",
+    )
+    context = {
+        "lines": lines,
+        "chart": chart,
+        "opened": sum(line.rollout.open_regions for line in lines),
+        "wide": [line.name for line in lines if line.rollout.province_wide],
+        "closed": [r for r in regions.all_regions(db) if not regions.is_open(r, today)],
+        "today": today,
+    }
+    return render(request, "wallet/regions.html", context, actor=actor)
+
+
+@router.post("/wallet/regions", dependencies=[Csrf])
+def open_region(
+    request: Request,
+    db: Db,
+    now: Now,
+    actor: Operator,
+    code: Annotated[str, Form()] = "",
+    opened_on: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        try:
+            day = date.fromisoformat(opened_on)
+        except ValueError:
+            raise InvalidInput("bad_date", "请填写开通日期") from None
+        region = regions.open_region(db, code, day, actor=actor, now=now)
+        name = region.name
+    except DomainError as error:
+        db.rollback()
+        flash(request, error.message, "error")
+        return RedirectResponse("/wallet/regions", status_code=303)
+    db.commit()
+    flash(request, f"{name}已开通医保钱包")
+    return RedirectResponse("/wallet/regions", status_code=303)
+
+
+@router.get("/wallet/monitor")
+def monitor_page(request: Request, db: Db, now: Now, actor: Operator) -> Response:
+    figures = queries.monitoring(db, actor, now)
+    return render(request, "wallet/monitor.html", {"m": figures}, actor=actor)
+
+
+def _month(text: str, now_day: date) -> date:
+    if not text:
+        return now_day.replace(day=1)
+    try:
+        return date.fromisoformat(text + "-01")
+    except ValueError:
+        raise InvalidInput("bad_month", "月份格式应为 YYYY-MM") from None
+
+
+@router.get("/wallet/settlement")
+def settlement_page(
+    request: Request, db: Db, now: Now, actor: Operator, month: str = ""
+) -> Response:
+    first = _month(month, business_date(now))
+    pairs, provinces = queries.settlement(db, actor, first)
+    context = {"month": first.isoformat()[:7], "pairs": pairs, "provinces": provinces}
+    return render(request, "wallet/settlement.html", context, actor=actor)
+
+
+@router.get("/wallet/settlement.xlsx")
+def settlement_export(db: Db, now: Now, actor: Operator, month: str = "") -> Response:
+    first = _month(month, business_date(now))
+    pairs, provinces = queries.settlement(db, actor, first)
+    return download(settlement_workbook(pairs, provinces), f"统筹区间清算-{first:%Y-%m}.xlsx")

@@ -1,0 +1,86 @@
+"""Stations in a real browser: a member scans a position's code on a phone, checks in and
+rates it; a forged or stale code is refused; staff run an evaluation and see the cards."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gonghui.core.settings import DEVELOPMENT_SECRET
+from gonghui.members.models import User
+from gonghui.stations import tokens
+from gonghui.stations.models import Position
+from tests.browser.conftest import PHONE, SERVER_NOW, LiveServer, sign_in
+
+pytestmark = pytest.mark.browser
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def managed_position(server: LiveServer) -> int:
+    with Session(server.engine) as session:
+        found = session.scalars(
+            select(Position.id)
+            .join(User, User.id == Position.manager_user_id)
+            .where(User.username == "station", Position.status == "active")
+        ).first()
+    assert found is not None
+    return found
+
+
+def door_link(browser: Any, server: LiveServer, position_id: int) -> str:
+    manager = sign_in(browser, server, "station", DESKTOP)
+    manager.goto(f"{server.url}/stations/positions/{position_id}/door")
+    link = manager.get_by_test_id("door-link").get_attribute("href")
+    manager.close()
+    assert link
+    return str(link)
+
+
+def test_a_member_scans_checks_in_and_rates_on_a_phone(
+    browser: Any, live_server: LiveServer
+) -> None:
+    link = door_link(browser, live_server, managed_position(live_server))
+    member = sign_in(browser, live_server, "member", PHONE)
+    member.goto(link)
+    assert "您以会员身份签到" in member.content()
+    member.get_by_role("button", name="签到").click()
+    assert "签到成功" in member.get_by_role("status").inner_text()
+    for label in ("制度明", "服务精", "环境美", "设施全", "效能佳"):
+        member.get_by_label(label).select_option("5")
+    member.get_by_label("点赞").check()
+    member.get_by_label("留言或建议").fill("饮水机很方便，希望增加充电线")
+    member.get_by_role("button", name="提交评价").click()
+    assert "评价已提交" in member.get_by_role("status").inner_text()
+    assert member.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    member.close()
+
+
+def test_a_forged_or_stale_code_is_refused(browser: Any, live_server: LiveServer) -> None:
+    position_id = managed_position(live_server)
+    link = door_link(browser, live_server, position_id)
+    page = browser.new_page(viewport=PHONE)
+    # The code edited to name another position: its signature no longer matches.
+    token = link.split("t=", 1)[1]
+    page.goto(link.replace("t=" + token, f"t={position_id + 1}" + token[len(str(position_id)) :]))
+    assert "篡改" in page.get_by_test_id("checkin-error").inner_text()
+    # A genuine code photographed three days ago (the live server keeps the development key).
+    key = tokens.derive_key(DEVELOPMENT_SECRET)
+    stale = tokens.issue(key, position_id, SERVER_NOW - timedelta(days=3))
+    page.goto(f"{live_server.url}/stations/checkin?t={stale}")
+    assert "已过期" in page.get_by_test_id("checkin-error").inner_text()
+    page.close()
+
+
+def test_staff_run_an_evaluation_and_see_the_cards(browser: Any, live_server: LiveServer) -> None:
+    staff = sign_in(browser, live_server, "staff", DESKTOP)
+    staff.goto(live_server.url + "/stations/evaluations")
+    staff.get_by_label("考核期间").fill("2025-02")
+    staff.get_by_role("button", name="运行考核").click()
+    assert "2025-02 考核完成" in staff.get_by_role("status").inner_text()
+    board = staff.get_by_test_id("scoreboard").inner_text()
+    assert "黄牌" in board or "红牌" in board
+    staff.close()

@@ -1,0 +1,124 @@
+"""The pages end to end: scan, check in, rate; a forged or stale code; an evaluation's card."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gonghui.core.auth import Role
+from gonghui.core.settings import Settings
+from gonghui.stations import tokens
+from gonghui.stations.models import Rating, Visit
+from tests.conftest import NOW
+from tests.stations.helpers import position
+from tests.world import World, csrf_of, login, post_form
+
+
+def _link(client: TestClient, position_id: int) -> str:
+    page = client.get(f"/stations/positions/{position_id}").text
+    match = re.search(r'data-testid="checkin-link" href="[^"]*(/stations/checkin\?t=[^"]+)"', page)
+    assert match
+    return match.group(1)
+
+
+def test_a_member_scans_checks_in_and_rates_once(
+    client: TestClient, db: Session, world: World
+) -> None:
+    found = position(db, "WEB")
+    db.commit()
+    login(client, world.users[Role.FEDERATION_STAFF])
+    link = _link(client, found.id)
+    client.cookies.clear()
+    login(client, world.users[Role.MEMBER])
+    page = client.get(link)
+    assert "您以会员身份签到" in page.text
+    token = link.split("t=", 1)[1]
+    answer = post_form(client, "/stations/checkin", {"token": token})
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    visit_path = answer.headers["location"]  # type: ignore[attr-defined]
+    stars = {"rules": "5", "service": "4", "environment": "5", "facilities": "3"}
+    refused = post_form(client, visit_path + "/rating", stars)
+    assert refused.status_code == 422  # type: ignore[attr-defined]
+    assert "请为“效能佳”打1至5星" in refused.text  # type: ignore[attr-defined]
+    rated = post_form(client, visit_path + "/rating", {**stars, "effectiveness": "4", "like": "1"})
+    assert rated.status_code == 303  # type: ignore[attr-defined]
+    again = post_form(client, visit_path + "/rating", {**stars, "effectiveness": "4"})
+    assert "已经评价过了" in again.text  # type: ignore[attr-defined]
+    assert db.scalar(select(func.count()).select_from(Rating)) == 1
+    assert db.scalar(select(func.count()).select_from(Visit)) == 1
+
+
+def test_a_forged_or_stale_code_is_refused(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    found = position(db, "FORGE")
+    db.commit()
+    key = tokens.derive_key(settings.secret_key.get_secret_value())
+    stale = tokens.issue(key, found.id, NOW - timedelta(days=2))
+    assert "已过期" in client.get(f"/stations/checkin?t={stale}").text
+    forged = tokens.issue(tokens.derive_key("guess" * 8), found.id, NOW)
+    page = client.get(f"/stations/checkin?t={forged}")
+    assert page.status_code == 422
+    assert "篡改" in page.text
+    answer = client.post(
+        "/stations/checkin",
+        data={
+            "token": forged,
+            "phone": "13912345678",
+            "occupation": "快递员",
+            "csrf_token": csrf_of(client),
+        },
+    )
+    assert answer.status_code == 422
+    assert db.scalar(select(func.count()).select_from(Visit)) == 0
+
+
+def test_a_visitor_without_an_account_checks_in_with_phone_and_occupation(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    found = position(db, "GUEST")
+    db.commit()
+    token = tokens.issue(tokens.derive_key(settings.secret_key.get_secret_value()), found.id, NOW)
+    assert "非会员请填写" in client.get(f"/stations/checkin?t={token}").text
+    answer = client.post(
+        "/stations/checkin",
+        data={
+            "token": token,
+            "phone": "13912345678",
+            "occupation": "环卫工人",
+            "csrf_token": csrf_of(client),
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert "签到成功" in client.get(answer.headers["location"]).text
+
+
+def test_staff_run_an_evaluation_and_see_the_card_it_earns(
+    client: TestClient, db: Session, world: World
+) -> None:
+    found = position(db, "EVAL")
+    db.commit()
+    login(client, world.users[Role.FEDERATION_STAFF])
+    answer = post_form(client, "/stations/evaluations", {"period": "2025-01"})
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    board = client.get(answer.headers["location"])  # type: ignore[attr-defined]
+    assert "黄牌" in board.text
+    detail = client.get(f"/stations/positions/{found.id}").text
+    assert "黄牌整改中" in detail
+    assert "2025-03-12" in detail
+
+
+def test_the_finder_draws_its_map_without_outside_tiles(client: TestClient, db: Session) -> None:
+    position(db, "NEAR", latitude=37.46, longitude=121.45)
+    db.commit()
+    page = client.get("/stations/find?lat=37.4638&lon=121.4479")
+    assert page.status_code == 200
+    assert page.text.count('class="point"') == 1
+    assert "阵地NEAR" in page.text
+    assert "http://" not in page.text.replace("http://www.w3.org/2000/svg", "")
+    assert client.get("/stations/find?lat=abc").status_code == 422

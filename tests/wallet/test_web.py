@@ -1,0 +1,92 @@
+"""The wallet through the API and the pages: idempotency keys, accepting, paying, the agency."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from gonghui.core.auth import Role, hash_password
+from gonghui.core.pii import IdentityVault
+from gonghui.members.models import User
+from tests.conftest import NOW
+from tests.wallet.scenario import Family, build_family, fund
+from tests.world import PASSWORD, World, csrf_of, login, post_form
+
+
+@pytest.fixture
+def family(db: Session, world: World, vault: IdentityVault) -> Family:
+    family = build_family(db, world, vault, NOW)
+    fund(db, family, 300_000, NOW)
+    db.execute(
+        update(User).where(User.username == "mother").values(password_hash=hash_password(PASSWORD))
+    )
+    db.commit()
+    return family
+
+
+def _api_send(client: TestClient, family: Family, key: str, amount: str = "500") -> object:
+    body = {
+        "recipient_id": family.mother.id,
+        "amount": amount,
+        "method": "password",
+        "secret": "135790",
+    }
+    headers = {"X-CSRF-Token": csrf_of(client, "/home"), "Idempotency-Key": key}
+    return client.post("/api/v1/wallet/transfers", json=body, headers=headers)
+
+
+def test_the_api_applies_a_key_once_and_refuses_it_for_another_body(
+    client: TestClient, world: World, family: Family
+) -> None:
+    login(client, world.users[Role.MEMBER])
+    first = _api_send(client, family, "k-1")
+    assert first.status_code == 200, first.text  # type: ignore[attr-defined]
+    assert first.json()["amount"] == "500.00"  # type: ignore[attr-defined]
+    again = _api_send(client, family, "k-1")
+    assert again.json() == first.json()  # type: ignore[attr-defined]
+    other = _api_send(client, family, "k-1", amount="501")
+    assert other.status_code == 409  # type: ignore[attr-defined]
+    assert other.json()["error"]["code"] == "idempotency_key_reused"  # type: ignore[attr-defined]
+    me = client.get("/api/v1/wallet/me").json()
+    assert (me["personal"], me["held"]) == ("2500.00", "500.00")
+    headers = {"X-CSRF-Token": csrf_of(client, "/home")}
+    missing = client.post("/api/v1/wallet/transfers", json={}, headers=headers)
+    assert missing.status_code == 422
+
+
+def test_the_relative_accepts_and_pays_on_the_page(
+    client: TestClient, world: World, family: Family
+) -> None:
+    login(client, world.users[Role.MEMBER])
+    assert _api_send(client, family, "k-2").status_code == 200  # type: ignore[attr-defined]
+    client.post("/logout", data={"csrf_token": csrf_of(client, "/home")})
+    login(client, "mother")
+    page = client.get("/wallet").text
+    assert "向您转入 ¥500.00" in page
+    transfer_id = page.split('action="/wallet/transfers/', 1)[1].split("/", 1)[0]
+    post_form(client, f"/wallet/transfers/{transfer_id}/accept", {"idempotency_key": "acc"})
+    post_form(client, f"/wallet/transfers/{transfer_id}/accept", {"idempotency_key": "acc"})
+    data = {"amount": "80", "purpose": "pharmacy", "payee": "成都大药房", "idempotency_key": "p1"}
+    post_form(client, "/wallet/payments", data)
+    post_form(client, "/wallet/payments", data)  # a double click: applied once
+    page = client.get("/wallet").text
+    assert 'data-testid="quota">¥420.00<' in page
+
+
+def test_the_agency_sees_the_rollout_and_exports_the_settlement(
+    client: TestClient, world: World
+) -> None:
+    login(client, world.users[Role.INSURANCE_AGENCY])
+    page = client.get("/wallet/regions").text
+    assert 'data-testid="opened">117<' in page
+    assert 'data-testid="wide">6<' in page
+    assert "<svg" in page
+    workbook = client.get("/wallet/settlement.xlsx?month=2025-02")
+    assert workbook.status_code == 200
+    sheet = load_workbook(io.BytesIO(workbook.content)).active
+    assert [cell.value for cell in sheet[1]][:2] == ["使用地代码", "使用地"]
