@@ -6,13 +6,18 @@ Kept apart from `gonghui.cli`, which registers the modules' sub-apps, so that a 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Role
+from gonghui.core.db import engine_for, session_factory, transaction
+from gonghui.core.errors import DomainError, ImportRejected
 from gonghui.core.settings import Settings
 
 console = Console()
@@ -33,3 +38,22 @@ def load_settings() -> Settings:
     except ValidationError as error:
         lines = [f"{'.'.join(map(str, e['loc'])) or '配置'}: {e['msg']}" for e in error.errors()]
         fail("配置不正确（GONGHUI_* 环境变量）：\n  " + "\n  ".join(lines), code=2)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[tuple[Session, Settings]]:
+    """One transaction for a command: committed when the block ends, rolled back on any error;
+    a refused import lists its lines, and every domain error becomes a clean non-zero exit."""
+    settings = load_settings()
+    engine = engine_for(settings)
+    try:
+        with transaction(session_factory(engine)) as session:
+            yield session, settings
+    except ImportRejected as rejected:
+        for line in rejected.errors:
+            errors.print(f"  {line}")
+        fail(rejected.message)
+    except DomainError as error:
+        fail(error.message)
+    finally:
+        engine.dispose()

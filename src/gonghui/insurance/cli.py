@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -13,12 +11,9 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings
+from gonghui.cli_support import CLI_ACTOR, console, errors, fail, unit_of_work
 from gonghui.core.clock import clock_from
-from gonghui.core.db import engine_for, session_factory, transaction
-from gonghui.core.errors import DomainError, ImportRejected
 from gonghui.core.money import parse_yuan, yuan_string
-from gonghui.core.settings import Settings
 from gonghui.insurance import assessment, claims, queries, service
 from gonghui.insurance.balances import Source, import_balances
 from gonghui.insurance.rules import DayCount, PeriodKind, RuleError, Terms, parse_month
@@ -29,26 +24,6 @@ from gonghui.members.models import Bank
 app = typer.Typer(help="补充医保“一卡一计划”", no_args_is_help=True)
 plan_app = typer.Typer(help="保险计划", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
-
-
-@contextmanager
-def _unit_of_work() -> Iterator[tuple[Session, Settings]]:
-    """One transaction for the command; a domain error becomes a clean non-zero exit."""
-    settings = load_settings()
-    engine = engine_for(settings)
-    try:
-        with transaction(session_factory(engine)) as session:
-            yield session, settings
-    except ImportRejected as rejected:
-        for line in rejected.errors:
-            errors.print(f"  {line}")
-        fail(rejected.message)
-    except DomainError as error:
-        fail(error.message)
-    except RuleError as error:
-        fail(str(error))
-    finally:
-        engine.dispose()
 
 
 def _bank(session: Session, code: str) -> Bank:
@@ -89,7 +64,7 @@ def plan_create(
         starts = date.fromisoformat(effective_from)
     except ValueError as error:
         fail(str(error))
-    with _unit_of_work() as (session, settings):
+    with unit_of_work() as (session, settings):
         now = clock_from(settings).now()
         plan = service.create_plan(
             session,
@@ -114,7 +89,7 @@ def import_balances_command(
     bank: Annotated[str, typer.Option(help="发送文件的银行代码，如 YTB")],
 ) -> None:
     """导入银行日终余额文件（卡号, 日期, 日终余额）；有任何错误则逐行列出，不写入任何数据。"""
-    with _unit_of_work() as (session, settings), errors.status(f"正在校验并导入 {file.name}…"):
+    with unit_of_work() as (session, settings), errors.status(f"正在校验并导入 {file.name}…"):
         report = import_balances(
             session,
             file.read_bytes(),
@@ -138,7 +113,7 @@ def assess(
 ) -> None:
     """考核各卡日均余额，决定参保资格并赠送下一保障期的补充医保；重复运行结果相同、不会重复。"""
     month = _month(period)
-    with _unit_of_work() as (session, settings), errors.status(f"正在考核 {period}…"):
+    with unit_of_work() as (session, settings), errors.status(f"正在考核 {period}…"):
         summary = assessment.assess(
             session,
             service.plan_by_code(session, plan),
@@ -165,7 +140,7 @@ def balance(
 ) -> None:
     """一张卡在某期间的日均余额与参保资格。"""
     month = _month(period)
-    with _unit_of_work() as (session, settings):
+    with unit_of_work() as (session, settings):
         standing = queries.card_standing(
             session, service.plan_by_code(session, plan), card, month, store=store_for(settings)
         )
@@ -196,7 +171,7 @@ def estimate(
         fail(f"入院日期应为 YYYY-MM-DD，金额最多两位小数（{error}）")
     if eligible < 0:
         fail("可报销费用不能为负数")
-    with _unit_of_work() as (session, _settings):
+    with unit_of_work() as (session, _settings):
         chosen = service.plan_by_code(session, plan)
         holdings = member_queries.card_holdings(
             session, service.plan_bank_ids(session, chosen), card_no=card

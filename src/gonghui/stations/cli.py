@@ -9,10 +9,8 @@ from typing import Annotated
 
 import typer
 
-from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings
+from gonghui.cli_support import CLI_ACTOR, console, unit_of_work
 from gonghui.core.clock import clock_from
-from gonghui.core.db import engine_for, session_factory, transaction
-from gonghui.core.errors import DomainError, ImportRejected
 from gonghui.stations import evaluation, imports
 
 app = typer.Typer(help="工会服务阵地", no_args_is_help=True)
@@ -23,20 +21,9 @@ def import_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
 ) -> None:
     """按模板导入阵地（XLSX 或 CSV）；有任何错误则逐行列出，不写入任何数据。"""
-    settings = load_settings()
-    engine = engine_for(settings)
-    now = clock_from(settings).now()
-    try:
-        with transaction(session_factory(engine)) as session:
-            report = imports.import_positions(session, file.read_bytes(), actor=CLI_ACTOR, now=now)
-    except ImportRejected as rejected:
-        for line in rejected.errors:
-            errors.print(f"  {line}")
-        fail(rejected.message)
-    except DomainError as error:
-        fail(error.message)
-    finally:
-        engine.dispose()
+    with unit_of_work() as (session, settings):
+        now = clock_from(settings).now()
+        report = imports.import_positions(session, file.read_bytes(), actor=CLI_ACTOR, now=now)
     console.print(report.summary)
 
 
@@ -46,16 +33,9 @@ def evaluate_command(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """对全部在运行的阵地按五个方面考核，亮红黄牌。"""
-    settings = load_settings()
-    engine = engine_for(settings)
-    now = clock_from(settings).now()
-    try:
-        with transaction(session_factory(engine)) as session:
-            summary = evaluation.evaluate(session, period, actor=CLI_ACTOR, now=now)
-    except DomainError as error:
-        fail(error.message)
-    finally:
-        engine.dispose()
+    with unit_of_work() as (session, settings):
+        now = clock_from(settings).now()
+        summary = evaluation.evaluate(session, period, actor=CLI_ACTOR, now=now)
     if as_json:
         console.print_json(json.dumps(asdict(summary)))
         return

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
-from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings
+from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings, unit_of_work
 from gonghui.core.clock import business_date, clock_from
-from gonghui.core.db import engine_for, session_factory, transaction
-from gonghui.core.errors import DomainError
 from gonghui.core.money import format_fen, parse_yuan
 from gonghui.core.tabular import write_xlsx
 from gonghui.wallet import ledger, queries, regions, transfers
@@ -22,23 +17,10 @@ from gonghui.wallet import ledger, queries, regions, transfers
 app = typer.Typer(help="医保钱包：跨省共济", no_args_is_help=True)
 
 
-@contextmanager
-def _unit_of_work() -> Iterator[Session]:
-    settings = load_settings()
-    engine = engine_for(settings)
-    try:
-        with transaction(session_factory(engine)) as session:
-            yield session
-    except DomainError as error:
-        fail(error.message)
-    finally:
-        engine.dispose()
-
-
 @app.command("verify-ledger")
 def verify_ledger() -> None:
     """核对账本：每张凭证借贷平衡、无透支、缓存余额与分录一致、每笔转账恰好记账一次。"""
-    with _unit_of_work() as session:
+    with unit_of_work() as (session, _settings):
         problems = ledger.verify(session)
     if problems:
         for problem in problems:
@@ -51,7 +33,7 @@ def verify_ledger() -> None:
 def release_due() -> None:
     """退回已到期（次日06:00）仍未接收的转账；可重复运行。"""
     now = clock_from(load_settings()).now()
-    with _unit_of_work() as session:
+    with unit_of_work() as (session, _settings):
         released = transfers.release_due(session, now)
     console.print(f"已退回 {released} 笔未接收的转账")
 
@@ -60,7 +42,7 @@ def release_due() -> None:
 def regions_report() -> None:
     """各省开通情况。"""
     today = business_date(clock_from(load_settings()).now())
-    with _unit_of_work() as session:
+    with unit_of_work() as (session, _settings):
         lines = regions.rollout_by_province(session, today)
     opened = sum(line.rollout.open_regions for line in lines)
     for line in lines:
@@ -81,7 +63,7 @@ def open_region(
         opened_on = date.fromisoformat(on)
     except ValueError:
         fail("日期格式应为 YYYY-MM-DD")
-    with _unit_of_work() as session:
+    with unit_of_work() as (session, _settings):
         region = regions.open_region(session, code, opened_on, actor=CLI_ACTOR, now=now)
         name = region.name
     console.print(f"{name}已开通医保钱包，自 {opened_on} 起")
@@ -99,7 +81,7 @@ def fund(
         fen = parse_yuan(amount)
     except ValueError as error:
         fail(str(error))
-    with _unit_of_work() as session:
+    with unit_of_work() as (session, _settings):
         transfers.fund_personal_account(
             session, insured, fen, idempotency_key=key, actor=CLI_ACTOR, now=now
         )
@@ -116,7 +98,7 @@ def settlement(
         first = date.fromisoformat(month + "-01")
     except ValueError:
         fail("月份格式应为 YYYY-MM")
-    with _unit_of_work() as session:
+    with unit_of_work() as (session, _settings):
         pairs, provinces = queries.settlement(session, CLI_ACTOR, first)
     for line in pairs:
         console.print(f"{line.spent_name} ← {line.giver_name}：{format_fen(line.amount_fen)}")
