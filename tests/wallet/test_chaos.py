@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import hash_password
@@ -102,12 +102,17 @@ def _client(base: str, username: str) -> tuple[httpx2.Client, str]:
     return client, csrf.group(1)
 
 
-def _until_answered(send: object, deadline: float) -> httpx2.Response | None:
-    """The same request, again and again, while the server is away (bounded)."""
+def _until_answered(
+    send: object, deadline: float, away: list[int] | None = None
+) -> httpx2.Response | None:
+    """The same request, again and again, while the server is away (bounded); each attempt
+    that found it away is counted in `away`."""
     while time.monotonic() < deadline:
         try:
             response: httpx2.Response = send()  # type: ignore[operator]
         except httpx2.HTTPError:
+            if away is not None:
+                away.append(1)
             time.sleep(0.2)
             continue
         if response.status_code < 500:
@@ -123,6 +128,7 @@ def test_killing_the_server_mid_run_loses_nothing_and_doubles_nothing(
     base = f"http://127.0.0.1:{process.port}"
     acknowledged: dict[str, set[int]] = {"submit": set(), "accept": set(), "pay": set()}
     lock, deadline = threading.Lock(), time.monotonic() + DEADLINE_SECONDS
+    away: list[int] = []
 
     # Signed in before the chaos: session cookies are signed, so they outlive a restart.
     clients = [_client(base, f"ring{number}") for number in range(PEOPLE)]
@@ -134,7 +140,9 @@ def test_killing_the_server_mid_run_loses_nothing_and_doubles_nothing(
             kind, path, body = _request(rng, ring, number, client, deadline)
             headers = {"X-CSRF-Token": csrf, "Idempotency-Key": f"{number}-{step}"}
             answer = _until_answered(
-                lambda p=path, b=body, h=headers: client.post(p, json=b, headers=h), deadline
+                lambda p=path, b=body, h=headers: client.post(p, json=b, headers=h),
+                deadline,
+                away,
             )
             if answer is not None and answer.status_code == 200:
                 key = "payment_id" if kind == "pay" else "transfer_id"
@@ -151,6 +159,7 @@ def test_killing_the_server_mid_run_loses_nothing_and_doubles_nothing(
     process.start()
     for thread in threads:
         thread.join(timeout=DEADLINE_SECONDS + 10)
+    assert away, "no money request met the killed server: the kill came too late to test"
     _check(fresh_postgres, acknowledged)
 
 
@@ -185,11 +194,15 @@ def _check(engine: Engine, acknowledged: dict[str, set[int]]) -> None:
             db.scalars(select(Transfer.id).where(Transfer.status == TransferStatus.ACCEPTED))
         )
         payments = set(db.scalars(select(Payment.id)))
-        keys = db.scalar(select(func.count()).select_from(IdempotentRequest))
+        answers = list(db.scalars(select(IdempotentRequest.result)))
     # Every request was retried until answered, so what was applied was acknowledged: the sets
     # are equal, each transfer once (ids are unique rows), and no unacknowledged one exists.
     assert transfer_ids == acknowledged["submit"]
     assert accepted == acknowledged["accept"]
     assert payments == acknowledged["pay"]
     assert len(transfer_ids) > 0
-    assert keys == PEOPLE + len(transfer_ids) + len(accepted) + len(payments)
+    # Every claimed key holds its answer; those that applied are exactly the rows above (plus
+    # the funding of each person's account before the run); the rest were refusals.
+    assert None not in answers
+    applied = [answer for answer in answers if ledger.REFUSED not in answer]
+    assert len(applied) == PEOPLE + len(transfer_ids) + len(accepted) + len(payments)

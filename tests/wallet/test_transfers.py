@@ -14,7 +14,7 @@ from gonghui.core.pii import IdentityVault
 from gonghui.wallet import ledger, people, spending, transfers
 from gonghui.wallet.models import Entry, Relationship, TransferEvent
 from gonghui.wallet.rules import Kinship, Purpose, RelationshipStatus
-from gonghui.wallet.verification import Proof, Verification, run_verified
+from gonghui.wallet.verification import Proof, Verification, run_money_request
 from tests.conftest import NOW
 from tests.wallet.scenario import (
     FACE,
@@ -88,6 +88,20 @@ def test_the_same_key_and_body_is_applied_once(db: Session, family: Family) -> N
     assert refusal(lambda: send(db, family, 301 * Y, "same")) == "idempotency_key_reused"
 
 
+def test_a_key_whose_request_was_not_found_stays_free(db: Session, family: Family) -> None:
+    # Only a refusal is a recorded answer; a request that named nothing leaves its key unused.
+    def accept(transfer_id: int) -> dict[str, object]:
+        return transfers.accept_transfer(
+            db, family.mother_actor, transfer_id, idempotency_key="k", now=NOW
+        )
+
+    with pytest.raises(DomainError) as missing:
+        accept(999_999)
+    assert missing.value.code == "not_found"
+    sent = send(db, family, 100 * Y, "s")
+    assert accept(int(sent["transfer_id"]))["status"] == "accepted"
+
+
 @pytest.mark.parametrize(
     ("fen", "code"),
     [(0, "amount_invalid"), (2_000 * Y + 1, "amount_over_limit"), (2_000 * Y, None)],
@@ -112,7 +126,9 @@ def test_a_second_transfer_waits_for_the_first_to_be_accepted(db: Session, famil
     transfers.accept_transfer(
         db, family.mother_actor, int(first["transfer_id"]), idempotency_key="a", now=NOW
     )  # type: ignore[call-overload]
-    assert send(db, family, 100 * Y, "p2")["status"] == "pending"
+    # A refusal is the key's answer: the same request again hears it again; a new one may go.
+    assert refusal(lambda: send(db, family, 100 * Y, "p2")) == "pending_transfer"
+    assert send(db, family, 100 * Y, "p3")["status"] == "pending"
 
 
 def test_three_transfers_a_day_at_most(db: Session, family: Family) -> None:
@@ -366,7 +382,7 @@ def test_a_wrong_password_is_counted_and_locks_after_five(db: Session, family: F
     wrong = Proof(Verification.PASSWORD, "000000")
     for number in range(5):
         code = refusal(
-            lambda n=number: run_verified(
+            lambda n=number: run_money_request(
                 db, lambda: send(db, family, 10 * Y, f"w{n}", proof=wrong), NOW
             )
         )

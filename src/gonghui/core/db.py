@@ -136,12 +136,15 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def insert_if_absent(
     session: Session, model: type[Base], values: dict[str, Any], keys: list[str]
-) -> None:
+) -> bool:
     """INSERT … ON CONFLICT DO NOTHING on the given unique keys, on either backend: the way to
-    create a row that concurrent transactions may all be trying to create."""
+    create a row that concurrent transactions may all be trying to create. True when this
+    call inserted it."""
     dialect = session.get_bind().dialect.name
     insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert_for(model).values(**values).on_conflict_do_nothing(index_elements=keys))
+    statement = insert_for(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+    inserted = session.execute(statement, execution_options={"preserve_rowcount": True})
+    return bool(inserted.rowcount)  # type: ignore[attr-defined]
 
 
 def copy_rows(

@@ -23,7 +23,7 @@ from gonghui.wallet.schemas import (
     TransferOut,
     yuan_fields,
 )
-from gonghui.wallet.verification import Proof, run_verified
+from gonghui.wallet.verification import Proof, run_money_request
 from gonghui.wallet.web import verifier_of
 from gonghui.web.deps import Db, IdempotencyKey, Now, api_permitted
 
@@ -73,7 +73,7 @@ def submit_transfer(
     body: TransferIn, request: Request, db: Db, now: Now, actor: User, key: IdempotencyKey
 ) -> TransferOut:
     """Send to a close relative; held until they accept or 06:00 Beijing time the next day."""
-    result = run_verified(
+    result = run_money_request(
         db,
         lambda: transfers.submit_transfer(
             db,
@@ -95,7 +95,11 @@ def submit_transfer(
 def accept_transfer(
     transfer_id: int, db: Db, now: Now, actor: User, key: IdempotencyKey
 ) -> TransferOut:
-    result = transfers.accept_transfer(db, actor, transfer_id, idempotency_key=key, now=now)
+    result = run_money_request(
+        db,
+        lambda: transfers.accept_transfer(db, actor, transfer_id, idempotency_key=key, now=now),
+        now,
+    )
     db.commit()
     return TransferOut(**yuan_fields(result))
 
@@ -103,14 +107,18 @@ def accept_transfer(
 @router.post("/payments", response_model=PaymentOut)
 def pay(body: PaymentIn, db: Db, now: Now, actor: User, key: IdempotencyKey) -> PaymentOut:
     """Pay a designated institution or a contribution from the quota relatives gave."""
-    result = spending.pay_from_wallet(
+    result = run_money_request(
         db,
-        actor,
-        amount_fen=_fen(body.amount),
-        purpose=body.purpose,
-        payee=body.payee,
-        idempotency_key=key,
-        now=now,
+        lambda: spending.pay_from_wallet(
+            db,
+            actor,
+            amount_fen=_fen(body.amount),
+            purpose=body.purpose,
+            payee=body.payee,
+            idempotency_key=key,
+            now=now,
+        ),
+        now,
     )
     db.commit()
     return PaymentOut(**yuan_fields(result))

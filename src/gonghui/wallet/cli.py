@@ -13,6 +13,7 @@ from gonghui.core.clock import business_date, clock_from
 from gonghui.core.money import format_fen, parse_yuan
 from gonghui.core.tabular import write_xlsx
 from gonghui.wallet import ledger, queries, regions, transfers
+from gonghui.wallet.verification import run_money_request
 
 app = typer.Typer(help="医保钱包：跨省共济", no_args_is_help=True)
 
@@ -82,8 +83,12 @@ def fund(
     except ValueError as error:
         fail(str(error))
     with unit_of_work() as (session, _settings):
-        transfers.fund_personal_account(
-            session, insured, fen, idempotency_key=key, actor=CLI_ACTOR, now=now
+        run_money_request(
+            session,
+            lambda: transfers.fund_personal_account(
+                session, insured, fen, idempotency_key=key, actor=CLI_ACTOR, now=now
+            ),
+            now,
         )
     console.print(f"已划入 {format_fen(fen)}")
 

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from gonghui.core.db import insert_if_absent
-from gonghui.core.errors import InvalidInput
+from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.core.money import Fen
 from gonghui.wallet.models import Account, Entry, IdempotentRequest, Posting, Transfer
 from gonghui.wallet.rules import (
@@ -69,19 +68,7 @@ def ensure_accounts(session: Session, refs: Sequence[AccountRef], now: datetime)
     )
     missing = [ref for ref in refs if ref.key not in found]
     for ref in missing:
-        insert_if_absent(
-            session,
-            Account,
-            {
-                "key": ref.key,
-                "kind": ref.kind,
-                "insured_id": ref.insured_id,
-                "giver_id": ref.giver_id,
-                "balance_fen": None if ref.kind.external else 0,
-                "created_at": now,
-            },
-            ["key"],
-        )
+        _create(session, ref, now)
     if missing:
         found = dict(
             session.execute(select(Account.key, Account.id).where(Account.key.in_(keys))).all()
@@ -89,19 +76,53 @@ def ensure_accounts(session: Session, refs: Sequence[AccountRef], now: datetime)
     return found
 
 
-def lock(session: Session, refs: Sequence[AccountRef], now: datetime) -> dict[str, int]:
-    """Lock the accounts' rows, always in ascending id order, so that two postings touching the
-    same accounts queue instead of deadlocking. Returns their current cached balances."""
-    ids = ensure_accounts(session, refs, now)
-    internal = sorted(ids[ref.key] for ref in refs if not ref.kind.external)
-    rows = session.execute(
-        select(Account.id, Account.balance_fen)
-        .where(Account.id.in_(internal))
+def _create(session: Session, ref: AccountRef, now: datetime) -> None:
+    values = {
+        "key": ref.key,
+        "kind": ref.kind,
+        "insured_id": ref.insured_id,
+        "giver_id": ref.giver_id,
+        "balance_fen": None if ref.kind.external else 0,
+        "created_at": now,
+    }
+    insert_if_absent(session, Account, values, ["key"])
+
+
+@dataclass(frozen=True)
+class Locked:
+    """Accounts locked for the rest of the transaction: their ids and cached balances."""
+
+    ids: Mapping[str, int]
+    balances: Mapping[str, Fen]
+
+    def __getitem__(self, key: str) -> Fen:
+        return self.balances[key]
+
+
+def lock(session: Session, refs: Sequence[AccountRef], now: datetime) -> Locked:
+    """Lock the accounts' rows (the outside world's are never locked), always in ascending id
+    order, so that two postings touching the same accounts queue instead of deadlocking.
+    One round trip when the accounts exist already, which is nearly always."""
+    internal = [ref for ref in refs if not ref.kind.external]
+    statement = (
+        select(Account.key, Account.id, Account.balance_fen)
+        .where(Account.key.in_([ref.key for ref in internal]))
         .order_by(Account.id)
         .with_for_update()
-    ).all()
-    balance_by_id = {row.id: row.balance_fen or 0 for row in rows}
-    return {ref.key: balance_by_id.get(ids[ref.key], 0) for ref in refs}
+    )
+    rows = session.execute(statement).all()
+    if len(rows) < len({ref.key for ref in internal}):
+        known = {row.key for row in rows}
+        for ref in internal:
+            if ref.key not in known:
+                _create(session, ref, now)
+        rows = session.execute(statement).all()
+    ids = {row.key: row.id for row in rows}
+    external = [ref for ref in refs if ref.kind.external]
+    if external:
+        ids |= ensure_accounts(session, external, now)
+    balances = {ref.key: 0 for ref in refs} | {row.key: row.balance_fen or 0 for row in rows}
+    return Locked(ids, balances)
 
 
 def post(
@@ -113,11 +134,17 @@ def post(
     actor_label: str,
     transfer_id: int | None = None,
     memo: str = "",
+    locked: Locked | None = None,
 ) -> int:
     """Append one balanced posting; refuse it whole if it would take an account (other than
-    the outside world's) below zero. Returns the posting id."""
+    the outside world's) below zero. Returns the posting id. `locked`: the accounts as this
+    transaction locked them, so that their ids need no second look-up."""
     check_balanced(legs)
-    ids = ensure_accounts(session, [ref for ref, _ in legs], at)
+    refs = [ref for ref, _ in legs]
+    known = locked.ids if locked is not None else {}
+    ids = (
+        dict(known) if all(ref.key in known for ref in refs) else ensure_accounts(session, refs, at)
+    )
     for ref, amount in sorted(legs, key=lambda leg: ids[leg[0].key]):
         if ref.kind.external:
             continue
@@ -165,67 +192,66 @@ def once(
     now: datetime,
     work: Callable[[], dict[str, Any]],
 ) -> dict[str, Any]:
-    """Apply a money-moving request at most once under its idempotency key.
+    """Apply a money-moving request at most once under its idempotency key, and give every
+    request with that key the same answer.
 
-    A new key: the key's row is inserted and `work` runs, both in one savepoint, so that a
-    refusal undoes the claim as well as any partial work. A key already used: the same body
-    gets the first answer back and nothing is done; another body is refused. Between two
-    concurrent requests with one key, the UNIQUE constraint decides: the second insert waits
-    for the first transaction and fails once it commits, and then reads its answer."""
+    The key is claimed first (INSERT … ON CONFLICT DO NOTHING), then `work` runs in a
+    savepoint. Its result is the key's answer; so is a refusal (`WalletRefused`): the work is
+    undone, the refusal recorded under the key and raised, and the entry point commits that
+    record (`verification.run_money_request`). Any other error undoes the claim too. A key
+    already used: the same body gets the recorded answer (the result, or the refusal raised
+    again) and nothing is done; another body is refused. Between two concurrent requests with
+    one key, the unique index decides: the second claim waits for the first transaction and
+    then reads its answer, so that a client who retried while its first attempt was still on
+    the way never hears "refused" from one attempt while the other moves the money."""
     key = check_key(key)
     digest = request_hash(operation, body)
-    earlier = _earlier(session, scope, key)
-    if earlier is None:
-        savepoint = session.begin_nested()
-        try:
-            session.execute(
-                insert(IdempotentRequest).values(
-                    scope=scope,
-                    key=key,
-                    operation=operation,
-                    request_hash=digest,
-                    result=None,
-                    created_at=now,
-                )
-            )
-        except IntegrityError:
-            savepoint.rollback()
-            earlier = _earlier(session, scope, key)
-        else:
-            return _run(session, savepoint, scope, key, work)
-    if earlier is None or earlier.request_hash != digest or earlier.result is None:
-        raise WalletRefused(Refusal.IDEMPOTENCY_MISMATCH)
-    return earlier.result
-
-
-def _run(
-    session: Session,
-    savepoint: SessionTransaction,
-    scope: str,
-    key: str,
-    work: Callable[[], dict[str, Any]],
-) -> dict[str, Any]:
+    claim = {
+        "scope": scope,
+        "key": key,
+        "operation": operation,
+        "request_hash": digest,
+        "result": None,
+        "created_at": now,
+    }
+    if not insert_if_absent(session, IdempotentRequest, claim, ["scope", "key"]):
+        return _recorded_answer(session, scope, key, digest)
+    request = (IdempotentRequest.scope == scope) & (IdempotentRequest.key == key)
+    savepoint = session.begin_nested()
     try:
         result = work()
-        session.execute(
-            update(IdempotentRequest)
-            .where(IdempotentRequest.scope == scope, IdempotentRequest.key == key)
-            .values(result=result)
-        )
+    except WalletRefused as refused:
+        savepoint.rollback()
+        answer = {REFUSED: refused.refusal.value, "detail": refused.detail}
+        session.execute(update(IdempotentRequest).where(request).values(result=answer))
+        raise
+    except DomainError:
+        savepoint.rollback()
+        session.execute(delete(IdempotentRequest).where(request))
+        raise
     except BaseException:
         if savepoint.is_active:
             savepoint.rollback()
         raise
     savepoint.commit()
+    session.execute(update(IdempotentRequest).where(request).values(result=result))
     return result
 
 
-def _earlier(session: Session, scope: str, key: str) -> IdempotentRequest | None:
-    return session.scalars(
+REFUSED = "refused"  # the recorded answer of a refused request: {REFUSED: code, "detail": …}
+
+
+def _recorded_answer(session: Session, scope: str, key: str, digest: str) -> dict[str, Any]:
+    earlier = session.scalars(
         select(IdempotentRequest)
         .where(IdempotentRequest.scope == scope, IdempotentRequest.key == key)
         .execution_options(populate_existing=True)
-    ).one_or_none()
+    ).one()
+    if earlier.request_hash != digest or earlier.result is None:
+        raise WalletRefused(Refusal.IDEMPOTENCY_MISMATCH)
+    if REFUSED in earlier.result:
+        raise WalletRefused(Refusal(earlier.result[REFUSED]), earlier.result["detail"])
+    return earlier.result
 
 
 def verify(session: Session) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, false, or_, select, update
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
@@ -31,16 +31,36 @@ from gonghui.wallet.verification import FaceVerifier, hash_wallet_password
 WALLET_DOOR = Actor(user_id=None, username="wallet", role=Role.ADMIN, display_name="医保钱包开通")
 
 
-def own_insured(session: Session, actor: Actor) -> Insured:
-    """The insured person the actor is: by their login, or by their member record."""
+def _own(actor: Actor) -> ColumnElement[bool]:
+    """Which insured person the actor is: by their login, or by their member record."""
     actor.require(Permission.WALLET_USE)
     conditions = [Insured.user_id == actor.user_id] if actor.user_id is not None else []
     if actor.member_id is not None:
         conditions.append(Insured.member_id == actor.member_id)
-    found = session.scalars(select(Insured).where(or_(*conditions))).first() if conditions else None
+    return or_(*conditions) if conditions else false()
+
+
+def own_insured(session: Session, actor: Actor) -> Insured:
+    """The insured person the actor is."""
+    found = session.scalars(select(Insured).where(_own(actor))).first()
     if found is None:
         raise NotFound("参保信息")
     return found
+
+
+def own_insured_and_wallet(session: Session, actor: Actor) -> tuple[Insured, Wallet]:
+    """The insured person the actor is and their wallet, in one look-up."""
+    found = session.execute(
+        select(Insured, Wallet)
+        .outerjoin(Wallet, Wallet.insured_id == Insured.id)
+        .where(_own(actor))
+    ).first()
+    if found is None:
+        raise NotFound("参保信息")
+    insured, wallet = found
+    if wallet is None:
+        raise WalletRefused(Refusal.NO_WALLET)
+    return insured, wallet
 
 
 def wallet_of(session: Session, insured_id: int) -> Wallet | None:

@@ -17,7 +17,12 @@ from gonghui.wallet.rules import ProvinceRollout, rollout
 
 
 def is_open(region: Region, day: date) -> bool:
-    return region.wallet_opened_on is not None and region.wallet_opened_on <= day
+    return opened_by(region.wallet_opened_on, day)
+
+
+def opened_by(wallet_opened_on: date | None, day: date) -> bool:
+    """Whether a region whose wallet opened on that date (None: not yet) is open on `day`."""
+    return wallet_opened_on is not None and wallet_opened_on <= day
 
 
 def region_by_code(session: Session, code: str) -> Region:

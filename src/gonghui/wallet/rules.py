@@ -210,7 +210,7 @@ class WalletRefused(DomainError):
 
     def __init__(self, refusal: Refusal, detail: str = "") -> None:
         super().__init__(refusal.value, refusal.message + (f"：{detail}" if detail else ""))
-        self.refusal = refusal
+        self.refusal, self.detail = refusal, detail
 
 
 def in_night_window(instant: datetime) -> bool:

@@ -7,10 +7,11 @@ the transfer row (accept, release), then ledger accounts in ascending id order.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
@@ -27,7 +28,7 @@ from gonghui.wallet.models import (
     TransferEvent,
     Wallet,
 )
-from gonghui.wallet.regions import is_open
+from gonghui.wallet.regions import opened_by
 from gonghui.wallet.rules import (
     Refusal,
     RelationshipStatus,
@@ -115,15 +116,13 @@ def submit_transfer(
 ) -> dict[str, Any]:
     """Send money to a relative: every rule checked under the giver's row locks, the person
     verified, the amount held until the relative accepts it or 06:00 comes."""
-    giver = people.own_insured(session, actor)
-    wallet = people.require_wallet(session, giver.id)
+    giver, wallet = people.own_insured_and_wallet(session, actor)
     body = {"recipient_id": recipient_id, "amount_fen": amount_fen, "method": proof.method.value}
 
     def work() -> dict[str, Any]:
-        transfer = _submit(
+        return _submit(
             session, actor, giver, wallet, recipient_id, amount_fen, proof, verifier, now
         )
-        return receipt(transfer)
 
     return ledger.once(session, scope_of(actor), idempotency_key, "submit", body, now, work)
 
@@ -138,91 +137,107 @@ def _submit(
     proof: Proof,
     verifier: FaceVerifier,
     now: datetime,
-) -> Transfer:
+) -> dict[str, Any]:
     # Due releases first, in the job's own lock order (transfer row, then accounts).
     release_due(session, now, giver_id=giver.id)
-    balances = ledger.lock(session, [ledger.personal(giver.id), ledger.held(giver.id)], now)
-    relationship = _active_relationship(session, giver.id, recipient_id)
-    facts = _facts(session, giver, recipient_id, relationship, amount_fen, now)
-    facts = TransferFacts(**{**facts.__dict__, "balance_fen": balances[f"personal:{giver.id}"]})
+    accounts = ledger.lock(session, [ledger.personal(giver.id), ledger.held(giver.id)], now)
+    facts, relationship_id = _facts(session, giver, recipient_id, amount_fen, now)
+    facts = replace(facts, balance_fen=accounts[ledger.personal(giver.id).key])
     refusals = transfer_refusals(facts)
     if refusals:
         raise WalletRefused(refusals[0])
     check(wallet, giver.id, proof, verifier, now)
     password_succeeded(session, wallet)
-    assert relationship is not None  # noqa: S101 - transfer_refusals refused otherwise
-    transfer = Transfer(
-        giver_id=giver.id,
-        recipient_id=recipient_id,
-        relationship_id=relationship.id,
-        amount_fen=amount_fen,
-        status=TransferStatus.PENDING,
-        verification=proof.method,
-        submitted_at=now,
-        business_date=business_date(now),
-        release_at=release_at(now),
-        decided_at=None,
-    )
-    session.add(transfer)
-    session.flush()
+    assert relationship_id is not None  # noqa: S101 - transfer_refusals refused otherwise
+    values = {
+        "giver_id": giver.id,
+        "recipient_id": recipient_id,
+        "relationship_id": relationship_id,
+        "amount_fen": amount_fen,
+        "status": TransferStatus.PENDING,
+        "verification": proof.method,
+        "submitted_at": now,
+        "business_date": business_date(now),
+        "release_at": release_at(now),
+        "decided_at": None,
+    }
+    transfer_id: int = session.execute(
+        insert(Transfer).values(**values).returning(Transfer.id)
+    ).scalar_one()
     legs = [(ledger.personal(giver.id), -amount_fen), (ledger.held(giver.id), amount_fen)]
-    ledger.post(session, "hold", legs, at=now, actor_label=actor.username, transfer_id=transfer.id)
-    _event(session, transfer, None, actor.username, now)
+    ledger.post(
+        session,
+        "hold",
+        legs,
+        at=now,
+        actor_label=actor.username,
+        transfer_id=transfer_id,
+        locked=accounts,
+    )
+    _event(session, transfer_id, None, TransferStatus.PENDING, actor.username, now)
     audit.record(
         session,
         actor=actor,
         at=now,
         action="wallet.transfer_submitted",
         target_type="wallet_transfer",
-        target_id=transfer.id,
+        target_id=transfer_id,
         after={"amount_fen": amount_fen, "recipient_id": recipient_id},
     )
-    return transfer
-
-
-def _active_relationship(session: Session, giver_id: int, recipient_id: int) -> Relationship | None:
-    return session.scalars(
-        select(Relationship).where(
-            Relationship.giver_id == giver_id,
-            Relationship.recipient_id == recipient_id,
-            Relationship.status == RelationshipStatus.ACTIVE,
-        )
-    ).first()
+    return receipt(Transfer(id=transfer_id, **values))
 
 
 def _facts(
-    session: Session,
-    giver: Insured,
-    recipient_id: int,
-    relationship: Relationship | None,
-    amount_fen: Fen,
-    now: datetime,
-) -> TransferFacts:
+    session: Session, giver: Insured, recipient_id: int, amount_fen: Fen, now: datetime
+) -> tuple[TransferFacts, int | None]:
+    """Everything the submit rule needs, in one query (read after the giver's accounts are
+    locked, so that a concurrent submit by the same giver is seen)."""
     today = business_date(now)
-    recipient = session.get(Insured, recipient_id)
-    sent_today = session.scalar(
-        select(func.count()).where(Transfer.giver_id == giver.id, Transfer.business_date == today)
-    )
-    pending = session.scalar(
-        select(func.count()).where(
-            Transfer.giver_id == giver.id, Transfer.status == TransferStatus.PENDING
+
+    def sent(*conditions: ColumnElement[bool]) -> Any:
+        count = select(func.count()).where(Transfer.giver_id == giver.id, *conditions)
+        return count.scalar_subquery()
+
+    row = session.execute(
+        select(
+            select(Region.wallet_opened_on)
+            .where(Region.id == giver.region_id)
+            .scalar_subquery()
+            .label("giver_opened"),
+            select(Region.wallet_opened_on)
+            .join(Insured, Insured.region_id == Region.id)
+            .where(Insured.id == recipient_id)
+            .scalar_subquery()
+            .label("recipient_opened"),
+            select(Insured.id)
+            .where(Insured.id == recipient_id, Insured.ended_on.is_(None))
+            .exists()
+            .label("recipient_insured"),
+            select(Relationship.id)
+            .where(
+                Relationship.giver_id == giver.id,
+                Relationship.recipient_id == recipient_id,
+                Relationship.status == RelationshipStatus.ACTIVE,
+            )
+            .limit(1)
+            .scalar_subquery()
+            .label("relationship_id"),
+            sent(Transfer.business_date == today).label("sent_today"),
+            sent(Transfer.status == TransferStatus.PENDING).label("pending"),
         )
-    )
-    giver_region = session.get(Region, giver.region_id)
-    recipient_region = session.get(Region, recipient.region_id) if recipient else None
-    return TransferFacts(
+    ).one()
+    facts = TransferFacts(
         amount_fen=amount_fen,
         now=now,
-        giver_region_open=giver_region is not None and is_open(giver_region, today),
-        recipient_region_open=recipient_region is not None and is_open(recipient_region, today),
-        relationship_active=relationship is not None,
-        both_insured=recipient is not None
-        and giver.ended_on is None
-        and recipient.ended_on is None,
-        transfers_today=sent_today or 0,
-        has_pending=bool(pending),
+        giver_region_open=opened_by(row.giver_opened, today),
+        recipient_region_open=opened_by(row.recipient_opened, today),
+        relationship_active=row.relationship_id is not None,
+        both_insured=bool(row.recipient_insured) and giver.ended_on is None,
+        transfers_today=row.sent_today,
+        has_pending=row.pending > 0,
         balance_fen=0,
     )
+    return facts, row.relationship_id
 
 
 def transfer_for(session: Session, actor: Actor, transfer_id: int) -> Transfer:
@@ -271,14 +286,33 @@ def _accept(
     if transfer.status is not TransferStatus.PENDING:
         raise WalletRefused(Refusal.NOT_PENDING, transfer.status.label)
     _decide(session, transfer, TransferStatus.ACCEPTED, actor.username, now)
-    legs = [
-        (ledger.held(transfer.giver_id), -transfer.amount_fen),
-        (ledger.quota(me.id, transfer.giver_id), transfer.amount_fen),
-    ]
-    ledger.post(
-        session, "accept", legs, at=now, actor_label=actor.username, transfer_id=transfer.id
+    _settle(
+        session, transfer, ledger.quota(me.id, transfer.giver_id), "accept", actor.username, now
     )
     return transfer
+
+
+def _settle(
+    session: Session,
+    transfer: Transfer,
+    to: ledger.AccountRef,
+    kind: str,
+    actor_label: str,
+    now: datetime,
+) -> None:
+    """Move a decided transfer's held money on: to the recipient's quota, or back home."""
+    held = ledger.held(transfer.giver_id)
+    accounts = ledger.lock(session, [held, to], now)
+    legs = [(held, -transfer.amount_fen), (to, transfer.amount_fen)]
+    ledger.post(
+        session,
+        kind,
+        legs,
+        at=now,
+        actor_label=actor_label,
+        transfer_id=transfer.id,
+        locked=accounts,
+    )
 
 
 def _decide(
@@ -293,7 +327,7 @@ def _decide(
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise WalletRefused(Refusal.NOT_PENDING)
     transfer.status, transfer.decided_at = new, now
-    _event(session, transfer, TransferStatus.PENDING, actor_label, now)
+    _event(session, transfer.id, TransferStatus.PENDING, new, actor_label, now)
 
 
 def _release(
@@ -301,12 +335,8 @@ def _release(
 ) -> None:
     """Return a pending transfer's money to the giver (expired, or the relationship ended)."""
     _decide(session, transfer, new, actor_label, now)
-    legs = [
-        (ledger.held(transfer.giver_id), -transfer.amount_fen),
-        (ledger.personal(transfer.giver_id), transfer.amount_fen),
-    ]
     kind = "expire" if new is TransferStatus.EXPIRED else "void"
-    ledger.post(session, kind, legs, at=now, actor_label=actor_label, transfer_id=transfer.id)
+    _settle(session, transfer, ledger.personal(transfer.giver_id), kind, actor_label, now)
 
 
 def release_due(session: Session, now: datetime, *, giver_id: int | None = None) -> int:
@@ -345,17 +375,14 @@ def void_pending(session: Session, relationship_id: int, actor_label: str, now: 
 
 def _event(
     session: Session,
-    transfer: Transfer,
+    transfer_id: int,
     old: TransferStatus | None,
+    new: TransferStatus,
     actor_label: str,
     now: datetime,
 ) -> None:
-    session.add(
-        TransferEvent(
-            transfer_id=transfer.id,
-            from_status=old,
-            to_status=transfer.status,
-            at=now,
-            actor_label=actor_label,
+    session.execute(
+        insert(TransferEvent).values(
+            transfer_id=transfer_id, from_status=old, to_status=new, at=now, actor_label=actor_label
         )
     )

@@ -128,14 +128,15 @@ def count_failure(session: Session, wallet_id: int, now: datetime) -> None:
     )
 
 
-def run_verified(session: Session, operation: Callable[[], T], now: datetime) -> T:
-    """For entry points (pages, API, CLI): run a verified money move in the request's
-    transaction; a wrong password rolls the move back but is itself written and committed, so
-    that repeated guessing reaches the lock."""
+def run_money_request(session: Session, operation: Callable[[], T], now: datetime) -> T:
+    """For entry points (pages, API, CLI): run a money request in the request's transaction.
+    A refusal is an answer: `ledger.once` has undone the request's work and recorded the
+    refusal under its idempotency key, and this commits that record before the refusal goes
+    on, with a wrong password counted, so that repeated guessing reaches the lock."""
     try:
         return operation()
-    except PasswordRejected as rejected:
-        session.rollback()
-        count_failure(session, rejected.wallet_id, now)
+    except WalletRefused as refused:
+        if isinstance(refused, PasswordRejected):
+            count_failure(session, refused.wallet_id, now)
         session.commit()
         raise

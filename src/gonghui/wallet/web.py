@@ -15,7 +15,7 @@ from gonghui.core.errors import DomainError, InvalidInput, NotFound
 from gonghui.core.money import parse_yuan
 from gonghui.wallet import people, queries, regions, spending, transfers
 from gonghui.wallet.rules import KINSHIP_LABELS, PURPOSE_LABELS, Purpose, Verification
-from gonghui.wallet.verification import FaceVerifier, Proof, face_verifier_for, run_verified
+from gonghui.wallet.verification import FaceVerifier, Proof, face_verifier_for, run_money_request
 from gonghui.web.deps import Csrf, Db, MaybeActor, Now, Vault, flash, permitted, render
 
 router = APIRouter(include_in_schema=False)
@@ -145,7 +145,7 @@ def send(
 ) -> Response:
     secret = password if method is Verification.PASSWORD else face_sample
     try:
-        result = run_verified(
+        result = run_money_request(
             db,
             lambda: transfers.submit_transfer(
                 db, actor, recipient_id=recipient_id, amount_fen=_yuan(amount),
@@ -172,7 +172,13 @@ def accept(
     idempotency_key: Annotated[str, Form()],
 ) -> Response:
     try:
-        transfers.accept_transfer(db, actor, transfer_id, idempotency_key=idempotency_key, now=now)
+        run_money_request(
+            db,
+            lambda: transfers.accept_transfer(
+                db, actor, transfer_id, idempotency_key=idempotency_key, now=now
+            ),
+            now,
+        )
     except DomainError as error:
         return _refused(request, error)
     db.commit()
@@ -192,9 +198,13 @@ def pay(
     idempotency_key: Annotated[str, Form()],
 ) -> Response:
     try:
-        spending.pay_from_wallet(
-            db, actor, amount_fen=_yuan(amount), purpose=purpose, payee=payee,
-            idempotency_key=idempotency_key, now=now,
+        run_money_request(
+            db,
+            lambda: spending.pay_from_wallet(
+                db, actor, amount_fen=_yuan(amount), purpose=purpose, payee=payee,
+                idempotency_key=idempotency_key, now=now,
+            ),
+            now,
         )  # fmt: skip
     except DomainError as error:
         return _refused(request, error)
