@@ -40,6 +40,25 @@ def door_link(browser: Any, server: LiveServer, position_id: int) -> str:
     return str(link)
 
 
+def test_the_position_page_and_the_door_show_the_qr_code_on_a_phone(
+    browser: Any, live_server: LiveServer
+) -> None:
+    position_id = managed_position(live_server)
+    manager = sign_in(browser, live_server, "station", PHONE)
+    manager.goto(f"{live_server.url}/stations/positions/{position_id}")
+    code = manager.get_by_test_id("checkin-qr").locator("svg")
+    assert code.is_visible()
+    box = code.bounding_box()
+    assert box is not None
+    assert box["width"] >= 150  # big enough for a phone camera at arm's length
+    assert box["x"] + box["width"] <= PHONE["width"]
+    manager.goto(f"{live_server.url}/stations/positions/{position_id}/door")
+    door = manager.get_by_test_id("door-qr").locator("svg").bounding_box()
+    assert door is not None
+    assert door["width"] >= PHONE["width"] * 0.8
+    manager.close()
+
+
 def test_a_member_scans_checks_in_and_rates_on_a_phone(
     browser: Any, live_server: LiveServer
 ) -> None:

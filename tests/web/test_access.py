@@ -24,8 +24,12 @@ from gonghui.insurance.claims_rules import DocumentKind, Hospitalisation
 from gonghui.insurance.store import BalanceStore
 from gonghui.members import accounts
 from gonghui.members.models import Bank, Card
+from gonghui.stations import operations
+from gonghui.stations.feedback import file_complaint
+from gonghui.stations.models import Position
 from tests.conftest import NOW
 from tests.insurance.scenario import cover_member_a, new_plan
+from tests.stations.helpers import STAFF as STATIONS_STAFF
 from tests.stations.helpers import position as stations_position
 from tests.web.routes import all_routes
 from tests.world import PASSWORD, SETUP, World, csrf_of, login
@@ -129,6 +133,12 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/wallet/monitor"): WALLET_OPERATORS,
     ("GET", "/wallet/settlement"): WALLET_OPERATORS,
     ("GET", "/wallet/settlement.xlsx"): WALLET_OPERATORS,
+    ("GET", "/wallet/insured"): WALLET_OPERATORS,
+    ("POST", "/wallet/insured"): WALLET_OPERATORS,
+    ("POST", "/wallet/insured/{insured_id}/end"): WALLET_OPERATORS,
+    ("POST", "/wallet/insured/{insured_id}/move"): WALLET_OPERATORS,
+    ("GET", "/api/v1/wallet/insured"): WALLET_OPERATORS,
+    ("POST", "/api/v1/wallet/insured"): WALLET_OPERATORS,
     ("GET", "/api/v1/wallet/regions"): ANYONE,
     ("GET", "/api/v1/wallet/me"): WALLET_USERS,
     ("POST", "/api/v1/wallet/transfers"): WALLET_USERS,
@@ -146,6 +156,44 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/stations/evaluations"): STATION_VIEWERS,
     ("POST", "/stations/evaluations"): STAFF,
     ("GET", "/stations/evaluations/{run_id}"): STATION_VIEWERS,
+    # Stations: staff and manager pages (stations/web_manage.py); station managers operate.
+    ("GET", "/stations/new"): STAFF,
+    ("POST", "/stations"): STAFF,
+    ("GET", "/stations/positions/{position_id}/edit"): STAFF,
+    ("POST", "/stations/positions/{position_id}/edit"): STAFF,
+    ("POST", "/stations/positions/{position_id}/manager"): STAFF,
+    ("POST", "/stations/positions/{position_id}/status"): STAFF,
+    ("GET", "/stations/imports"): STAFF,
+    ("POST", "/stations/imports"): STAFF,
+    ("GET", "/stations/imports/template.xlsx"): STAFF,
+    ("GET", "/stations/positions/{position_id}/work"): STATION_VIEWERS,
+    ("POST", "/stations/positions/{position_id}/activities"): STATION_VIEWERS,
+    ("POST", "/stations/positions/{position_id}/counts"): STATION_VIEWERS,
+    ("GET", "/stations/positions/{position_id}/complaints"): STATION_VIEWERS,
+    ("POST", "/stations/complaints/{complaint_id}/callback"): STATION_VIEWERS,
+    ("POST", "/stations/complaints/{complaint_id}/close"): STATION_VIEWERS,
+    ("POST", "/stations/scores/{score_id}/appeal"): STATION_VIEWERS,
+    ("GET", "/stations/vehicles"): STATION_VIEWERS,
+    ("POST", "/stations/vehicles"): STAFF,
+    ("GET", "/stations/vehicles/{vehicle_id}"): STATION_VIEWERS,
+    ("POST", "/stations/vehicles/{vehicle_id}/trips"): STATION_VIEWERS,
+    ("POST", "/stations/trips/{trip_id}/completion"): STATION_VIEWERS,
+    ("GET", "/stations/appeals"): STAFF,
+    ("POST", "/stations/appeals/{appeal_id}/decision"): STAFF,
+    ("GET", "/stations/rules"): STAFF,
+    ("POST", "/stations/rules"): STAFF,
+    # Stations dashboard and JSON API.
+    ("GET", "/stations/dashboard"): STATION_VIEWERS,
+    ("GET", "/stations/dashboard.xlsx"): STATION_VIEWERS,
+    ("GET", "/api/v1/stations/positions"): STATION_VIEWERS,
+    ("GET", "/api/v1/stations/positions/{position_id}"): STATION_VIEWERS,
+    ("GET", "/api/v1/stations/nearest"): ANYONE,
+    ("POST", "/api/v1/stations/checkins"): ANYONE,
+    ("POST", "/api/v1/stations/visits/{visit_id}/rating"): ANYONE,
+    ("GET", "/api/v1/stations/dashboard"): STATION_VIEWERS,
+    ("GET", "/api/v1/stations/evaluations"): STATION_VIEWERS,
+    ("POST", "/api/v1/stations/evaluations"): STAFF,
+    ("GET", "/api/v1/stations/evaluations/{run_id}"): STATION_VIEWERS,
 }
 
 
@@ -194,7 +242,31 @@ def _insurance_case(
 
 def _stations_case(db: Session) -> dict[str, str]:
     found = stations_position(db, "WALK")
-    return {"{position_id}": str(found.id), "{visit_id}": "1", "{run_id}": "1"}
+    ids = {"{position_id}": str(found.id), "{visit_id}": "1", "{run_id}": "1"}
+    return ids | _stations_work_case(db, found)
+
+
+def _stations_work_case(db: Session, found: Position) -> dict[str, str]:
+    """A complaint at the walk's position, and a vehicle with a trip scheduled for today."""
+    complaint = file_complaint(db, found, "饮水机坏了", now=NOW)
+    vehicle = operations.create_vehicle(
+        db,
+        name="WALK",
+        plate="",
+        team="巡查队",
+        manager_user_id=None,
+        actor=STATIONS_STAFF,
+        now=NOW,
+    )
+    plan = operations.TripPlan("WALK工地", "建筑工地", "芝罘区", NOW.date())
+    trip = operations.schedule_trip(db, vehicle, plan, actor=STATIONS_STAFF, now=NOW)
+    return {
+        "{complaint_id}": str(complaint.id),
+        "{vehicle_id}": str(vehicle.id),
+        "{trip_id}": str(trip.id),
+        "{score_id}": "1",
+        "{appeal_id}": "1",
+    }
 
 
 def _concrete(path: str, world: World, token_id: int, extra: dict[str, str]) -> str:

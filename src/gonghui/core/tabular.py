@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
@@ -120,6 +121,16 @@ def missing_columns(table: Table, required: Sequence[str]) -> list[LineError]:
     return [LineError(1, f"缺少列“{name}”") for name in required if name not in table.headers]
 
 
+@dataclass(frozen=True)
+class Sheet:
+    """One sheet of a workbook: its tab name (at most 31 characters), header and rows."""
+
+    title: str
+    headers: Sequence[str]
+    rows: Iterable[Sequence[object]]
+    text_columns: Sequence[str] = ()
+
+
 def write_xlsx(
     title: str,
     headers: Sequence[str],
@@ -129,14 +140,27 @@ def write_xlsx(
 ) -> bytes:
     """A one-sheet workbook with a bold header; `text_columns` are kept as text, so that
     Excel never turns an 18-digit ID or card number into a rounded float."""
+    return write_workbook([Sheet(title, headers, rows, text_columns)])
+
+
+def write_workbook(sheets: Sequence[Sheet]) -> bytes:
+    """A workbook of several sheets, each laid out as `write_xlsx` lays out its one."""
     workbook = Workbook(write_only=False)
-    sheet = workbook.active
-    sheet.title = title
+    workbook.remove(workbook.active)
+    for one in sheets:
+        _fill_sheet(workbook.create_sheet(one.title), one)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _fill_sheet(sheet: Any, one: Sheet) -> None:
+    headers, text_columns = one.headers, one.text_columns
     sheet.append(list(headers))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="FFE8E8")
-    for row in rows:
+    for row in one.rows:
         sheet.append(list(row))
     for index, name in enumerate(headers, start=1):
         letter = get_column_letter(index)
@@ -146,9 +170,6 @@ def write_xlsx(
                 cell.number_format = "@"
             sheet.column_dimensions[letter].number_format = "@"
     sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y.%m.%d")

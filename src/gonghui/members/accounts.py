@@ -313,3 +313,14 @@ def list_users(session: Session, actor: Actor) -> list[User]:
 def list_api_tokens(session: Session, actor: Actor) -> list[ApiToken]:
     actor.require(Permission.USERS_MANAGE)
     return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def active_users_in_role(session: Session, role: Role) -> dict[int, str]:
+    """Active accounts of one role as id → "姓名（用户名）", e.g. the managers staff may put in
+    charge of a station; only names leave this module, never the account rows."""
+    rows = session.execute(
+        select(User.id, User.display_name, User.username)
+        .where(User.role == role, User.is_active.is_(True))
+        .order_by(User.display_name, User.username)
+    )
+    return {user_id: f"{name}（{username}）" for user_id, name, username in rows}

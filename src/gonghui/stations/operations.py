@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
-from gonghui.core.errors import InvalidInput
+from gonghui.core.clock import business_date
+from gonghui.core.errors import Conflict, InvalidInput
 from gonghui.stations.models import Activity, Position, Trip, Vehicle
 from gonghui.stations.rules import TripStatus, VehicleService
 from gonghui.stations.service import require_operator
@@ -37,6 +39,8 @@ def record_activity(
             ("请填写活动名称（不超过128字）", not title.strip() or len(title.strip()) > 128),  # noqa: PLR2004
             (f"参加人数应为0至{MAX_ATTENDANCE}", not 0 <= attendance <= MAX_ATTENDANCE),
             ("活动日期不能早于阵地建成日期", held_on < position.opened_on),
+            # A future activity would count in an evaluation before it has happened.
+            ("活动日期不能晚于今天", held_on > business_date(now)),
         )
         if bad
     ]
@@ -77,6 +81,10 @@ def create_vehicle(
     actor.require(Permission.STATIONS_MANAGE)
     if not name.strip() or not team.strip():
         raise InvalidInput("bad_vehicle", "请填写服务车名称和服务队伍")
+    if len(name.strip()) > 64 or len(plate.strip()) > 16 or len(team.strip()) > 128:  # noqa: PLR2004
+        raise InvalidInput("bad_vehicle", "名称不超过64字，车牌不超过16字，服务队伍不超过128字")
+    if session.scalars(select(Vehicle.id).where(Vehicle.name == name.strip())).first():
+        raise Conflict("vehicle_exists", f"服务车“{name.strip()}”已存在，请换一个名称")
     vehicle = Vehicle(
         name=name.strip(),
         plate=plate.strip(),
@@ -154,6 +162,8 @@ def complete_trip(
     require_operator(actor)
     if trip.status is not TripStatus.SCHEDULED:
         raise InvalidInput("bad_transition", f"该行程{trip.status.label}，不能再登记")
+    if trip.scheduled_on > business_date(now):
+        raise InvalidInput("trip_ahead", f"出车日期（{trip.scheduled_on}）未到，不能登记完成")
     if not services:
         raise InvalidInput("services_required", "请至少选择一项服务内容")
     if not 0 < people_served <= MAX_ATTENDANCE or not 0 <= volunteers <= MAX_ATTENDANCE:

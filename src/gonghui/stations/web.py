@@ -14,6 +14,7 @@ from gonghui.stations import evaluation, finder, queries, service, tokens
 from gonghui.stations.feedback import Stars, leave_feedback, rate_visit
 from gonghui.stations.mapsvg import map_svg
 from gonghui.stations.models import Position
+from gonghui.stations.qr import qr_svg
 from gonghui.stations.rules import (
     AMENITY_LABELS,
     TYPE_LABELS,
@@ -63,12 +64,14 @@ def position_detail(
 ) -> Response:
     position = service.position_for(db, actor, position_id)
     token = tokens.issue(key, position.id, now)
+    url = str(request.base_url).rstrip("/") + f"/stations/checkin?t={token}"
     context = {
         "position": position,
         **_labels(position),
         "history": service.history_of(db, position),
         "score": queries.latest_score(db, position),
-        "checkin_url": str(request.base_url).rstrip("/") + f"/stations/checkin?t={token}",
+        "checkin_url": url,
+        "qr": qr_svg(url),
         "aspects": list(Aspect),
     }
     return render(request, "stations/detail.html", context, actor=actor)
@@ -82,7 +85,12 @@ def door_screen(
     position = service.position_for(db, actor, position_id)
     token = tokens.issue(key, position.id, now)
     url = str(request.base_url).rstrip("/") + f"/stations/checkin?t={token}"
-    context = {"position": position, "checkin_url": url, "refresh": tokens.REFRESH_SECONDS}
+    context = {
+        "position": position,
+        "checkin_url": url,
+        "qr": qr_svg(url),
+        "refresh": tokens.REFRESH_SECONDS,
+    }
     return render(request, "stations/door.html", context, actor=actor)
 
 

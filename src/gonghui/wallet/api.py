@@ -14,6 +14,8 @@ from gonghui.core.money import parse_yuan, yuan_string
 from gonghui.wallet import people, queries, regions, spending, transfers
 from gonghui.wallet.schemas import (
     BalancesOut,
+    InsuredIn,
+    InsuredOut,
     PaymentIn,
     PaymentOut,
     RegionOut,
@@ -25,7 +27,7 @@ from gonghui.wallet.schemas import (
 )
 from gonghui.wallet.verification import Proof, run_money_request
 from gonghui.wallet.web import verifier_of
-from gonghui.web.deps import Db, IdempotencyKey, Now, api_permitted
+from gonghui.web.deps import Db, IdempotencyKey, Now, Vault, api_permitted
 
 router = APIRouter(prefix="/wallet", tags=["wallet"])
 User = Annotated[Actor, Depends(api_permitted(Permission.WALLET_USE))]
@@ -52,6 +54,48 @@ def list_regions(db: Db) -> list[RegionOut]:
         )
         for r in regions.all_regions(db)
     ]
+
+
+def _insured_out(line: queries.RegistryLine) -> InsuredOut:
+    person = line.insured
+    return InsuredOut(
+        id=person.id,
+        name=person.name,
+        id_masked=person.id_masked,
+        scheme=person.scheme,
+        region=line.region_code,
+        member_linked=person.member_id is not None,
+        wallet_open=line.wallet_open,
+        ended_on=person.ended_on.isoformat() if person.ended_on else None,
+    )
+
+
+@router.get("/insured", response_model=list[InsuredOut])
+def insured_registry(
+    db: Db, vault: Vault, actor: Operator, q: str = "", page: int = 1
+) -> list[InsuredOut]:
+    """The agency's insured registry, 50 a page: by name or a whole ID number."""
+    return [_insured_out(line) for line in queries.registry(db, actor, vault, q, page).items]
+
+
+@router.post("/insured", response_model=InsuredOut, status_code=201)
+def register_insured(
+    body: InsuredIn, db: Db, now: Now, vault: Vault, actor: Operator
+) -> InsuredOut:
+    """Record an insured person (a member of the roll is linked by their ID number)."""
+    person = people.register_insured(
+        db,
+        name=body.name,
+        id_number=body.id_number,
+        scheme=body.scheme,
+        region_code=body.region,
+        vault=vault,
+        actor=actor,
+        now=now,
+    )
+    db.commit()
+    region = regions.region_by_code(db, body.region)
+    return _insured_out(queries.RegistryLine(person, region.code, region.name, wallet_open=False))
 
 
 @router.get("/me", response_model=BalancesOut)

@@ -13,6 +13,7 @@ from gonghui.core.clock import business_date
 from gonghui.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gonghui.core.pii import IdentityVault, mask_id_number
 from gonghui.members import accounts
+from gonghui.members.queries import members_by_hash
 from gonghui.members.rules import InvalidValue, parse_id_number, parse_mobile
 from gonghui.wallet import regions
 from gonghui.wallet.models import Insured, Relationship, RelationshipEvent, UsageChange, Wallet
@@ -86,7 +87,8 @@ def register_insured(
     actor: Actor,
     now: datetime,
 ) -> Insured:
-    """The agency records an insured person (as its own registry knows them)."""
+    """The agency records an insured person (as its own registry knows them); one who is on
+    the union's roll is linked to their member record."""
     if actor.role is not None:
         actor.require(Permission.WALLET_OPERATE)
     try:
@@ -98,6 +100,9 @@ def register_insured(
     digest = vault.search_hash(parsed.value)
     if session.scalars(select(Insured.id).where(Insured.id_hash == digest)).first():
         raise Conflict("insured_exists", "该身份证号已登记参保信息")
+    if member_id is None:  # a member of the roll is linked by their ID number
+        member = members_by_hash(session, {digest}).get(digest)
+        member_id = member.id if member is not None else None
     insured = Insured(
         name=name.strip(),
         id_hash=digest,

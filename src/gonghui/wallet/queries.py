@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.money import Fen
+from gonghui.core.pagination import Page, paged
+from gonghui.core.pii import IdentityVault
+from gonghui.members.rules import InvalidValue, parse_id_number
 from gonghui.wallet import ledger
 from gonghui.wallet.models import (
     Account,
@@ -240,3 +243,44 @@ def settlement(
         if s != g
     ]
     return pairs, by_province
+
+
+@dataclass(frozen=True)
+class RegistryLine:
+    insured: Insured
+    region_code: str
+    region_name: str
+    wallet_open: bool
+
+
+def registry(
+    session: Session, actor: Actor, vault: IdentityVault, query: str = "", page: int = 1
+) -> Page[RegistryLine]:
+    """The agency's insured registry: by name, or a whole ID number (through its keyed hash)."""
+    actor.require(Permission.WALLET_OPERATE)
+    statement = select(Insured)
+    if query.strip():
+        statement = statement.where(_insured_matches(query.strip(), vault))
+    found = paged(session, statement.order_by(Insured.id.desc()), page)
+    ids = [insured.id for insured in found.items]
+    region_ids = {insured.region_id for insured in found.items}
+    where = {
+        row.id: (row.code, row.name)
+        for row in session.execute(
+            select(Region.id, Region.code, Region.name).where(Region.id.in_(region_ids))
+        )
+    }
+    with_wallet = set(session.scalars(select(Wallet.insured_id).where(Wallet.insured_id.in_(ids))))
+    lines = [
+        RegistryLine(insured, *where[insured.region_id], wallet_open=insured.id in with_wallet)
+        for insured in found.items
+    ]
+    return Page(lines, found.total, found.page)
+
+
+def _insured_matches(query: str, vault: IdentityVault) -> ColumnElement[bool]:
+    try:
+        id_number = parse_id_number(query, today=date.max)
+    except InvalidValue:
+        return Insured.name.contains(query, autoescape=True)
+    return Insured.id_hash == vault.search_hash(id_number.value)

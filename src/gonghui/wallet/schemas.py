@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from gonghui.wallet.rules import Purpose, Verification
+from gonghui.wallet.rules import Purpose, Scheme, Verification
 
 
 class TransferIn(BaseModel):
@@ -52,6 +52,24 @@ class RegionOut(BaseModel):
     province_code: str
     level: str
     wallet_opened_on: str | None
+
+
+class InsuredIn(BaseModel):
+    name: str
+    id_number: str
+    scheme: Scheme
+    region: str = Field(description="参保统筹区代码（6位）")
+
+
+class InsuredOut(BaseModel):
+    id: int
+    name: str
+    id_masked: str
+    scheme: Scheme
+    region: str
+    member_linked: bool
+    wallet_open: bool
+    ended_on: str | None
 
 
 class SettlementLineOut(BaseModel):

@@ -26,10 +26,14 @@ from gonghui.members import api as members_api
 from gonghui.members import web as members_web
 from gonghui.retirement import api as retirement_api
 from gonghui.retirement import web as retirement_web
+from gonghui.stations import api as stations_api
 from gonghui.stations import web as stations_web
+from gonghui.stations import web_dashboard as stations_dashboard
+from gonghui.stations import web_manage as stations_manage
 from gonghui.wallet import api as wallet_api
 from gonghui.wallet import web as wallet_web
 from gonghui.wallet import web_operations as wallet_operations
+from gonghui.wallet import web_registry as wallet_registry
 from gonghui.web import errors, pages
 from gonghui.web.middleware import SecurityHeaders
 from gonghui.web.nav import nav_for
@@ -76,13 +80,17 @@ def create_app(
     app.include_router(insurance_web.router)
     app.include_router(insurance_operations.router)
     app.include_router(stations_web.router)
+    app.include_router(stations_manage.router)
+    app.include_router(stations_dashboard.router)
     app.include_router(wallet_web.router)
     app.include_router(wallet_operations.router)
+    app.include_router(wallet_registry.router)
     app.include_router(pages.api_router, prefix=API_PREFIX)
     app.include_router(members_api.router, prefix=API_PREFIX)
     app.include_router(retirement_api.router, prefix=API_PREFIX)
     app.include_router(insurance_api.router, prefix=API_PREFIX)
     app.include_router(wallet_api.router, prefix=API_PREFIX)
+    app.include_router(stations_api.router, prefix=API_PREFIX)
     return app
 
 

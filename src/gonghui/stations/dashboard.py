@@ -1,0 +1,310 @@
+"""The figures of the stations dashboard, over the positions the actor may see.
+
+- positions: every position not closed, counted by type (an integrated position counts once
+  under each of its types), by district, by honour; and every position by status;
+- cards: yellow and red cards held now, and those the last evaluation run gave;
+- usage: per month over the last 12 (the current month to date included), QR scans apart
+  from camera and hand counts, since they are measured differently (domain/stations.md);
+- satisfaction: per month, the number of ratings and their mean on each aspect and overall;
+- the last run's scoreboard: its highest and lowest totals.
+
+Months are Asia/Shanghai calendar months; each is one bucket of a single grouped query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.orm import Session
+
+from gonghui.core.auth import Actor
+from gonghui.core.clock import BUSINESS_TZ, business_date
+from gonghui.stations.models import EvaluationRun, HeadCount, Position, Rating, Score, Visit
+from gonghui.stations.rules import Card, CountSource, PositionStatus, PositionType
+from gonghui.stations.scoring import Aspect
+from gonghui.stations.service import position_scope
+
+TREND_MONTHS = 12
+BOARD_SIZE = 10
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Tally:
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Cards:
+    yellow_now: int
+    red_now: int
+    last_run: EvaluationRun | None
+    # Within the actor's positions, so a manager's counts may differ from the run's totals.
+    last_green: int
+    last_yellow: int
+    last_red: int
+
+
+@dataclass(frozen=True)
+class MonthUsage:
+    month: str  # YYYY-MM
+    scans: int
+    camera: int
+    manual: int
+
+
+@dataclass(frozen=True)
+class MonthSatisfaction:
+    month: str
+    ratings: int
+    mean: Decimal | None  # all five aspects together, 1.00–5.00; None with no rating
+    by_aspect: dict[Aspect, Decimal | None]
+
+
+@dataclass(frozen=True)
+class BoardLine:
+    position_id: int
+    name: str
+    district: str
+    aspects: dict[Aspect, int]
+    total: int
+    card: Card
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    positions: int  # not closed
+    by_status: list[tuple[PositionStatus, int]]
+    by_type: list[tuple[PositionType, int]]
+    by_district: list[Tally]
+    honours: list[Tally]
+    cards: Cards
+    usage: list[MonthUsage]
+    satisfaction: list[MonthSatisfaction]
+    top: list[BoardLine]
+    bottom: list[BoardLine]
+
+
+def dashboard(session: Session, actor: Actor, now: datetime) -> Dashboard:
+    scope = position_scope(actor)  # checks STATIONS_VIEW
+    in_service = [scope, Position.status != PositionStatus.CLOSED]
+    months = month_starts(business_date(now))
+    run = last_run(session)
+    return Dashboard(
+        positions=session.scalar(select(func.count()).where(*in_service)) or 0,
+        by_status=_by_status(session, scope),
+        by_type=list(zip(PositionType, _counts(session, in_service, _types()), strict=True)),
+        by_district=[
+            Tally(district, count)
+            for district, count in session.execute(
+                select(Position.district, func.count())
+                .where(*in_service)
+                .group_by(Position.district)
+                .order_by(func.count().desc(), Position.district)
+            )
+        ],
+        honours=_honours(session, in_service),
+        cards=_cards(session, scope, run),
+        usage=_usage(session, scope, months),
+        satisfaction=_satisfaction(session, scope, months),
+        top=_board(session, scope, run, highest=True),
+        bottom=_board(session, scope, run, highest=False),
+    )
+
+
+def month_starts(today: date, count: int = TREND_MONTHS) -> list[date]:
+    """The first days of the last `count` months up to today's, and of the month after."""
+    index = today.year * 12 + today.month - 1
+    return [date(i // 12, i % 12 + 1, 1) for i in range(index - count + 1, index + 2)]
+
+
+def _instant(day: date) -> datetime:
+    return datetime.combine(day, time(0), BUSINESS_TZ)
+
+
+def _counts(
+    session: Session, where: list[ColumnElement[bool]], conditions: list[ColumnElement[bool]]
+) -> list[int]:
+    """How many rows meet each condition, in one pass over the table."""
+    row = session.execute(
+        select(*(func.coalesce(func.sum(case((c, 1), else_=0)), 0) for c in conditions)).where(
+            *where
+        )
+    ).one()
+    return [int(value) for value in row]
+
+
+def _types() -> list[ColumnElement[bool]]:
+    return [Position.type_mask.op("&")(kind.value) != 0 for kind in PositionType]
+
+
+def _by_status(session: Session, scope: ColumnElement[bool]) -> list[tuple[PositionStatus, int]]:
+    counts: dict[PositionStatus, int] = dict(
+        session.execute(
+            select(Position.status, func.count()).where(scope).group_by(Position.status)
+        ).all()
+    )
+    return [(status, counts.get(status, 0)) for status in PositionStatus]
+
+
+HONOURS = {
+    "最美驿站": Position.most_beautiful,
+    "智能化/全周期": Position.smart,
+    "24小时开放": Position.open_24h,
+}
+
+
+def _honours(session: Session, in_service: list[ColumnElement[bool]]) -> list[Tally]:
+    counts = _counts(session, in_service, [flag.is_(True) for flag in HONOURS.values()])
+    return [Tally(label, count) for label, count in zip(HONOURS, counts, strict=True)]
+
+
+def last_run(session: Session) -> EvaluationRun | None:
+    """Runs follow one another in time (`evaluation.evaluate`), so the last ends latest."""
+    return session.scalars(
+        select(EvaluationRun).order_by(EvaluationRun.period_end.desc(), EvaluationRun.id.desc())
+    ).first()
+
+
+def _cards(session: Session, scope: ColumnElement[bool], run: EvaluationRun | None) -> Cards:
+    held = dict(
+        session.execute(
+            select(Position.status, func.count())
+            .where(scope, Position.status.in_([PositionStatus.YELLOW, PositionStatus.RED]))
+            .group_by(Position.status)
+        ).all()
+    )
+    given: dict[Card, int] = {}
+    if run is not None:
+        given = dict(
+            session.execute(
+                select(Score.card, func.count())
+                .join(Position, Position.id == Score.position_id)
+                .where(Score.run_id == run.id, scope)
+                .group_by(Score.card)
+            ).all()
+        )
+    return Cards(
+        yellow_now=held.get(PositionStatus.YELLOW, 0),
+        red_now=held.get(PositionStatus.RED, 0),
+        last_run=run,
+        last_green=given.get(Card.GREEN, 0),
+        last_yellow=given.get(Card.YELLOW, 0),
+        last_red=given.get(Card.RED, 0),
+    )
+
+
+def _bucket(column: Any, bounds: Sequence[object]) -> Any:
+    """The index of the month a value falls in, given the months' first values in order."""
+    return case(*((column < bound, index) for index, bound in enumerate(bounds[1:])))
+
+
+def _monthly(
+    session: Session,
+    column: Any,
+    bounds: Sequence[object],
+    values: Sequence[Any],
+    *where: Any,
+) -> dict[int, tuple[Any, ...]]:
+    """{month index: the aggregates} for rows whose `column` falls in the months. The bucket is
+    computed in a subquery and grouped outside it: PostgreSQL would not match a CASE of bound
+    parameters in GROUP BY to the same CASE in the select list."""
+    inner = (
+        select(_bucket(column, bounds).label("month"), *values)
+        .where(column >= bounds[0], column < bounds[-1], *where)
+        .subquery()
+    )
+    aggregates = [func.coalesce(func.sum(c), 0) for c in list(inner.c)[1:]]
+    rows = session.execute(select(inner.c.month, func.count(), *aggregates).group_by(inner.c.month))
+    return {int(row[0]): tuple(row[1:]) for row in rows}
+
+
+def _usage(session: Session, scope: ColumnElement[bool], months: list[date]) -> list[MonthUsage]:
+    mine = select(Position.id).where(scope)
+    scans = _monthly(
+        session, Visit.visited_at, [_instant(m) for m in months], [], Visit.position_id.in_(mine)
+    )
+    counted = {
+        source: _monthly(
+            session,
+            HeadCount.on_date,
+            months,
+            [HeadCount.people],
+            HeadCount.source == source,
+            HeadCount.position_id.in_(mine),
+        )
+        for source in CountSource
+    }
+    return [
+        MonthUsage(
+            month=f"{first:%Y-%m}",
+            scans=int(scans.get(index, (0,))[0]),
+            camera=int(counted[CountSource.CAMERA].get(index, (0, 0))[1]),
+            manual=int(counted[CountSource.MANUAL].get(index, (0, 0))[1]),
+        )
+        for index, first in enumerate(months[:-1])
+    ]
+
+
+def _mean(total: int, count: int) -> Decimal | None:
+    if not count:
+        return None
+    return (Decimal(total) / Decimal(count)).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def _satisfaction(
+    session: Session, scope: ColumnElement[bool], months: list[date]
+) -> list[MonthSatisfaction]:
+    mine = select(Position.id).where(scope)
+    rated = _monthly(
+        session,
+        Rating.rated_at,
+        [_instant(m) for m in months],
+        [getattr(Rating, aspect.value) for aspect in Aspect],
+        Rating.position_id.in_(mine),
+    )
+    lines = []
+    for index, first in enumerate(months[:-1]):
+        count, *sums = rated.get(index, (0, *(0 for _ in Aspect)))
+        count, sums = int(count), [int(s) for s in sums]
+        lines.append(
+            MonthSatisfaction(
+                month=f"{first:%Y-%m}",
+                ratings=count,
+                mean=_mean(sum(sums), count * len(sums)),
+                by_aspect={a: _mean(s, count) for a, s in zip(Aspect, sums, strict=True)},
+            )
+        )
+    return lines
+
+
+def _board(
+    session: Session, scope: ColumnElement[bool], run: EvaluationRun | None, *, highest: bool
+) -> list[BoardLine]:
+    if run is None:
+        return []
+    order = (Score.total.desc(), Score.position_id) if highest else (Score.total, Score.position_id)
+    rows = session.execute(
+        select(Score, Position.name, Position.district)
+        .join(Position, Position.id == Score.position_id)
+        .where(Score.run_id == run.id, scope)
+        .order_by(*order)
+        .limit(BOARD_SIZE)
+    )
+    return [
+        BoardLine(
+            position_id=score.position_id,
+            name=name,
+            district=district,
+            aspects={a: getattr(score, f"score_{a.value}") for a in Aspect},
+            total=score.total,
+            card=score.card,
+        )
+        for score, name, district in rows
+    ]

@@ -1,0 +1,139 @@
+"""The stations dashboard page and its XLSX export; a station manager sees their own positions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+
+from gonghui.core.auth import Actor, Permission
+from gonghui.core.charts import Series, bar_chart, line_chart
+from gonghui.core.clock import business_date
+from gonghui.core.tabular import Sheet, write_workbook
+from gonghui.stations.dashboard import BoardLine, Dashboard, dashboard
+from gonghui.stations.scoring import Aspect
+from gonghui.web.deps import Db, Now, permitted, render
+from gonghui.web.responses import download
+
+router = APIRouter(include_in_schema=False)
+Viewer = Annotated[Actor, Depends(permitted(Permission.STATIONS_VIEW))]
+# Past this many districts the chart keeps the largest; the table below it lists them all.
+CHART_DISTRICTS = 12
+
+
+def charts(figures: Dashboard) -> list[Markup]:
+    months = [line.month[2:] for line in figures.usage]
+    districts = figures.by_district[:CHART_DISTRICTS]
+    return [
+        bar_chart(
+            "各类型阵地数",
+            [kind.label for kind, _count in figures.by_type],
+            [Series("阵地", [count for _kind, count in figures.by_type])],
+            unit="个",
+        ),
+        bar_chart(
+            "各区县阵地数",
+            [one.label for one in districts],
+            [Series("阵地", [one.count for one in districts], color=1)],
+            unit="个",
+        ),
+        line_chart(
+            "每月到访人次",
+            months,
+            [
+                Series("扫码签到", [line.scans for line in figures.usage]),
+                Series("客流摄像头", [line.camera for line in figures.usage]),
+                Series("人工登记", [line.manual for line in figures.usage]),
+            ],
+            unit="人次",
+        ),
+        line_chart(
+            "每月满意度（平均星级）",
+            months,
+            [Series("平均星级", [line.mean for line in figures.satisfaction], color=3)],
+            unit="星（1–5）",
+        ),
+    ]
+
+
+@router.get("/stations/dashboard")
+def dashboard_page(request: Request, db: Db, now: Now, actor: Viewer) -> Response:
+    figures = dashboard(db, actor, now)
+    context = {
+        "figures": figures,
+        "charts": charts(figures),
+        "scoped": not actor.is_federation_wide,
+    }
+    return render(request, "stations/dashboard.html", context, actor=actor)
+
+
+def _number(value: Decimal | None) -> float | None:
+    # A mean star rating, not money: a float cell is what a spreadsheet sums and charts.
+    return float(value) if value is not None else None
+
+
+def _board_rows(lines: Sequence[BoardLine]) -> list[list[object]]:
+    return [
+        [
+            line.name,
+            line.district,
+            *(line.aspects[a] for a in Aspect),
+            line.total,
+            line.card.label,
+        ]
+        for line in lines
+    ]
+
+
+def sheets(figures: Dashboard) -> list[Sheet]:
+    cards = figures.cards
+    run = cards.last_run
+    overview: list[list[object]] = [
+        ["在册阵地（不含已关闭）", figures.positions],
+        *([status.label, count] for status, count in figures.by_status),
+        *([f"类型：{kind.label}", count] for kind, count in figures.by_type),
+        *([one.label, one.count] for one in figures.honours),
+        ["当前黄牌", cards.yellow_now],
+        ["当前红牌", cards.red_now],
+        ["最近一次考核", run.period_label if run else "—"],
+        ["最近考核达标", cards.last_green],
+        ["最近考核黄牌", cards.last_yellow],
+        ["最近考核红牌", cards.last_red],
+    ]
+    board_headers = ["阵地", "区县", *(a.label for a in Aspect), "总分", "结果"]
+    return [
+        Sheet("概览", ["项目", "数值"], overview),
+        Sheet("区县", ["区县", "阵地数"], [[one.label, one.count] for one in figures.by_district]),
+        Sheet(
+            "到访趋势",
+            ["月份", "扫码签到", "客流摄像头", "人工登记"],
+            [[u.month, u.scans, u.camera, u.manual] for u in figures.usage],
+        ),
+        Sheet(
+            "满意度趋势",
+            ["月份", "评价数", "平均星级", *(a.label for a in Aspect)],
+            [
+                [
+                    line.month,
+                    line.ratings,
+                    _number(line.mean),
+                    *(_number(line.by_aspect[a]) for a in Aspect),
+                ]
+                for line in figures.satisfaction
+            ],
+        ),
+        Sheet("考核前列", board_headers, _board_rows(figures.top)),
+        Sheet("考核末位", board_headers, _board_rows(figures.bottom)),
+    ]
+
+
+@router.get("/stations/dashboard.xlsx")
+def dashboard_export(db: Db, now: Now, actor: Viewer) -> Response:
+    figures = dashboard(db, actor, now)
+    return download(
+        write_workbook(sheets(figures)), f"服务阵地概览{business_date(now):%Y%m%d}.xlsx"
+    )

@@ -1,0 +1,110 @@
+"""The agency's insured registry page: find a person, record one who is not on the union's
+roll (a member's relative, most often), end an insurance or move it to another region."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from gonghui.core.auth import Actor, Permission
+from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.wallet import people, queries, regions, spending
+from gonghui.wallet.rules import Scheme
+from gonghui.web.deps import Csrf, Db, Now, Vault, flash, permitted, render
+
+router = APIRouter(include_in_schema=False)
+Operator = Annotated[Actor, Depends(permitted(Permission.WALLET_OPERATE))]
+PATH = "/wallet/insured"
+
+
+def _back(request: Request, message: str, category: str = "info") -> RedirectResponse:
+    flash(request, message, category)
+    return RedirectResponse(PATH, status_code=303)
+
+
+def read_date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput("bad_date", f"请填写{what}（YYYY-MM-DD）") from None
+
+
+@router.get(PATH)
+def registry_page(
+    request: Request, db: Db, vault: Vault, actor: Operator, q: str = "", page: int = 1
+) -> Response:
+    context = {
+        "results": queries.registry(db, actor, vault, q, page),
+        "q": q,
+        "schemes": list(Scheme),
+        "regions": regions.all_regions(db),
+    }
+    return render(request, "wallet/insured.html", context, actor=actor)
+
+
+@router.post(PATH, dependencies=[Csrf])
+def register(
+    request: Request,
+    db: Db,
+    now: Now,
+    vault: Vault,
+    actor: Operator,
+    name: Annotated[str, Form()] = "",
+    id_number: Annotated[str, Form()] = "",
+    scheme: Annotated[str, Form()] = "",
+    region: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        if scheme not in {s.value for s in Scheme}:
+            raise InvalidInput("bad_scheme", "请选择参保险种")
+        insured = people.register_insured(
+            db, name=name, id_number=id_number, scheme=Scheme(scheme), region_code=region,
+            vault=vault, actor=actor, now=now,
+        )  # fmt: skip
+    except DomainError as error:
+        db.rollback()
+        return _back(request, error.message, "error")
+    db.commit()
+    linked = "，已关联会员名册" if insured.member_id else ""
+    return _back(request, f"已登记参保人：{insured.name}（{insured.id_masked}）{linked}")
+
+
+@router.post(PATH + "/{insured_id}/end", dependencies=[Csrf])
+def end(
+    request: Request,
+    insured_id: int,
+    db: Db,
+    now: Now,
+    actor: Operator,
+    ended_on: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        ended = spending.end_insurance(
+            db, insured_id, read_date(ended_on, "终止日期"), actor=actor, now=now
+        )
+    except DomainError as error:
+        db.rollback()
+        return _back(request, error.message, "error")
+    db.commit()
+    return _back(request, f"已登记参保终止，自动解除共济关系{ended}个")
+
+
+@router.post(PATH + "/{insured_id}/move", dependencies=[Csrf])
+def move(
+    request: Request,
+    insured_id: int,
+    db: Db,
+    now: Now,
+    actor: Operator,
+    region: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        ended = spending.move_insured(db, insured_id, region, actor=actor, now=now)
+    except DomainError as error:
+        db.rollback()
+        return _back(request, error.message, "error")
+    db.commit()
+    return _back(request, f"已登记参保地转移，自动解除共济关系{ended}个")

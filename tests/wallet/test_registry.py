@@ -1,0 +1,125 @@
+"""The agency's insured registry: relatives who are not on the roll, members linked by their ID
+number, search, and ending or moving an insurance (which ends the person's relationships)."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gonghui.core.auth import Role
+from gonghui.core.pii import IdentityVault
+from gonghui.wallet import regions
+from gonghui.wallet.models import Insured, Relationship
+from gonghui.wallet.rules import RelationshipStatus
+from tests.conftest import NOW
+from tests.wallet.scenario import build_family
+from tests.world import World, csrf_of, login, make_id, post_form
+
+AUNT_ID = make_id(region="510104", birth="19600412", sequence="246")
+
+
+def _flash(client: TestClient) -> str:
+    page = client.get("/wallet/insured").text
+    return page.split('class="flash', 1)[1].split("</div>", 1)[0] if 'class="flash' in page else ""
+
+
+def _register(client: TestClient, name: str, id_number: str, region: str = "510100") -> str:
+    data = {"name": name, "id_number": id_number, "scheme": "resident", "region": region}
+    post_form(client, "/wallet/insured", data)
+    return _flash(client)
+
+
+def test_the_agency_registers_a_relative_who_is_not_a_member(
+    client: TestClient, db: Session, world: World
+) -> None:
+    login(client, world.users[Role.INSURANCE_AGENCY])
+    assert "已登记参保人：刘秀英" in _register(client, "刘秀英", AUNT_ID)
+    person = db.scalars(select(Insured).where(Insured.name == "刘秀英")).one()
+    assert (person.member_id, person.scheme.value, person.ended_on) == (None, "resident", None)
+    assert AUNT_ID not in client.get("/wallet/insured").text  # only the mask is shown
+    found = client.get("/wallet/insured", params={"q": AUNT_ID}).text
+    assert person.id_masked in found
+    assert "居民医保" in found
+    assert "510100" in found
+
+
+def test_a_member_of_the_roll_is_linked_by_their_id_number(
+    client: TestClient, db: Session, world: World
+) -> None:
+    login(client, world.users[Role.INSURANCE_AGENCY])
+    assert "已关联会员名册" in _register(client, "会员甲", world.member_a_id_number, "370600")
+    person = db.scalars(select(Insured).where(Insured.name == "会员甲")).one()
+    assert person.member_id == world.member_a
+
+
+def test_bad_and_repeated_registrations_are_refused_in_chinese(
+    client: TestClient, db: Session, world: World
+) -> None:
+    login(client, world.users[Role.INSURANCE_AGENCY])
+    wrong_check = AUNT_ID[:-1] + ("0" if AUNT_ID[-1] != "0" else "1")
+    assert "校验" in _register(client, "刘秀英", wrong_check)
+    assert "请填写姓名" in _register(client, " ", AUNT_ID)
+    assert "统筹区" in _register(client, "刘秀英", AUNT_ID, region="999999")
+    assert db.scalars(select(Insured).where(Insured.name == "刘秀英")).first() is None
+    _register(client, "刘秀英", AUNT_ID)
+    assert "该身份证号已登记参保信息" in _register(client, "刘秀英", AUNT_ID)
+
+
+def test_ending_an_insurance_ends_the_persons_relationships(
+    client: TestClient, db: Session, world: World, vault: IdentityVault
+) -> None:
+    family = build_family(db, world, vault, NOW)
+    db.commit()
+    login(client, world.users[Role.INSURANCE_AGENCY])
+    path = f"/wallet/insured/{family.mother.id}/end"
+    post_form(client, path, {"ended_on": ""})
+    assert "请填写终止日期" in _flash(client)
+    post_form(client, path, {"ended_on": "2025-02-09"})
+    assert "自动解除共济关系1个" in _flash(client)
+    db.expire_all()
+    ended = db.get(Insured, family.mother.id)
+    assert ended is not None
+    assert ended.ended_on is not None
+    assert ended.ended_on.isoformat() == "2025-02-09"
+    statuses = db.scalars(
+        select(Relationship.status).where(Relationship.recipient_id == family.mother.id)
+    ).all()
+    assert set(statuses) == {RelationshipStatus.DISSOLVED}
+
+
+def test_moving_an_insurance_to_another_region(
+    client: TestClient, db: Session, world: World, vault: IdentityVault
+) -> None:
+    family = build_family(db, world, vault, NOW)
+    db.commit()
+    login(client, world.users[Role.INSURANCE_AGENCY])
+    path = f"/wallet/insured/{family.mother.id}/move"
+    post_form(client, path, {"region": "510100"})  # where she is already
+    assert "参保地未变化" in _flash(client)
+    post_form(client, path, {"region": "370600"})
+    assert "已登记参保地转移，自动解除共济关系1个" in _flash(client)
+    db.expire_all()
+    moved = db.get(Insured, family.mother.id)
+    assert moved is not None
+    assert moved.region_id == regions.region_by_code(db, "370600").id
+    statuses = db.scalars(
+        select(Relationship.status).where(Relationship.recipient_id == family.mother.id)
+    ).all()
+    assert set(statuses) == {RelationshipStatus.DISSOLVED}
+
+
+def test_the_api_registers_and_finds_an_insured_person(client: TestClient, world: World) -> None:
+    login(client, world.users[Role.INSURANCE_AGENCY])
+    headers = {"X-CSRF-Token": csrf_of(client, "/home")}
+    body = {"name": "刘秀英", "id_number": AUNT_ID, "scheme": "resident", "region": "510100"}
+    made = client.post("/api/v1/wallet/insured", json=body, headers=headers)
+    assert made.status_code == 201, made.text
+    assert made.json()["member_linked"] is False
+    assert made.json()["region"] == "510100"
+    again = client.post("/api/v1/wallet/insured", json=body, headers=headers)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "insured_exists"
+    found = client.get("/api/v1/wallet/insured", params={"q": "刘秀"}).json()
+    assert [person["id"] for person in found] == [made.json()["id"]]
+    assert found[0]["id_masked"] != AUNT_ID
