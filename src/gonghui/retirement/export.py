@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from collections.abc import Iterable
+from typing import Final
 
-from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-
+from gonghui.core.tabular import Sheet, write_workbook
 from gonghui.retirement.display import CATEGORY_SHORT, month_text
 from gonghui.retirement.impact import GroupImpact, ImpactReport
 from gonghui.retirement.queries import ScopedImpact
@@ -51,37 +47,34 @@ NOTE: Final = (
 
 def impact_xlsx(scoped: ScopedImpact) -> bytes:
     report = scoped.report
-    workbook = Workbook()
-    _fill(workbook.active, "概况", ("项目", "数值"), _overview(scoped))
-    _fill(workbook.create_sheet(), "逐年", YEAR_HEADERS, _year_rows(report.total))
-    _fill(
-        workbook.create_sheet(),
-        "按单位",
-        ("单位", "统一社会信用代码", "行业", *GROUP_HEADERS),
-        ([g.name, g.key, g.industry, *_group_cells(g)] for g in report.by_unit),
+    # Credit codes and months go out as text cells (str), so that Excel keeps them as written.
+    return write_workbook(
+        [
+            Sheet("概况", ("项目", "数值"), _overview(scoped)),
+            Sheet("逐年", YEAR_HEADERS, _year_rows(report.total)),
+            Sheet(
+                "按单位",
+                ("单位", "统一社会信用代码", "行业", *GROUP_HEADERS),
+                ([g.name, g.key, g.industry, *_group_cells(g)] for g in report.by_unit),
+            ),
+            Sheet(
+                "按行业",
+                ("行业", *GROUP_HEADERS),
+                ([g.name, *_group_cells(g)] for g in report.by_industry),
+            ),
+            Sheet(
+                "单位逐年",
+                ("单位", "统一社会信用代码", *YEAR_HEADERS),
+                ([g.name, g.key, *row] for g in report.by_unit for row in _year_rows(g)),
+            ),
+            Sheet(
+                "行业逐年",
+                ("行业", *YEAR_HEADERS),
+                ([g.name, *row] for g in report.by_industry for row in _year_rows(g)),
+            ),
+            Sheet("未来12个月退休", UPCOMING_HEADERS, _upcoming_rows(report)),
+        ]
     )
-    _fill(
-        workbook.create_sheet(),
-        "按行业",
-        ("行业", *GROUP_HEADERS),
-        ([g.name, *_group_cells(g)] for g in report.by_industry),
-    )
-    _fill(
-        workbook.create_sheet(),
-        "单位逐年",
-        ("单位", "统一社会信用代码", *YEAR_HEADERS),
-        ([g.name, g.key, *row] for g in report.by_unit for row in _year_rows(g)),
-    )
-    _fill(
-        workbook.create_sheet(),
-        "行业逐年",
-        ("行业", *YEAR_HEADERS),
-        ([g.name, *row] for g in report.by_industry for row in _year_rows(g)),
-    )
-    _fill(workbook.create_sheet(), "未来12个月退休", UPCOMING_HEADERS, _upcoming_rows(report))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def _overview(scoped: ScopedImpact) -> list[list[object]]:
@@ -138,18 +131,3 @@ def _upcoming_rows(report: ImpactReport) -> Iterable[list[object]]:
             str(item.retirement_month),
             item.delay_months,
         ]
-
-
-def _fill(sheet: Any, title: str, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """A sheet with a bold, frozen header; credit codes and months stay text (cells get str)."""
-    sheet.title = title
-    sheet.append(list(headers))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="FFE8E8")
-    for row in rows:
-        sheet.append(list(row))
-    for index, name in enumerate(headers, start=1):
-        width = max(10, len(name) * 2 + 2)
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
