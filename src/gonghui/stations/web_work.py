@@ -9,6 +9,7 @@ pages of `web_manage.py` too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -114,6 +115,30 @@ def _work_page(
     )
 
 
+def _refused_work(
+    request: Request,
+    db: Db,
+    now: datetime,
+    actor: Actor,
+    position: Position,
+    refusal: DomainError,
+    form: str,
+    values: Mapping[str, str],
+) -> Response:
+    """The work page again after a refusal: nothing written, the form kept with its message."""
+    db.rollback()
+    return _work_page(
+        request,
+        db,
+        now,
+        actor,
+        position,
+        errors={form: refusal.message},
+        forms={form: dict(values)},
+        status_code=refusal.http_status,
+    )
+
+
 @router.get("/stations/positions/{position_id}/work")
 def work_page(request: Request, position_id: int, db: Db, now: Now, actor: Operator) -> Response:
     position = service.position_for(db, actor, position_id)
@@ -137,17 +162,7 @@ def record_activity(
             now=now,
         )
     except DomainError as refusal:
-        db.rollback()
-        return _work_page(
-            request,
-            db,
-            now,
-            actor,
-            position,
-            errors={"activity": refusal.message},
-            forms={"activity": dict(posted)},
-            status_code=refusal.http_status,
-        )
+        return _refused_work(request, db, now, actor, position, refusal, "activity", dict(posted))
     db.commit()
     flash(request, f"已登记活动：{activity.title}（{activity.attendance}人参加）")
     return redirect(f"/stations/positions/{position.id}/work")
@@ -173,17 +188,7 @@ def record_count(
             now=now,
         )
     except DomainError as refusal:
-        db.rollback()
-        return _work_page(
-            request,
-            db,
-            now,
-            actor,
-            position,
-            errors={"count": refusal.message},
-            forms={"count": dict(posted)},
-            status_code=refusal.http_status,
-        )
+        return _refused_work(request, db, now, actor, position, refusal, "count", dict(posted))
     db.commit()
     flash(request, f"已登记{row.on_date}{source.label}人数：{row.people}人")
     return redirect(f"/stations/positions/{position.id}/work")
@@ -203,17 +208,8 @@ def file_appeal(
     try:
         appeals.file_appeal(db, row, reason, actor=actor, now=now)
     except DomainError as refusal:
-        db.rollback()
-        return _work_page(
-            request,
-            db,
-            now,
-            actor,
-            position,
-            errors={f"appeal-{row.id}": refusal.message},
-            forms={f"appeal-{row.id}": {"reason": reason}},
-            status_code=refusal.http_status,
-        )
+        form = f"appeal-{row.id}"
+        return _refused_work(request, db, now, actor, position, refusal, form, {"reason": reason})
     db.commit()
     flash(request, "申诉已提交，请等待总工会处理")
     return redirect(f"/stations/positions/{position.id}/work")
