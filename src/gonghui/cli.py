@@ -10,11 +10,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings
+from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings, unit_of_work
 from gonghui.core.auth import Role
 from gonghui.core.clock import clock_from
 from gonghui.core.db import engine_for, session_factory, transaction
-from gonghui.core.errors import DomainError, ImportRejected
 from gonghui.core.migrate import upgrade
 from gonghui.core.pii import IdentityVault
 from gonghui.demo import load_demo
@@ -140,32 +139,24 @@ def users_create(
     bank: Annotated[str, typer.Option(help="所属银行代码，如 YTB")] = "",
 ) -> None:
     """创建工作人员、银行或管理员账号。"""
-    settings = load_settings()
-    engine = engine_for(settings)
-    now = clock_from(settings).now()
-    try:
-        with transaction(session_factory(engine)) as session:
-            unit_row = queries.units_by_credit_code(session, {unit.upper()}).get(unit.upper())
-            if unit and unit_row is None:
-                fail(f"统一社会信用代码 {unit} 对应的单位不存在")
-            bank_row = next((b for b in queries.all_banks(session) if b.code == bank), None)
-            if bank and bank_row is None:
-                fail(f"银行代码 {bank} 不存在")
-            accounts.create_user(
-                session,
-                username=username,
-                password=password,
-                role=role,
-                display_name=display_name,
-                unit=unit_row,
-                bank=bank_row,
-                actor=CLI_ACTOR,
-                now=now,
-            )
-    except DomainError as error:
-        fail(error.message)
-    finally:
-        engine.dispose()
+    with unit_of_work() as (session, settings):
+        unit_row = queries.units_by_credit_code(session, {unit.upper()}).get(unit.upper())
+        if unit and unit_row is None:
+            fail(f"统一社会信用代码 {unit} 对应的单位不存在")
+        bank_row = next((b for b in queries.all_banks(session) if b.code == bank), None)
+        if bank and bank_row is None:
+            fail(f"银行代码 {bank} 不存在")
+        accounts.create_user(
+            session,
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+            unit=unit_row,
+            bank=bank_row,
+            actor=CLI_ACTOR,
+            now=clock_from(settings).now(),
+        )
     console.print(f"已创建用户 {username}（{role.label}）")
 
 
@@ -174,28 +165,16 @@ def members_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
 ) -> None:
     """导入单位、会员或会员卡（按表头识别）；有任何错误则逐行列出，不写入任何数据。"""
-    settings = load_settings()
-    engine = engine_for(settings)
-    now = clock_from(settings).now()
-    try:
-        with transaction(session_factory(engine)) as session, _progress() as bar:
-            task = bar.add_task(f"导入 {file.name}", total=None)
-            report = import_file(
-                session,
-                file.read_bytes(),
-                actor=CLI_ACTOR,
-                now=now,
-                vault=IdentityVault(settings.data_key.get_secret_value()),
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-    except ImportRejected as rejected:
-        for line in rejected.errors:
-            errors.print(f"  {line}")
-        fail(rejected.message)
-    except DomainError as error:
-        fail(error.message)
-    finally:
-        engine.dispose()
+    with unit_of_work() as (session, settings), _progress() as bar:
+        task = bar.add_task(f"导入 {file.name}", total=None)
+        report = import_file(
+            session,
+            file.read_bytes(),
+            actor=CLI_ACTOR,
+            now=clock_from(settings).now(),
+            vault=IdentityVault(settings.data_key.get_secret_value()),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     console.print(report.summary)
 
 
@@ -207,15 +186,10 @@ def members_export(
     """按导入模板的格式导出到 XLSX，可再次导入。"""
     if file.suffix.lower() != ".xlsx":
         fail("导出文件名应以 .xlsx 结尾")
-    settings = load_settings()
-    engine = engine_for(settings)
-    try:
-        with transaction(session_factory(engine)) as session:
-            content = export_xlsx(
-                session, CLI_ACTOR, IdentityVault(settings.data_key.get_secret_value()), kind
-            )
-    finally:
-        engine.dispose()
+    with unit_of_work() as (session, settings):
+        content = export_xlsx(
+            session, CLI_ACTOR, IdentityVault(settings.data_key.get_secret_value()), kind
+        )
     file.write_bytes(content)
     console.print(f"已导出{kind.label}到 {file}")
 
