@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gonghui.core.db import insert_if_absent
+from gonghui.core.db import Base, insert_if_absent
 from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.core.money import Fen
 from gonghui.wallet.models import Account, Entry, IdempotentRequest, Posting, Transfer
@@ -33,6 +34,19 @@ from gonghui.wallet.rules import (
 )
 
 MAX_KEY_LENGTH = 128
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table behind a model. The money path runs Core statements built once at import
+    (below, and in `transfers`): SQLAlchemy then skips building the expression, its cache key
+    and the ORM's unit of work on every call, which cost more than the database's own work."""
+    return model.metadata.tables[model.__tablename__]
+
+
+ACCOUNTS = table_of(Account)
+POSTINGS = table_of(Posting)
+ENTRIES = table_of(Entry)
+REQUESTS = table_of(IdempotentRequest)
 
 
 @dataclass(frozen=True)
@@ -59,20 +73,21 @@ def quota(recipient_id: int, giver_id: int) -> AccountRef:
     return AccountRef(f"quota:{recipient_id}:{giver_id}", AccountKind.QUOTA, recipient_id, giver_id)
 
 
+_IDS_BY_KEY = select(ACCOUNTS.c.key, ACCOUNTS.c.id).where(
+    ACCOUNTS.c.key.in_(bindparam("keys", expanding=True))
+)
+
+
 def ensure_accounts(session: Session, refs: Sequence[AccountRef], now: datetime) -> dict[str, int]:
     """The ids of these accounts, creating any that do not exist yet (safely, if concurrent
     transactions create the same one)."""
-    keys = [ref.key for ref in refs]
-    found = dict(
-        session.execute(select(Account.key, Account.id).where(Account.key.in_(keys))).all()
-    )
+    keys = {"keys": [ref.key for ref in refs]}
+    found: dict[str, int] = dict(session.execute(_IDS_BY_KEY, keys).tuples().all())
     missing = [ref for ref in refs if ref.key not in found]
     for ref in missing:
         _create(session, ref, now)
     if missing:
-        found = dict(
-            session.execute(select(Account.key, Account.id).where(Account.key.in_(keys))).all()
-        )
+        found = dict(session.execute(_IDS_BY_KEY, keys).tuples().all())
     return found
 
 
@@ -99,30 +114,46 @@ class Locked:
         return self.balances[key]
 
 
+_LOCK = (
+    select(ACCOUNTS.c.key, ACCOUNTS.c.id, ACCOUNTS.c.balance_fen)
+    .where(ACCOUNTS.c.key.in_(bindparam("keys", expanding=True)))
+    .order_by(ACCOUNTS.c.id)
+    .with_for_update()
+)
+
+
 def lock(session: Session, refs: Sequence[AccountRef], now: datetime) -> Locked:
     """Lock the accounts' rows (the outside world's are never locked), always in ascending id
     order, so that two postings touching the same accounts queue instead of deadlocking.
     One round trip when the accounts exist already, which is nearly always."""
     internal = [ref for ref in refs if not ref.kind.external]
-    statement = (
-        select(Account.key, Account.id, Account.balance_fen)
-        .where(Account.key.in_([ref.key for ref in internal]))
-        .order_by(Account.id)
-        .with_for_update()
-    )
-    rows = session.execute(statement).all()
-    if len(rows) < len({ref.key for ref in internal}):
+    keys = {"keys": [ref.key for ref in internal]}
+    rows = session.execute(_LOCK, keys).all()
+    if len(rows) < len(set(keys["keys"])):
         known = {row.key for row in rows}
         for ref in internal:
             if ref.key not in known:
                 _create(session, ref, now)
-        rows = session.execute(statement).all()
+        rows = session.execute(_LOCK, keys).all()
     ids = {row.key: row.id for row in rows}
     external = [ref for ref in refs if ref.kind.external]
     if external:
         ids |= ensure_accounts(session, external, now)
     balances = {ref.key: 0 for ref in refs} | {row.key: row.balance_fen or 0 for row in rows}
     return Locked(ids, balances)
+
+
+# The guard is in the UPDATE itself: even without the row lock, no balance passes zero.
+_MOVE = (
+    update(ACCOUNTS)
+    .where(
+        ACCOUNTS.c.id == bindparam("account_id"),
+        ACCOUNTS.c.balance_fen + bindparam("amount_fen") >= 0,
+    )
+    .values(balance_fen=ACCOUNTS.c.balance_fen + bindparam("amount_fen"))
+)
+_NEW_POSTING = insert(POSTINGS).returning(POSTINGS.c.id)
+_NEW_ENTRY = insert(ENTRIES)
 
 
 def post(
@@ -145,24 +176,29 @@ def post(
     ids = (
         dict(known) if all(ref.key in known for ref in refs) else ensure_accounts(session, refs, at)
     )
-    for ref, amount in sorted(legs, key=lambda leg: ids[leg[0].key]):
-        if ref.kind.external:
-            continue
-        # The guard is in the UPDATE itself: even without the row lock, no balance passes zero.
-        changed = session.execute(
-            update(Account)
-            .where(Account.id == ids[ref.key], Account.balance_fen + amount >= 0)
-            .values(balance_fen=Account.balance_fen + amount)
-        )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
+    moves = [
+        {"account_id": ids[ref.key], "amount_fen": amount}
+        for ref, amount in legs
+        if not ref.kind.external
+    ]
+    moves.sort(key=lambda move: move["account_id"])  # the lock order, should any still wait
+    # One guarded UPDATE per account, sent together (executemany: one round trip where the
+    # driver pipelines them, as psycopg does); the row count is their sum, so any shortfall
+    # means a guard refused and the whole posting is refused.
+    if moves:
+        changed = session.execute(_MOVE, moves)
+        if changed.rowcount != len(moves):  # type: ignore[attr-defined]
             raise WalletRefused(Refusal.INSUFFICIENT_BALANCE)
-    posting_id: int = session.execute(
-        insert(Posting)
-        .values(kind=kind, transfer_id=transfer_id, at=at, actor_label=actor_label, memo=memo)
-        .returning(Posting.id)
-    ).scalar_one()
+    posting = {
+        "kind": kind,
+        "transfer_id": transfer_id,
+        "at": at,
+        "actor_label": actor_label,
+        "memo": memo,
+    }
+    posting_id: int = session.execute(_NEW_POSTING, posting).scalar_one()
     session.execute(
-        insert(Entry),
+        _NEW_ENTRY,
         [
             {"posting_id": posting_id, "account_id": ids[ref.key], "amount_fen": amount}
             for ref, amount in legs
@@ -181,6 +217,25 @@ def check_key(key: str) -> str:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise InvalidInput("bad_idempotency_key", "请求编号（Idempotency-Key）须为1至128个可见字符")
     return key
+
+
+# The claim: INSERT … ON CONFLICT DO NOTHING on the unique (scope, key), spelt once for each
+# dialect (`insert_if_absent` builds it on every call). Its row count says who claimed the key.
+_UNIQUE = ["scope", "key"]
+_CLAIM = {
+    "postgresql": postgresql.insert(REQUESTS).on_conflict_do_nothing(index_elements=_UNIQUE),
+    "sqlite": sqlite.insert(REQUESTS).on_conflict_do_nothing(index_elements=_UNIQUE),
+}
+_THIS_REQUEST = (REQUESTS.c.scope == bindparam("request_scope")) & (
+    REQUESTS.c.key == bindparam("request_key")
+)
+_ANSWER = (
+    update(REQUESTS)
+    .where(_THIS_REQUEST)
+    .values(result=bindparam("answer", type_=REQUESTS.c.result.type))
+)
+_FORGET = delete(REQUESTS).where(_THIS_REQUEST)
+_RECORDED = select(REQUESTS.c.request_hash, REQUESTS.c.result).where(_THIS_REQUEST)
 
 
 def once(
@@ -214,44 +269,45 @@ def once(
         "result": None,
         "created_at": now,
     }
-    if not insert_if_absent(session, IdempotentRequest, claim, ["scope", "key"]):
-        return _recorded_answer(session, scope, key, digest)
-    request = (IdempotentRequest.scope == scope) & (IdempotentRequest.key == key)
+    this_request = {"request_scope": scope, "request_key": key}
+    dialect = session.get_bind().dialect.name
+    claimed = session.execute(_CLAIM[dialect], claim, execution_options={"preserve_rowcount": True})
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        return _recorded_answer(session, this_request, digest)
     savepoint = session.begin_nested()
     try:
         result = work()
     except WalletRefused as refused:
         savepoint.rollback()
         answer = {REFUSED: refused.refusal.value, "detail": refused.detail}
-        session.execute(update(IdempotentRequest).where(request).values(result=answer))
+        session.execute(_ANSWER, {**this_request, "answer": answer})
         raise
     except DomainError:
         savepoint.rollback()
-        session.execute(delete(IdempotentRequest).where(request))
+        session.execute(_FORGET, this_request)
         raise
     except BaseException:
         if savepoint.is_active:
             savepoint.rollback()
         raise
     savepoint.commit()
-    session.execute(update(IdempotentRequest).where(request).values(result=result))
+    session.execute(_ANSWER, {**this_request, "answer": result})
     return result
 
 
 REFUSED = "refused"  # the recorded answer of a refused request: {REFUSED: code, "detail": …}
 
 
-def _recorded_answer(session: Session, scope: str, key: str, digest: str) -> dict[str, Any]:
-    earlier = session.scalars(
-        select(IdempotentRequest)
-        .where(IdempotentRequest.scope == scope, IdempotentRequest.key == key)
-        .execution_options(populate_existing=True)
-    ).one()
+def _recorded_answer(
+    session: Session, this_request: Mapping[str, str], digest: str
+) -> dict[str, Any]:
+    earlier = session.execute(_RECORDED, this_request).one()
     if earlier.request_hash != digest or earlier.result is None:
         raise WalletRefused(Refusal.IDEMPOTENCY_MISMATCH)
     if REFUSED in earlier.result:
         raise WalletRefused(Refusal(earlier.result[REFUSED]), earlier.result["detail"])
-    return earlier.result
+    answer: dict[str, Any] = earlier.result
+    return answer
 
 
 def verify(session: Session) -> list[str]:

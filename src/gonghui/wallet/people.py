@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, false, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
@@ -32,18 +32,37 @@ from gonghui.wallet.verification import FaceVerifier, hash_wallet_password
 WALLET_DOOR = Actor(user_id=None, username="wallet", role=Role.ADMIN, display_name="医保钱包开通")
 
 
-def _own(actor: Actor) -> ColumnElement[bool]:
-    """Which insured person the actor is: by their login, or by their member record."""
+# Which insured person the actor is: by their login, or by their member record. Built once, with
+# both as parameters: an actor without one binds it as NULL, and `column = NULL` matches no row,
+# so the one condition serves every actor (and one with neither finds nobody).
+_INSURED, _WALLETS = Insured.__table__, Wallet.__table__
+_OWN = or_(
+    _INSURED.c.user_id == bindparam("user_id"), _INSURED.c.member_id == bindparam("member_id")
+)
+_OWN_INSURED = select(Insured).where(_OWN)
+_OWN_INSURED_ID = select(_INSURED.c.id).where(_OWN)
+_OWN_INSURED_AND_WALLET = (
+    select(Insured, Wallet).outerjoin(Wallet, Wallet.insured_id == Insured.id).where(_OWN)
+)
+
+
+def _own(actor: Actor) -> dict[str, int | None]:
+    """The parameters of `_OWN` for an actor allowed to use a wallet."""
     actor.require(Permission.WALLET_USE)
-    conditions = [Insured.user_id == actor.user_id] if actor.user_id is not None else []
-    if actor.member_id is not None:
-        conditions.append(Insured.member_id == actor.member_id)
-    return or_(*conditions) if conditions else false()
+    return {"user_id": actor.user_id, "member_id": actor.member_id}
 
 
 def own_insured(session: Session, actor: Actor) -> Insured:
     """The insured person the actor is."""
-    found = session.scalars(select(Insured).where(_own(actor))).first()
+    found = session.scalars(_OWN_INSURED, _own(actor)).first()
+    if found is None:
+        raise NotFound("参保信息")
+    return found
+
+
+def own_insured_id(session: Session, actor: Actor) -> int:
+    """The id of the insured person the actor is, where nothing else of them is needed."""
+    found: int | None = session.scalars(_OWN_INSURED_ID, _own(actor)).first()
     if found is None:
         raise NotFound("参保信息")
     return found
@@ -51,11 +70,7 @@ def own_insured(session: Session, actor: Actor) -> Insured:
 
 def own_insured_and_wallet(session: Session, actor: Actor) -> tuple[Insured, Wallet]:
     """The insured person the actor is and their wallet, in one look-up."""
-    found = session.execute(
-        select(Insured, Wallet)
-        .outerjoin(Wallet, Wallet.insured_id == Insured.id)
-        .where(_own(actor))
-    ).first()
+    found = session.execute(_OWN_INSURED_AND_WALLET, _own(actor)).first()
     if found is None:
         raise NotFound("参保信息")
     insured, wallet = found
