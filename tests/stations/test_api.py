@@ -15,7 +15,7 @@ from gonghui.core.auth import Role
 from gonghui.core.clock import FixedClock
 from gonghui.core.settings import Settings
 from gonghui.stations import tokens
-from gonghui.stations.models import Feedback, Rating, Score, Visit
+from gonghui.stations.models import Complaint, Feedback, Rating, Score, Visit
 from gonghui.stations.rules import Amenity, PositionType
 from tests.conftest import NOW
 from tests.stations.helpers import STAFF, position
@@ -273,3 +273,31 @@ def test_the_stations_api_is_in_the_openapi_schema(client: TestClient) -> None:
     ):
         assert f"{API}{path}" in paths
     assert not any(path.startswith("/stations") for path in paths)
+
+
+def test_a_complaint_about_a_visit_takes_its_receipt(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    found = position(db, "APIGRIPE")
+    db.commit()
+    token = tokens.issue(_key(settings), found.id, NOW)
+    visit = client.post(f"{API}/checkins", json={"token": token, **VISITOR}).json()
+    path = f"{API}/visits/{visit['visit_id']}/complaint"
+    forged = client.post(path, json={"receipt": "0" * 32, "body": "灯坏了"})
+    assert (forged.status_code, _code(forged)) == (404, "not_found")
+    empty = client.post(path, json={"receipt": visit["receipt"], "body": " "})
+    assert (empty.status_code, _code(empty)) == (422, "bad_text")
+    made = client.post(
+        path,
+        json={
+            "receipt": visit["receipt"],
+            "body": "灯坏了",
+            "contact_name": "李女士",
+            "contact_phone": "13812345678",
+        },
+    )
+    assert made.status_code == 201
+    assert (made.json()["real_name"], made.json()["status"]) == (True, "open")
+    complaint = db.get(Complaint, made.json()["complaint_id"])
+    assert complaint is not None
+    assert (complaint.position_id, complaint.visit_id) == (found.id, visit["visit_id"])

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import Role
 from gonghui.core.settings import Settings
 from gonghui.stations import tokens
-from gonghui.stations.models import Rating, Visit
+from gonghui.stations.models import Complaint, Rating, Visit
 from tests.conftest import NOW
 from tests.stations.helpers import position
 from tests.world import World, csrf_of, login, post_form
@@ -122,3 +122,32 @@ def test_the_finder_draws_its_map_without_outside_tiles(client: TestClient, db: 
     assert "阵地NEAR" in page.text
     assert "http://" not in page.text.replace("http://www.w3.org/2000/svg", "")
     assert client.get("/stations/find?lat=abc").status_code == 422
+
+
+def test_a_visitor_complains_and_a_real_name_complaint_awaits_its_call_back(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    found = position(db, "GRIPE")
+    db.commit()
+    token = tokens.issue(tokens.derive_key(settings.secret_key.get_secret_value()), found.id, NOW)
+    data = {"token": token, "phone": "13912345678", "occupation": "外卖骑手"}
+    visit_path = post_form(client, "/stations/checkin", data).headers["location"]  # type: ignore[attr-defined]
+    path = visit_path + "/complaint"
+    refused = post_form(client, path, {"body": "饮水机坏了", "contact_phone": "13912345678"})
+    assert refused.status_code == 422  # type: ignore[attr-defined]
+    assert "实名投诉请填写姓名" in refused.text  # type: ignore[attr-defined]
+    # The form keeps what was typed.
+    assert "饮水机坏了" in refused.text  # type: ignore[attr-defined]
+    assert db.scalar(select(func.count()).select_from(Complaint)) == 0
+    real = {"body": "饮水机坏了", "contact_name": "张师傅", "contact_phone": "13912345678"}
+    assert post_form(client, path, real).status_code == 303  # type: ignore[attr-defined]
+    assert "阵地负责人将电话回访" in client.get(visit_path).text
+    post_form(client, path, {"body": "空调太冷"})
+    complaints = db.scalars(select(Complaint).order_by(Complaint.id)).all()
+    assert [(c.real_name, c.status.value, c.position_id) for c in complaints] == [
+        (True, "open", found.id),
+        (False, "open", found.id),
+    ]
+    client.cookies.clear()  # another browser has no such visit
+    other = post_form(client, path, {"body": "冒名投诉"})
+    assert other.status_code == 404  # type: ignore[attr-defined]

@@ -152,6 +152,8 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/stations/checkin"): ANYONE,
     ("GET", "/stations/visits/{visit_id}"): ANYONE,
     ("POST", "/stations/visits/{visit_id}/rating"): ANYONE,
+    ("POST", "/stations/visits/{visit_id}/complaint"): ANYONE,
+    ("POST", "/api/v1/stations/visits/{visit_id}/complaint"): ANYONE,
     ("GET", "/stations/find"): ANYONE,
     ("GET", "/stations/evaluations"): STATION_VIEWERS,
     ("POST", "/stations/evaluations"): STAFF,

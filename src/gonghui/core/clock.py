@@ -12,6 +12,11 @@ from gonghui.core.settings import Settings
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 
 
+def beijing(instant: datetime, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """An instant as people here read it: Beijing time (the `beijing` filter in templates)."""
+    return instant.astimezone(BUSINESS_TZ).strftime(pattern)
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

@@ -18,12 +18,14 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import InvalidInput, NotFound
 from gonghui.stations import evaluation, finder, queries, service, tokens
 from gonghui.stations.dashboard import dashboard
-from gonghui.stations.feedback import Stars, leave_feedback, rate_visit
-from gonghui.stations.models import RuleSetVersion
+from gonghui.stations.feedback import Stars, file_complaint, leave_feedback, rate_visit
+from gonghui.stations.models import Position, RuleSetVersion
 from gonghui.stations.rules import Amenity, FeedbackKind, PositionType
 from gonghui.stations.schemas import (
     CheckInIn,
     CheckInOut,
+    ComplaintIn,
+    ComplaintOut,
     DashboardOut,
     EvaluateIn,
     EvaluateOut,
@@ -210,3 +212,31 @@ def run_evaluation(body: EvaluateIn, db: Db, now: Now, actor: Manager) -> Evalua
     summary = evaluation.evaluate(db, body.period, actor=actor, now=now)
     db.commit()
     return EvaluateOut.of(summary)
+
+
+@router.post("/visits/{visit_id}/complaint", response_model=ComplaintOut, status_code=201)
+def complain(
+    visit_id: int, body: ComplaintIn, db: Db, now: Now, receipts: ReceiptKey
+) -> ComplaintOut:
+    """A complaint about a visit (the check-in's receipt); real-name ones are called back."""
+    if not hmac.compare_digest(body.receipt, receipt_of(receipts, visit_id)):
+        raise NotFound("到访记录")
+    visit = queries.visit_of(db, visit_id, [visit_id])
+    position = db.get(Position, visit.position_id)
+    assert position is not None  # noqa: S101 - a visit's position is a foreign key
+    complaint = file_complaint(
+        db,
+        position,
+        body.body,
+        now=now,
+        visit=visit,
+        contact_name=body.contact_name,
+        contact_phone=body.contact_phone,
+    )
+    db.commit()
+    return ComplaintOut(
+        complaint_id=complaint.id,
+        position_id=position.id,
+        real_name=complaint.real_name,
+        status=complaint.status.value,
+    )

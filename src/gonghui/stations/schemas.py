@@ -175,6 +175,20 @@ class RatingIn(BaseModel):
     comment_kind: Literal["comment", "suggestion"] = "comment"
 
 
+class ComplaintIn(BaseModel):
+    receipt: str = Field(max_length=64)
+    body: str = Field(max_length=1000, description="投诉内容")
+    contact_name: str = Field("", max_length=64, description="实名投诉的姓名（匿名则留空）")
+    contact_phone: str = Field("", max_length=20, description="实名投诉的手机号，用于回访")
+
+
+class ComplaintOut(BaseModel):
+    complaint_id: int
+    position_id: int
+    real_name: bool
+    status: str
+
+
 class RatingOut(BaseModel):
     rating_id: int
     visit_id: int

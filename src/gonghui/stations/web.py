@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.stations import evaluation, finder, queries, service, tokens
-from gonghui.stations.feedback import Stars, leave_feedback, rate_visit
+from gonghui.stations.feedback import Stars, file_complaint, leave_feedback, rate_visit
 from gonghui.stations.mapsvg import map_svg
 from gonghui.stations.models import Position
 from gonghui.stations.qr import qr_svg
@@ -182,6 +182,50 @@ def rate(
         leave_feedback(db, visit, kind, fields["comment"], now=now)
     db.commit()
     flash(request, "评价已提交，感谢您的反馈")
+    return _redirect(f"/stations/visits/{visit.id}")
+
+
+@router.post("/stations/visits/{visit_id}/complaint", dependencies=[Csrf])
+def complain(
+    request: Request,
+    visit_id: int,
+    db: Db,
+    now: Now,
+    actor: MaybeActor,
+    body: Annotated[str, Form()] = "",
+    contact_name: Annotated[str, Form()] = "",
+    contact_phone: Annotated[str, Form()] = "",
+) -> Response:
+    """A complaint about this visit; with a name and phone it is real-name and called back."""
+    visit = queries.visit_of(db, visit_id, _my_visits(request))
+    position = db.get(Position, visit.position_id)
+    assert position is not None  # noqa: S101 - a visit's position is a foreign key
+    try:
+        complaint = file_complaint(
+            db, position, body, now=now, visit=visit,
+            contact_name=contact_name, contact_phone=contact_phone,
+        )  # fmt: skip
+    except DomainError as refusal:
+        db.rollback()
+        context = {
+            "visit": visit,
+            "position": position,
+            "aspects": list(Aspect),
+            "complaint_error": refusal.message,
+            "complaint": {
+                "body": body,
+                "contact_name": contact_name,
+                "contact_phone": contact_phone,
+            },
+        }
+        return render(
+            request, "stations/visit.html", context, actor=actor, status_code=refusal.http_status
+        )
+    db.commit()
+    flash(
+        request,
+        "投诉已受理，阵地负责人将电话回访" if complaint.real_name else "投诉已受理（匿名，不回访）",
+    )
     return _redirect(f"/stations/visits/{visit.id}")
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from gonghui.core.auth import Actor, Permission
+from gonghui.core.clock import beijing
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
 from gonghui.stations import appeals, evaluation, imports, manage_queries, service, web_work
 from gonghui.stations.forms import RULE_LABELS, PositionForm, read_rule_set
@@ -24,7 +25,6 @@ from gonghui.stations.web_work import (
     Manager,
     Posted,
     chosen_manager,
-    local_time,
     redirect,
     station_managers,
 )
@@ -246,7 +246,7 @@ def _appeals_page(
     context = {
         "pending": manage_queries.appeals_visible(db, actor, pending=True),
         "decided": manage_queries.appeals_visible(db, actor, pending=False),
-        "local": local_time,
+        "local": beijing,
         "errors": errors or {},
         "forms": forms or {},
     }
@@ -310,7 +310,7 @@ def _rules_page(
         "versions": versions,
         "current": current.as_dict(),
         "labels": RULE_LABELS,
-        "local": local_time,
+        "local": beijing,
         "form": form,
         "error": error,
     }

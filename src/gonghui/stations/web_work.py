@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission, Role
-from gonghui.core.clock import BUSINESS_TZ, business_date
+from gonghui.core.clock import beijing, business_date
 from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.members import accounts
 from gonghui.stations import appeals, feedback, manage_queries, operations, service, visits
@@ -50,10 +50,6 @@ Posted = Annotated[Fields, Depends(posted_fields)]
 
 def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
-
-
-def local_time(instant: datetime) -> str:
-    return instant.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def station_managers(db: Db) -> dict[int, str]:
@@ -228,7 +224,7 @@ def _complaints_page(
     context = {
         "position": position,
         "complaints": manage_queries.complaints_of(db, position),
-        "local": local_time,
+        "local": beijing,
         "errors": errors or {},
         "forms": forms or {},
     }

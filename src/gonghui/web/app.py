@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
-from gonghui.core.clock import Clock, clock_from
+from gonghui.core.clock import Clock, beijing, clock_from
 from gonghui.core.db import engine_for, session_factory
 from gonghui.core.logging import configure_logging
 from gonghui.core.money import format_fen
@@ -97,5 +97,6 @@ def create_app(
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(files("gonghui") / "web" / "templates"))
     templates.env.filters["yuan"] = format_fen
+    templates.env.filters["beijing"] = beijing
     templates.env.globals["nav_for"] = nav_for
     return templates
