@@ -11,16 +11,21 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Role
 from gonghui.core.clock import BUSINESS_TZ, business_date
 from gonghui.core.db import copy_rows
-from gonghui.members.models import User
-from gonghui.stations import evaluation, operations, service
+from gonghui.members import accounts
+from gonghui.stations import evaluation, feedback, operations, service, visits
 from gonghui.stations.records import PositionRecord
-from gonghui.stations.rules import Amenity, PositionType, VehicleService
+from gonghui.stations.rules import (
+    Amenity,
+    ComplaintStatus,
+    CountSource,
+    PositionType,
+    VehicleService,
+)
 
 DEMO = Actor(user_id=None, username="demo", role=Role.ADMIN, display_name="演示数据")
 # Approximate centres of Yantai's districts, for placing demo positions only.
@@ -39,18 +44,32 @@ CENTRES = {
 }
 KINDS = ("工会驿站", "职工之家", "职工书屋", "母婴爱心屋", "融合型阵地")
 DEFAULT_POSITIONS = 300
+MANAGED = 5
+# What visitors wrote, and what the manager answered: (complaint, name, call-back, resolution).
+COMPLAINTS = (
+    ("饮水机没有热水", "", "", "已更换加热模块"),
+    (
+        "晚上七点就关门了，和公示时间不符",
+        "赵师傅",
+        "已致电说明，值班表已调整",
+        "开放时间按公示执行",
+    ),
+    ("充电插座不够用", "孙女士", "", ""),
+)
 
 
 def load(
     session: Session, *, now: datetime, seed: int = 2025, count: int = DEFAULT_POSITIONS
 ) -> int:
     rng = random.Random(seed)  # noqa: S311 - synthetic data
-    manager = session.scalars(select(User.id).where(User.username == "station")).first()
-    ids = [_position(session, rng, i, manager if i < 5 else None, now) for i in range(count)]  # noqa: PLR2004
+    # The demo's station manager (the `station` persona) runs the first five positions.
+    manager = next(iter(accounts.active_users_in_role(session, Role.STATION_MANAGER)), None)
+    ids = [_position(session, rng, i, manager if i < MANAGED else None, now) for i in range(count)]
     today = business_date(now)
     # One position in eight is barely used: the evaluations have cards to give.
     quiet = set(rng.sample(ids, max(1, len(ids) // 8)))
     _year(session, rng, ids, quiet, today)
+    _managed(session, rng, ids[:MANAGED], today)
     _vehicle(session, manager, now)
     session.flush()
     earlier = datetime.combine(date(today.year - 1, 12, 5), time(9), BUSINESS_TZ).astimezone(UTC)
@@ -154,6 +173,40 @@ def _year(
         ["position_id", "held_on", "kind", "title", "attendance", "created_at"],
         activities,
     )
+
+
+def _managed(session: Session, rng: random.Random, ids: list[int], today: date) -> None:
+    """The managed positions' own records: complaints in each state (one real-name complaint
+    still awaits its call-back) and a month of camera counts."""
+    for number, position_id in enumerate(ids):
+        position = service.position_for(session, DEMO, position_id)
+        for offset, (text, name, callback, resolution) in enumerate(COMPLAINTS):
+            filed = _instant(today - timedelta(days=40 - 10 * offset + number), rng)
+            complaint = feedback.file_complaint(
+                session,
+                position,
+                text,
+                now=filed,
+                contact_name=name,
+                contact_phone=f"1390000{number:02d}{offset:02d}" if name else "",
+            )
+            answered = filed + timedelta(days=1)
+            if callback:
+                feedback.handle_complaint(
+                    session, complaint, ComplaintStatus.CALLED_BACK, callback,
+                    actor=DEMO, now=answered,
+                )  # fmt: skip
+            if resolution:
+                feedback.handle_complaint(
+                    session, complaint, ComplaintStatus.CLOSED, resolution,
+                    actor=DEMO, now=answered + timedelta(hours=2),
+                )  # fmt: skip
+        for back in range(30, 0, -1):
+            day = today - timedelta(days=back)
+            visits.record_count(
+                session, position, day, CountSource.CAMERA, 20 + (day.day * 7 + number) % 40,
+                actor=DEMO, now=_instant(day, rng),
+            )  # fmt: skip
 
 
 def _vehicle(session: Session, manager: int | None, now: datetime) -> None:
