@@ -82,12 +82,12 @@ def ensure_accounts(session: Session, refs: Sequence[AccountRef], now: datetime)
     """The ids of these accounts, creating any that do not exist yet (safely, if concurrent
     transactions create the same one)."""
     keys = {"keys": [ref.key for ref in refs]}
-    found: dict[str, int] = dict(session.execute(_IDS_BY_KEY, keys).tuples().all())
+    found: dict[str, int] = {row.key: row.id for row in session.execute(_IDS_BY_KEY, keys)}
     missing = [ref for ref in refs if ref.key not in found]
     for ref in missing:
         _create(session, ref, now)
     if missing:
-        found = dict(session.execute(_IDS_BY_KEY, keys).tuples().all())
+        found = {row.key: row.id for row in session.execute(_IDS_BY_KEY, keys)}
     return found
 
 

@@ -7,11 +7,12 @@ the transfer row (accept, release), then ledger accounts in ascending id order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
@@ -46,15 +47,16 @@ def scope_of(actor: Actor) -> str:
     return f"user:{actor.user_id}" if actor.user_id is not None else f"actor:{actor.username}"
 
 
-def receipt(transfer: Transfer) -> dict[str, Any]:
+def receipt(transfer: Mapping[Any, Any]) -> dict[str, Any]:
+    """A transfer's answer to its client, from its row (or the values just inserted)."""
     return {
-        "transfer_id": transfer.id,
-        "status": transfer.status.value,
-        "amount_fen": transfer.amount_fen,
-        "giver_id": transfer.giver_id,
-        "recipient_id": transfer.recipient_id,
-        "submitted_at": transfer.submitted_at.isoformat(),
-        "release_at": transfer.release_at.isoformat(),
+        "transfer_id": transfer["id"],
+        "status": transfer["status"].value,
+        "amount_fen": transfer["amount_fen"],
+        "giver_id": transfer["giver_id"],
+        "recipient_id": transfer["recipient_id"],
+        "submitted_at": transfer["submitted_at"].isoformat(),
+        "release_at": transfer["release_at"].isoformat(),
     }
 
 
@@ -103,6 +105,18 @@ def _fund(
     return {"posting_id": posting, "insured_id": insured_id, "amount_fen": amount_fen}
 
 
+# The statements of the hot path, built once (see `ledger.table_of` for why).
+_TRANSFERS = ledger.table_of(Transfer)
+_EVENTS = ledger.table_of(TransferEvent)
+_REGIONS = ledger.table_of(Region)
+_INSURED = ledger.table_of(Insured)
+_RELATIONSHIPS = ledger.table_of(Relationship)
+# A transfer as the statements below return it (`_DECIDED`'s columns).
+TransferRow: TypeAlias = Row[*tuple[Any, ...]]
+_NOW = bindparam("now", type_=_TRANSFERS.c.release_at.type)
+_PENDING = _TRANSFERS.c.status == TransferStatus.PENDING
+
+
 def submit_transfer(
     session: Session,
     actor: Actor,
@@ -125,6 +139,9 @@ def submit_transfer(
         )
 
     return ledger.once(session, scope_of(actor), idempotency_key, "submit", body, now, work)
+
+
+_NEW_TRANSFER = insert(_TRANSFERS).returning(_TRANSFERS.c.id)
 
 
 def _submit(
@@ -161,9 +178,7 @@ def _submit(
         "release_at": release_at(now),
         "decided_at": None,
     }
-    transfer_id: int = session.execute(
-        insert(Transfer).values(**values).returning(Transfer.id)
-    ).scalar_one()
+    transfer_id: int = session.execute(_NEW_TRANSFER, values).scalar_one()
     legs = [(ledger.personal(giver.id), -amount_fen), (ledger.held(giver.id), amount_fen)]
     ledger.post(
         session,
@@ -175,7 +190,7 @@ def _submit(
         locked=accounts,
     )
     _event(session, transfer_id, None, TransferStatus.PENDING, actor.username, now)
-    audit.record(
+    audit.append(
         session,
         actor=actor,
         at=now,
@@ -184,48 +199,57 @@ def _submit(
         target_id=transfer_id,
         after={"amount_fen": amount_fen, "recipient_id": recipient_id},
     )
-    return receipt(Transfer(id=transfer_id, **values))
+    return receipt({"id": transfer_id, **values})
+
+
+def _sent(condition: ColumnElement[bool]) -> Any:
+    """How many transfers the giver has sent that meet the condition."""
+    count = select(func.count()).where(_TRANSFERS.c.giver_id == bindparam("giver_id"), condition)
+    return count.scalar_subquery()
+
+
+_FACTS = select(
+    select(_REGIONS.c.wallet_opened_on)
+    .where(_REGIONS.c.id == bindparam("giver_region_id"))
+    .scalar_subquery()
+    .label("giver_opened"),
+    select(_REGIONS.c.wallet_opened_on)
+    .join(_INSURED, _INSURED.c.region_id == _REGIONS.c.id)
+    .where(_INSURED.c.id == bindparam("recipient_id"))
+    .scalar_subquery()
+    .label("recipient_opened"),
+    select(_INSURED.c.id)
+    .where(_INSURED.c.id == bindparam("recipient_id"), _INSURED.c.ended_on.is_(None))
+    .exists()
+    .label("recipient_insured"),
+    select(_RELATIONSHIPS.c.id)
+    .where(
+        _RELATIONSHIPS.c.giver_id == bindparam("giver_id"),
+        _RELATIONSHIPS.c.recipient_id == bindparam("recipient_id"),
+        _RELATIONSHIPS.c.status == RelationshipStatus.ACTIVE,
+    )
+    .limit(1)
+    .scalar_subquery()
+    .label("relationship_id"),
+    _sent(_TRANSFERS.c.business_date == bindparam("today")).label("sent_today"),
+    _sent(_PENDING).label("pending"),
+)
 
 
 def _facts(
     session: Session, giver: Insured, recipient_id: int, amount_fen: Fen, now: datetime
 ) -> tuple[TransferFacts, int | None]:
     """Everything the submit rule needs, in one query (read after the giver's accounts are
-    locked, so that a concurrent submit by the same giver is seen)."""
+    locked, so that a concurrent submit by the same giver is seen: which is also why it is not
+    merged into the locking statement, whose snapshot predates the wait for the lock)."""
     today = business_date(now)
-
-    def sent(*conditions: ColumnElement[bool]) -> Any:
-        count = select(func.count()).where(Transfer.giver_id == giver.id, *conditions)
-        return count.scalar_subquery()
-
-    row = session.execute(
-        select(
-            select(Region.wallet_opened_on)
-            .where(Region.id == giver.region_id)
-            .scalar_subquery()
-            .label("giver_opened"),
-            select(Region.wallet_opened_on)
-            .join(Insured, Insured.region_id == Region.id)
-            .where(Insured.id == recipient_id)
-            .scalar_subquery()
-            .label("recipient_opened"),
-            select(Insured.id)
-            .where(Insured.id == recipient_id, Insured.ended_on.is_(None))
-            .exists()
-            .label("recipient_insured"),
-            select(Relationship.id)
-            .where(
-                Relationship.giver_id == giver.id,
-                Relationship.recipient_id == recipient_id,
-                Relationship.status == RelationshipStatus.ACTIVE,
-            )
-            .limit(1)
-            .scalar_subquery()
-            .label("relationship_id"),
-            sent(Transfer.business_date == today).label("sent_today"),
-            sent(Transfer.status == TransferStatus.PENDING).label("pending"),
-        )
-    ).one()
+    parameters = {
+        "giver_id": giver.id,
+        "giver_region_id": giver.region_id,
+        "recipient_id": recipient_id,
+        "today": today,
+    }
+    row = session.execute(_FACTS, parameters).one()
     facts = TransferFacts(
         amount_fen=amount_fen,
         now=now,
@@ -258,7 +282,7 @@ def accept_transfer(
     session: Session, actor: Actor, transfer_id: int, *, idempotency_key: str, now: datetime
 ) -> dict[str, Any]:
     """The recipient accepts: the held money becomes their quota from this giver."""
-    me = people.own_insured(session, actor)
+    me = people.own_insured_id(session, actor)
     return ledger.once(
         session,
         scope_of(actor),
@@ -266,35 +290,68 @@ def accept_transfer(
         "accept",
         {"transfer_id": transfer_id},
         now,
-        lambda: receipt(_accept(session, actor, me, transfer_id, now)),
+        lambda: receipt(_accept(session, actor, me, transfer_id, now)._mapping),  # noqa: SLF001
     )
+
+
+# What a decided transfer needs next: its receipt, and the amount to move from the giver's hold.
+_DECIDED = (
+    _TRANSFERS.c.id,
+    _TRANSFERS.c.status,
+    _TRANSFERS.c.amount_fen,
+    _TRANSFERS.c.giver_id,
+    _TRANSFERS.c.recipient_id,
+    _TRANSFERS.c.submitted_at,
+    _TRANSFERS.c.release_at,
+)
+_INCOMING = (_TRANSFERS.c.id == bindparam("transfer_id")) & (
+    _TRANSFERS.c.recipient_id == bindparam("me")
+)
+# Accepting, in one statement: the UPDATE takes the transfer's row lock (first in the lock
+# order) and its status guard lets exactly one of accept and release win, as `_decide` does.
+_ACCEPT_IF_PENDING = (
+    update(_TRANSFERS)
+    .where(_INCOMING, _PENDING, _TRANSFERS.c.release_at > _NOW)
+    .values(status=TransferStatus.ACCEPTED, decided_at=_NOW)
+    .returning(*_DECIDED)
+)
+_INCOMING_FOR_UPDATE = select(*_DECIDED).where(_INCOMING).with_for_update()
 
 
 def _accept(
-    session: Session, actor: Actor, me: Insured, transfer_id: int, now: datetime
-) -> Transfer:
-    transfer = session.scalars(
-        select(Transfer)
-        .where(Transfer.id == transfer_id, Transfer.recipient_id == me.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    session: Session, actor: Actor, me: int, transfer_id: int, now: datetime
+) -> TransferRow:
+    mine = {"transfer_id": transfer_id, "me": me, "now": now}
+    transfer = session.execute(_ACCEPT_IF_PENDING, mine).one_or_none()
+    if transfer is None:
+        transfer = _accept_otherwise(session, mine, now)
+    _event(
+        session, transfer_id, TransferStatus.PENDING, TransferStatus.ACCEPTED, actor.username, now
+    )
+    _settle(session, transfer, ledger.quota(me, transfer.giver_id), "accept", actor.username, now)
+    return transfer
+
+
+def _accept_otherwise(session: Session, mine: Mapping[str, Any], now: datetime) -> TransferRow:
+    """Why the transfer could not be accepted: not the actor's, no longer pending, or due to
+    return; the rules as they read under the row lock."""
+    transfer = session.execute(_INCOMING_FOR_UPDATE, mine).one_or_none()
     if transfer is None:
         raise NotFound("转账")
     if transfer.status is TransferStatus.PENDING and transfer.release_at <= now:
-        _release(session, transfer, TransferStatus.EXPIRED, "system", now)
+        # Refused as returned. Not released here: the refusal undoes this request's work (see
+        # `ledger.once`); the 06:00 job, or the giver's next submit, returns the money.
+        raise WalletRefused(Refusal.NOT_PENDING, TransferStatus.EXPIRED.label)
     if transfer.status is not TransferStatus.PENDING:
         raise WalletRefused(Refusal.NOT_PENDING, transfer.status.label)
-    _decide(session, transfer, TransferStatus.ACCEPTED, actor.username, now)
-    _settle(
-        session, transfer, ledger.quota(me.id, transfer.giver_id), "accept", actor.username, now
-    )
-    return transfer
+    # Pending and not due after all: it was committed after the UPDATE above began.
+    accepted: TransferRow = session.execute(_ACCEPT_IF_PENDING, mine).one()
+    return accepted
 
 
 def _settle(
     session: Session,
-    transfer: Transfer,
+    transfer: TransferRow,
     to: ledger.AccountRef,
     kind: str,
     actor_label: str,
@@ -315,62 +372,68 @@ def _settle(
     )
 
 
+# The status guard makes accept and release race safely: exactly one of them wins.
+_DECIDE = (
+    update(_TRANSFERS)
+    .where(_TRANSFERS.c.id == bindparam("transfer_id"), _PENDING)
+    .values(status=bindparam("new_status", type_=_TRANSFERS.c.status.type), decided_at=_NOW)
+)
+
+
 def _decide(
-    session: Session, transfer: Transfer, new: TransferStatus, actor_label: str, now: datetime
+    session: Session, transfer_id: int, new: TransferStatus, actor_label: str, now: datetime
 ) -> None:
-    # The status guard makes accept and release race safely: exactly one of them wins.
-    changed = session.execute(
-        update(Transfer)
-        .where(Transfer.id == transfer.id, Transfer.status == TransferStatus.PENDING)
-        .values(status=new, decided_at=now)
-    )
+    changed = session.execute(_DECIDE, {"transfer_id": transfer_id, "new_status": new, "now": now})
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise WalletRefused(Refusal.NOT_PENDING)
-    transfer.status, transfer.decided_at = new, now
-    _event(session, transfer.id, TransferStatus.PENDING, new, actor_label, now)
+    _event(session, transfer_id, TransferStatus.PENDING, new, actor_label, now)
 
 
 def _release(
-    session: Session, transfer: Transfer, new: TransferStatus, actor_label: str, now: datetime
+    session: Session, transfer: TransferRow, new: TransferStatus, actor_label: str, now: datetime
 ) -> None:
     """Return a pending transfer's money to the giver (expired, or the relationship ended)."""
-    _decide(session, transfer, new, actor_label, now)
+    _decide(session, transfer.id, new, actor_label, now)
     kind = "expire" if new is TransferStatus.EXPIRED else "void"
     _settle(session, transfer, ledger.personal(transfer.giver_id), kind, actor_label, now)
+
+
+_DUE = (
+    select(*_DECIDED)
+    .where(_PENDING, _TRANSFERS.c.release_at <= _NOW)
+    .order_by(_TRANSFERS.c.id)
+    .with_for_update(skip_locked=True)
+)
+_DUE_FROM_GIVER = _DUE.where(_TRANSFERS.c.giver_id == bindparam("giver_id"))
 
 
 def release_due(session: Session, now: datetime, *, giver_id: int | None = None) -> int:
     """The 06:00 job: every pending transfer whose time has come goes back to its giver.
     Safe to run twice, or concurrently: each release is guarded by the transfer's status and
     takes its row lock first (SKIP LOCKED leaves one being accepted right now to its owner)."""
-    statement = (
-        select(Transfer)
-        .where(Transfer.status == TransferStatus.PENDING, Transfer.release_at <= now)
-        .order_by(Transfer.id)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
-    if giver_id is not None:
-        statement = statement.where(Transfer.giver_id == giver_id)
-    released = 0
-    for transfer in session.scalars(statement).all():
+    if giver_id is None:
+        due = session.execute(_DUE, {"now": now}).all()
+    else:
+        due = session.execute(_DUE_FROM_GIVER, {"now": now, "giver_id": giver_id}).all()
+    for transfer in due:
         _release(session, transfer, TransferStatus.EXPIRED, "system", now)
-        released += 1
-    return released
+    return len(due)
+
+
+_PENDING_IN_RELATIONSHIP = (
+    select(*_DECIDED)
+    .where(_TRANSFERS.c.relationship_id == bindparam("relationship_id"), _PENDING)
+    .with_for_update()
+)
 
 
 def void_pending(session: Session, relationship_id: int, actor_label: str, now: datetime) -> None:
-    statement = (
-        select(Transfer)
-        .where(
-            Transfer.relationship_id == relationship_id,
-            Transfer.status == TransferStatus.PENDING,
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    for transfer in session.scalars(statement).all():
+    pending = session.execute(_PENDING_IN_RELATIONSHIP, {"relationship_id": relationship_id})
+    for transfer in pending.all():
         _release(session, transfer, TransferStatus.VOIDED, actor_label, now)
+
+
+_NEW_EVENT = insert(_EVENTS)
 
 
 def _event(
@@ -381,8 +444,11 @@ def _event(
     actor_label: str,
     now: datetime,
 ) -> None:
-    session.execute(
-        insert(TransferEvent).values(
-            transfer_id=transfer_id, from_status=old, to_status=new, at=now, actor_label=actor_label
-        )
-    )
+    event = {
+        "transfer_id": transfer_id,
+        "from_status": old,
+        "to_status": new,
+        "at": now,
+        "actor_label": actor_label,
+    }
+    session.execute(_NEW_EVENT, event)
