@@ -82,3 +82,38 @@ def test_the_public_calculator_shows_the_date_and_the_chart_on_a_phone(
     assert chart.bounding_box()["width"] <= PHONE["width"]
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.close()
+
+
+# Pages reached from buttons rather than the navigation, per persona.
+EXTRA_PAGES = {
+    "staff": [
+        "/stations/new",
+        "/stations/imports",
+        "/stations/rules",
+        "/stations/appeals",
+        "/stations/vehicles",
+    ],
+    "station": ["/stations/vehicles"],
+}
+
+
+@pytest.mark.parametrize("persona", PERSONAS, ids=lambda persona: persona.username)
+def test_every_page_of_a_persona_fits_a_phone(
+    browser: Any, live_server: LiveServer, persona: Persona
+) -> None:
+    page = sign_in(browser, live_server, persona.username)
+    links = page.locator('[data-testid="nav"] a').evaluate_all("links => links.map(a => a.href)")
+    paths = [*links, *(live_server.url + path for path in EXTRA_PAGES.get(persona.username, []))]
+    if persona.username == "station":  # the work and complaints pages of a managed position
+        page.goto(live_server.url + "/stations")
+        first = page.locator('a[href^="/stations/positions/"]').first.get_attribute("href")
+        paths += [live_server.url + first + "/work", live_server.url + first + "/complaints"]
+    too_wide = []
+    for url in paths:
+        response = page.goto(url)
+        assert response is not None
+        assert response.status == 200, url
+        if not page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"):
+            too_wide.append(url.removeprefix(live_server.url))
+    page.close()
+    assert too_wide == [], "these pages scroll sideways on a phone"
