@@ -14,7 +14,7 @@ from gonghui.core.auth import Role, hash_password
 from gonghui.core.pii import IdentityVault
 from gonghui.members.models import User
 from tests.conftest import NOW
-from tests.wallet.scenario import Family, build_family, fund
+from tests.wallet.scenario import MOTHER_ID, Family, build_family, fund
 from tests.world import PASSWORD, World, csrf_of, login, post_form
 
 
@@ -90,3 +90,47 @@ def test_the_agency_sees_the_rollout_and_exports_the_settlement(
     assert workbook.status_code == 200
     sheet = load_workbook(io.BytesIO(workbook.content)).active
     assert [cell.value for cell in sheet[1]][:2] == ["使用地代码", "使用地"]
+
+
+def test_relatives_are_declared_confirmed_and_dissolved_through_the_api(
+    client: TestClient, db: Session, world: World, vault: IdentityVault
+) -> None:
+    family = build_family(db, world, vault, NOW, bind=False)
+    fund(db, family, 100_000, NOW)
+    db.execute(
+        update(User).where(User.username == "mother").values(password_hash=hash_password(PASSWORD))
+    )
+    db.commit()
+    login(client, world.users[Role.MEMBER])
+    headers = {"X-CSRF-Token": csrf_of(client, "/home")}
+    body = {"name": "王桂兰", "id_number": MOTHER_ID, "kinship": "parent", "commitment": False}
+    unsigned = client.post("/api/v1/wallet/relatives", json=body, headers=headers)
+    assert unsigned.status_code == 409, unsigned.text
+    declared = client.post(
+        "/api/v1/wallet/relatives", json={**body, "commitment": True}, headers=headers
+    )
+    assert declared.status_code == 201, declared.text
+    assert declared.json()["status"] == "proposed"  # an adult confirms with her face
+    assert declared.json()["direction"] == "give"
+    relationship = declared.json()["relationship_id"]
+    history = client.get("/api/v1/wallet/history").json()
+    assert [(line["label"], line["amount"]) for line in history] == [("个人账户划入", "1000.00")]
+    client.post("/logout", data={"csrf_token": csrf_of(client, "/home")})
+
+    login(client, "mother")
+    headers = {"X-CSRF-Token": csrf_of(client, "/home")}
+    path = f"/api/v1/wallet/relatives/{relationship}"
+    face = {"commitment": True, "face_sample": "not-her-face"}
+    refused = client.post(path + "/confirm", json=face, headers=headers)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "verification_failed"
+    confirmed = client.post(
+        path + "/confirm", json={**face, "face_sample": "fake-face-pass"}, headers=headers
+    )
+    assert (confirmed.json()["status"], confirmed.json()["direction"]) == ("active", "receive")
+    mine = client.get("/api/v1/wallet/relatives").json()
+    assert [(r["name"], r["status"]) for r in mine] == [("林建国", "active")]
+    ended = client.post(path + "/dissolve", json={"reason": "不再需要"}, headers=headers)
+    assert ended.json() == {"relationship_id": relationship, "returned": "0.00"}
+    again = client.post(path + "/dissolve", json={}, headers=headers)
+    assert again.status_code == 409

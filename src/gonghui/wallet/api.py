@@ -14,11 +14,17 @@ from gonghui.core.money import parse_yuan, yuan_string
 from gonghui.wallet import people, queries, regions, spending, transfers
 from gonghui.wallet.schemas import (
     BalancesOut,
+    ConfirmIn,
+    DissolvedOut,
+    DissolveIn,
+    HistoryOut,
     InsuredIn,
     InsuredOut,
     PaymentIn,
     PaymentOut,
     RegionOut,
+    RelativeIn,
+    RelativeOut,
     SettlementLineOut,
     SettlementOut,
     TransferIn,
@@ -96,6 +102,93 @@ def register_insured(
     db.commit()
     region = regions.region_by_code(db, body.region)
     return _insured_out(queries.RegistryLine(person, region.code, region.name, wallet_open=False))
+
+
+def _relative_out(line: queries.RelativeLine) -> RelativeOut:
+    relationship = line.relationship
+    return RelativeOut(
+        relationship_id=relationship.id,
+        insured_id=line.other_id,
+        name=line.other_name,
+        direction="give" if line.i_give else "receive",
+        kinship=relationship.kinship,
+        status=relationship.status,
+    )
+
+
+def _relative(db: Db, actor: Actor, relationship_id: int) -> RelativeOut:
+    me = people.own_insured(db, actor)
+    lines = queries.relationships_of(db, me)
+    return _relative_out(next(x for x in lines if x.relationship.id == relationship_id))
+
+
+@router.get("/relatives", response_model=list[RelativeOut])
+def my_relatives(db: Db, actor: User) -> list[RelativeOut]:
+    """Every 共济关系 the person gives or receives in, dissolved ones included (history)."""
+    me = people.own_insured(db, actor)
+    return [_relative_out(line) for line in queries.relationships_of(db, me)]
+
+
+@router.post("/relatives", response_model=RelativeOut, status_code=201)
+def declare_relative(body: RelativeIn, db: Db, now: Now, vault: Vault, actor: User) -> RelativeOut:
+    """Declare a close relative (Civil Code art. 1045) with the commitment; one under 16 is bound
+    at once, an older one confirms with face verification."""
+    relationship = people.declare_relationship(
+        db,
+        actor,
+        recipient_name=body.name,
+        recipient_id_number=body.id_number,
+        kinship=body.kinship.value,
+        commitment=body.commitment,
+        vault=vault,
+        now=now,
+    )
+    db.commit()
+    return _relative(db, actor, relationship.id)
+
+
+@router.post("/relatives/{relationship_id}/confirm", response_model=RelativeOut)
+def confirm_relative(
+    relationship_id: int, body: ConfirmIn, request: Request, db: Db, now: Now, actor: User
+) -> RelativeOut:
+    people.confirm_relationship(
+        db,
+        actor,
+        relationship_id,
+        commitment=body.commitment,
+        face_sample=body.face_sample,
+        verifier=verifier_of(request),
+        now=now,
+    )
+    db.commit()
+    return _relative(db, actor, relationship_id)
+
+
+@router.post("/relatives/{relationship_id}/dissolve", response_model=DissolvedOut)
+def dissolve_relative(
+    relationship_id: int, body: DissolveIn, db: Db, now: Now, actor: User
+) -> DissolvedOut:
+    """Either party ends it: a pending transfer goes back, and the unspent quota with it."""
+    returned = spending.dissolve_relationship(
+        db, actor, relationship_id, reason=body.reason, now=now
+    )
+    db.commit()
+    return DissolvedOut(relationship_id=relationship_id, returned=yuan_string(returned))
+
+
+@router.get("/history", response_model=list[HistoryOut])
+def my_history(db: Db, actor: User) -> list[HistoryOut]:
+    """The last 50 movements of the person's own money (personal account and wallet quota)."""
+    me = people.own_insured(db, actor)
+    return [
+        HistoryOut(
+            at=line.at.isoformat(),
+            label=line.label,
+            memo=line.memo,
+            amount=yuan_string(line.amount_fen),
+        )
+        for line in queries.history_of(db, me)
+    ]
 
 
 @router.get("/me", response_model=BalancesOut)

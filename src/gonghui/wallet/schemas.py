@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from gonghui.wallet.rules import Purpose, Scheme, Verification
+from gonghui.wallet.rules import Kinship, Purpose, RelationshipStatus, Scheme, Verification
 
 
 class TransferIn(BaseModel):
@@ -52,6 +52,45 @@ class RegionOut(BaseModel):
     province_code: str
     level: str
     wallet_opened_on: str | None
+
+
+class RelativeIn(BaseModel):
+    name: str = Field(max_length=64, description="亲属姓名")
+    id_number: str = Field(max_length=18, description="亲属身份证号")
+    kinship: Kinship
+    commitment: bool = Field(description="已阅读并同意《共济承诺书》")
+
+
+class ConfirmIn(BaseModel):
+    commitment: bool = Field(description="已阅读并同意《共济承诺书》")
+    face_sample: str = Field("", max_length=200, description="人脸采集样本（16周岁以上须核验）")
+
+
+class DissolveIn(BaseModel):
+    reason: str = Field("", max_length=200)
+
+
+class RelativeOut(BaseModel):
+    relationship_id: int
+    insured_id: int
+    name: str
+    direction: Literal["give", "receive"] = Field(
+        description="give：我是共济人；receive：我接受共济"
+    )
+    kinship: Kinship
+    status: RelationshipStatus
+
+
+class DissolvedOut(BaseModel):
+    relationship_id: int
+    returned: str = Field(description="退回共济人的未用额度（元）")
+
+
+class HistoryOut(BaseModel):
+    at: str
+    label: str
+    memo: str
+    amount: str
 
 
 class InsuredIn(BaseModel):
