@@ -1,11 +1,39 @@
 """Wallet transfers on PostgreSQL: submit + accept per second through the service layer with 8
-concurrent clients, against pgbench's built-in `tpcb-like` script (3 updates, 1 read, 1 insert
-per transaction) on the same server in the same run, scale 8 (one branch per client).
+concurrent clients, against two pgbench runs on the same server in the same run:
+
+1. pgbench's built-in `tpcb-like` script (3 updates, 1 read, 1 insert per transaction), scale 8
+   (one branch per client): issue 5's reference, target at least 0.5x.
+2. The SQL-only ceiling: a custom pgbench script (`PAIR_SCRIPT`) that replays the statements a
+   submit + accept pair sends, with no Python in between, on a copy of the wallet schema built by
+   the migrations and seeded with funded wallets, 8 clients, prepared statements (psycopg
+   prepares a statement from its fifth use on, so the service runs prepared too). Before it runs,
+   one pair goes through the service with its statements captured, and the script must replay
+   the same statements in the same order, or the benchmark stops: the ceiling cannot drift from
+   the code.
 
 One "pair" is two transactions: submit (rules, locks, hold posting, audit, idempotency key)
 and accept (transfer row lock, status guard, accept posting, idempotency key). Face
 verification through the fake verifier, so that argon2 (the 医保码 password, ~50 ms of CPU by
-design) does not stand in for the ledger. Issue 5's target: at least 0.5x pgbench.
+design) does not stand in for the ledger.
+
+Finding (2 cores shared with other test runs, PostgreSQL 15, `synchronous_commit=on`; four
+runs of 10 s): tpcb-like 1,460–2,700 tps; the pair's SQL-only ceiling 631–703 pairs/s, that is
+0.24–0.43x tpcb-like (0.24–0.29x in the runs where tpcb-like ran undisturbed); the service
+layer 123–172 pairs/s, 0.05–0.11x tpcb-like and 0.18–0.27x the ceiling. Before the hot path
+was rebuilt (Core statements built once, columns instead of ORM objects where the object was
+not needed, no unit-of-work flush, the accept decided in one UPDATE), the same harness measured
+58–79 pairs/s (0.025–0.036x).
+
+The ceiling itself is below the 0.5x target, so no client can reach the target with this
+design: a pair is two commits and 29 statements in 25 round trips, where `tpcb-like` is one
+commit and 5 statements, and each of them is there for a rule that stays: the idempotency claim
+and its answer, the savepoint the work runs in, the due-release check and the account locks in
+their fixed order, the balance guard in every UPDATE, the append-only postings, entries,
+transfer events and audit row. From the ceiling down to the service, the gap is the client:
+a pair costs the Python process about 6 ms of CPU in SQLAlchemy and psycopg (some 0.2 ms a
+round trip), against about 3 ms for PostgreSQL, and here clients and server share two cores.
+The service also pays the pool's pre-ping (`SELECT 1`) per transaction, which the replay
+leaves out.
 
 GONGHUI_BENCH_POSTGRES_URL (default: GONGHUI_TEST_POSTGRES_URL or the local server) names the
 server; GONGHUI_BENCH_SECONDS the length of each run (default 15).
@@ -18,12 +46,17 @@ import re
 import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, event, make_url, select, text
 from sqlalchemy.orm import Session
 from tests.wallet.scenario import FACE, Ring, build_ring, verifier
 
@@ -32,6 +65,7 @@ from gonghui.core.migrate import upgrade
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
 from gonghui.wallet import ledger, transfers
+from gonghui.wallet.models import Account, Insured
 
 URL = os.environ.get(
     "GONGHUI_BENCH_POSTGRES_URL",
@@ -40,6 +74,7 @@ URL = os.environ.get(
 CLIENTS = 8
 SECONDS = float(os.environ.get("GONGHUI_BENCH_SECONDS", "15"))
 START = datetime(2025, 2, 10, 2, 0, tzinfo=UTC)  # 10:00 Beijing
+AMOUNT_FEN = 100
 
 
 def _database(name: str, *, drop: bool = False) -> str:
@@ -54,30 +89,54 @@ def _database(name: str, *, drop: bool = False) -> str:
     return make_url(URL).set(database=name).render_as_string(hide_password=False)
 
 
+@contextmanager
+def _wallet_database(prefix: str) -> Iterator[tuple[str, Engine, Ring]]:
+    """A database of its own, built by the migrations, with 2 people per client: client n gives
+    from person 2n to person 2n+1, so no two clients share a wallet (as pgbench's clients mostly
+    do not share a branch)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    url = _database(name)
+    try:
+        upgrade(Settings(database_url=url))
+        engine = make_engine(url)
+        with Session(engine) as db, db.begin():
+            ring = build_ring(db, IdentityVault("bench"), START, 2 * CLIENTS, 10_000_000)
+        yield url, engine, ring
+        engine.dispose()
+    finally:
+        _database(name, drop=True)
+
+
+def _pair(engine: Engine, ring: Ring, number: int, day: int, face: Any) -> None:
+    """One submit + accept by client `number`, each pair one day later (3 a day is the limit)."""
+    now = START + timedelta(days=day)
+    with Session(engine) as db, db.begin():
+        sent = transfers.submit_transfer(
+            db, ring.actors[2 * number], recipient_id=ring.insured_ids[2 * number + 1],
+            amount_fen=AMOUNT_FEN, proof=FACE, verifier=face, idempotency_key=f"s{day}",
+            now=now,
+        )  # fmt: skip
+    with Session(engine) as db, db.begin():
+        transfers.accept_transfer(
+            db, ring.actors[2 * number + 1], int(sent["transfer_id"]),
+            idempotency_key=f"a{day}", now=now,
+        )  # fmt: skip
+
+
+# ---- the service layer ------------------------------------------------------------------------
+
+
 def _client(url: str, ring: Ring, number: int, start: float, stop: float) -> list[float]:
     """One client in a process of its own (as pgbench's -j gives each client its thread), so
-    that eight clients are not eight threads queueing for one interpreter lock.
-
-    Client n gives from person 2n to person 2n+1: no two clients share a wallet, as pgbench's
-    clients mostly do not share a branch; each pair one day later (3 a day is the limit)."""
+    that eight clients are not eight threads queueing for one interpreter lock."""
     engine = make_engine(url)
-    giver, recipient = ring.actors[2 * number], ring.actors[2 * number + 1]
     face = verifier()
     latencies, day = [], 0
     while time.monotonic() < start:
         time.sleep(0.001)
     while time.monotonic() < stop:
-        now = START + timedelta(days=day)
         began = time.monotonic()
-        with Session(engine) as db, db.begin():
-            sent = transfers.submit_transfer(
-                db, giver, recipient_id=ring.insured_ids[2 * number + 1], amount_fen=100,
-                proof=FACE, verifier=face, idempotency_key=f"s{day}", now=now,
-            )  # fmt: skip
-        with Session(engine) as db, db.begin():
-            transfers.accept_transfer(
-                db, recipient, int(sent["transfer_id"]), idempotency_key=f"a{day}", now=now
-            )
+        _pair(engine, ring, number, day, face)
         if time.monotonic() <= stop:
             latencies.append(time.monotonic() - began)
         day += 1
@@ -86,13 +145,7 @@ def _client(url: str, ring: Ring, number: int, start: float, stop: float) -> lis
 
 
 def wallet_run() -> tuple[float, list[float]]:
-    name = f"gonghui_bench_{uuid.uuid4().hex[:8]}"
-    url = _database(name)
-    try:
-        upgrade(Settings(database_url=url))
-        engine = make_engine(url)
-        with Session(engine) as db, db.begin():
-            ring = build_ring(db, IdentityVault("bench"), START, 2 * CLIENTS, 10_000_000)
+    with _wallet_database("gonghui_bench") as (url, engine, ring):
         start = time.monotonic() + 3  # every process started and connected
         with ProcessPoolExecutor(CLIENTS) as pool:
             runs = [
@@ -103,18 +156,16 @@ def wallet_run() -> tuple[float, list[float]]:
             problems = ledger.verify(db)
         if problems:
             raise SystemExit(f"ledger check failed: {problems[:5]}")
-        engine.dispose()
-    finally:
-        _database(name, drop=True)
     return len(latencies) / SECONDS, latencies
 
 
-def pgbench_run() -> tuple[float, str]:
+# ---- pgbench ----------------------------------------------------------------------------------
+
+
+def _pgbench(*arguments: str) -> str:
     pgbench = shutil.which("pgbench")
     if pgbench is None:
         raise SystemExit("pgbench not found: apt-get install postgresql-client (Debian)")
-    name = f"gonghui_pgbench_{uuid.uuid4().hex[:8]}"
-    _database(name)
     parts = make_url(URL)
     connection = [
         "-h",
@@ -124,28 +175,330 @@ def pgbench_run() -> tuple[float, str]:
         "-U",
         parts.username or "postgres",
     ]
+    command = [pgbench, *connection, *arguments]
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"pgbench failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def _throughput(output: str) -> tuple[float, str]:
+    tps = float(re.search(r"tps = ([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    latency = re.search(r"latency average = ([\d.]+ ms)", output)
+    return tps, latency.group(1) if latency else "?"
+
+
+def _clients() -> list[str]:
+    return ["-c", str(CLIENTS), "-j", str(CLIENTS), "-T", str(int(SECONDS))]
+
+
+def pgbench_run() -> tuple[float, str]:
+    """pgbench's own tpcb-like, as issue 5 names it (default, simple query protocol)."""
+    name = f"gonghui_pgbench_{uuid.uuid4().hex[:8]}"
+    _database(name)
     try:
-        initialise = [pgbench, *connection, "-i", "-q", "-s", str(CLIENTS), name]
-        subprocess.run(initialise, check=True, capture_output=True)
-        clients = ["-c", str(CLIENTS), "-j", str(CLIENTS), "-T", str(int(SECONDS))]
-        run = [pgbench, *connection, "-b", "tpcb-like", *clients, name]
-        done = subprocess.run(run, check=True, capture_output=True, text=True)
+        _pgbench("-i", "-q", "-s", str(CLIENTS), name)
+        output = _pgbench("-b", "tpcb-like", *_clients(), name)
     finally:
         _database(name, drop=True)
-    tps = float(re.search(r"tps = ([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
-    latency = re.search(r"latency average = ([\d.]+ ms)", done.stdout)
-    return tps, latency.group(1) if latency else "?"
+    return _throughput(output)
+
+
+# ---- the pair's SQL, replayed by pgbench ------------------------------------------------------
+
+# What one submit + accept pair sends (see `_statements`), in pgbench's dialect: `:name` are
+# variables (set per client below, from the seeded ids), `\gset` keeps a returned row for the
+# next statements, and `\startpipeline` sends together what psycopg's executemany sends together.
+# The values are the bench's own: 100 fen, face verification, a new day for every pair.
+PAIR_SCRIPT = r"""
+\set day random(1, 1000000)
+\set at 1739152800 + 86400 * :day
+\set release_at :at + 72000
+\set key random(1, 1000000000000)
+\set amount 100
+\set debit -100
+BEGIN;
+SELECT wallet_insured.id, wallet_insured.name, wallet_insured.id_hash, wallet_insured.id_cipher,
+  wallet_insured.id_masked, wallet_insured.birth_date, wallet_insured.scheme,
+  wallet_insured.region_id, wallet_insured.member_id, wallet_insured.user_id,
+  wallet_insured.ended_on, wallet_insured.created_at, wallet_wallets.id AS id_1,
+  wallet_wallets.insured_id, wallet_wallets.phone, wallet_wallets.usage_region_id,
+  wallet_wallets.password_hash, wallet_wallets.password_failures,
+  wallet_wallets.last_password_failure, wallet_wallets.opened_at
+FROM wallet_insured LEFT OUTER JOIN wallet_wallets ON wallet_wallets.insured_id = wallet_insured.id
+WHERE wallet_insured.user_id = :giver_user OR wallet_insured.member_id = NULL;
+INSERT INTO wallet_requests (scope, key, operation, request_hash, result, created_at)
+VALUES ('user:' || :giver_user, 's' || :key, 'submit',
+  '1f8e654d457bb1556a0694c1badf85c54bd237e5d1539ff65cd042086f75a18a', 'null',
+  to_timestamp(:at))
+ON CONFLICT (scope, key) DO NOTHING RETURNING wallet_requests.id;
+SAVEPOINT sa_savepoint_1;
+SELECT wallet_transfers.id, wallet_transfers.status, wallet_transfers.amount_fen,
+  wallet_transfers.giver_id, wallet_transfers.recipient_id, wallet_transfers.submitted_at,
+  wallet_transfers.release_at
+FROM wallet_transfers
+WHERE wallet_transfers.status = 'pending'
+  AND wallet_transfers.release_at <= to_timestamp(:at)
+  AND wallet_transfers.giver_id = :giver
+ORDER BY wallet_transfers.id FOR UPDATE SKIP LOCKED;
+SELECT wallet_accounts.key, wallet_accounts.id, wallet_accounts.balance_fen
+FROM wallet_accounts WHERE wallet_accounts.key IN ('personal:' || :giver, 'held:' || :giver)
+ORDER BY wallet_accounts.id FOR UPDATE;
+SELECT (SELECT wallet_regions.wallet_opened_on FROM wallet_regions
+    WHERE wallet_regions.id = :giver_region) AS giver_opened,
+  (SELECT wallet_regions.wallet_opened_on FROM wallet_regions
+    JOIN wallet_insured ON wallet_insured.region_id = wallet_regions.id
+    WHERE wallet_insured.id = :recipient) AS recipient_opened,
+  EXISTS (SELECT wallet_insured.id FROM wallet_insured
+    WHERE wallet_insured.id = :recipient AND wallet_insured.ended_on IS NULL) AS recipient_insured,
+  (SELECT wallet_relationships.id FROM wallet_relationships
+    WHERE wallet_relationships.giver_id = :giver AND wallet_relationships.recipient_id = :recipient
+    AND wallet_relationships.status = 'active' LIMIT 1) AS relationship_id,
+  (SELECT count(*) AS count_1 FROM wallet_transfers WHERE wallet_transfers.giver_id = :giver
+    AND wallet_transfers.business_date = date '2025-02-10' + :day::integer) AS sent_today,
+  (SELECT count(*) AS count_2 FROM wallet_transfers WHERE wallet_transfers.giver_id = :giver
+    AND wallet_transfers.status = 'pending') AS pending \gset
+INSERT INTO wallet_transfers (giver_id, recipient_id, relationship_id, amount_fen, status,
+  verification, submitted_at, business_date, release_at, decided_at)
+VALUES (:giver, :recipient, :relationship_id, :amount, 'pending', 'face',
+  to_timestamp(:at), date '2025-02-10' + :day::integer,
+  to_timestamp(:release_at), NULL)
+RETURNING wallet_transfers.id \gset transfer_
+\startpipeline
+UPDATE wallet_accounts SET balance_fen=(wallet_accounts.balance_fen + :debit)
+WHERE wallet_accounts.id = :personal AND wallet_accounts.balance_fen + :debit >= 0;
+UPDATE wallet_accounts SET balance_fen=(wallet_accounts.balance_fen + :amount)
+WHERE wallet_accounts.id = :held AND wallet_accounts.balance_fen + :amount >= 0;
+\endpipeline
+INSERT INTO wallet_postings (kind, transfer_id, at, actor_label, memo)
+VALUES ('hold', :transfer_id, to_timestamp(:at),
+  'ring0', '')
+RETURNING wallet_postings.id \gset posting_
+\startpipeline
+INSERT INTO wallet_entries (posting_id, account_id, amount_fen)
+VALUES (:posting_id, :personal, :debit);
+INSERT INTO wallet_entries (posting_id, account_id, amount_fen)
+VALUES (:posting_id, :held, :amount);
+\endpipeline
+INSERT INTO wallet_transfer_events (transfer_id, from_status, to_status, at, actor_label)
+VALUES (:transfer_id, NULL, 'pending', to_timestamp(:at),
+  'ring0')
+RETURNING wallet_transfer_events.id;
+INSERT INTO audit_log (at, actor_user_id, actor_token_id, actor_label, action, target_type,
+  target_id, before, after)
+VALUES (to_timestamp(:at), :giver_user, NULL,
+  'ring0(参保人0)', 'wallet.transfer_submitted', 'wallet_transfer', :transfer_id, 'null',
+  '{"amount_fen": 100, "recipient_id": 2}')
+RETURNING audit_log.id;
+RELEASE SAVEPOINT sa_savepoint_1;
+UPDATE wallet_requests SET result='{"transfer_id": 2, "status": "pending", "amount_fen": 100,
+  "giver_id": 1, "recipient_id": 2, "submitted_at": "2025-02-11T02:00:00+00:00",
+  "release_at": "2025-02-11T22:00:00+00:00"}'
+WHERE wallet_requests.scope = 'user:' || :giver_user AND wallet_requests.key = 's' || :key;
+COMMIT;
+BEGIN;
+SELECT wallet_insured.id FROM wallet_insured
+WHERE wallet_insured.user_id = :recipient_user OR wallet_insured.member_id = NULL;
+INSERT INTO wallet_requests (scope, key, operation, request_hash, result, created_at)
+VALUES ('user:' || :recipient_user, 'a' || :key, 'accept',
+  '249f9bdf8e1069611ae970cf26c36e53f2b2a0bc12a4c15a3d6ce517629463dc', 'null',
+  to_timestamp(:at))
+ON CONFLICT (scope, key) DO NOTHING RETURNING wallet_requests.id;
+SAVEPOINT sa_savepoint_1;
+UPDATE wallet_transfers SET status='accepted',
+  decided_at=to_timestamp(:at)
+WHERE wallet_transfers.id = :transfer_id AND wallet_transfers.recipient_id = :recipient
+  AND wallet_transfers.status = 'pending'
+  AND wallet_transfers.release_at > to_timestamp(:at)
+RETURNING wallet_transfers.id, wallet_transfers.status, wallet_transfers.amount_fen,
+  wallet_transfers.giver_id, wallet_transfers.recipient_id, wallet_transfers.submitted_at,
+  wallet_transfers.release_at;
+INSERT INTO wallet_transfer_events (transfer_id, from_status, to_status, at, actor_label)
+VALUES (:transfer_id, 'pending', 'accepted',
+  to_timestamp(:at), 'ring1')
+RETURNING wallet_transfer_events.id;
+SELECT wallet_accounts.key, wallet_accounts.id, wallet_accounts.balance_fen
+FROM wallet_accounts
+WHERE wallet_accounts.key IN ('held:' || :giver, 'quota:' || :recipient || ':' || :giver)
+ORDER BY wallet_accounts.id FOR UPDATE;
+\startpipeline
+UPDATE wallet_accounts SET balance_fen=(wallet_accounts.balance_fen + :debit)
+WHERE wallet_accounts.id = :held AND wallet_accounts.balance_fen + :debit >= 0;
+UPDATE wallet_accounts SET balance_fen=(wallet_accounts.balance_fen + :amount)
+WHERE wallet_accounts.id = :quota AND wallet_accounts.balance_fen + :amount >= 0;
+\endpipeline
+INSERT INTO wallet_postings (kind, transfer_id, at, actor_label, memo)
+VALUES ('accept', :transfer_id, to_timestamp(:at),
+  'ring1', '')
+RETURNING wallet_postings.id \gset posting_
+\startpipeline
+INSERT INTO wallet_entries (posting_id, account_id, amount_fen)
+VALUES (:posting_id, :held, :debit);
+INSERT INTO wallet_entries (posting_id, account_id, amount_fen)
+VALUES (:posting_id, :quota, :amount);
+\endpipeline
+RELEASE SAVEPOINT sa_savepoint_1;
+UPDATE wallet_requests SET result='{"transfer_id": 2, "status": "accepted", "amount_fen": 100,
+  "giver_id": 1, "recipient_id": 2, "submitted_at": "2025-02-11T02:00:00+00:00",
+  "release_at": "2025-02-11T22:00:00+00:00"}'
+WHERE wallet_requests.scope = 'user:' || :recipient_user AND wallet_requests.key = 'a' || :key;
+COMMIT;
+"""
+
+
+def _shape(statement: str) -> str:
+    """What a statement does to which table ("UPDATE wallet_accounts"), to compare the script
+    with what the service sends without comparing parameter spellings."""
+    verb = statement.split(maxsplit=1)[0].rstrip(";").upper()
+    if verb in {"BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"}:
+        return verb
+    table = re.search(r"\b(?:FROM|INTO|UPDATE)\s+(\w+)", statement, re.IGNORECASE)
+    return f"{verb} {table.group(1) if table else '?'}"
+
+
+def _script_shapes(script: str) -> list[str]:
+    shapes, current = [], []
+    for line in script.splitlines():
+        if line.startswith("\\") or not line.strip():
+            continue
+        current.append(line)
+        if line.rstrip().endswith(";") or "\\gset" in line:
+            shapes.append(_shape(" ".join(current)))
+            current = []
+    return shapes
+
+
+def _statements(
+    engine: Engine, ring: Ring, number: int, day: int, face: Any
+) -> tuple[list[str], int]:
+    """The statements one pair sends through the service, BEGIN and COMMIT included, one per
+    parameter set of an executemany; and the round trips the statements other than BEGIN and
+    COMMIT took (an executemany is one: psycopg pipelines it). The pool's pre-ping goes round
+    these events, uncounted."""
+    sent: list[str] = []
+    round_trips = 0
+
+    def on_execute(*args: Any) -> None:
+        nonlocal round_trips
+        statement, parameters, executemany = args[2], args[3], args[5]
+        sent.extend([_shape(statement)] * (len(parameters) if executemany else 1))
+        round_trips += 1
+
+    def on_begin(_connection: Any) -> None:
+        sent.append("BEGIN")
+
+    def on_commit(_connection: Any) -> None:
+        sent.append("COMMIT")
+
+    listeners = [
+        ("before_cursor_execute", on_execute),
+        ("begin", on_begin),
+        ("commit", on_commit),
+    ]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        _pair(engine, ring, number, day, face)
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    return sent, round_trips
+
+
+def _per_client(ids: list[int], what: str) -> str:
+    """A pgbench expression for each client's id of one kind, from the seeded ids (a script can
+    compute with :client_id but not look anything up without a statement of its own)."""
+    first, step = ids[0], ids[1] - ids[0]
+    if ids != [first + step * number for number in range(len(ids))]:
+        raise SystemExit(f"seeded {what} ids are not evenly spaced: {ids}")
+    return f"{first} + {step} * :client_id"
+
+
+def _variables(engine: Engine, ring: Ring) -> str:
+    givers = ring.insured_ids[0::2]
+    recipients = ring.insured_ids[1::2]
+    keys = [
+        ref.key
+        for giver, recipient in zip(givers, recipients, strict=True)
+        for ref in (ledger.personal(giver), ledger.held(giver), ledger.quota(recipient, giver))
+    ]
+    with Session(engine) as db:
+        rows = db.execute(select(Account.key, Account.id).where(Account.key.in_(keys)))
+        account = {row.key: row.id for row in rows}
+        region = {
+            row.id: row.region_id for row in db.execute(select(Insured.id, Insured.region_id))
+        }
+    pairs = list(zip(givers, recipients, strict=True))
+    ids = {
+        "giver_region": [region[giver] for giver in givers],
+        "giver": givers,
+        "recipient": recipients,
+        "giver_user": [actor.user_id or 0 for actor in ring.actors[0::2]],
+        "recipient_user": [actor.user_id or 0 for actor in ring.actors[1::2]],
+        "personal": [account[ledger.personal(giver).key] for giver in givers],
+        "held": [account[ledger.held(giver).key] for giver in givers],
+        "quota": [account[ledger.quota(recipient, giver).key] for giver, recipient in pairs],
+    }
+    return "\n".join(f"\\set {name} {_per_client(values, name)}" for name, values in ids.items())
+
+
+def ceiling_run() -> tuple[float, str, list[str], int]:
+    """The pair's statements replayed by pgbench on a copy of the wallet schema with funded
+    wallets: the database's own ceiling for this design. Returns pairs/s, pgbench's average
+    latency, and the statements of one pair as the service sent them, with its round trips."""
+    with _wallet_database("gonghui_ceiling") as (url, engine, ring):
+        face = verifier()
+        # A first pair per client through the service opens its accounts (held, quota); the
+        # second pair of the first client is what every later pair sends.
+        for number in range(CLIENTS):
+            _pair(engine, ring, number, 0, face)
+        sent, round_trips = _statements(engine, ring, 0, 1, face)
+        replayed = _script_shapes(PAIR_SCRIPT)
+        if replayed != sent:
+            raise SystemExit(
+                "PAIR_SCRIPT no longer replays what a pair sends; update it.\n"
+                f"  sent:     {sent}\n  replayed: {replayed}"
+            )
+        with tempfile.TemporaryDirectory() as folder:
+            script = Path(folder) / "wallet_pair.sql"
+            script.write_text(_variables(engine, ring) + PAIR_SCRIPT, encoding="utf-8")
+            database = make_url(url).database or ""
+            output = _pgbench("-n", "-M", "prepared", "-f", str(script), *_clients(), database)
+        with Session(engine) as db:
+            problems = ledger.verify(db)
+            accepted = db.scalar(
+                text("SELECT count(*) FROM wallet_transfers WHERE status = 'accepted'")
+            )
+        if problems:
+            raise SystemExit(f"the replay broke the ledger: {problems[:5]}")
+    # Every replayed pair moved its money (an UPDATE that matches no row is no error to pgbench).
+    replayed_pairs = int(re.search(r"actually processed: (\d+)", output).group(1))  # type: ignore[union-attr]
+    if accepted != replayed_pairs + CLIENTS + 1:
+        raise SystemExit(f"{replayed_pairs} pairs replayed, {accepted} transfers accepted")
+    tps, latency = _throughput(output)
+    return tps, latency, sent, round_trips
 
 
 def main() -> None:
     reference, pg_latency = pgbench_run()
+    ceiling, ceiling_latency, sent, round_trips = ceiling_run()
     pairs, latencies = wallet_run()
     cut = statistics.quantiles(latencies, n=100)
     run = f"{CLIENTS} clients, {SECONDS:.0f} s"
+    statements = [shape for shape in sent if shape not in {"BEGIN", "COMMIT"}]
     print(f"pgbench tpcb-like, {run}: {reference:,.0f} tps (average latency {pg_latency})")
+    print(
+        f"SQL-only ceiling, pgbench replaying a pair (2 transactions: {len(statements)} "
+        f"statements in {round_trips} round trips, and BEGIN and COMMIT), {run}: "
+        f"{ceiling:,.0f} pairs/s (average latency {ceiling_latency})"
+    )
+    print(f"  ratio: {ceiling / reference:.2f}x tpcb-like")
     print(f"wallet submit+accept, {run}: {pairs:,.0f} pairs/s ({2 * pairs:,.0f} transactions/s)")
     print(f"  latency per pair: p50 {cut[49] * 1000:.1f} ms, p99 {cut[98] * 1000:.1f} ms")
-    print(f"  ratio: {pairs / reference:.2f}x pgbench (pairs/s ÷ tps; target ≥ 0.5x)")
+    print(
+        f"  ratio: {pairs / reference:.2f}x tpcb-like (target ≥ 0.5x), "
+        f"{pairs / ceiling:.2f}x the SQL-only ceiling"
+    )
 
 
 if __name__ == "__main__":

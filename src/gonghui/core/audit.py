@@ -63,7 +63,8 @@ def append(
     session.execute(_INSERT, _row(actor, at, action, target_type, target_id, before, after))
 
 
-_INSERT = insert(AuditEntry.metadata.tables[AuditEntry.__tablename__])
+# Built once; `inline()`: no RETURNING of the new id, which `append` does not give back.
+_INSERT = insert(AuditEntry.metadata.tables[AuditEntry.__tablename__]).inline()
 
 
 def _row(

@@ -39,7 +39,9 @@ MAX_KEY_LENGTH = 128
 def table_of(model: type[Base]) -> Table:
     """The Core table behind a model. The money path runs Core statements built once at import
     (below, and in `transfers`): SQLAlchemy then skips building the expression, its cache key
-    and the ORM's unit of work on every call, which cost more than the database's own work."""
+    and the ORM's unit of work on every call, which cost more than the database's own work.
+    Core statements leave alone any Account or Transfer object the session has loaded (an ORM
+    UPDATE would have refreshed it): read balances and transfers afresh after a move."""
     return model.metadata.tables[model.__tablename__]
 
 
@@ -153,7 +155,7 @@ _MOVE = (
     .values(balance_fen=ACCOUNTS.c.balance_fen + bindparam("amount_fen"))
 )
 _NEW_POSTING = insert(POSTINGS).returning(POSTINGS.c.id)
-_NEW_ENTRY = insert(ENTRIES)
+_NEW_ENTRY = insert(ENTRIES).inline()
 
 
 def post(
@@ -221,10 +223,13 @@ def check_key(key: str) -> str:
 
 # The claim: INSERT … ON CONFLICT DO NOTHING on the unique (scope, key), spelt once for each
 # dialect (`insert_if_absent` builds it on every call). Its row count says who claimed the key.
+# (`inline()`, here and for other rows whose new id nobody reads: no RETURNING of the id.)
 _UNIQUE = ["scope", "key"]
 _CLAIM = {
-    "postgresql": postgresql.insert(REQUESTS).on_conflict_do_nothing(index_elements=_UNIQUE),
-    "sqlite": sqlite.insert(REQUESTS).on_conflict_do_nothing(index_elements=_UNIQUE),
+    "postgresql": postgresql.insert(REQUESTS)
+    .inline()
+    .on_conflict_do_nothing(index_elements=_UNIQUE),
+    "sqlite": sqlite.insert(REQUESTS).inline().on_conflict_do_nothing(index_elements=_UNIQUE),
 }
 _THIS_REQUEST = (REQUESTS.c.scope == bindparam("request_scope")) & (
     REQUESTS.c.key == bindparam("request_key")

@@ -112,7 +112,7 @@ _REGIONS = ledger.table_of(Region)
 _INSURED = ledger.table_of(Insured)
 _RELATIONSHIPS = ledger.table_of(Relationship)
 # A transfer as the statements below return it (`_DECIDED`'s columns).
-TransferRow: TypeAlias = Row[*tuple[Any, ...]]
+_TransferRow: TypeAlias = Row[*tuple[Any, ...]]
 _NOW = bindparam("now", type_=_TRANSFERS.c.release_at.type)
 _PENDING = _TRANSFERS.c.status == TransferStatus.PENDING
 
@@ -320,7 +320,7 @@ _INCOMING_FOR_UPDATE = select(*_DECIDED).where(_INCOMING).with_for_update()
 
 def _accept(
     session: Session, actor: Actor, me: int, transfer_id: int, now: datetime
-) -> TransferRow:
+) -> _TransferRow:
     mine = {"transfer_id": transfer_id, "me": me, "now": now}
     transfer = session.execute(_ACCEPT_IF_PENDING, mine).one_or_none()
     if transfer is None:
@@ -332,7 +332,7 @@ def _accept(
     return transfer
 
 
-def _accept_otherwise(session: Session, mine: Mapping[str, Any], now: datetime) -> TransferRow:
+def _accept_otherwise(session: Session, mine: Mapping[str, Any], now: datetime) -> _TransferRow:
     """Why the transfer could not be accepted: not the actor's, no longer pending, or due to
     return; the rules as they read under the row lock."""
     transfer = session.execute(_INCOMING_FOR_UPDATE, mine).one_or_none()
@@ -344,14 +344,15 @@ def _accept_otherwise(session: Session, mine: Mapping[str, Any], now: datetime) 
         raise WalletRefused(Refusal.NOT_PENDING, TransferStatus.EXPIRED.label)
     if transfer.status is not TransferStatus.PENDING:
         raise WalletRefused(Refusal.NOT_PENDING, transfer.status.label)
-    # Pending and not due after all: it was committed after the UPDATE above began.
-    accepted: TransferRow = session.execute(_ACCEPT_IF_PENDING, mine).one()
+    # Pending and not due: a row the UPDATE's snapshot did not see yet (committed since), now
+    # locked by this transaction; decided the same way.
+    accepted: _TransferRow = session.execute(_ACCEPT_IF_PENDING, mine).one()
     return accepted
 
 
 def _settle(
     session: Session,
-    transfer: TransferRow,
+    transfer: _TransferRow,
     to: ledger.AccountRef,
     kind: str,
     actor_label: str,
@@ -390,7 +391,7 @@ def _decide(
 
 
 def _release(
-    session: Session, transfer: TransferRow, new: TransferStatus, actor_label: str, now: datetime
+    session: Session, transfer: _TransferRow, new: TransferStatus, actor_label: str, now: datetime
 ) -> None:
     """Return a pending transfer's money to the giver (expired, or the relationship ended)."""
     _decide(session, transfer.id, new, actor_label, now)
@@ -433,7 +434,7 @@ def void_pending(session: Session, relationship_id: int, actor_label: str, now: 
         _release(session, transfer, TransferStatus.VOIDED, actor_label, now)
 
 
-_NEW_EVENT = insert(_EVENTS)
+_NEW_EVENT = insert(_EVENTS).inline()  # no RETURNING of the new id, which nobody reads
 
 
 def _event(
