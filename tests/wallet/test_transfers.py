@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gonghui.core.audit import AuditEntry
 from gonghui.core.auth import SYSTEM
 from gonghui.core.errors import DomainError
 from gonghui.core.pii import IdentityVault
@@ -78,6 +79,19 @@ def test_a_transfer_is_held_then_accepted_into_the_relatives_quota(
     assert accepted["status"] == "accepted"
     assert balances(db, family) == (4_500 * Y, 0, 500 * Y)
     assert ledger.verify(db) == []
+    trail = db.execute(
+        select(AuditEntry.action, AuditEntry.actor_label)
+        .where(
+            AuditEntry.target_type == "wallet_transfer",
+            AuditEntry.target_id == str(sent["transfer_id"]),
+        )
+        .order_by(AuditEntry.id)
+    ).all()
+    assert [action for action, _ in trail] == [
+        "wallet.transfer_submitted",
+        "wallet.transfer_accepted",
+    ]
+    assert trail[1].actor_label.startswith("mother")
 
 
 def test_the_same_key_and_body_is_applied_once(db: Session, family: Family) -> None:

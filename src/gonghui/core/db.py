@@ -21,6 +21,7 @@ from sqlalchemy import (
     Enum,
     Integer,
     MetaData,
+    Table,
     create_engine,
     event,
 )
@@ -177,3 +178,12 @@ def _sqlite_value(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table behind a model. A hot path (the wallet's money moves) runs Core statements
+    built once at import: SQLAlchemy then skips building the expression, its cache key
+    and the ORM's unit of work on every call, which cost more than the database's own work.
+    Core statements leave alone any object the session has loaded (an ORM UPDATE would have
+    refreshed it): read rows afresh after such a statement changed them."""
+    return model.metadata.tables[model.__tablename__]

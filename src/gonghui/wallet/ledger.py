@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gonghui.core.db import Base, insert_if_absent
+from gonghui.core.db import insert_if_absent, table_of
 from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.core.money import Fen
 from gonghui.wallet.models import Account, Entry, IdempotentRequest, Posting, Transfer
@@ -34,15 +34,6 @@ from gonghui.wallet.rules import (
 )
 
 MAX_KEY_LENGTH = 128
-
-
-def table_of(model: type[Base]) -> Table:
-    """The Core table behind a model. The money path runs Core statements built once at import
-    (below, and in `transfers`): SQLAlchemy then skips building the expression, its cache key
-    and the ORM's unit of work on every call, which cost more than the database's own work.
-    Core statements leave alone any Account or Transfer object the session has loaded (an ORM
-    UPDATE would have refreshed it): read balances and transfers afresh after a move."""
-    return model.metadata.tables[model.__tablename__]
 
 
 ACCOUNTS = table_of(Account)

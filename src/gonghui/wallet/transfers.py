@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
+from gonghui.core.db import table_of
 from gonghui.core.errors import NotFound
 from gonghui.core.money import Fen
 from gonghui.wallet import ledger, people
@@ -105,12 +106,12 @@ def _fund(
     return {"posting_id": posting, "insured_id": insured_id, "amount_fen": amount_fen}
 
 
-# The statements of the hot path, built once (see `ledger.table_of` for why).
-_TRANSFERS = ledger.table_of(Transfer)
-_EVENTS = ledger.table_of(TransferEvent)
-_REGIONS = ledger.table_of(Region)
-_INSURED = ledger.table_of(Insured)
-_RELATIONSHIPS = ledger.table_of(Relationship)
+# The statements of the hot path, built once (see `core.db.table_of` for why).
+_TRANSFERS = table_of(Transfer)
+_EVENTS = table_of(TransferEvent)
+_REGIONS = table_of(Region)
+_INSURED = table_of(Insured)
+_RELATIONSHIPS = table_of(Relationship)
 # A transfer as the statements below return it (`_DECIDED`'s columns).
 _TransferRow: TypeAlias = Row[*tuple[Any, ...]]
 _NOW = bindparam("now", type_=_TRANSFERS.c.release_at.type)
@@ -264,20 +265,6 @@ def _facts(
     return facts, row.relationship_id
 
 
-def transfer_for(session: Session, actor: Actor, transfer_id: int) -> Transfer:
-    """A transfer the actor sent or received."""
-    me = people.own_insured(session, actor)
-    found = session.scalars(
-        select(Transfer).where(
-            Transfer.id == transfer_id,
-            (Transfer.giver_id == me.id) | (Transfer.recipient_id == me.id),
-        )
-    ).one_or_none()
-    if found is None:
-        raise NotFound("转账")
-    return found
-
-
 def accept_transfer(
     session: Session, actor: Actor, transfer_id: int, *, idempotency_key: str, now: datetime
 ) -> dict[str, Any]:
@@ -329,6 +316,15 @@ def _accept(
         session, transfer_id, TransferStatus.PENDING, TransferStatus.ACCEPTED, actor.username, now
     )
     _settle(session, transfer, ledger.quota(me, transfer.giver_id), "accept", actor.username, now)
+    audit.append(
+        session,
+        actor=actor,
+        at=now,
+        action="wallet.transfer_accepted",
+        target_type="wallet_transfer",
+        target_id=transfer_id,
+        after={"amount_fen": transfer.amount_fen, "giver_id": transfer.giver_id},
+    )
     return transfer
 
 
