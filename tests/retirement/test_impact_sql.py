@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 from gonghui.members.queries import MemberProfile
 from gonghui.members.rules import EmploymentStatus, PostType, Sex
 from gonghui.retirement.impact import impact_report
-from gonghui.retirement.impact_sql import MEMBER_SCHEMA, impact_report_sql
+from gonghui.retirement.impact_sql import (
+    FACT_SCHEMA,
+    MEMBER_SCHEMA,
+    UNIT_SCHEMA,
+    impact_report_sql,
+)
 from tests.retirement.test_impact import CAST, TODAY
 
 UNITS = [
@@ -66,10 +71,24 @@ def memberships(draw: st.DrawFn) -> list[MemberProfile]:
     ]
 
 
+def split(profiles: list[MemberProfile]) -> tuple[pa.Table, pa.Table]:
+    """The members' own facts, and their units once each, as the roll hands them over."""
+    members = pa.table(
+        {name: [getattr(p, name) for p in profiles] for name in FACT_SCHEMA.names},
+        schema=FACT_SCHEMA,
+    )
+    units = sorted({(p.unit_id, p.unit_name, p.unit_credit_code, p.industry) for p in profiles})
+    columns = {name: [unit[i] for unit in units] for i, name in enumerate(UNIT_SCHEMA.names)}
+    return members, pa.table(columns, schema=UNIT_SCHEMA)
+
+
 @settings(max_examples=150, deadline=None)
 @given(memberships(), todays)
 def test_the_set_based_report_equals_the_reference(people, today) -> None:
-    assert impact_report_sql(as_table(people), today) == impact_report(people, today)
+    expected = impact_report(people, today)
+    assert impact_report_sql(as_table(people), today) == expected
+    members, units = split(people)
+    assert impact_report_sql(members, today, units=units) == expected
 
 
 def test_it_equals_the_reference_on_the_hand_worked_cast() -> None:

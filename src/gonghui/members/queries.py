@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import ColumnElement, Select, String, cast, func, or_, select, true
@@ -430,46 +431,60 @@ def card_for(session: Session, actor: Actor, card_id: int) -> Card:
     return card
 
 
-PROFILE_COLUMNS = (
-    "member_id",
-    "unit_id",
-    "unit_name",
-    "unit_credit_code",
-    "industry",
-    "birth_date",
-    "sex",
-    "post_type",
-    "employment_status",
-)
+FACT_COLUMNS = ("member_id", "unit_id", "birth_date", "sex", "post_type", "employment_status")
+UNIT_COLUMNS = ("unit_id", "unit_name", "unit_credit_code", "industry")
 
 
-def member_profile_columns(session: Session, actor: Actor, unit_id: int | None = None) -> pa.Table:
-    """The same members and facts as `member_profiles`, as an Arrow table with PROFILE_COLUMNS
-    (enums as their text values, the birth date as date32), built column by column from plain
-    rows so that a million members never become a million objects."""
+@dataclass(frozen=True)
+class ProfileColumns:
+    """The members of `member_profiles` as Arrow tables: each member's own facts
+    (FACT_COLUMNS), and their units once each (UNIT_COLUMNS): a million members share a few
+    thousand units, so the unit's text is not repeated a million times."""
+
+    members: pa.Table
+    units: pa.Table
+
+
+def member_profile_columns(
+    session: Session, actor: Actor, unit_id: int | None = None, industry: str = ""
+) -> ProfileColumns:
+    """The same members and facts as `member_profiles` (optionally one unit, or one industry),
+    built column by column from plain rows so that a million members never become a million
+    objects; enums as their text values, the birth date as date32."""
     actor.require(Permission.MEMBERS_VIEW)
-    statement = (
+    scope = [_member_scope(actor), Member.membership_status == MembershipStatus.ACTIVE]
+    if unit_id is not None:
+        scope.append(Member.unit_id == unit_id)
+    if industry:
+        scope.append(Unit.industry == industry)
+    facts = (
         select(
             Member.id,
             Member.unit_id,
-            Unit.name,
-            Unit.credit_code,
-            Unit.industry,
             cast(Member.birth_date, String),
             cast(Member.sex, String),
             cast(Member.post_type, String),
             cast(Member.employment_status, String),
         )
         .join(Unit, Unit.id == Member.unit_id)
-        .where(_member_scope(actor), Member.membership_status == MembershipStatus.ACTIVE)
+        .where(*scope)
         .order_by(Member.id)
     )
-    if unit_id is not None:
-        statement = statement.where(Member.unit_id == unit_id)
-    rows = session.execute(statement).all()
-    columns = list(zip(*rows, strict=True)) or [()] * len(PROFILE_COLUMNS)
-    types = (pa.int64(), pa.int64(), *(pa.string(),) * 7)
-    arrays = [pa.array(column, kind) for column, kind in zip(columns, types, strict=True)]
+    in_scope = select(Member.unit_id).join(Unit, Unit.id == Member.unit_id).where(*scope)
+    units = select(Unit.id, Unit.name, Unit.credit_code, Unit.industry).where(Unit.id.in_(in_scope))
+    members = _arrow(session.execute(facts).all(), FACT_COLUMNS, (pa.int64(), pa.int64()))
     # Both backends render a date as ISO text (YYYY-MM-DD), which Arrow casts without a format.
-    arrays[5] = arrays[5].cast(pa.date32())
-    return pa.Table.from_arrays(arrays, names=list(PROFILE_COLUMNS))
+    members = members.set_column(2, "birth_date", members["birth_date"].cast(pa.date32()))
+    return ProfileColumns(
+        members, _arrow(session.execute(units.order_by(Unit.id)).all(), UNIT_COLUMNS, (pa.int64(),))
+    )
+
+
+def _arrow(
+    rows: Sequence[Any], names: tuple[str, ...], leading: tuple[pa.DataType, ...]
+) -> pa.Table:
+    """Rows as an Arrow table: the `leading` columns of these types, the rest text."""
+    columns = list(zip(*rows, strict=True)) or [()] * len(names)
+    types = (*leading, *(pa.string(),) * (len(names) - len(leading)))
+    arrays = [pa.array(column, kind) for column, kind in zip(columns, types, strict=True)]
+    return pa.Table.from_arrays(arrays, names=list(names))

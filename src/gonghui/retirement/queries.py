@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Permission
@@ -39,8 +38,7 @@ def impact_for(
     if unit_code.strip():
         unit = members.unit_by_credit_code(session, actor, unit_code)
         unit_id, unit_name, code = unit.id, unit.name, unit.credit_code
-    profiles = members.member_profile_columns(session, actor, unit_id)
     wanted = industry.strip()
-    if wanted:
-        profiles = profiles.filter(pc.equal(profiles["industry"], wanted))
-    return ScopedImpact(impact_report_sql(profiles, today), code, unit_name, wanted)
+    columns = members.member_profile_columns(session, actor, unit_id, wanted)
+    report = impact_report_sql(columns.members, today, units=columns.units)
+    return ScopedImpact(report, code, unit_name, wanted)
