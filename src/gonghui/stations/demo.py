@@ -8,6 +8,7 @@ vehicle and the evaluations go through the services, as real work would.
 
 from __future__ import annotations
 
+import functools
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -114,8 +115,14 @@ def _position(
 
 
 def _instant(day: date, rng: random.Random) -> datetime:
-    moment = datetime.combine(day, time(rng.randint(8, 19), rng.randint(0, 59)), BUSINESS_TZ)
-    return moment.astimezone(UTC)
+    return _midnight(day) + timedelta(hours=rng.randint(8, 19), minutes=rng.randint(0, 59))
+
+
+@functools.cache
+def _midnight(day: date) -> datetime:
+    """A day's start in Beijing, in UTC (China keeps no summer time, so hours simply add):
+    converted once a day rather than once for each of the year's 300,000 visits."""
+    return datetime.combine(day, time(0), BUSINESS_TZ).astimezone(UTC)
 
 
 def _year(
