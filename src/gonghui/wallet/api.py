@@ -12,6 +12,7 @@ from gonghui.core.clock import business_date
 from gonghui.core.errors import InvalidInput
 from gonghui.core.money import parse_yuan, yuan_string
 from gonghui.wallet import people, queries, regions, spending, transfers
+from gonghui.wallet.models import Region
 from gonghui.wallet.schemas import (
     BalancesOut,
     ConfirmIn,
@@ -100,7 +101,8 @@ def register_insured(
         now=now,
     )
     db.commit()
-    region = regions.region_by_code(db, body.region)
+    region = db.get(Region, person.region_id)
+    assert region is not None  # noqa: S101 - the person's region is a foreign key
     return _insured_out(queries.RegistryLine(person, region.code, region.name, wallet_open=False))
 
 

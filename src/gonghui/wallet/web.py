@@ -4,7 +4,9 @@ accept, pay, usage location; and the self-service opening for relatives who are 
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -68,6 +70,25 @@ def wallet_home(request: Request, db: Db, now: Now, actor: WalletUser) -> Respon
 
 def _refused(request: Request, error: DomainError) -> RedirectResponse:
     flash(request, error.message, "error")
+    return _back()
+
+
+def _money_move(
+    request: Request,
+    db: Db,
+    now: datetime,
+    operation: Callable[[], dict[str, Any]],
+    done: Callable[[dict[str, Any]], str],
+) -> RedirectResponse:
+    """A money move from a form: committed and told in `done`'s words, or refused in the
+    refusal's (which `run_money_request` has recorded under the form's key)."""
+    try:
+        result = run_money_request(db, operation, now)
+    except DomainError as error:
+        db.rollback()
+        return _refused(request, error)
+    db.commit()
+    flash(request, done(result))
     return _back()
 
 
@@ -144,22 +165,17 @@ def send(
     face_sample: Annotated[str, Form()] = "",
 ) -> Response:
     secret = password if method is Verification.PASSWORD else face_sample
-    try:
-        result = run_money_request(
-            db,
-            lambda: transfers.submit_transfer(
-                db, actor, recipient_id=recipient_id, amount_fen=_yuan(amount),
-                proof=Proof(method, secret), verifier=verifier_of(request),
-                idempotency_key=idempotency_key, now=now,
-            ),
-            now,
-        )  # fmt: skip
-    except DomainError as error:
-        db.rollback()
-        return _refused(request, error)
-    db.commit()
-    flash(request, f"转账成功，¥{result['amount_fen'] / 100:,.2f} 待对方接收")
-    return _back()
+    return _money_move(
+        request,
+        db,
+        now,
+        lambda: transfers.submit_transfer(
+            db, actor, recipient_id=recipient_id, amount_fen=_yuan(amount),
+            proof=Proof(method, secret), verifier=verifier_of(request),
+            idempotency_key=idempotency_key, now=now,
+        ),
+        lambda result: f"转账成功，¥{result['amount_fen'] / 100:,.2f} 待对方接收",
+    )  # fmt: skip
 
 
 @router.post("/wallet/transfers/{transfer_id}/accept", dependencies=[Csrf])
@@ -171,19 +187,15 @@ def accept(
     actor: WalletUser,
     idempotency_key: Annotated[str, Form()],
 ) -> Response:
-    try:
-        run_money_request(
-            db,
-            lambda: transfers.accept_transfer(
-                db, actor, transfer_id, idempotency_key=idempotency_key, now=now
-            ),
-            now,
-        )
-    except DomainError as error:
-        return _refused(request, error)
-    db.commit()
-    flash(request, "已接收，额度已存入您的医保钱包")
-    return _back()
+    return _money_move(
+        request,
+        db,
+        now,
+        lambda: transfers.accept_transfer(
+            db, actor, transfer_id, idempotency_key=idempotency_key, now=now
+        ),
+        lambda _result: "已接收，额度已存入您的医保钱包",
+    )
 
 
 @router.post("/wallet/payments", dependencies=[Csrf])
@@ -197,20 +209,16 @@ def pay(
     payee: Annotated[str, Form()],
     idempotency_key: Annotated[str, Form()],
 ) -> Response:
-    try:
-        run_money_request(
-            db,
-            lambda: spending.pay_from_wallet(
-                db, actor, amount_fen=_yuan(amount), purpose=purpose, payee=payee,
-                idempotency_key=idempotency_key, now=now,
-            ),
-            now,
-        )  # fmt: skip
-    except DomainError as error:
-        return _refused(request, error)
-    db.commit()
-    flash(request, f"支付成功：{payee}")
-    return _back()
+    return _money_move(
+        request,
+        db,
+        now,
+        lambda: spending.pay_from_wallet(
+            db, actor, amount_fen=_yuan(amount), purpose=purpose, payee=payee,
+            idempotency_key=idempotency_key, now=now,
+        ),
+        lambda _result: f"支付成功：{payee}",
+    )  # fmt: skip
 
 
 @router.post("/wallet/usage", dependencies=[Csrf])
