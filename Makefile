@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+INSTALLER := $(VENV)/.installed-pip
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
@@ -12,12 +13,18 @@ $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "gonghui needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 
-$(RUNTIME): requirements.lock pyproject.toml | $(BIN)/python
+# The pip that `venv` ships is whatever came with this Python; it installs only the pinned,
+# hash-checked pip, which then installs everything else.
+$(INSTALLER): requirements-pip.lock | $(BIN)/python
+	$(PIP) install --require-hashes --no-deps -r requirements-pip.lock
+	touch $@
+
+$(RUNTIME): requirements.lock pyproject.toml $(INSTALLER)
 	$(PIP) install --require-hashes -r requirements.lock
 	$(PIP) install --no-deps -e .
 	touch $@
 
-$(DEV): requirements-dev.lock pyproject.toml | $(BIN)/python
+$(DEV): requirements-dev.lock pyproject.toml $(INSTALLER)
 	$(PIP) install --require-hashes -r requirements-dev.lock
 	$(PIP) install --no-deps -e .
 	touch $@ $(RUNTIME)
@@ -43,6 +50,7 @@ bench: $(DEV)
 
 ## Re-resolve the pinned dependencies (needs uv: pip install uv).
 lock:
+	echo 'pip' | uv pip compile - --python-version 3.11 --generate-hashes --no-header -o requirements-pip.lock
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
 	uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -c requirements-dev.lock -o requirements.lock
 
