@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import Actor, Role
 from gonghui.core.pii import IdentityVault
 from gonghui.members import accounts, service
+from gonghui.members.banks import register_bank
 from gonghui.members.models import Card
 from gonghui.members.queries import members_by_hash, units_by_credit_code
 from gonghui.members.rules import (
@@ -56,8 +57,8 @@ class World:
 
 
 def build_world(session: Session, vault: IdentityVault, now: datetime) -> World:
-    ytb = service.ensure_bank(session, "YTB", "烟台银行")
-    qlb = service.ensure_bank(session, "QLB", "齐鲁银行")
+    ytb = register_bank(session, code="YTB", name="烟台银行", actor=SETUP, now=now)
+    qlb = register_bank(session, code="QLB", name="齐鲁银行", actor=SETUP, now=now)
     code_a, code_b = make_credit_code("MA3C4A1"), make_credit_code("MA3C4B2")
     for name, code in (("烟台甲机械有限公司", code_a), ("烟台乙建设有限公司", code_b)):
         service.save_unit(

@@ -18,7 +18,8 @@ from gonghui.core.migrate import upgrade
 from gonghui.core.pii import IdentityVault
 from gonghui.demo import load_demo
 from gonghui.insurance import cli as insurance_cli
-from gonghui.members import accounts, demo, queries
+from gonghui.members import accounts, banks, demo, queries
+from gonghui.members.cli import banks_app
 from gonghui.members.exports import export_xlsx
 from gonghui.members.imports import ImportKind, import_file
 from gonghui.retirement import cli as retirement_cli
@@ -34,6 +35,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(members_app, name="members")
+app.add_typer(banks_app, name="banks")
 app.add_typer(retirement_cli.app, name="retirement")
 app.add_typer(insurance_cli.app, name="insurance")
 app.add_typer(stations_cli.app, name="stations")
@@ -75,8 +77,8 @@ def serve(
 def db_upgrade() -> None:
     """把数据库迁移到最新版本。"""
     settings = load_settings()
-    upgrade(settings)
-    console.print("数据库已是最新版本")
+    outcome = upgrade(settings)
+    console.print(outcome.message)
 
 
 @demo_app.command("load")
@@ -143,9 +145,7 @@ def users_create(
         unit_row = queries.units_by_credit_code(session, {unit.upper()}).get(unit.upper())
         if unit and unit_row is None:
             fail(f"统一社会信用代码 {unit} 对应的单位不存在")
-        bank_row = next((b for b in queries.all_banks(session) if b.code == bank), None)
-        if bank and bank_row is None:
-            fail(f"银行代码 {bank} 不存在")
+        bank_row = banks.bank_by_code(session, bank) if bank else None
         accounts.create_user(
             session,
             username=username,

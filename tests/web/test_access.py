@@ -74,6 +74,16 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/admin/users"): {R.ADMIN},
     ("POST", "/admin/users"): {R.ADMIN},
     ("GET", "/admin/tokens"): {R.ADMIN},
+    ("GET", "/admin/banks"): STAFF,
+    ("POST", "/admin/banks"): STAFF,
+    ("POST", "/admin/banks/{bank_id}"): STAFF,
+    ("POST", "/admin/banks/{bank_id}/retire"): STAFF,
+    ("GET", "/setup"): STAFF,
+    ("GET", "/insurance/plans"): STAFF,
+    ("POST", "/insurance/plans"): STAFF,
+    ("GET", "/insurance/plans/{plan_id}"): STAFF,
+    ("POST", "/insurance/plans/{plan_id}/units"): STAFF,
+    ("POST", "/insurance/plans/{plan_id}/versions"): STAFF,
     ("POST", "/admin/tokens"): {R.ADMIN},
     ("POST", "/admin/tokens/{token_id}/revoke"): {R.ADMIN},
     ("GET", "/admin/audit"): {R.ADMIN},
@@ -244,6 +254,8 @@ def _insurance_case(
         "{document_id}": str(document.id),
         "{card_no}": world.card_a,
         "{card_id}": str(card_id),
+        "{plan_id}": str(plan.id),
+        "{bank_id}": str(world.bank_qlb),
     }
 
 

@@ -59,6 +59,8 @@ class Permission(StrEnum):
     CLAIMS_ADJUDICATE = "claims_adjudicate"
     INSURANCE_FIGURES = "insurance_figures"
     INSURANCE_MANAGE = "insurance_manage"
+    BANKS_MANAGE = "banks_manage"
+    SETUP_VIEW = "setup_view"
     USERS_MANAGE = "users_manage"
     AUDIT_VIEW = "audit_view"
     WALLET_USE = "wallet_use"
@@ -79,6 +81,8 @@ _STAFF = frozenset(
         Permission.CARDS_MANAGE,
         Permission.BALANCES_IMPORT,
         Permission.INSURANCE_MANAGE,
+        Permission.BANKS_MANAGE,
+        Permission.SETUP_VIEW,
         Permission.CLAIMS_VIEW,
         Permission.INSURANCE_FIGURES,
         Permission.STATIONS_VIEW,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 
 from gonghui.core.db import engine_for
@@ -21,10 +23,33 @@ def alembic_config(database_url: str, connection: Connection | None = None) -> C
     return config
 
 
-def upgrade(settings: Settings) -> None:
+@dataclass(frozen=True)
+class UpgradeOutcome:
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        after = "、".join(self.after)
+        if not self.before:
+            return f"已创建数据库（版本 {after}）"
+        if self.before == self.after:
+            return f"数据库已是最新版本（{after}），无需升级"
+        return f"数据库已从版本 {'、'.join(self.before)} 升级到 {after}"
+
+
+def _revisions(connection: Connection) -> tuple[str, ...]:
+    return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
+
+
+def upgrade(settings: Settings) -> UpgradeOutcome:
+    """Bring the database to the newest revision and say what was done."""
     engine = engine_for(settings)
     try:
         with engine.begin() as connection:
+            before = _revisions(connection)
             command.upgrade(alembic_config(settings.database_url, connection), "heads")
+            after = _revisions(connection)
     finally:
         engine.dispose()
+    return UpgradeOutcome(before, after)

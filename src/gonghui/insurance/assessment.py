@@ -242,9 +242,11 @@ def _decide_all(
     session: Session, plan: Plan, period: Period, terms: Terms, store: BalanceStore, results: str
 ) -> _Decided:
     inside, before = _parts(session, store, period)
-    enrolled = service.enrolled_unit_ids(session, plan)
+    enrolled = service.enrolled_unit_ids(session, plan, period.end)
     codes = {bank.id: bank.code for bank in member_queries.all_banks(session)}
-    rows = member_queries.card_holding_rows(session, service.plan_bank_ids(session, plan))
+    rows = member_queries.card_holding_rows(
+        session, service.plan_bank_ids(session, plan, period.start)
+    )
     with store.staging(rows) as path, store.analytics() as connection:
         connection.execute(
             f"CREATE TEMP TABLE holdings AS SELECT *, unit_id IN (SELECT unnest($units)) "

@@ -188,6 +188,9 @@ class _RowChecker:
         self._check_card(card_no, reasons)
         on = _try(parse_balance_date, row.get(self.headers["日期"]), reasons)
         fen = _try(parse_balance, row.get(self.headers["日终余额"]), reasons)
+        retired = self.bank.retired_on
+        if on is not None and retired is not None and on >= retired:
+            reasons.append(f"{self.bank.name}自 {retired} 起已停止合作，不接收此后的余额")
         if on is not None and fen is not None and card_no:
             earlier_line, earlier_fen = self.first_seen.setdefault((card_no, on), (row.line, fen))
             if earlier_line != row.line and earlier_fen != fen:

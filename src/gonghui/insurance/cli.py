@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 from sqlalchemy.orm import Session
 
 from gonghui.cli_support import CLI_ACTOR, console, errors, fail, unit_of_work
@@ -18,6 +19,7 @@ from gonghui.insurance import assessment, claims, queries, service
 from gonghui.insurance.balances import Source, import_balances
 from gonghui.insurance.rules import DayCount, PeriodKind, RuleError, Terms, parse_month
 from gonghui.insurance.store import store_for
+from gonghui.members import banks
 from gonghui.members import queries as member_queries
 from gonghui.members.models import Bank
 
@@ -27,10 +29,17 @@ app.add_typer(plan_app, name="plan")
 
 
 def _bank(session: Session, code: str) -> Bank:
-    bank = next((b for b in member_queries.all_banks(session) if b.code == code), None)
-    if bank is None:
-        fail(f"银行代码 {code} 不存在")
+    bank = banks.bank_by_code(session, code)
+    if bank.retired_on is not None:
+        fail(f"{bank.name}已于 {bank.retired_on} 停止合作")
     return bank
+
+
+def _day(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"{what}应为 YYYY-MM-DD，如 2025-03-01")
 
 
 def _month(text: str) -> date:
@@ -77,10 +86,126 @@ def plan_create(
             actor=CLI_ACTOR,
             now=now,
         )
+        joined = 0
         if enroll_all_units:
-            unit_ids = [unit.id for unit in session.scalars(member_queries.export_units(CLI_ACTOR))]
-            service.enroll_units(session, plan, unit_ids, starts, actor=CLI_ACTOR, now=now)
+            unit_ids = member_queries.selected_unit_ids(
+                session, member_queries.UnitSelection(everything=True)
+            )
+            joined = service.enroll_units(session, plan, unit_ids, starts, actor=CLI_ACTOR, now=now)
     console.print(f"已创建保险计划 {code}")
+    if enroll_all_units:
+        _say_enrolled(joined, code)
+
+
+def _say_enrolled(joined: int, code: str) -> None:
+    if joined:
+        console.print(f"{joined} 个单位参加计划 {code}")
+    else:
+        # Units imported later are not enrolled by themselves: say so rather than enrol nothing
+        # in silence.
+        errors.print(
+            f"[yellow]注意：[/yellow]没有单位新参加计划 {code}。单位导入后请运行 "
+            f"gonghui insurance plan enroll --plan {code} --all-units --from YYYY-MM-DD"
+        )
+
+
+@plan_app.command("enroll")
+def plan_enroll(
+    plan: Annotated[str, typer.Option(help="计划代码")],
+    joined_from: Annotated[str, typer.Option("--from", help="参保日期 YYYY-MM-DD")],
+    all_units: Annotated[bool, typer.Option("--all-units", help="名册上的全部单位")] = False,
+    district: Annotated[str, typer.Option(help="某区县的单位")] = "",
+    industry: Annotated[str, typer.Option(help="某行业的单位")] = "",
+    unit: Annotated[list[str] | None, typer.Option(help="单位统一社会信用代码，可重复")] = None,
+) -> None:
+    """登记参保单位（全部、按区县、按行业或逐个）；已参保的单位不变，退出的单位重新参保。"""
+    selection = member_queries.UnitSelection(all_units, district, industry, tuple(unit or ()))
+    if selection.empty:
+        fail("请指定 --all-units、--district、--industry 或 --unit")
+    starts = _day(joined_from, "参保日期")
+    with unit_of_work() as (session, settings):
+        chosen = service.plan_by_code(session, plan)
+        unit_ids = member_queries.selected_unit_ids(session, selection)
+        joined = service.enroll_units(
+            session, chosen, unit_ids, starts, actor=CLI_ACTOR, now=clock_from(settings).now()
+        )
+    _say_enrolled(joined, plan)
+
+
+@plan_app.command("unenroll")
+def plan_unenroll(
+    plan: Annotated[str, typer.Option(help="计划代码")],
+    unit: Annotated[list[str], typer.Option(help="单位统一社会信用代码，可重复")],
+    left_from: Annotated[str, typer.Option("--from", help="退出日期 YYYY-MM-DD")],
+) -> None:
+    """单位自某日起退出计划：此后结束的考核期不再考核其会员，已赠送的保障不变。"""
+    leaves = _day(left_from, "退出日期")
+    with unit_of_work() as (session, settings):
+        chosen = service.plan_by_code(session, plan)
+        unit_ids = member_queries.selected_unit_ids(
+            session, member_queries.UnitSelection(credit_codes=tuple(unit))
+        )
+        if len(unit_ids) < len(set(unit)):
+            fail("有统一社会信用代码对应的单位不存在")
+        left = service.unenroll_units(
+            session, chosen, unit_ids, leaves, actor=CLI_ACTOR, now=clock_from(settings).now()
+        )
+    console.print(f"{left} 个单位自 {leaves} 起退出计划 {plan}")
+
+
+@plan_app.command("amend")
+def plan_amend(
+    plan: Annotated[str, typer.Option(help="计划代码")],
+    effective_from: Annotated[str, typer.Option(help="新版本生效日期 YYYY-MM-DD")],
+    threshold: Annotated[str | None, typer.Option(help="达标日均余额（元）")] = None,
+    cap: Annotated[str | None, typer.Option(help="每人每年赔付上限（元）")] = None,
+    deductible: Annotated[str | None, typer.Option(help="免赔额（元）")] = None,
+    ratio: Annotated[str | None, typer.Option(help="赔付比例（%），如 90")] = None,
+    period: Annotated[PeriodKind | None, typer.Option(help="考核周期")] = None,
+    day_count: Annotated[DayCount | None, typer.Option(help="开卡前天数的计法")] = None,
+    min_group_size: Annotated[
+        int | None, typer.Option(min=0, max=100_000, help="团体最低人数（0 为不设）")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="不再确认")] = False,
+) -> None:
+    """以新版本修改计划条款：列出与现行版本的差异，自生效日起的考核和入院的理赔使用新版本。"""
+    starts = _day(effective_from, "生效日期")
+    with unit_of_work() as (session, settings):
+        chosen = service.plan_by_code(session, plan)
+        current = service.terms_of(service.latest_version(session, chosen))
+        try:
+            terms = replace(
+                current,
+                threshold_fen=parse_yuan(threshold) if threshold else current.threshold_fen,
+                annual_cap_fen=parse_yuan(cap) if cap else current.annual_cap_fen,
+                deductible_fen=parse_yuan(deductible) if deductible else current.deductible_fen,
+                ratio_bp=parse_yuan(ratio) if ratio else current.ratio_bp,
+                period_kind=period or current.period_kind,
+                day_count=day_count or current.day_count,
+                min_group_size=current.min_group_size
+                if min_group_size is None
+                else (min_group_size or None),
+            )
+        except ValueError as error:
+            fail(str(error))
+        _print_changes(service.compare_terms(current, terms))
+        if not yes and not typer.confirm(f"自 {starts} 起生效？"):
+            fail("已取消")
+        version = service.amend_plan(
+            session, chosen, terms, starts, actor=CLI_ACTOR, now=clock_from(settings).now()
+        )
+        number = version.version
+    console.print(f"计划 {plan} 第{number}版自 {starts} 起生效")
+
+
+def _print_changes(changes: list[service.TermChange]) -> None:
+    table = Table(title="条款对比")
+    for column in ("条款", "现行版本", "新版本"):
+        table.add_column(column)
+    for change in changes:
+        style = "bold yellow" if change.changed else None
+        table.add_row(change.label, change.before, change.after, style=style)
+    console.print(table)
 
 
 @app.command("import-balances")

@@ -62,7 +62,7 @@ class PlanBank(Base):
 
 
 class PlanUnit(Base):
-    """A participating unit (参保单位)."""
+    """A participating unit (参保单位) from `joined_on`, until the day before `left_on`."""
 
     __tablename__ = "insurance_plan_units"
     __table_args__ = (UniqueConstraint("plan_id", "unit_id"),)
@@ -71,6 +71,7 @@ class PlanUnit(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("insurance_plans.id"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     joined_on: Mapped[date]
+    left_on: Mapped[date | None]
 
 
 class BalanceImport(Base):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Permission, Role
@@ -64,7 +64,7 @@ def card_standing(
     period = period_containing(month, version.period_kind)
     terms = service.terms_of(service.version_on(session, plan, period.end))
     total = balance_sums(session, store, period, card_no=holding.card_no).get(holding.card_no, 0)
-    enrolled = service.enrolled_unit_ids(session, plan)
+    enrolled = service.enrolled_unit_ids(session, plan, period.end)
     decision = decide_card(facts_of(holding, enrolled), total, period, terms)
     return CardStanding(holding.card_no, period, terms.threshold_fen, decision)
 
@@ -118,3 +118,19 @@ def assessment_runs(session: Session, actor: Actor) -> list[AssessmentRun]:
 
 def member_names(session: Session, member_ids: list[int]) -> dict[int, str]:
     return member_queries.member_names(session, member_ids)
+
+
+def banks_short_of(session: Session, plan: Plan, day: date) -> list[int]:
+    """The plan's banks (in partnership on `day`) whose balance files stop before `day`."""
+    reached = dict(
+        session.execute(
+            select(BalanceImport.bank_id, func.max(BalanceImport.last_date)).group_by(
+                BalanceImport.bank_id
+            )
+        ).all()
+    )
+    return [
+        bank_id
+        for bank_id in service.plan_bank_ids(session, plan, day)
+        if (last := reached.get(bank_id)) is None or last < day
+    ]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
+from gonghui.core.clock import business_date
 from gonghui.core.errors import Conflict, InvalidInput, NotFound
+from gonghui.core.money import format_fen
 from gonghui.insurance.models import Plan, PlanBank, PlanUnit, PlanVersion
 from gonghui.insurance.rules import SETTLEMENT_FIELDS, Terms
+from gonghui.members import queries as member_queries
 
 
 def terms_of(version: PlanVersion) -> Terms:
@@ -87,13 +90,20 @@ def create_plan(
 ) -> Plan:
     actor.require(Permission.INSURANCE_MANAGE)
     _check_terms(terms)
+    if not code or not name or not insurer:
+        raise InvalidInput("plan_fields_required", "请填写计划代码、名称和承保保险公司")
     if session.scalars(select(Plan.id).where(Plan.code == code)).first() is not None:
         raise Conflict("plan_exists", f"计划代码 {code} 已存在")
+    bank_ids = set(bank_ids)
+    partners = {bank.id for bank in member_queries.all_banks(session)}
+    partners -= member_queries.retired_bank_ids(session, effective_from)
+    if not bank_ids or not bank_ids <= partners:
+        raise InvalidInput("bad_banks", "请选择合作中的银行")
     plan = Plan(code=code, name=name, insurer=insurer, created_at=now)
     session.add(plan)
     session.flush()
     session.add(_new_version(plan, 1, terms, effective_from, actor, now))
-    session.add_all(PlanBank(plan_id=plan.id, bank_id=bank_id) for bank_id in set(bank_ids))
+    session.add_all(PlanBank(plan_id=plan.id, bank_id=bank_id) for bank_id in sorted(bank_ids))
     session.flush()
     audit.record(
         session,
@@ -110,12 +120,22 @@ def create_plan(
 def amend_plan(
     session: Session, plan: Plan, terms: Terms, effective_from: date, *, actor: Actor, now: datetime
 ) -> PlanVersion:
-    """New terms from a date on; earlier assessments and adjudications keep their version."""
+    """New terms from a date on; earlier assessments and adjudications keep their version.
+
+    The date is today or later: a version reaching back would change the terms of periods
+    already assessed and of claims already admitted."""
     actor.require(Permission.INSURANCE_MANAGE)
     _check_terms(terms)
     latest = latest_version(session, plan)
+    if effective_from < business_date(now):
+        raise InvalidInput("bad_effective_date", "新版本的生效日期不能早于今天")
     if effective_from < latest.effective_from:
-        raise InvalidInput("bad_effective_date", "新版本的生效日期不能早于当前版本")
+        raise InvalidInput(
+            "bad_effective_date",
+            f"新版本的生效日期不能早于第{latest.version}版（{latest.effective_from}）",
+        )
+    if terms == terms_of(latest):
+        raise InvalidInput("terms_unchanged", f"条款与第{latest.version}版相同，无需新版本")
     version = _new_version(plan, latest.version + 1, terms, effective_from, actor, now)
     session.add(version)
     session.flush()
@@ -127,7 +147,7 @@ def amend_plan(
         target_type="plan",
         target_id=plan.id,
         before=_plain(terms_of(latest)),
-        after=_plain(terms),
+        after={**_plain(terms), "version": version.version, "effective_from": str(effective_from)},
     )
     return version
 
@@ -148,14 +168,22 @@ def enroll_units(
     actor: Actor,
     now: datetime,
 ) -> int:
+    """Enrol units from a day on; a unit that had left joins again from that day. Units
+    already enrolled keep their date. Returns how many joined."""
     actor.require(Permission.INSURANCE_MANAGE)
-    enrolled = set(session.scalars(select(PlanUnit.unit_id).where(PlanUnit.plan_id == plan.id)))
-    new = sorted(set(unit_ids) - enrolled)
-    session.add_all(
-        PlanUnit(plan_id=plan.id, unit_id=unit_id, joined_on=joined_on) for unit_id in new
-    )
+    rows = {row.unit_id: row for row in session.scalars(_enrolments(plan))}
+    joined = []
+    for unit_id in sorted(set(unit_ids)):
+        row = rows.get(unit_id)
+        if row is None:
+            session.add(PlanUnit(plan_id=plan.id, unit_id=unit_id, joined_on=joined_on))
+        elif row.left_on is not None:
+            row.joined_on, row.left_on = joined_on, None
+        else:
+            continue
+        joined.append(unit_id)
     session.flush()
-    if new:
+    if joined:
         audit.record(
             session,
             actor=actor,
@@ -163,9 +191,53 @@ def enroll_units(
             action="plan.units_enrolled",
             target_type="plan",
             target_id=plan.id,
-            after={"units": len(new)},
+            after={"units": len(joined), "from": str(joined_on), "unit_ids": joined[:1000]},
         )
-    return len(new)
+    return len(joined)
+
+
+def unenroll_units(
+    session: Session,
+    plan: Plan,
+    unit_ids: Iterable[int],
+    left_on: date,
+    *,
+    actor: Actor,
+    now: datetime,
+) -> int:
+    """Units leave the plan from a day on (today or later): their members are no longer
+    assessed for periods ending on or after it. Cover already granted stays."""
+    actor.require(Permission.INSURANCE_MANAGE)
+    if left_on < business_date(now):
+        raise InvalidInput("bad_leave_date", "退出日期不能早于今天")
+    wanted = set(unit_ids)
+    leaving = [
+        row
+        for row in session.scalars(_enrolments(plan))
+        if row.unit_id in wanted and row.left_on is None
+    ]
+    for row in leaving:
+        row.left_on = max(left_on, row.joined_on)
+    session.flush()
+    if leaving:
+        audit.record(
+            session,
+            actor=actor,
+            at=now,
+            action="plan.units_left",
+            target_type="plan",
+            target_id=plan.id,
+            after={
+                "units": len(leaving),
+                "from": str(left_on),
+                "unit_ids": [row.unit_id for row in leaving][:1000],
+            },
+        )
+    return len(leaving)
+
+
+def _enrolments(plan: Plan) -> Select[PlanUnit]:
+    return select(PlanUnit).where(PlanUnit.plan_id == plan.id).order_by(PlanUnit.unit_id)
 
 
 def plan_by_code(session: Session, code: str | None = None) -> Plan:
@@ -211,9 +283,86 @@ def version_on(session: Session, plan: Plan, day: date) -> PlanVersion:
     return version
 
 
-def plan_bank_ids(session: Session, plan: Plan) -> list[int]:
-    return list(session.scalars(select(PlanBank.bank_id).where(PlanBank.plan_id == plan.id)))
+def plan_bank_ids(session: Session, plan: Plan, on: date | None = None) -> list[int]:
+    """The plan's banks; with a day, those still in partnership on it (a retired bank's cards
+    are not assessed for periods starting on or after its retirement)."""
+    banks = session.scalars(
+        select(PlanBank.bank_id).where(PlanBank.plan_id == plan.id).order_by(PlanBank.bank_id)
+    )
+    retired = member_queries.retired_bank_ids(session, on) if on is not None else set()
+    return [bank_id for bank_id in banks if bank_id not in retired]
 
 
-def enrolled_unit_ids(session: Session, plan: Plan) -> set[int]:
-    return set(session.scalars(select(PlanUnit.unit_id).where(PlanUnit.plan_id == plan.id)))
+def enrolled_unit_ids(session: Session, plan: Plan, on: date) -> set[int]:
+    """Units enrolled on a day. The assessment asks about the period's last day: a unit that
+    joins during a period has its members assessed for the whole period, and one that leaves
+    during it does not."""
+    return set(
+        session.scalars(
+            select(PlanUnit.unit_id).where(
+                PlanUnit.plan_id == plan.id,
+                PlanUnit.joined_on <= on,
+                or_(PlanUnit.left_on.is_(None), PlanUnit.left_on > on),
+            )
+        )
+    )
+
+
+def enrolment_counts(session: Session) -> dict[int, int]:
+    """Units enrolled today or later, per plan (for the plan list and the setup checklist)."""
+    rows = session.execute(
+        select(PlanUnit.plan_id, func.count())
+        .where(PlanUnit.left_on.is_(None))
+        .group_by(PlanUnit.plan_id)
+    )
+    return {int(plan_id): int(count) for plan_id, count in rows}
+
+
+def versions_of(session: Session, plan: Plan) -> list[PlanVersion]:
+    return list(
+        session.scalars(
+            select(PlanVersion).where(PlanVersion.plan_id == plan.id).order_by(PlanVersion.version)
+        )
+    )
+
+
+def all_plans(session: Session) -> list[Plan]:
+    return list(session.scalars(select(Plan).order_by(Plan.id)))
+
+
+_PERIOD_LABELS = {"month": "按月", "quarter": "按季", "year": "按年"}
+_DAY_COUNT_LABELS = {"calendar": "自然日（开卡前按0计）", "card_days": "仅计开卡后天数"}
+
+
+def terms_lines(terms: Terms) -> list[tuple[str, str]]:
+    """A version's terms as people read them, in a fixed order."""
+    return [
+        ("达标日均余额", format_fen(terms.threshold_fen)),
+        ("考核周期", _PERIOD_LABELS[terms.period_kind.value]),
+        ("保障期滞后", f"{terms.coverage_lag} 期"),
+        ("天数计法", _DAY_COUNT_LABELS[terms.day_count.value]),
+        ("每人每年赔付上限", format_fen(terms.annual_cap_fen)),
+        ("免赔额", format_fen(terms.deductible_fen)),
+        ("赔付比例", f"{terms.ratio_bp / 100:g}%"),
+        ("可报销费用", "、".join(SETTLEMENT_FIELDS[field] for field in terms.eligible_fields)),
+        ("团体最低人数", str(terms.min_group_size) if terms.min_group_size else "不设"),
+    ]
+
+
+@dataclass(frozen=True)
+class TermChange:
+    label: str
+    before: str
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def compare_terms(before: Terms, after: Terms) -> list[TermChange]:
+    """Every term side by side; `changed` marks what a new version would change."""
+    return [
+        TermChange(label, old, new)
+        for (label, old), (_label, new) in zip(terms_lines(before), terms_lines(after), strict=True)
+    ]

@@ -293,13 +293,15 @@ def actor_for_token(session: Session, clear: str, *, now: datetime) -> Actor:
     ).one_or_none()
     if token is None or token.revoked_at is not None:
         raise Unauthenticated("API 令牌无效或已撤销")
-    token.last_used_at = now
     bank = session.get(Bank, token.bank_id)
+    if bank is None or (bank.retired_on is not None and bank.retired_on <= business_date(now)):
+        raise Unauthenticated("该银行已停止合作，API 令牌已失效")
+    token.last_used_at = now
     return Actor(
         user_id=None,
         username=f"token:{token.id}",
         role=Role.BANK_OPERATOR,
-        display_name=f"{bank.name if bank else ''}接口（{token.name}）",
+        display_name=f"{bank.name}接口（{token.name}）",
         bank_id=token.bank_id,
         token_id=token.id,
     )

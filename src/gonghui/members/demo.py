@@ -20,6 +20,7 @@ from gonghui.core import audit
 from gonghui.core.auth import Actor, Role
 from gonghui.core.pii import IdentityVault, mask_id_number
 from gonghui.members import accounts
+from gonghui.members.banks import register_bank
 from gonghui.members.models import Bank, Card, Member, MembershipChange, Unit
 from gonghui.members.rules import (
     CardStatus,
@@ -160,9 +161,12 @@ def load(
 ) -> list[Persona]:
     """Fill an empty database with the demo federation; returns the personas created."""
     gen = _Generator(seed, now.date())
-    banks = [Bank(code=code, name=name) for code, name, _ in BANKS]
-    session.add_all(banks)
-    session.flush()
+    banks = [
+        register_bank(
+            session, code=code, name=name, prefixes=[prefix], actor=accounts_system(), now=now
+        )
+        for code, name, prefix in BANKS
+    ]
     unit_rows = _units(session, gen, now, min(units, max(members, 1)))
     member_ids = _members(session, gen, vault, now, unit_rows, members, progress)
     _cards(session, gen, banks, member_ids, now.date())

@@ -20,6 +20,7 @@ from gonghui.core.errors import Forbidden, ImportRejected, LineError
 from gonghui.core.pii import IdentityVault
 from gonghui.core.tabular import Row, Table, missing_columns, parse_date_cell, read_table
 from gonghui.members import queries, service
+from gonghui.members.banks import bank_views
 from gonghui.members.models import Bank, Card, Member, Unit
 from gonghui.members.rules import (
     EmploymentStatus,
@@ -197,6 +198,7 @@ class _Checker:
 
     def __init__(self, session: Session, actor: Actor, vault: IdentityVault, today: date) -> None:
         self.session = session
+        self.prefixes: dict[int, tuple[str, ...]] = {}
         self.actor = actor
         self.vault = vault
         self.today = today
@@ -294,6 +296,7 @@ class _Checker:
         banks: dict[str, Bank] = {}
         for bank in queries.all_banks(self.session):
             banks[bank.name] = banks[bank.code] = bank
+        self.prefixes = {view.id: view.prefixes for view in bank_views(self.session)}
         drafts = [self._card_draft(row, banks) for row in rows]
         members = queries.members_by_hash(
             self.session, {self.vault.search_hash(d.id_number.value) for d in drafts if d.id_number}
@@ -340,11 +343,28 @@ class _Checker:
             draft.reasons.append(dup)
         known = cards.get(draft.card_no)
         if known is None:
+            self._check_new_card(draft)
             return
         if member is not None and known.member_id != member.id:
             draft.reasons.append("该卡号已登记在其他会员名下")
         if draft.bank is not None and known.bank_id != draft.bank.id:
             draft.reasons.append("该卡号已登记为其他银行的卡")
+
+    def _check_new_card(self, draft: _CardDraft) -> None:
+        """A new card must come from a bank still in partnership, under one of its prefixes
+        (when it has registered any); cards already on the roll keep what they were."""
+        assert draft.card_no is not None  # noqa: S101 - the caller checked
+        if draft.bank is None:
+            return
+        if draft.bank.retired_on is not None and draft.bank.retired_on <= self.today:
+            draft.reasons.append(
+                f"发卡银行“{draft.bank.name}”已于 {draft.bank.retired_on} 停止合作，不再登记新卡"
+            )
+        prefixes = self.prefixes.get(draft.bank.id, ())
+        if prefixes and not draft.card_no.startswith(prefixes):
+            draft.reasons.append(
+                f"卡号不在{draft.bank.name}的会员卡号段内（卡号前缀：{'、'.join(prefixes)}）"
+            )
 
     def _opening_date(self, text: str) -> date:
         opened = parse_date_cell(text)

@@ -20,13 +20,26 @@ from gonghui.members.rules import (
 
 
 class Bank(Base):
-    """A partner bank that issues union member service cards."""
+    """A partner bank that issues union member service cards. A retired bank is kept: its
+    cards, files and assessments keep their history; it takes no new cards and its API tokens
+    stop."""
 
     __tablename__ = "banks"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    retired_on: Mapped[date | None]
+
+
+class BankCardPrefix(Base):
+    """A card number prefix (BIN, 发卡行识别码) a partner bank issues union cards under."""
+
+    __tablename__ = "bank_card_prefixes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(10), unique=True)
 
 
 class Unit(Base):

@@ -488,3 +488,50 @@ def _arrow(
     types = (*leading, *(pa.string(),) * (len(names) - len(leading)))
     arrays = [pa.array(column, kind) for column, kind in zip(columns, types, strict=True)]
     return pa.Table.from_arrays(arrays, names=list(names))
+
+
+@dataclass(frozen=True)
+class UnitSelection:
+    """Which units an operation takes: all, or those of a district, an industry, or named by
+    their credit codes (the filters narrow one another)."""
+
+    everything: bool = False
+    district: str = ""
+    industry: str = ""
+    credit_codes: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.everything or self.district or self.industry or self.credit_codes)
+
+
+def selected_unit_ids(session: Session, selection: UnitSelection) -> list[int]:
+    if selection.empty:
+        return []
+    statement = select(Unit.id).order_by(Unit.id)
+    if selection.district:
+        statement = statement.where(Unit.district == selection.district.strip())
+    if selection.industry:
+        statement = statement.where(Unit.industry == selection.industry.strip())
+    if selection.credit_codes:
+        codes = {code.strip().upper() for code in selection.credit_codes}
+        statement = statement.where(Unit.credit_code.in_(codes))
+    return list(session.scalars(statement))
+
+
+def unit_choices(session: Session) -> tuple[list[str], list[str]]:
+    """The districts and industries on the roll, for the enrolment form's lists."""
+    districts = session.scalars(select(Unit.district).distinct().order_by(Unit.district))
+    industries = session.scalars(select(Unit.industry).distinct().order_by(Unit.industry))
+    return list(districts), list(industries)
+
+
+def unit_count(session: Session) -> int:
+    return session.scalar(select(func.count(Unit.id))) or 0
+
+
+def retired_bank_ids(session: Session, on: date) -> set[int]:
+    """Banks whose partnership had ended by a day."""
+    return set(
+        session.scalars(select(Bank.id).where(Bank.retired_on.is_not(None), Bank.retired_on <= on))
+    )

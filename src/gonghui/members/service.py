@@ -19,7 +19,7 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import Forbidden, InvalidInput
 from gonghui.core.pii import IdentityVault, mask_id_number
-from gonghui.members.models import Bank, Card, Member, MembershipChange, Notification, Unit
+from gonghui.members.models import Card, Member, MembershipChange, Notification, Unit
 from gonghui.members.rules import (
     CardStatus,
     EmploymentStatus,
@@ -298,15 +298,6 @@ def change_card_status(
         before={"status": old.value},
         after={"status": new_status.value, "closed_on": _plain(card.closed_on)},
     )
-
-
-def ensure_bank(session: Session, code: str, name: str) -> Bank:
-    bank = session.scalars(select(Bank).where(Bank.code == code)).one_or_none()
-    if bank is None:
-        bank = Bank(code=code, name=name)
-        session.add(bank)
-        session.flush()
-    return bank
 
 
 def notify_member(

@@ -64,3 +64,7 @@ def visit_of(session: Session, visit_id: int, allowed: list[int]) -> Visit:
     if visit is None:
         raise NotFound("到访记录")
     return visit
+
+
+def has_published_rule_set(session: Session) -> bool:
+    return session.scalars(select(RuleSetVersion.id).limit(1)).first() is not None

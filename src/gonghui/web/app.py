@@ -14,16 +14,18 @@ from starlette.middleware.sessions import SessionMiddleware
 from gonghui.core.clock import Clock, beijing, clock_from
 from gonghui.core.db import engine_for, session_factory
 from gonghui.core.logging import configure_logging
-from gonghui.core.money import format_fen
+from gonghui.core.money import format_fen, yuan_string
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
 from gonghui.core.storage import ContentStore
 from gonghui.insurance import api as insurance_api
 from gonghui.insurance import web as insurance_web
 from gonghui.insurance import web_operations as insurance_operations
+from gonghui.insurance import web_plans as insurance_plans
 from gonghui.insurance.store import store_for
 from gonghui.members import api as members_api
 from gonghui.members import web as members_web
+from gonghui.members import web_banks as members_banks
 from gonghui.retirement import api as retirement_api
 from gonghui.retirement import web as retirement_web
 from gonghui.stations import api as stations_api
@@ -76,9 +78,11 @@ def create_app(
     errors.install(app)
     app.include_router(pages.router)
     app.include_router(members_web.router)
+    app.include_router(members_banks.router)
     app.include_router(retirement_web.router)
     app.include_router(insurance_web.router)
     app.include_router(insurance_operations.router)
+    app.include_router(insurance_plans.router)
     app.include_router(stations_web.router)
     app.include_router(stations_manage.router)
     app.include_router(stations_dashboard.router)
@@ -97,6 +101,7 @@ def create_app(
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(files("gonghui") / "web" / "templates"))
     templates.env.filters["yuan"] = format_fen
+    templates.env.filters["yuan_plain"] = yuan_string
     templates.env.filters["beijing"] = beijing
     templates.env.globals["nav_for"] = nav_for
     return templates

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import text
 
+from gonghui import readiness
+from gonghui.core.auth import Actor, Permission
+from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, Throttled, Unauthenticated
 from gonghui.members import accounts, queries
 from gonghui.members.schemas import MeOut
@@ -22,6 +25,7 @@ from gonghui.web.deps import (
     csrf_token,
     flash,
     get_settings,
+    permitted,
     render,
 )
 
@@ -126,9 +130,23 @@ def activate(
 
 
 @router.get("/home")
-def home(request: Request, db: Db, actor: PageActor) -> Response:
+def home(request: Request, db: Db, now: Now, actor: PageActor) -> Response:
     overview = queries.roll_overview(db, actor)
-    return render(request, "home.html", {"overview": overview}, actor=actor)
+    setup = None
+    if actor.can(Permission.SETUP_VIEW):
+        setup = readiness.checklist(db, get_settings(request), business_date(now))
+    return render(request, "home.html", {"overview": overview, "setup": setup}, actor=actor)
+
+
+@router.get("/setup")
+def setup_page(
+    request: Request,
+    db: Db,
+    now: Now,
+    actor: Annotated[Actor, Depends(permitted(Permission.SETUP_VIEW))],
+) -> Response:
+    checklist = readiness.checklist(db, get_settings(request), business_date(now))
+    return render(request, "setup.html", {"setup": checklist}, actor=actor)
 
 
 def _health(db: Db) -> dict[str, Any]:
