@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 
 from gonghui.core.auth import Actor, Permission, Role
+from gonghui.core.clock import business_date
 from gonghui.core.errors import InvalidInput, NotFound
 from gonghui.core.money import parse_yuan, yuan_string
 from gonghui.insurance import claims, figures, queries, service
 from gonghui.insurance.balances import Source, import_balance_rows
+from gonghui.insurance.models import Plan
+from gonghui.insurance.plan_forms import read_terms
 from gonghui.insurance.rules import RuleError, parse_month
 from gonghui.insurance.schemas import (
+    AmendmentIn,
+    AmendmentOut,
     BalanceBatchIn,
     BalanceBatchOut,
     ClaimOut,
+    EnrolmentIn,
+    EnrolmentOut,
     EstimateIn,
     EstimateOut,
     FiguresOut,
+    PlanIn,
+    PlanOut,
     StandingOut,
+    TermChangeOut,
 )
 from gonghui.insurance.web import Balances
+from gonghui.members import banks
 from gonghui.members import queries as member_queries
 from gonghui.members.models import Bank
 from gonghui.web.deps import ApiActor, Db, Now, api_permitted
@@ -152,3 +164,93 @@ def get_figures(
 ) -> FiguresOut:
     """The four figures the federation reports."""
     return FiguresOut.of(figures.headline(db, actor))
+
+
+PlanManager = Annotated[Actor, Depends(api_permitted(Permission.INSURANCE_MANAGE))]
+
+
+def _plan_out(db: Db, plan: Plan, today: date) -> PlanOut:
+    version = service.latest_version(db, plan)
+    return PlanOut(
+        id=plan.id,
+        code=plan.code,
+        name=plan.name,
+        insurer=plan.insurer,
+        version=version.version,
+        version_effective_from=version.effective_from,
+        enrolled_units=len(service.enrolled_unit_ids(db, plan, today)),
+    )
+
+
+@router.get("/plans", response_model=list[PlanOut])
+def list_plans(db: Db, now: Now, _actor: PlanManager) -> list[PlanOut]:
+    return [_plan_out(db, plan, business_date(now)) for plan in service.all_plans(db)]
+
+
+@router.post("/plans", response_model=PlanOut, status_code=201)
+def create_plan(body: PlanIn, db: Db, now: Now, actor: PlanManager) -> PlanOut:
+    """A plan with its first version; enrol its units next."""
+    bank_ids = [banks.bank_by_code(db, code).id for code in body.bank_codes]
+    plan = service.create_plan(
+        db,
+        code=body.code.strip().upper(),
+        name=body.name.strip(),
+        insurer=body.insurer.strip(),
+        terms=read_terms(body.fields(), body.eligible_fields),
+        effective_from=body.effective_from,
+        bank_ids=bank_ids,
+        actor=actor,
+        now=now,
+    )
+    db.commit()
+    return _plan_out(db, plan, business_date(now))
+
+
+@router.post("/plans/{plan_id}/units", response_model=EnrolmentOut)
+def enrol_units(
+    plan_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: EnrolmentIn,
+    db: Db,
+    now: Now,
+    actor: PlanManager,
+) -> EnrolmentOut:
+    """Enrol units (all, a district, an industry, or by credit code) from a day, or let them
+    leave from a day."""
+    plan = service.plan_by_id(db, plan_id)
+    selection = member_queries.UnitSelection(
+        body.all_units, body.district, body.industry, tuple(body.credit_codes)
+    )
+    if selection.empty:
+        raise InvalidInput("units_required", "请指定 all_units、district、industry 或 credit_codes")
+    unit_ids = member_queries.selected_unit_ids(db, selection)
+    if body.action == "leave":
+        changed = service.unenroll_units(db, plan, unit_ids, body.on, actor=actor, now=now)
+    else:
+        changed = service.enroll_units(db, plan, unit_ids, body.on, actor=actor, now=now)
+    db.commit()
+    return EnrolmentOut(
+        changed=changed, enrolled_on_date=len(service.enrolled_unit_ids(db, plan, body.on))
+    )
+
+
+@router.post("/plans/{plan_id}/versions", response_model=AmendmentOut)
+def amend_plan(
+    plan_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: AmendmentIn,
+    db: Db,
+    now: Now,
+    actor: PlanManager,
+) -> AmendmentOut:
+    """New terms from a date (today or later); `dry_run` lists the changes only."""
+    plan = service.plan_by_id(db, plan_id)
+    current = service.terms_of(service.latest_version(db, plan))
+    terms = read_terms(body.fields(), body.eligible_fields, current)
+    changes = [
+        TermChangeOut(label=c.label, before=c.before, after=c.after, changed=c.changed)
+        for c in service.compare_terms(current, terms)
+    ]
+    if body.dry_run:
+        return AmendmentOut(version=None, changes=changes)
+    version = service.amend_plan(db, plan, terms, body.effective_from, actor=actor, now=now)
+    db.commit()
+    return AmendmentOut(version=version.version, changes=changes)

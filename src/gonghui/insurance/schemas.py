@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -103,3 +104,70 @@ class FiguresOut(BaseModel):
             claims_concluded=head.claims_concluded,
             paid=yuan_string(head.paid_fen),
         )
+
+
+class TermsIn(BaseModel):
+    """A plan's terms; a field left out keeps the value it starts from (the version in force
+    when amending, the scheme's defaults when creating)."""
+
+    threshold: str | None = Field(None, max_length=20, description="达标日均余额（元）")
+    cap: str | None = Field(None, max_length=20, description="每人每年赔付上限（元）")
+    deductible: str | None = Field(None, max_length=20, description="免赔额（元）")
+    ratio: str | None = Field(None, max_length=8, description="赔付比例（%），如 90")
+    period: str | None = Field(None, max_length=16, description="month、quarter 或 year")
+    day_count: str | None = Field(None, max_length=16, description="calendar 或 card_days")
+    min_group_size: int | None = Field(None, ge=0, le=100_000)
+    eligible_fields: list[str] = Field(default=[], max_length=3)
+
+    def fields(self) -> dict[str, str]:
+        values = self.model_dump(exclude={"eligible_fields"}, exclude_none=True)
+        return {key: str(value) for key, value in values.items()}
+
+
+class PlanIn(TermsIn):
+    code: str = Field(max_length=32)
+    name: str = Field(max_length=128)
+    insurer: str = Field(max_length=128)
+    bank_codes: list[str] = Field(min_length=1, max_length=20)
+    effective_from: date
+
+
+class PlanOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    insurer: str
+    version: int
+    version_effective_from: date
+    enrolled_units: int
+
+
+class EnrolmentIn(BaseModel):
+    action: Literal["enrol", "leave"] = "enrol"
+    on: date
+    all_units: bool = False
+    district: str = Field("", max_length=64)
+    industry: str = Field("", max_length=64)
+    credit_codes: list[str] = Field(default=[], max_length=10_000)
+
+
+class EnrolmentOut(BaseModel):
+    changed: int = Field(description="参加或退出计划的单位数")
+    enrolled_on_date: int = Field(description="该日参保的单位数")
+
+
+class AmendmentIn(TermsIn):
+    effective_from: date
+    dry_run: bool = Field(default=False, description="只列出与现行版本的差异，不发布")
+
+
+class TermChangeOut(BaseModel):
+    label: str
+    before: str
+    after: str
+    changed: bool
+
+
+class AmendmentOut(BaseModel):
+    version: int | None = Field(description="新版本号；dry_run 时为空")
+    changes: list[TermChangeOut]

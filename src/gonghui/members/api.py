@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, Depends, File, Path, UploadFile
 
 from gonghui.core.auth import Actor, Permission
-from gonghui.members import queries, service
+from gonghui.core.errors import NotFound
+from gonghui.members import banks, queries, service
 from gonghui.members.imports import import_file
+from gonghui.members.models import Bank
 from gonghui.members.schemas import (
+    BankIn,
+    BankOut,
+    BankUpdateIn,
     CardOut,
     ImportResultOut,
     MemberOut,
@@ -23,6 +28,7 @@ from gonghui.web.deps import ApiActor, Db, Now, Vault, api_permitted, read_uploa
 router = APIRouter(tags=["members"])
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_ID = 2**63 - 1
 
 
 @router.get("/units", response_model=PageOut[UnitOut])
@@ -122,3 +128,60 @@ def import_roll_file(
         unchanged=report.counts[Outcome.UNCHANGED],
         summary=report.summary,
     )
+
+
+BankManager = Annotated[Actor, Depends(api_permitted(Permission.BANKS_MANAGE))]
+
+
+def _bank_out(db: Db, bank_id: int) -> BankOut:
+    return next(BankOut.of(view) for view in banks.bank_views(db) if view.id == bank_id)
+
+
+@router.get("/banks", response_model=list[BankOut])
+def list_banks(db: Db, _actor: BankManager) -> list[BankOut]:
+    """The partner banks, retired ones included (with their date)."""
+    return [BankOut.of(view) for view in banks.bank_views(db)]
+
+
+@router.post("/banks", response_model=BankOut, status_code=201)
+def register_bank(body: BankIn, db: Db, now: Now, actor: BankManager) -> BankOut:
+    """Register a partner bank with the card number prefixes it issues (none may overlap
+    another bank's)."""
+    bank = banks.register_bank(
+        db, code=body.code, name=body.name, prefixes=body.prefixes, actor=actor, now=now
+    )
+    db.commit()
+    return _bank_out(db, bank.id)
+
+
+def _bank_row(db: Db, bank_id: int) -> Bank:
+    bank = db.get(Bank, bank_id)
+    if bank is None:
+        raise NotFound("银行")
+    return bank
+
+
+@router.post("/banks/{bank_id}", response_model=BankOut)
+def update_bank(
+    bank_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: BankUpdateIn,
+    db: Db,
+    now: Now,
+    actor: BankManager,
+) -> BankOut:
+    """Rename a bank and replace its prefixes; cards already issued are not touched."""
+    bank = _bank_row(db, bank_id)
+    banks.update_bank(db, bank, name=body.name, prefixes=body.prefixes, actor=actor, now=now)
+    db.commit()
+    return _bank_out(db, bank.id)
+
+
+@router.post("/banks/{bank_id}/retire", response_model=BankOut)
+def retire_bank(
+    bank_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: Db, now: Now, actor: BankManager
+) -> BankOut:
+    """End the partnership from today: history kept, no new cards, the bank's tokens stop."""
+    bank = _bank_row(db, bank_id)
+    banks.retire_bank(db, bank, actor=actor, now=now)
+    db.commit()
+    return _bank_out(db, bank.id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.pagination import Page
 from gonghui.core.pii import IdentityVault
+from gonghui.members.banks import BankView
 from gonghui.members.models import Card, Member, Unit
 from gonghui.members.rules import MembershipStatus
 
@@ -144,3 +145,32 @@ class ImportResultOut(BaseModel):
     updated: int
     unchanged: int
     summary: str
+
+
+class BankIn(BaseModel):
+    code: str = Field(max_length=16, description="银行代码，如 YTB")
+    name: str = Field(max_length=64)
+    prefixes: list[str] = Field(default=[], max_length=50, description="会员卡号前缀（BIN）")
+
+
+class BankUpdateIn(BaseModel):
+    name: str = Field(max_length=64)
+    prefixes: list[str] = Field(max_length=50, description="整体替换原有前缀")
+
+
+class BankOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    prefixes: list[str]
+    retired_on: date | None
+
+    @classmethod
+    def of(cls, view: BankView) -> BankOut:
+        return cls(
+            id=view.id,
+            code=view.code,
+            name=view.name,
+            prefixes=list(view.prefixes),
+            retired_on=view.retired_on,
+        )

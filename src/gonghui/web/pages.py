@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from gonghui import readiness
@@ -22,6 +23,7 @@ from gonghui.web.deps import (
     Now,
     PageActor,
     Vault,
+    api_permitted,
     csrf_token,
     flash,
     get_settings,
@@ -169,3 +171,23 @@ def api_health(db: Db) -> dict[str, Any]:
 def me(actor: ApiActor) -> MeOut:
     """Who the caller is: user or bank token, role and scope."""
     return MeOut.from_actor(actor)
+
+
+class SetupStepOut(BaseModel):
+    key: str
+    title: str
+    done: bool
+    detail: str
+    link: str
+
+
+@api_router.get("/setup", response_model=list[SetupStepOut])
+def api_setup(
+    request: Request,
+    db: Db,
+    now: Now,
+    _actor: Annotated[Actor, Depends(api_permitted(Permission.SETUP_VIEW))],
+) -> list[SetupStepOut]:
+    """What the federation still lacks before it runs for real (the 系统设置 checklist)."""
+    checklist = readiness.checklist(db, get_settings(request), business_date(now))
+    return [SetupStepOut(**vars(step)) for step in checklist.steps]
