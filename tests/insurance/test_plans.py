@@ -493,6 +493,33 @@ def test_staff_enrol_units_by_industry_or_all(
     assert enrolled(db, plan, date(2025, 3, 1)) == {world.unit_a, world.unit_b}
 
 
+def test_the_plan_list_counts_a_unit_that_leaves_next_month_as_enrolled_today(
+    client: TestClient, db: Session, world: World
+) -> None:
+    plan = new_plan(db, world)
+    service.unenroll_units(db, plan, [world.unit_a], date(2025, 3, 1), actor=SETUP, now=NOW)
+    db.commit()
+    login(client, "federation_staff")
+    assert "今日参保单位 <strong>1</strong> 个" in client.get(f"/insurance/plans/{plan.id}").text
+    listing = client.get("/insurance/plans").text
+    assert '<td data-label="参保单位">1</td>' in listing
+
+
+def test_it_refuses_credit_codes_that_name_no_unit_on_the_page(
+    client: TestClient, db: Session, world: World
+) -> None:
+    plan = _new_empty_plan(db, world)
+    login(client, "federation_staff")
+    response = post_form(
+        client,
+        f"/insurance/plans/{plan.id}/units",
+        {"scope": "units", "credit_codes": f"{world.unit_a_code} 91370602NOPE", "on": "2025-03-01"},
+    )
+    assert response.status_code == 422
+    assert "91370602NOPE" in response.text
+    assert enrolled(db, plan, date(2025, 3, 1)) == set()
+
+
 @pytest.mark.parametrize(
     ("form", "message"),
     [
@@ -561,8 +588,8 @@ def test_unchanged_terms_on_the_page_offer_nothing_to_confirm(
     db.commit()
     login(client, "federation_staff")
     shown = post_form(client, f"/insurance/plans/{plan.id}/versions", _amend_form(threshold="2000"))
-    assert shown.status_code == 200
-    assert "条款没有变化" in shown.text
+    assert shown.status_code == 422
+    assert "条款与第1版相同，无需新版本" in shown.text
     assert 'name="confirm"' not in shown.text
 
 
@@ -697,7 +724,8 @@ def test_plan_enroll_unenroll_and_amend_from_the_command_line(roll: str) -> None
         cli_app,
         ["insurance", "plan", "enroll", "--plan", "YT", "--all-units", "--from", "2025-02-01"],
     )
-    assert "1 个单位参加计划 YT" in everyone.stdout
+    # Both join from 1 February: the unit due on 1 March joins sooner instead.
+    assert "2 个单位参加计划 YT" in everyone.stdout
     left = runner.invoke(
         cli_app,
         ["insurance", "plan", "unenroll", "--plan", "YT", "--unit", code_a, "--from", "2025-06-01"],
@@ -706,7 +734,7 @@ def test_plan_enroll_unenroll_and_amend_from_the_command_line(roll: str) -> None
     assert "1 个单位自 2025-06-01 起退出计划 YT" in left.stdout
     assert enrolments(roll) == [
         (code_a, "2025-02-01", "2025-06-01"),
-        (code_b, "2025-03-01", None),
+        (code_b, "2025-02-01", None),
     ]
     amended = runner.invoke(
         cli_app,

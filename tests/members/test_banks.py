@@ -26,7 +26,7 @@ from gonghui.members.imports import import_file
 from gonghui.members.models import Bank, Card
 from gonghui.members.service import Outcome
 from tests.conftest import NOW
-from tests.world import SETUP, World, login, make_id, post_form
+from tests.world import SETUP, World, login, make_credit_code, make_id, post_form
 
 CARD_HEADER = "卡号,身份证号,发卡银行,开卡日期\n"
 TODAY = date(2025, 2, 10)  # NOW in Beijing
@@ -497,3 +497,63 @@ def test_bank_commands_refuse_bad_input_in_chinese_and_exit_non_zero(
     result = runner.invoke(cli_app, arguments)
     assert result.exit_code == 1
     assert message in result.output
+
+
+@pytest.fixture
+def cli_roll(database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Bank QLB, to retire on 1 March 2025, with one card on the roll; returns its number."""
+    monkeypatch.setenv("GONGHUI_STORAGE_DIR", str(tmp_path / "storage"))
+    code = make_credit_code("CLQ0001")
+    files = {
+        "units.csv": "单位名称,统一社会信用代码,行业,区县,上级工会\n"
+        f"甲公司,{code},制造业,芝罘区,芝罘区总工会\n",
+        "members.csv": "姓名,身份证号,手机号,统一社会信用代码,岗位类型,在职状态\n"
+        f"甲,{make_id(sequence='101')},13700000001,{code},生产操作岗,在职\n",
+        "cards.csv": f"{CARD_HEADER}6231680000000000101,{make_id(sequence='101')},QLB,2024-01-02\n",
+    }
+    assert (
+        runner.invoke(cli_app, ["banks", "add", "--code", "QLB", "--name", "齐鲁银行"]).exit_code
+        == 0
+    )
+    for name, content in files.items():
+        (tmp_path / name).write_text(content)
+        imported = runner.invoke(cli_app, ["members", "import", str(tmp_path / name)])
+        assert imported.exit_code == 0, imported.output
+    retired = runner.invoke(cli_app, ["banks", "retire", "--code", "QLB", "--on", "2025-03-01"])
+    assert retired.exit_code == 0, retired.output
+    return "6231680000000000101"
+
+
+def test_the_balances_a_bank_sent_before_it_retires_import_from_the_command_line(
+    cli_roll: str, tmp_path: Path
+) -> None:
+    # The service takes a retiring bank's rows dated before its retirement (the web page does
+    # too); the command must not refuse the whole bank from the day its retirement is set.
+    file = tmp_path / "qlb.csv"
+    file.write_text(f"卡号,日期,日终余额\n{cli_roll},2025-02-09,100.00\n")
+    result = runner.invoke(cli_app, ["insurance", "import-balances", str(file), "--bank", "QLB"])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_plan_starting_before_a_banks_retirement_may_name_it_from_the_command_line(
+    cli_roll: str,
+) -> None:
+    result = runner.invoke(
+        cli_app,
+        [
+            "insurance",
+            "plan",
+            "create",
+            "--code",
+            "YT",
+            "--name",
+            "补充医保",
+            "--insurer",
+            "某保险",
+            "--bank",
+            "QLB",
+            "--effective-from",
+            "2025-02-10",
+        ],
+    )
+    assert result.exit_code == 0, result.output

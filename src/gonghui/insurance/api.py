@@ -250,6 +250,7 @@ def amend_plan(
         for c in service.compare_terms(current, terms)
     ]
     if body.dry_run:
+        service.check_amendment(db, plan, terms, body.effective_from, now=now)
         return AmendmentOut(version=None, changes=changes)
     version = service.amend_plan(db, plan, terms, body.effective_from, actor=actor, now=now)
     db.commit()

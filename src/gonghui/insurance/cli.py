@@ -29,10 +29,9 @@ app.add_typer(plan_app, name="plan")
 
 
 def _bank(session: Session, code: str) -> Bank:
-    bank = banks.bank_by_code(session, code)
-    if bank.retired_on is not None:
-        fail(f"{bank.name}已于 {bank.retired_on} 停止合作")
-    return bank
+    # Whether a retired bank may still be named (a plan starting before its retirement, its
+    # balances before that day) is the services' rule, the same for the pages and the API.
+    return banks.bank_by_code(session, code)
 
 
 def _day(text: str, what: str) -> date:
@@ -145,8 +144,6 @@ def plan_unenroll(
         unit_ids = member_queries.selected_unit_ids(
             session, member_queries.UnitSelection(credit_codes=tuple(unit))
         )
-        if len(unit_ids) < len(set(unit)):
-            fail("有统一社会信用代码对应的单位不存在")
         left = service.unenroll_units(
             session, chosen, unit_ids, leaves, actor=CLI_ACTOR, now=clock_from(settings).now()
         )

@@ -62,10 +62,11 @@ class PlanBank(Base):
 
 
 class PlanUnit(Base):
-    """A participating unit (参保单位) from `joined_on`, until the day before `left_on`."""
+    """A spell of a participating unit (参保单位) in a plan: from `joined_on` until the day
+    before `left_on`. A unit that leaves and joins again has one row per spell."""
 
     __tablename__ = "insurance_plan_units"
-    __table_args__ = (UniqueConstraint("plan_id", "unit_id"),)
+    __table_args__ = (Index("ix_insurance_plan_units_plan_id_unit_id", "plan_id", "unit_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("insurance_plans.id"))
@@ -224,3 +225,4 @@ class ClaimAccumulator(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     year: Mapped[int]
     used_fen: Mapped[int]
+

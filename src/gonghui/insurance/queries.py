@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import func, select
@@ -65,7 +65,12 @@ def card_standing(
     terms = service.terms_of(service.version_on(session, plan, period.end))
     total = balance_sums(session, store, period, card_no=holding.card_no).get(holding.card_no, 0)
     enrolled = service.enrolled_unit_ids(session, plan, period.end)
-    decision = decide_card(facts_of(holding, enrolled), total, period, terms)
+    facts = facts_of(holding, enrolled)
+    if holding.bank_id not in service.plan_bank_ids(session, plan, period.start):
+        # The assessment reads no card of a bank retired by the period's start: for this period
+        # the card counts as one no longer in use.
+        facts = replace(facts, card_active=False)
+    decision = decide_card(facts, total, period, terms)
     return CardStanding(holding.card_no, period, terms.threshold_fen, decision)
 
 
@@ -134,3 +139,11 @@ def banks_short_of(session: Session, plan: Plan, day: date) -> list[int]:
         for bank_id in service.plan_bank_ids(session, plan, day)
         if (last := reached.get(bank_id)) is None or last < day
     ]
+
+
+def assessment_run_for(session: Session, plan: Plan, period_start: date) -> AssessmentRun | None:
+    return session.scalars(
+        select(AssessmentRun).where(
+            AssessmentRun.plan_id == plan.id, AssessmentRun.period_start == period_start
+        )
+    ).one_or_none()

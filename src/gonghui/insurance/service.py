@@ -117,14 +117,13 @@ def create_plan(
     return plan
 
 
-def amend_plan(
-    session: Session, plan: Plan, terms: Terms, effective_from: date, *, actor: Actor, now: datetime
+def check_amendment(
+    session: Session, plan: Plan, terms: Terms, effective_from: date, *, now: datetime
 ) -> PlanVersion:
-    """New terms from a date on; earlier assessments and adjudications keep their version.
+    """Refuse a new version that could not be made; returns the latest version otherwise.
 
     The date is today or later: a version reaching back would change the terms of periods
     already assessed and of claims already admitted."""
-    actor.require(Permission.INSURANCE_MANAGE)
     _check_terms(terms)
     latest = latest_version(session, plan)
     if effective_from < business_date(now):
@@ -136,6 +135,15 @@ def amend_plan(
         )
     if terms == terms_of(latest):
         raise InvalidInput("terms_unchanged", f"条款与第{latest.version}版相同，无需新版本")
+    return latest
+
+
+def amend_plan(
+    session: Session, plan: Plan, terms: Terms, effective_from: date, *, actor: Actor, now: datetime
+) -> PlanVersion:
+    """New terms from a date on; earlier assessments and adjudications keep their version."""
+    actor.require(Permission.INSURANCE_MANAGE)
+    latest = check_amendment(session, plan, terms, effective_from, now=now)
     version = _new_version(plan, latest.version + 1, terms, effective_from, actor, now)
     session.add(version)
     session.flush()
@@ -159,6 +167,10 @@ def _plain(terms: Terms) -> dict[str, object]:
     }
 
 
+def _covers(spell: PlanUnit, day: date) -> bool:
+    return spell.joined_on <= day and (spell.left_on is None or day < spell.left_on)
+
+
 def enroll_units(
     session: Session,
     plan: Plan,
@@ -168,19 +180,26 @@ def enroll_units(
     actor: Actor,
     now: datetime,
 ) -> int:
-    """Enrol units from a day on; a unit that had left joins again from that day. Units
-    already enrolled keep their date. Returns how many joined."""
+    """Enrol units from a day on. A unit already enrolled on that day keeps its spell as it
+    is (its date, and a leave already planned); a unit due to join later joins from this day
+    instead; any other starts a new spell. Returns how many units joined."""
     actor.require(Permission.INSURANCE_MANAGE)
-    rows = {row.unit_id: row for row in session.scalars(_enrolments(plan))}
+    spells: dict[int, list[PlanUnit]] = {}
+    for spell in session.scalars(_enrolments(plan)):
+        spells.setdefault(spell.unit_id, []).append(spell)
     joined = []
     for unit_id in sorted(set(unit_ids)):
-        row = rows.get(unit_id)
-        if row is None:
-            session.add(PlanUnit(plan_id=plan.id, unit_id=unit_id, joined_on=joined_on))
-        elif row.left_on is not None:
-            row.joined_on, row.left_on = joined_on, None
-        else:
+        own = spells.get(unit_id, [])
+        if any(_covers(spell, joined_on) for spell in own):
             continue
+        later = [spell for spell in own if spell.joined_on > joined_on]
+        if later:
+            # Joining earlier than a spell already planned: that spell starts sooner.
+            min(later, key=lambda spell: spell.joined_on).joined_on = joined_on
+        else:
+            session.add(
+                PlanUnit(plan_id=plan.id, unit_id=unit_id, joined_on=joined_on, left_on=None)
+            )
         joined.append(unit_id)
     session.flush()
     if joined:
@@ -206,18 +225,20 @@ def unenroll_units(
     now: datetime,
 ) -> int:
     """Units leave the plan from a day on (today or later): their members are no longer
-    assessed for periods ending on or after it. Cover already granted stays."""
+    assessed for periods ending on or after it. Cover already granted stays; a spell planned to
+    start on or after that day is dropped."""
     actor.require(Permission.INSURANCE_MANAGE)
     if left_on < business_date(now):
         raise InvalidInput("bad_leave_date", "退出日期不能早于今天")
     wanted = set(unit_ids)
-    leaving = [
-        row
-        for row in session.scalars(_enrolments(plan))
-        if row.unit_id in wanted and row.left_on is None
-    ]
-    for row in leaving:
-        row.left_on = max(left_on, row.joined_on)
+    leaving: set[int] = set()
+    for spell in session.scalars(_enrolments(plan).where(PlanUnit.unit_id.in_(wanted))):
+        if spell.joined_on >= left_on:
+            session.delete(spell)
+            leaving.add(spell.unit_id)
+        elif spell.left_on is None or spell.left_on > left_on:
+            spell.left_on = left_on
+            leaving.add(spell.unit_id)
     session.flush()
     if leaving:
         audit.record(
@@ -227,11 +248,7 @@ def unenroll_units(
             action="plan.units_left",
             target_type="plan",
             target_id=plan.id,
-            after={
-                "units": len(leaving),
-                "from": str(left_on),
-                "unit_ids": [row.unit_id for row in leaving][:1000],
-            },
+            after={"units": len(leaving), "from": str(left_on), "unit_ids": sorted(leaving)[:1000]},
         )
     return len(leaving)
 
@@ -308,11 +325,11 @@ def enrolled_unit_ids(session: Session, plan: Plan, on: date) -> set[int]:
     )
 
 
-def enrolment_counts(session: Session) -> dict[int, int]:
-    """Units enrolled today or later, per plan (for the plan list and the setup checklist)."""
+def enrolment_counts(session: Session, on: date) -> dict[int, int]:
+    """Units enrolled on a day, per plan (the plan list's figure)."""
     rows = session.execute(
-        select(PlanUnit.plan_id, func.count())
-        .where(PlanUnit.left_on.is_(None))
+        select(PlanUnit.plan_id, func.count(PlanUnit.unit_id.distinct()))
+        .where(PlanUnit.joined_on <= on, or_(PlanUnit.left_on.is_(None), PlanUnit.left_on > on))
         .group_by(PlanUnit.plan_id)
     )
     return {int(plan_id): int(count) for plan_id, count in rows}

@@ -52,7 +52,7 @@ def _list_page(
         "insurance/plans.html",
         {
             "plans": plans,
-            "enrolled": service.enrolment_counts(db),
+            "enrolled": service.enrolment_counts(db, business_date(request.app.state.clock.now())),
             "banks": [view for view in banks.bank_views(db) if view.active],
             "form": {},
             **_choices(),
@@ -197,6 +197,7 @@ async def amend_plan(request: Request, plan_id: int, db: Db, now: Now, actor: Ma
         terms = read_terms(fields, eligible, current)
         day = read_day(fields.get("effective_from", ""), "生效日期")
         changes = service.compare_terms(current, terms)
+        service.check_amendment(db, plan, terms, day, now=now)
         if fields.get("confirm") != "yes":
             return _detail_page(request, db, actor, plan, amend=amend, changes=changes)
         version = service.amend_plan(db, plan, terms, day, actor=actor, now=now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
@@ -326,3 +326,9 @@ def active_users_in_role(session: Session, role: Role) -> dict[int, str]:
         .order_by(User.display_name, User.username)
     )
     return {user_id: f"{name}（{username}）" for user_id, name, username in rows}
+
+
+def purge_login_attempts(session: Session, before: datetime) -> int:
+    """Forget login attempts older than `before` (kept until then for throttling and review)."""
+    result = session.execute(delete(LoginAttempt).where(LoginAttempt.at < before))
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ retired. The demo registers its banks through the same functions."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,7 +21,7 @@ from gonghui.members.models import Bank, BankCardPrefix
 _CODE = re.compile(r"[A-Z][A-Z0-9]{1,15}")
 # A BIN (发卡行识别码) is six digits, eight under the newer ISO/IEC 7812 numbering; a bank may
 # keep a longer prefix for its union-card range.
-_PREFIX = re.compile(r"\d{4,10}")
+_PREFIX = re.compile(r"[0-9]{4,10}")
 MAX_NAME = 64
 
 
@@ -40,7 +41,8 @@ class BankView:
 def parse_prefixes(text: str | Iterable[str]) -> list[str]:
     """Prefixes from a form field or CLI options: separated by commas, spaces or 、."""
     parts = re.split(r"[\s,，、;；]+", text) if isinstance(text, str) else list(text)
-    prefixes = [part.strip() for part in parts if part.strip()]
+    # A Chinese input method types full-width digits (６２２３１１): read them as digits.
+    prefixes = [unicodedata.normalize("NFKC", part).strip() for part in parts if part.strip()]
     bad = [prefix for prefix in prefixes if not _PREFIX.fullmatch(prefix)]
     if bad:
         raise InvalidInput("bad_prefix", f"卡号前缀应为4至10位数字：{'、'.join(bad)}")
@@ -131,6 +133,8 @@ def update_bank(
 ) -> None:
     """Rename a bank and set the prefixes it issues; cards already issued stay as they are."""
     actor.require(Permission.BANKS_MANAGE)
+    if bank.retired_on is not None:
+        raise Conflict("bank_retired", f"{bank.name}已于 {bank.retired_on} 停止合作，不能再修改")
     name, prefixes = _check_name(name), parse_prefixes(prefixes)
     _name_free(session, name, bank.id)
     _check_prefixes_free(session, bank.id, prefixes)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from gonghui.core.audit import AuditEntry
 from gonghui.core.auth import Actor, Permission
-from gonghui.core.errors import NotFound
+from gonghui.core.errors import InvalidInput, NotFound
 from gonghui.core.pagination import Page, paged
 from gonghui.core.pii import IdentityVault
 from gonghui.members.models import Bank, Card, Member, MembershipChange, Notification, Unit, User
@@ -514,7 +514,12 @@ def selected_unit_ids(session: Session, selection: UnitSelection) -> list[int]:
     if selection.industry:
         statement = statement.where(Unit.industry == selection.industry.strip())
     if selection.credit_codes:
-        codes = {code.strip().upper() for code in selection.credit_codes}
+        codes = {code.strip().upper() for code in selection.credit_codes if code.strip()}
+        known = set(session.scalars(select(Unit.credit_code).where(Unit.credit_code.in_(codes))))
+        if unknown := sorted(codes - known):
+            raise InvalidInput(
+                "unknown_unit", f"统一社会信用代码对应的单位不存在：{'、'.join(unknown)}"
+            )
         statement = statement.where(Unit.credit_code.in_(codes))
     return list(session.scalars(statement))
 
@@ -535,3 +540,8 @@ def retired_bank_ids(session: Session, on: date) -> set[int]:
     return set(
         session.scalars(select(Bank.id).where(Bank.retired_on.is_not(None), Bank.retired_on <= on))
     )
+
+
+def bank_names(session: Session, bank_ids: list[int]) -> list[str]:
+    names = dict(session.execute(select(Bank.id, Bank.name).where(Bank.id.in_(bank_ids))).all())
+    return [names[bank_id] for bank_id in bank_ids if bank_id in names]

@@ -1,4 +1,4 @@
-"""partner banks: card prefixes and retirement; plan enrolment ends on a date
+"""partner banks: card prefixes and retirement; plan enrolment in spells with dates
 
 Revision ID: 5c1e0d2a9f31
 Revises: a733ab38e3e7
@@ -34,12 +34,21 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_bank_card_prefixes_bank_id"), ["bank_id"], unique=False
         )
+    # A unit may leave a plan and join again: one row per spell of membership.
     with op.batch_alter_table("insurance_plan_units", schema=None) as batch_op:
         batch_op.add_column(sa.Column("left_on", sa.Date(), nullable=True))
+        batch_op.drop_constraint("uq_insurance_plan_units_plan_id_unit_id", type_="unique")
+        batch_op.create_index(
+            "ix_insurance_plan_units_plan_id_unit_id", ["plan_id", "unit_id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("insurance_plan_units", schema=None) as batch_op:
+        batch_op.drop_index("ix_insurance_plan_units_plan_id_unit_id")
+        batch_op.create_unique_constraint(
+            "uq_insurance_plan_units_plan_id_unit_id", ["plan_id", "unit_id"]
+        )
         batch_op.drop_column("left_on")
     with op.batch_alter_table("bank_card_prefixes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bank_card_prefixes_bank_id"))
