@@ -29,11 +29,12 @@ $(DEV): requirements-dev.lock pyproject.toml $(INSTALLER)
 	$(PIP) install --no-deps -e .
 	touch $@ $(RUNTIME)
 
-## Install, migrate the embedded SQLite database, load the demo federation once, serve on :8000.
+## Install, migrate the embedded SQLite database, load the demo federation once, serve on :8000
+## with the worker that runs the scheduled and background jobs beside it.
 run: $(RUNTIME)
 	$(BIN)/gonghui db upgrade
 	$(BIN)/gonghui demo load --if-empty
-	$(BIN)/gonghui serve
+	$(BIN)/gonghui serve --with-worker
 
 ## The whole suite on SQLite; on PostgreSQL too with GONGHUI_TEST_POSTGRES_URL; browser tests
 ## when Chromium is there (GONGHUI_TEST_STRICT=1 turns every skip into a failure).

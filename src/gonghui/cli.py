@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +22,8 @@ from gonghui.core.migrate import upgrade
 from gonghui.core.pii import IdentityVault
 from gonghui.demo import load_demo
 from gonghui.insurance import cli as insurance_cli
+from gonghui.jobs import cli as jobs_cli
+from gonghui.jobs.cli import jobs_app
 from gonghui.members import accounts, banks, demo, queries
 from gonghui.members.cli import banks_app
 from gonghui.members.exports import export_xlsx
@@ -36,6 +42,8 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(members_app, name="members")
 app.add_typer(banks_app, name="banks")
+app.add_typer(jobs_app, name="jobs")
+app.command("worker")(jobs_cli.worker)
 app.add_typer(retirement_cli.app, name="retirement")
 app.add_typer(insurance_cli.app, name="insurance")
 app.add_typer(stations_cli.app, name="stations")
@@ -56,6 +64,9 @@ def _progress() -> Progress:
 def serve(
     host: Annotated[str | None, typer.Option(help="监听地址")] = None,
     port: Annotated[int | None, typer.Option(help="端口")] = None,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="同时启动后台任务进程（make run 用）")
+    ] = False,
 ) -> None:
     """启动网站与 API。"""
     # Imported here so that the other commands start without loading the web stack.
@@ -65,12 +76,28 @@ def serve(
 
     settings = load_settings()
     console.print(f"职工服务平台已启动：http://{host or settings.host}:{port or settings.port}/")
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-    )
+    with _worker_beside() if with_worker else nullcontext():
+        uvicorn.run(
+            create_app(settings),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="info",
+        )
+
+
+@contextmanager
+def _worker_beside() -> Iterator[None]:
+    """The worker as a child process for as long as the server runs (one command for a
+    developer or a demo; production runs each under systemd)."""
+    child = subprocess.Popen([sys.executable, "-m", "gonghui", "worker"])
+    try:
+        yield
+    finally:
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 @db_app.command("upgrade")

@@ -3,6 +3,7 @@
 from gonghui.core import audit
 from gonghui.core.db import Base
 from gonghui.insurance import models as insurance_models
+from gonghui.jobs import models as jobs_models
 from gonghui.members import models as members_models
 from gonghui.stations import models as stations_models
 from gonghui.wallet import models as wallet_models
@@ -12,6 +13,7 @@ metadata = Base.metadata
 __all__ = [
     "audit",
     "insurance_models",
+    "jobs_models",
     "members_models",
     "metadata",
     "stations_models",

@@ -79,6 +79,10 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/admin/banks/{bank_id}"): STAFF,
     ("POST", "/admin/banks/{bank_id}/retire"): STAFF,
     ("GET", "/setup"): STAFF,
+    ("GET", "/admin/jobs"): {R.ADMIN},
+    ("POST", "/admin/jobs/{name}/run"): {R.ADMIN},
+    ("POST", "/admin/jobs/{name}/pause"): {R.ADMIN},
+    ("POST", "/admin/jobs/{name}/resume"): {R.ADMIN},
     ("GET", "/api/v1/setup"): STAFF,
     ("GET", "/api/v1/banks"): STAFF,
     ("POST", "/api/v1/banks"): STAFF,
@@ -306,6 +310,7 @@ def _concrete(path: str, world: World, token_id: int, extra: dict[str, str]) -> 
         .replace("{unit_id}", str(world.unit_a))
         .replace("{token_id}", str(token_id))
         .replace("{kind}", "cards")
+        .replace("{name}", "housekeeping.purge")
         .replace("/static", "/static/app.css")
     )
 

@@ -61,6 +61,7 @@ class Permission(StrEnum):
     INSURANCE_MANAGE = "insurance_manage"
     BANKS_MANAGE = "banks_manage"
     SETUP_VIEW = "setup_view"
+    JOBS_MANAGE = "jobs_manage"
     USERS_MANAGE = "users_manage"
     AUDIT_VIEW = "audit_view"
     WALLET_USE = "wallet_use"
@@ -132,7 +133,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.INSURANCE_AGENCY: frozenset({Permission.WALLET_OPERATE}),
     Role.INSURED: frozenset({Permission.WALLET_USE}),
     Role.ADMIN: _STAFF
-    | {Permission.USERS_MANAGE, Permission.AUDIT_VIEW, Permission.WALLET_OPERATE},
+    | {
+        Permission.USERS_MANAGE,
+        Permission.AUDIT_VIEW,
+        Permission.WALLET_OPERATE,
+        Permission.JOBS_MANAGE,
+    },
 }
 
 

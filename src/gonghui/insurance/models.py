@@ -226,3 +226,16 @@ class ClaimAccumulator(Base):
     year: Mapped[int]
     used_fen: Mapped[int]
 
+
+class ClaimNotice(Base):
+    """A statutory clock's notice, sent once per claim, kind and due date (the job that sends
+    them may run any number of times)."""
+
+    __tablename__ = "insurance_claim_notices"
+    __table_args__ = (UniqueConstraint("claim_id", "kind", "due_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("insurance_claims.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    due_on: Mapped[date]
+    sent_at: Mapped[datetime]

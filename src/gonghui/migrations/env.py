@@ -9,10 +9,16 @@ from gonghui.schema import metadata
 config = context.config
 
 
+def _ours(_object: object, name: str | None, kind: str, reflected: bool, _other: object) -> bool:
+    """The queue's tables (huey's PostgreSQL storage creates and owns `huey_*`) are not ours."""
+    return not (kind == "table" and reflected and (name or "").startswith("huey_"))
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        include_object=_ours,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         user_module_prefix="gonghui.core.db.",

@@ -23,6 +23,7 @@ from gonghui.insurance import web as insurance_web
 from gonghui.insurance import web_operations as insurance_operations
 from gonghui.insurance import web_plans as insurance_plans
 from gonghui.insurance.store import store_for
+from gonghui.jobs import web as jobs_web
 from gonghui.members import api as members_api
 from gonghui.members import web as members_web
 from gonghui.members import web_banks as members_banks
@@ -79,6 +80,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(members_web.router)
     app.include_router(members_banks.router)
+    app.include_router(jobs_web.router)
     app.include_router(retirement_web.router)
     app.include_router(insurance_web.router)
     app.include_router(insurance_operations.router)

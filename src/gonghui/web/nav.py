@@ -51,6 +51,7 @@ NAV: list[NavItem] = [
     NavItem("用户", "/admin/users", frozenset({Permission.USERS_MANAGE})),
     NavItem("接口令牌", "/admin/tokens", frozenset({Permission.USERS_MANAGE})),
     NavItem("审计日志", "/admin/audit", frozenset({Permission.AUDIT_VIEW})),
+    NavItem("任务", "/admin/jobs", frozenset({Permission.JOBS_MANAGE})),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Scheduled and background jobs: what runs by itself, on time, once."""

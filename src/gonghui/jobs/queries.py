@@ -1,0 +1,65 @@
+"""What the 任务 page and `gonghui jobs list` show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gonghui.jobs.catalogue import JOBS
+from gonghui.jobs.models import JobPause, JobRun, RunStatus
+
+RECENT_FAILURES = 20
+
+
+@dataclass(frozen=True)
+class JobLine:
+    name: str
+    label: str
+    schedule_label: str
+    paused: bool
+    last: JobRun | None
+    next_run: datetime | None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.last is None or self.last.finished_at is None:
+            return None
+        return (self.last.finished_at - self.last.started_at).total_seconds()
+
+
+def overview(session: Session, now: datetime) -> list[JobLine]:
+    latest = select(JobRun.job, func.max(JobRun.id).label("id")).group_by(JobRun.job).subquery()
+    last = {
+        run.job: run
+        for run in session.scalars(select(JobRun).join(latest, JobRun.id == latest.c.id))
+    }
+    paused = set(session.scalars(select(JobPause.job)))
+    return [
+        JobLine(
+            job.name,
+            job.label,
+            job.schedule.label if job.schedule else "按需",
+            job.name in paused,
+            last.get(job.name),
+            job.schedule.next_after(now) if job.schedule and job.name not in paused else None,
+        )
+        for job in JOBS.values()
+    ]
+
+
+def recent_failures(session: Session) -> list[JobRun]:
+    return list(
+        session.scalars(
+            select(JobRun)
+            .where(JobRun.status.in_([RunStatus.FAILED, RunStatus.INTERRUPTED]))
+            .order_by(JobRun.id.desc())
+            .limit(RECENT_FAILURES)
+        )
+    )
+
+
+def recent_runs(session: Session, limit: int = 50) -> list[JobRun]:
+    return list(session.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(limit)))
