@@ -14,6 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gonghui import backup
 from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings, unit_of_work
 from gonghui.core.auth import Role
 from gonghui.core.clock import clock_from
@@ -219,6 +220,42 @@ def members_export(
         )
     file.write_bytes(content)
     console.print(f"已导出{kind.label}到 {file}")
+
+
+@app.command("backup")
+def backup_command(
+    file: Annotated[
+        Path, typer.Argument(dir_okay=False, help="备份文件，如 gonghui-2025-03-01.tar.gz")
+    ],
+) -> None:
+    """备份数据库和存储目录（含 SHA-256 校验清单）；平台运行时也可备份。"""
+    settings = load_settings()
+    if file.exists():
+        fail(f"{file} 已存在，请换一个文件名")
+    try:
+        manifest = backup.backup(settings, file, now=clock_from(settings).now(), say=errors.print)
+    except backup.BackupError as error:
+        fail(str(error))
+    rows = sum(manifest.tables.values())
+    console.print(
+        f"已备份到 {file}：{len(manifest.tables)} 张表 {rows:,} 行，{len(manifest.files)} 个文件"
+    )
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="备份文件")],
+) -> None:
+    """从备份恢复到空的数据库和空的存储目录（否则拒绝），恢复后逐表核对行数。"""
+    settings = load_settings()
+    try:
+        manifest = backup.restore(settings, file, say=errors.print)
+    except backup.BackupError as error:
+        fail(str(error))
+    console.print(
+        f"已从 {file} 恢复（备份于 {manifest.created_at}，版本 {'、'.join(manifest.revisions)}）；"
+        "行数与文件校验和均与备份一致"
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point
