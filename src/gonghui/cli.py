@@ -68,21 +68,25 @@ def serve(
     with_worker: Annotated[
         bool, typer.Option("--with-worker", help="同时启动后台任务进程（make run 用）")
     ] = False,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="网站进程数（生产环境）")] = 1,
 ) -> None:
     """启动网站与 API。"""
     # Imported here so that the other commands start without loading the web stack.
     import uvicorn  # noqa: PLC0415
 
-    from gonghui.web.app import create_app  # noqa: PLC0415
-
     settings = load_settings()
     console.print(f"职工服务平台已启动：http://{host or settings.host}:{port or settings.port}/")
     with _worker_beside() if with_worker else nullcontext():
         uvicorn.run(
-            create_app(settings),
+            "gonghui.web.asgi:app",
+            factory=True,
+            workers=workers,
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
+            server_header=False,
+            # A stop lets requests in flight finish (systemd waits, then kills).
+            timeout_graceful_shutdown=20,
         )
 
 

@@ -57,6 +57,8 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/activate"): ANYONE,
     ("POST", "/activate"): ANYONE,
     ("GET", "/health"): ANYONE,
+    ("GET", "/ready"): ANYONE,
+    ("GET", "/metrics"): ANYONE,
     ("GET", "/static"): ANYONE,
     ("GET", "/home"): ALL_ROLES,
     ("GET", "/me"): {R.MEMBER},

@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 from datetime import date
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gonghui.jobs.models import WorkerBeat
+from gonghui.jobs.runner import wall_clock
 from gonghui.members import accounts
 from gonghui.members.models import ApiToken, Bank, Card, Member, MembershipChange
 from tests.conftest import NOW
@@ -207,3 +210,30 @@ def test_a_bank_freezes_and_closes_its_own_card_and_the_dates_follow(
     assert "不能从“已销户”变为“正常”" in reopened.text
     other = db.scalars(select(Card.id).where(Card.card_no == world.card_b)).one()
     assert post_form(client, f"/cards/{other}/status", {"status": "frozen"}).status_code == 404
+
+
+def test_ready_says_what_is_missing_until_a_worker_beats(client: TestClient, db: Session) -> None:
+    waiting = client.get("/ready")
+    assert waiting.status_code == 503
+    assert waiting.json() | {"worker": "?"} == {
+        "status": "not ready",
+        "database": "ok",
+        "migrations": "ok",
+        "storage": "ok",
+        "worker": "?",
+    }
+    assert "gonghui worker" in waiting.json()["worker"]
+    db.add(WorkerBeat(worker="w:1", started_at=wall_clock(), beat_at=wall_clock()))
+    db.commit()
+    assert client.get("/ready").json()["status"] == "ready"
+
+
+def test_metrics_answer_the_machine_itself_and_nobody_else(app: FastAPI) -> None:
+    with TestClient(app, client=("203.0.113.9", 40000)) as outsider:
+        outsider.get("/login")
+        assert outsider.get("/metrics").status_code == 404
+    with TestClient(app, client=("127.0.0.1", 40000)) as local:
+        local.get("/login")
+        scraped = local.get("/metrics")
+    assert scraped.status_code == 200
+    assert 'gonghui_request_seconds_count{method="GET",route="/login",status="200"}' in scraped.text

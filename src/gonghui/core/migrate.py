@@ -8,6 +8,7 @@ from importlib.resources import files
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
 from gonghui.core.db import engine_for
@@ -53,3 +54,13 @@ def upgrade(settings: Settings) -> UpgradeOutcome:
     finally:
         engine.dispose()
     return UpgradeOutcome(before, after)
+
+
+def head_revisions() -> tuple[str, ...]:
+    """The newest revisions this code knows: what `db upgrade` would bring a database to."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return tuple(sorted(script.get_heads()))
+
+
+def current_revisions(connection: Connection) -> tuple[str, ...]:
+    return _revisions(connection)

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     clock_offset_seconds: int = 0
     log_format: LogFormat = LogFormat.CONSOLE
     log_level: str = "INFO"
+    # Lets a Prometheus scraper that is not on this machine read /metrics (empty: local only).
+    metrics_token: SecretStr = SecretStr("")
     # A worker that has not said it is alive for this long has died: its runs are queued again.
     worker_silence_seconds: int = Field(default=45, ge=3, le=3600)
     host: str = "127.0.0.1"

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.db import copy_rows
+from gonghui.core.logging import get_logger
+from gonghui.core.metrics import ASSESSMENTS
 from gonghui.insurance import service
 from gonghui.insurance.balances import parts_before, parts_overlapping
 from gonghui.insurance.models import AssessmentRun, Coverage, Plan, PlanVersion
@@ -35,6 +37,8 @@ from gonghui.insurance.store import BalanceStore, scan, staged
 from gonghui.members import queries as member_queries
 from gonghui.members.queries import CardHolding
 from gonghui.members.rules import CardStatus, EmploymentStatus, MembershipStatus
+
+log = get_logger(__name__)
 
 
 def fen_days_sql(inside: list[Path], before: list[Path], *, one_card: bool = False) -> str:
@@ -226,6 +230,8 @@ def assess(
         eligible=decided.eligible,
         ineligible=decided.assessed - decided.eligible,
     )
+    ASSESSMENTS.labels(plan.code).inc()
+    log.info("insurance.assessed", plan=plan.code, granted=granted, **summary.__dict__)
     audit.record(
         session,
         actor=actor,

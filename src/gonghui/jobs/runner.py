@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gonghui.core.clock import Clock
 from gonghui.core.db import insert_if_absent, transaction
 from gonghui.core.logging import get_logger
+from gonghui.core.metrics import JOB_FAILURES, JOB_SECONDS
 from gonghui.core.settings import Settings
 from gonghui.jobs.catalogue import JOBS, JobContext
 from gonghui.jobs.models import JobPause, JobRun, RunStatus, WorkerBeat
@@ -61,6 +63,7 @@ class Runner:
             raise JobBusy(f"{name} 已暂停")
         run_id = self._start(name, trigger, attempt)
         log.info("job.started", job=name, run=run_id, trigger=trigger, attempt=attempt)
+        started = time.perf_counter()
         try:
             with transaction(self.factory) as session:
                 now = self.clock.now()
@@ -75,7 +78,10 @@ class Runner:
                 run_id, RunStatus.FAILED, error="".join(traceback.format_exception(error))[-4000:]
             )
             log.exception("job.failed", job=name, run=run_id)
+            JOB_FAILURES.labels(name).inc()
+            JOB_SECONDS.labels(name, "failed").observe(time.perf_counter() - started)
             raise
+        JOB_SECONDS.labels(name, "succeeded").observe(time.perf_counter() - started)
         log.info("job.succeeded", job=name, run=run_id, summary=summary)
         return self._load(run_id)
 

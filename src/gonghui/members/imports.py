@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import Forbidden, ImportRejected, LineError
+from gonghui.core.logging import get_logger
+from gonghui.core.metrics import IMPORTED_ROWS, IMPORTS
 from gonghui.core.pii import IdentityVault
 from gonghui.core.tabular import Row, Table, missing_columns, parse_date_cell, read_table
 from gonghui.members import queries, service
@@ -34,6 +36,8 @@ from gonghui.members.rules import (
     parse_post_type,
 )
 from gonghui.members.service import CardRecord, MemberRecord, Outcome, UnitRecord
+
+log = get_logger(__name__)
 
 
 class ImportKind(StrEnum):
@@ -122,6 +126,9 @@ def import_file(
         if progress is not None:
             progress(done, len(records))
     session.flush()
+    IMPORTS.labels(kind.value, "accepted").inc()
+    IMPORTED_ROWS.labels(kind.value).inc(len(records))
+    log.info("roll.imported", kind=kind.value, rows=len(records), actor=actor.username)
     return report
 
 

@@ -6,10 +6,13 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
+from starlette.types import Scope
 
 from gonghui.core.clock import Clock, beijing, clock_from
 from gonghui.core.db import engine_for, session_factory
@@ -38,6 +41,8 @@ from gonghui.wallet import web as wallet_web
 from gonghui.wallet import web_operations as wallet_operations
 from gonghui.wallet import web_registry as wallet_registry
 from gonghui.web import errors, pages
+from gonghui.web import metrics as web_metrics
+from gonghui.web.metrics import RequestTiming
 from gonghui.web.middleware import SecurityHeaders
 from gonghui.web.nav import nav_for
 
@@ -66,6 +71,8 @@ def create_app(
     app.state.documents = ContentStore(settings.storage_dir)
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(RequestTiming)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key.get_secret_value(),
@@ -75,12 +82,13 @@ def create_app(
         https_only=settings.cookie_secure,
     )
     static_dir = Path(str(files("gonghui") / "web" / "static"))
-    app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    app.mount("/static", CachedStaticFiles(directory=static_dir), name="static")
     errors.install(app)
     app.include_router(pages.router)
     app.include_router(members_web.router)
     app.include_router(members_banks.router)
     app.include_router(jobs_web.router)
+    app.include_router(web_metrics.router)
     app.include_router(retirement_web.router)
     app.include_router(insurance_web.router)
     app.include_router(insurance_operations.router)
@@ -98,6 +106,17 @@ def create_app(
     app.include_router(wallet_api.router, prefix=API_PREFIX)
     app.include_router(stations_api.router, prefix=API_PREFIX)
     return app
+
+
+class CachedStaticFiles(StaticFiles):
+    """Stylesheets and scripts change only with a release: browsers keep them a day and check
+    them again by their ETag after that."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:  # noqa: PLR2004
+            response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
 
 
 def _templates() -> Jinja2Templates:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from gonghui import readiness
+from gonghui import readiness, readiness_probe
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, Throttled, Unauthenticated
+from gonghui.jobs.runner import wall_clock
 from gonghui.members import accounts, queries
 from gonghui.members.schemas import MeOut
 from gonghui.web.deps import (
@@ -159,6 +160,15 @@ def _health(db: Db) -> dict[str, Any]:
 @router.get("/health")
 def health(db: Db) -> dict[str, Any]:
     return _health(db)
+
+
+@router.get("/ready")
+def ready(request: Request, db: Db) -> JSONResponse:
+    """For the load balancer and the orchestrator: 200 when every check passes, else 503 with
+    what is wrong. Operational time (worker beats) is read from the machine's clock."""
+    checks = readiness_probe.probe(db, get_settings(request), wall_clock())
+    ok = all(answer == "ok" for answer in checks.values())
+    return JSONResponse({"status": "ready" if ok else "not ready", **checks}, 200 if ok else 503)
 
 
 @api_router.get("/health")
