@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import random
 import threading
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from gonghui.core.auth import SYSTEM
 from gonghui.core.errors import DomainError
 from gonghui.core.pii import IdentityVault
-from gonghui.wallet import ledger, spending, transfers
-from gonghui.wallet.models import IdempotentRequest, Payment, Transfer
-from gonghui.wallet.rules import Purpose, TransferStatus
+from gonghui.wallet import ledger, people, spending, transfers
+from gonghui.wallet.models import IdempotentRequest, Payment, Relationship, Transfer
+from gonghui.wallet.rules import Kinship, Purpose, RelationshipStatus, TransferStatus
+from gonghui.wallet.verification import FakeFaceVerifier
 from tests.conftest import NOW
 from tests.wallet.scenario import FACE, Ring, build_ring, verifier
+from tests.world import make_id
 
 pytestmark = pytest.mark.postgres_only
 PEOPLE, CLIENTS, STEPS, FUNDED = 8, 8, 40, 1_000_000
@@ -103,3 +107,109 @@ def test_concurrent_clients_keep_the_books_balanced_and_apply_each_key_once(
     assert accepted == outcomes.count("accept") > 0
     assert payments == outcomes.count("pay")
     assert keys == PEOPLE + moved + accepted + payments
+
+
+PAIRS, ROUNDS = 4, 10
+
+
+def _bind(db: Session, ring: Ring, vault: IdentityVault, giver: int, now: datetime) -> int:
+    """A fresh relationship from ring member `giver` to the next one (confirmed at once)."""
+    target = (giver + 1) % len(ring.actors)
+    relationship = people.declare_relationship(
+        db, ring.actors[giver], recipient_name=f"参保人{target}",
+        recipient_id_number=make_id(birth="19700101", sequence=f"{target:03d}"),
+        kinship=Kinship.SIBLING.value, commitment=True, vault=vault, now=now,
+    )  # fmt: skip
+    people.confirm_relationship(
+        db, ring.actors[target], relationship.id, commitment=True,
+        face_sample=FakeFaceVerifier.PASS, verifier=verifier(), now=now,
+    )  # fmt: skip
+    return relationship.id
+
+
+def test_no_transfer_outlives_a_relationship_dissolved_at_the_same_instant(
+    fresh_postgres: Engine,
+) -> None:
+    """Issue 13.8: a transfer submitted while its relationship is being dissolved either is
+    voided by the dissolution or refused; none stays pending in a dissolved relationship, and
+    none can be accepted there."""
+    vault = IdentityVault("dissolve-race")
+    # Givers 0, 2, 4, 6 each give to the next; the ring's own relationships are not used.
+    with Session(fresh_postgres) as db, db.begin():
+        ring = build_ring(db, vault, NOW, PAIRS * 2, FUNDED)
+        for relationship in db.scalars(select(Relationship)):
+            spending.end_relationship(db, relationship, actor=SYSTEM, reason="重置", now=NOW)
+    errors: list[BaseException] = []
+    submitted = 0
+    for round_number in range(ROUNDS):
+        now = NOW + timedelta(days=round_number + 1)
+        with Session(fresh_postgres) as db, db.begin():
+            bound = {giver: _bind(db, ring, vault, giver, now) for giver in range(0, PAIRS * 2, 2)}
+        start = threading.Barrier(PAIRS * 2)
+        answers: list[str] = []
+
+        def submit(giver: int, now: datetime = now, start: threading.Barrier = start) -> None:
+            target = ring.insured_ids[(giver + 1) % len(ring.actors)]
+            start.wait()
+            try:
+                with Session(fresh_postgres) as db, db.begin():
+                    transfers.submit_transfer(
+                        db, ring.actors[giver], recipient_id=target, amount_fen=10_000,
+                        proof=FACE, verifier=verifier(), idempotency_key=f"{now}-{giver}",
+                        now=now,
+                    )  # fmt: skip
+                answers.append("submitted")
+            except DomainError:
+                answers.append("refused")
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+        def dissolve(
+            giver: int, relationship_id: int, now: datetime = now, start: threading.Barrier = start
+        ) -> None:
+            start.wait()
+            try:
+                with Session(fresh_postgres) as db, db.begin():
+                    spending.dissolve_relationship(
+                        db, ring.actors[giver], relationship_id, reason="解除", now=now
+                    )
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=submit, args=(giver,)) for giver in bound] + [
+            threading.Thread(target=dissolve, args=(giver, rid)) for giver, rid in bound.items()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        submitted += answers.count("submitted")
+        # Whatever was submitted, the recipient cannot accept it now.
+        with Session(fresh_postgres) as db:
+            left = db.execute(
+                select(Transfer.id, Transfer.recipient_id).where(
+                    Transfer.relationship_id.in_(bound.values())
+                )
+            ).all()
+        for transfer_id, recipient_id in left:
+            recipient = ring.actors[ring.insured_ids.index(recipient_id)]
+            with pytest.raises(DomainError), Session(fresh_postgres) as db, db.begin():
+                transfers.accept_transfer(
+                    db, recipient, transfer_id, idempotency_key=f"accept-{transfer_id}", now=now
+                )
+    assert errors == []
+    with Session(fresh_postgres) as db:
+        outliving = db.scalars(
+            select(Transfer.id)
+            .join(Relationship, Relationship.id == Transfer.relationship_id)
+            .where(
+                Relationship.status == RelationshipStatus.DISSOLVED,
+                Transfer.status.in_([TransferStatus.PENDING, TransferStatus.ACCEPTED]),
+            )
+        ).all()
+        assert ledger.verify(db) == []
+        statuses = set(db.scalars(select(Transfer.status)).all())
+    assert outliving == []
+    # The race was run: some transfers got in before the dissolution (and were voided by it).
+    assert submitted > 0
+    assert statuses <= {TransferStatus.VOIDED}

@@ -175,7 +175,12 @@ def dissolve_relationship(
 def end_relationship(
     session: Session, relationship: Relationship, *, actor: Actor, reason: str, now: datetime
 ) -> Fen:
-    if relationship.status is RelationshipStatus.DISSOLVED:
+    # The relationship row first, as submit locks it (see `transfers`): a submit under way
+    # commits its transfer before this looks for pending ones, and one after it finds none.
+    status = session.scalar(
+        select(Relationship.status).where(Relationship.id == relationship.id).with_for_update()
+    )
+    if status is RelationshipStatus.DISSOLVED:
         raise Conflict("relationship_dissolved", "该共济关系已解除")
     transfers.void_pending(session, relationship.id, actor.username, now)
     giver, recipient = relationship.giver_id, relationship.recipient_id

@@ -2,7 +2,11 @@
 this giver) or released at the next 06:00; and the agency funding personal accounts.
 
 Lock order, the same everywhere so that concurrent moves queue instead of deadlocking: first
-the transfer row (accept, release), then ledger accounts in ascending id order.
+the relationship row (submit, dissolution), then the transfer row (accept, release, void), then
+ledger accounts in ascending id order. Submit locks the relationship it sends in because a
+dissolution changes it: a dissolution that starts while a transfer is being submitted waits for
+that submit to commit and then voids its transfer, and a submit that starts while a dissolution
+is under way waits for it and then finds no relationship in force (issue 13.8).
 """
 
 from __future__ import annotations
@@ -143,6 +147,16 @@ def submit_transfer(
 
 
 _NEW_TRANSFER = insert(_TRANSFERS).returning(_TRANSFERS.c.id)
+_IN_FORCE = _RELATIONSHIPS.c.status == RelationshipStatus.ACTIVE
+_LOCK_RELATIONSHIP = (
+    select(_RELATIONSHIPS.c.id)
+    .where(
+        _RELATIONSHIPS.c.giver_id == bindparam("giver_id"),
+        _RELATIONSHIPS.c.recipient_id == bindparam("recipient_id"),
+        _IN_FORCE,
+    )
+    .with_for_update()
+)
 
 
 def _submit(
@@ -156,7 +170,9 @@ def _submit(
     verifier: FaceVerifier,
     now: datetime,
 ) -> dict[str, Any]:
-    # Due releases first, in the job's own lock order (transfer row, then accounts).
+    # The relationship first (see the lock order above); the rules read it again below.
+    session.execute(_LOCK_RELATIONSHIP, {"giver_id": giver.id, "recipient_id": recipient_id})
+    # Due releases next, in the job's own lock order (transfer row, then accounts).
     release_due(session, now, giver_id=giver.id)
     accounts = ledger.lock(session, [ledger.personal(giver.id), ledger.held(giver.id)], now)
     facts, relationship_id = _facts(session, giver, recipient_id, amount_fen, now)
@@ -294,15 +310,27 @@ _DECIDED = (
 _INCOMING = (_TRANSFERS.c.id == bindparam("transfer_id")) & (
     _TRANSFERS.c.recipient_id == bindparam("me")
 )
+# The transfer's relationship is still in force. Read without a lock: a dissolution locks the
+# pending transfer before it ends the relationship, so it either waits for this accept (and then
+# returns the accepted quota) or voids the transfer first (and the status guard fails).
+_RELATIONSHIP_IN_FORCE = (
+    select(_RELATIONSHIPS.c.id)
+    .where(_RELATIONSHIPS.c.id == _TRANSFERS.c.relationship_id, _IN_FORCE)
+    .exists()
+)
 # Accepting, in one statement: the UPDATE takes the transfer's row lock (first in the lock
 # order) and its status guard lets exactly one of accept and release win, as `_decide` does.
 _ACCEPT_IF_PENDING = (
     update(_TRANSFERS)
-    .where(_INCOMING, _PENDING, _TRANSFERS.c.release_at > _NOW)
+    .where(_INCOMING, _PENDING, _TRANSFERS.c.release_at > _NOW, _RELATIONSHIP_IN_FORCE)
     .values(status=TransferStatus.ACCEPTED, decided_at=_NOW)
     .returning(*_DECIDED)
 )
-_INCOMING_FOR_UPDATE = select(*_DECIDED).where(_INCOMING).with_for_update()
+_INCOMING_FOR_UPDATE = (
+    select(*_DECIDED, _RELATIONSHIP_IN_FORCE.label("in_force"))
+    .where(_INCOMING)
+    .with_for_update(of=_TRANSFERS)
+)
 
 
 def _accept(
@@ -340,6 +368,8 @@ def _accept_otherwise(session: Session, mine: Mapping[str, Any], now: datetime) 
         raise WalletRefused(Refusal.NOT_PENDING, TransferStatus.EXPIRED.label)
     if transfer.status is not TransferStatus.PENDING:
         raise WalletRefused(Refusal.NOT_PENDING, transfer.status.label)
+    if not transfer.in_force:
+        raise WalletRefused(Refusal.RELATIONSHIP_NOT_ACTIVE, "共济关系已解除")
     # Pending and not due: a row the UPDATE's snapshot did not see yet (committed since), now
     # locked by this transaction; decided the same way.
     accepted: _TransferRow = session.execute(_ACCEPT_IF_PENDING, mine).one()
