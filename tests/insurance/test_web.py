@@ -55,6 +55,24 @@ def test_staff_run_an_assessment_and_a_bad_period_is_explained(
     assert "应为 YYYY-MM" in refused.text
 
 
+def test_a_bank_sees_its_own_pass_rates_and_not_the_federation_figures(
+    client: TestClient, world: World, covered: Plan
+) -> None:
+    """Issue 13.5: the bank operator saw the federation-wide dashboard (payouts by unit)."""
+    login(client, "federation_staff")
+    post_form(client, "/insurance/assessments", {"period": "2025-01"})
+    client.post("/logout", data={"csrf_token": csrf_of(client, "/home")})
+    login(client, "bank_operator")
+    assert client.get("/insurance/dashboard").status_code == 403
+    assert client.get("/insurance/dashboard.xlsx").status_code == 403
+    assert "医保数据" not in client.get("/home").text
+    runs = client.get("/insurance/assessments").text
+    # Its own card only (the other bank's card is not counted), and no other bank named.
+    assert "YTB 100.0%（1/1）" in runs
+    assert "QLB" not in runs
+    assert '<td data-label="考核卡数">1</td>' in runs
+
+
 def test_the_claim_form_explains_every_mistake_at_once(
     client: TestClient, db: Session, covered: Plan
 ) -> None:

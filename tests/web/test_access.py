@@ -45,6 +45,9 @@ CLAIM_VIEWERS = {R.MEMBER, R.UNIT_OFFICER, R.INSURER_ADJUSTER, *STAFF}
 CLAIM_FILERS = {R.MEMBER, R.UNIT_OFFICER}
 BALANCE_SENDERS = {R.BANK_OPERATOR, *STAFF}
 FIGURE_VIEWERS = {R.BANK_OPERATOR, R.INSURER_ADJUSTER, *STAFF}
+# The federation-wide figures (payouts by unit and month): not a bank's, which sees only its
+# own pass rates on the assessments page (issue 13.5).
+DASHBOARD_VIEWERS = {R.INSURER_ADJUSTER, *STAFF}
 WALLET_USERS = {R.MEMBER, R.INSURED}
 WALLET_OPERATORS = {R.INSURANCE_AGENCY, R.ADMIN}
 STATION_VIEWERS = {R.STATION_MANAGER, *STAFF}
@@ -132,14 +135,14 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/insurance/balances"): BALANCE_SENDERS,
     ("GET", "/insurance/assessments"): FIGURE_VIEWERS,
     ("POST", "/insurance/assessments"): STAFF,
-    ("GET", "/insurance/dashboard"): FIGURE_VIEWERS,
-    ("GET", "/insurance/dashboard.xlsx"): FIGURE_VIEWERS,
+    ("GET", "/insurance/dashboard"): DASHBOARD_VIEWERS,
+    ("GET", "/insurance/dashboard.xlsx"): DASHBOARD_VIEWERS,
     ("POST", "/api/v1/insurance/balances"): BALANCE_SENDERS,
     ("POST", "/api/v1/insurance/estimate"): CLAIM_VIEWERS,
     ("GET", "/api/v1/insurance/cards/{card_no}/standing"): CLAIM_VIEWERS | FIGURE_VIEWERS,
     ("GET", "/api/v1/insurance/claims"): CLAIM_VIEWERS,
     ("GET", "/api/v1/insurance/claims/{claim_id}"): CLAIM_VIEWERS,
-    ("GET", "/api/v1/insurance/figures"): FIGURE_VIEWERS,
+    ("GET", "/api/v1/insurance/figures"): DASHBOARD_VIEWERS,
     ("GET", "/api/v1/retirement/age"): ANYONE,
     ("GET", "/api/v1/retirement/pension"): ANYONE,
     ("GET", "/api/v1/retirement/impact"): ROLL_KEEPERS,

@@ -58,6 +58,9 @@ class Permission(StrEnum):
     CLAIMS_SUBMIT = "claims_submit"
     CLAIMS_ADJUDICATE = "claims_adjudicate"
     INSURANCE_FIGURES = "insurance_figures"
+    # The federation-wide figures (payouts by unit and month); a bank has only the one above,
+    # for its own pass rates.
+    INSURANCE_DASHBOARD = "insurance_dashboard"
     INSURANCE_MANAGE = "insurance_manage"
     BANKS_MANAGE = "banks_manage"
     SETUP_VIEW = "setup_view"
@@ -86,6 +89,7 @@ _STAFF = frozenset(
         Permission.SETUP_VIEW,
         Permission.CLAIMS_VIEW,
         Permission.INSURANCE_FIGURES,
+        Permission.INSURANCE_DASHBOARD,
         Permission.STATIONS_VIEW,
         Permission.STATIONS_OPERATE,
         Permission.STATIONS_MANAGE,
@@ -125,7 +129,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.INSURER_ADJUSTER: frozenset(
-        {Permission.CLAIMS_VIEW, Permission.CLAIMS_ADJUDICATE, Permission.INSURANCE_FIGURES}
+        {
+            Permission.CLAIMS_VIEW,
+            Permission.CLAIMS_ADJUDICATE,
+            Permission.INSURANCE_FIGURES,
+            Permission.INSURANCE_DASHBOARD,
+        }
     ),
     # 谁建设谁管理谁负责: a station manager runs their own positions and vehicles only.
     Role.STATION_MANAGER: frozenset({Permission.STATIONS_VIEW, Permission.STATIONS_OPERATE}),

@@ -160,7 +160,7 @@ def get_claim(
 
 @router.get("/figures", response_model=FiguresOut)
 def get_figures(
-    db: Db, actor: Annotated[Actor, Depends(api_permitted(Permission.INSURANCE_FIGURES))]
+    db: Db, actor: Annotated[Actor, Depends(api_permitted(Permission.INSURANCE_DASHBOARD))]
 ) -> FiguresOut:
     """The four figures the federation reports."""
     return FiguresOut.of(figures.headline(db, actor))

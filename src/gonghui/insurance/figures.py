@@ -42,7 +42,7 @@ class Trends:
 
 
 def headline(session: Session, actor: Actor) -> Headline:
-    actor.require(Permission.INSURANCE_FIGURES)
+    actor.require(Permission.INSURANCE_DASHBOARD)
     person_times = select(
         Coverage.member_id, extract("year", Coverage.starts_on).label("year")
     ).distinct()
@@ -67,8 +67,8 @@ def _by_month(session: Session, statement: Select[Any, Any, Any]) -> dict[str, i
     }
 
 
-def trends(session: Session, actor: Actor, bank_code: str | None = None) -> Trends:
-    actor.require(Permission.INSURANCE_FIGURES)
+def trends(session: Session, actor: Actor) -> Trends:
+    actor.require(Permission.INSURANCE_DASHBOARD)
     covered = _by_month(
         session,
         select(
@@ -95,7 +95,7 @@ def trends(session: Session, actor: Actor, bank_code: str | None = None) -> Tren
         paid_by_month=[paid.get(month, 0) for month in months],
         claims_by_month=[counted.get(month, 0) for month in months],
         by_unit=_by_unit(session),
-        pass_rates=_pass_rates(session, bank_code),
+        pass_rates=_pass_rates(session),
     )
 
 
@@ -121,10 +121,9 @@ def _by_unit(session: Session, limit: int = 10) -> list[tuple[str, int, Fen]]:
     ]
 
 
-def _pass_rates(session: Session, bank_code: str | None) -> list[tuple[str, str, int, int]]:
-    rows = []
-    for run in session.scalars(select(AssessmentRun).order_by(AssessmentRun.period_start)):
-        for code, tally in sorted(run.by_bank.items()):
-            if bank_code is None or code == bank_code:
-                rows.append((f"{run.period_start:%Y-%m}", code, tally["assessed"], tally["passed"]))
-    return rows
+def _pass_rates(session: Session) -> list[tuple[str, str, int, int]]:
+    return [
+        (f"{run.period_start:%Y-%m}", code, tally["assessed"], tally["passed"])
+        for run in session.scalars(select(AssessmentRun).order_by(AssessmentRun.period_start))
+        for code, tally in sorted(run.by_bank.items())
+    ]

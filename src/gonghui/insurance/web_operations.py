@@ -25,6 +25,7 @@ router = APIRouter(include_in_schema=False)
 
 BalanceSender = Annotated[Actor, Depends(permitted(Permission.BALANCES_IMPORT))]
 FigureViewer = Annotated[Actor, Depends(permitted(Permission.INSURANCE_FIGURES))]
+DashboardViewer = Annotated[Actor, Depends(permitted(Permission.INSURANCE_DASHBOARD))]
 Manager = Annotated[Actor, Depends(permitted(Permission.INSURANCE_MANAGE))]
 MAX_BALANCE_FILE = 200 * 1024 * 1024
 
@@ -85,10 +86,17 @@ def balances_upload(
 def assessments_page(request: Request, db: Db, actor: FigureViewer) -> Response:
     runs = queries.assessment_runs(db, actor)
     if actor.bank_id is not None:
+        # A bank's own cards only: its tally stands in for the federation's totals too.
         code = member_queries.bank_for(db, actor, actor.bank_id).code
-        rows = [(run, {code: run.by_bank.get(code, {"assessed": 0, "passed": 0})}) for run in runs]
+        tallies = [{code: run.by_bank.get(code, {"assessed": 0, "passed": 0})} for run in runs]
+        totals = [(tally[code]["assessed"], tally[code]["passed"]) for tally in tallies]
     else:
-        rows = [(run, run.by_bank) for run in runs]
+        tallies = [run.by_bank for run in runs]
+        totals = [(run.cards_assessed, run.eligible) for run in runs]
+    rows = [
+        (run, assessed, passed, tally)
+        for run, (assessed, passed), tally in zip(runs, totals, tallies, strict=True)
+    ]
     return render(
         request,
         "insurance/assessments.html",
@@ -125,14 +133,10 @@ def run_assessment(
     return RedirectResponse("/insurance/assessments", status_code=303)
 
 
-def _bank_code(db: Db, actor: Actor) -> str | None:
-    return member_queries.bank_for(db, actor, actor.bank_id).code if actor.bank_id else None
-
-
 @router.get("/insurance/dashboard")
-def dashboard(request: Request, db: Db, actor: FigureViewer) -> Response:
+def dashboard(request: Request, db: Db, actor: DashboardViewer) -> Response:
     head = figures.headline(db, actor)
-    trend = figures.trends(db, actor, _bank_code(db, actor))
+    trend = figures.trends(db, actor)
     months = [month[2:] for month in trend.months]
     charts = [
         bar_chart("每月赠送保险人次", months, [Series("人次", trend.covered_by_month)]),
@@ -152,9 +156,9 @@ def dashboard(request: Request, db: Db, actor: FigureViewer) -> Response:
 
 
 @router.get("/insurance/dashboard.xlsx")
-def dashboard_export(db: Db, actor: FigureViewer) -> Response:
+def dashboard_export(db: Db, actor: DashboardViewer) -> Response:
     head = figures.headline(db, actor)
-    trend = figures.trends(db, actor, _bank_code(db, actor))
+    trend = figures.trends(db, actor)
     rows: list[list[object]] = [
         ["参保单位", head.participating_units, "", ""],
         ["累计赠送保险人次", head.person_times, "", ""],

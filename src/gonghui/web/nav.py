@@ -37,7 +37,7 @@ NAV: list[NavItem] = [
     NavItem("保险计划", "/insurance/plans", frozenset({Permission.INSURANCE_MANAGE})),
     NavItem("余额文件", "/insurance/balances", frozenset({Permission.BALANCES_IMPORT})),
     NavItem("余额考核", "/insurance/assessments", frozenset({Permission.INSURANCE_FIGURES})),
-    NavItem("医保数据", "/insurance/dashboard", frozenset({Permission.INSURANCE_FIGURES})),
+    NavItem("医保数据", "/insurance/dashboard", frozenset({Permission.INSURANCE_DASHBOARD})),
     NavItem("服务阵地", "/stations", frozenset({Permission.STATIONS_VIEW})),
     NavItem("阵地考核", "/stations/evaluations", frozenset({Permission.STATIONS_VIEW})),
     NavItem("阵地概览", "/stations/dashboard", frozenset({Permission.STATIONS_VIEW})),
