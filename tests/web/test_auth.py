@@ -35,7 +35,7 @@ NAV_BY_ROLE = {
         "合作银行",
         "系统设置",
     ],
-    Role.BANK_OPERATOR: ["首页", "会员卡", "导入导出", "余额文件", "余额考核", "医保数据"],
+    Role.BANK_OPERATOR: ["首页", "会员卡", "导入导出", "余额文件", "余额考核"],
     Role.INSURER_ADJUSTER: ["首页", "理赔", "余额考核", "医保数据"],
     Role.STATION_MANAGER: ["首页", "服务阵地", "阵地考核", "阵地概览"],
     Role.INSURANCE_AGENCY: ["首页", "钱包开通", "参保登记", "钱包监测", "统筹区清算"],
