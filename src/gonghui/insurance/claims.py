@@ -4,7 +4,7 @@ checked at once, adjudicated per the plan, paid, every step in the history."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import select, update
@@ -21,19 +21,24 @@ from gonghui.core.storage import ContentStore
 from gonghui.insurance import service
 from gonghui.insurance.claims_rules import (
     Adjudication,
+    CalculationLine,
     ClaimRuleError,
     ClaimStatus,
     DocumentKind,
+    FieldNote,
     Hospitalisation,
     RejectionCode,
     adjudicate,
     check_hospitalisation,
     check_transition,
+    field_notes,
     missing_documents,
     missing_notice,
+    not_covered_reason,
     payable_for,
     plan_year,
     time_barred,
+    whose,
 )
 from gonghui.insurance.models import (
     Claim,
@@ -134,6 +139,47 @@ def estimate(
     return adjudicate(settlement, terms, used)
 
 
+@dataclass(frozen=True)
+class Trial:
+    """The trial calculation as the filer reads it: why nothing is payable when the stay is not
+    covered (then `result` is None), and which bill figures count."""
+
+    result: Adjudication | None
+    not_covered: str | None
+    fields: tuple[FieldNote, ...]
+
+
+def trial(
+    session: Session,
+    plan: Plan,
+    member_id: int,
+    admitted_on: date,
+    settlement: Mapping[str, Fen],
+    *,
+    actor: Actor,
+) -> Trial:
+    """试算: cover first (nothing is promised for a stay no cover includes), then the
+    calculation, with each settlement-sheet figure marked as counted or not and why."""
+    terms = service.terms_of(service.version_on(session, plan, admitted_on))
+    notes = field_notes(settlement, terms)
+    if covering(session, plan, member_id, admitted_on) is None:
+        return Trial(None, _not_covered(session, plan, member_id, admitted_on, actor), notes)
+    return Trial(estimate(session, plan, member_id, admitted_on, settlement), None, notes)
+
+
+def _not_covered(
+    session: Session, plan: Plan, member_id: int, admitted_on: date, actor: Actor
+) -> str:
+    latest = session.execute(
+        select(Coverage.starts_on, Coverage.ends_on)
+        .where(Coverage.plan_id == plan.id, Coverage.member_id == member_id)
+        .order_by(Coverage.starts_on.desc())
+        .limit(1)
+    ).first()
+    owner = whose(actor.member_id == member_id)
+    return not_covered_reason(admitted_on, owner, (latest[0], latest[1]) if latest else None)
+
+
 def _member_in_reach(session: Session, actor: Actor, member_id: int) -> Member:
     actor.require(Permission.CLAIMS_SUBMIT)
     if actor.role is Role.MEMBER and actor.member_id != member_id:
@@ -163,12 +209,14 @@ def open_claim(
     if problems:
         raise InvalidInput("bad_claim", "；".join(problems))
     if card_id not in {card.id for card in member_queries.cards_of(session, actor, member)}:
-        raise InvalidInput("bad_card", "请选择本人名下的会员卡收款")
+        owner = "本人" if actor.member_id == member.id else "该会员"
+        raise InvalidInput("bad_card", f"请选择{owner}名下的会员卡收款")
     if time_barred(stay.discharged_on, today):
         raise InvalidInput("time_barred", "出院已超过两年，已过索赔时效")
     coverage = covering(session, plan, member.id, stay.admitted_on)
     if coverage is None:
-        raise InvalidInput("not_covered", f"入院日期 {stay.admitted_on} 不在您的补充医保保障期内")
+        reason = _not_covered(session, plan, member.id, stay.admitted_on, actor)
+        raise InvalidInput("not_covered", reason)
     _refuse_used_invoice(session, plan, invoice_no.strip())
     result = estimate(session, plan, member.id, stay.admitted_on, settlement.fields())
     claim = Claim(
@@ -412,10 +460,38 @@ def decide_claim(
     partial = granted < result.payable_fen
     new = ClaimStatus.PARTIALLY_APPROVED if partial else ClaimStatus.APPROVED
     _move(session, claim, new, actor, now, f"核定赔付 {format_fen(granted)}")
+    if not partial:
+        _notify_decision(
+            session,
+            claim,
+            f"您的理赔申请已核定，赔付金额 {format_fen(granted)}，将在10日内支付。",
+            now,
+        )
+        return result
+    assert code is not None  # noqa: S101 - _granted_amount requires a reason for a part
+    # The calculation as decided: the plan's figure, then what was granted and what is left.
+    why = code.label + (f"（{note.strip()}）" if note.strip() else "")
+    decided = [
+        CalculationLine(f"核定赔付（部分核准：{why}）", granted),
+        CalculationLine("核定后本年度剩余额度", result.remaining_before_fen - granted),
+    ]
+    claim.calculation = [
+        *claim.calculation,
+        *({"label": line.label, "amount_fen": line.amount_fen} for line in decided),
+    ]
     _notify_decision(
-        session, claim, f"您的理赔申请已核定，赔付金额 {format_fen(granted)}，将在10日内支付。", now
+        session,
+        claim,
+        f"您的理赔申请已部分核准：按计划应赔付 {format_fen(result.payable_fen)}，"
+        f"核定赔付 {format_fen(granted)}，核减原因：{why}。款项将在10日内支付。",
+        now,
     )
-    return result
+    return replace(
+        result,
+        payable_fen=granted,
+        remaining_after_fen=result.remaining_before_fen - granted,
+        lines=(*result.lines, *decided),
+    )
 
 
 def claim_fields(claim: Claim) -> dict[str, Fen]:

@@ -201,6 +201,62 @@ def payable_for(
     )
 
 
+# What each figure of the 医保结算单 is, for the trial calculation's "counts / does not count".
+FIELD_MEANINGS = {
+    "fund_paid": "已由基本医保统筹基金报销",
+    "policy_self_pay": "基本医保政策范围内由个人负担的部分",
+    "class_b_self_pay": "乙类药品、诊疗项目报销前由个人先行负担的比例部分",
+    "fully_self_paid": "医保目录外、完全由个人负担的费用",
+}
+FUND_PAID_LABEL = "统筹基金支付"
+
+
+@dataclass(frozen=True)
+class FieldNote:
+    """One figure of the settlement sheet, whether the plan pays on it, and why."""
+
+    label: str
+    amount_fen: Fen
+    counted: bool
+    why: str
+
+
+def field_notes(settlement: Mapping[str, Fen], terms: Terms) -> tuple[FieldNote, ...]:
+    """Which bill figures count towards the eligible amount under these terms, and why."""
+    notes = [
+        FieldNote(
+            FUND_PAID_LABEL,
+            settlement.get("fund_paid", 0),
+            counted=False,
+            why=f"{FIELD_MEANINGS['fund_paid']}，补充医保只赔付个人负担的部分，不计入",
+        )
+    ]
+    for field, label in SETTLEMENT_FIELDS.items():
+        counted = field in terms.eligible_fields
+        outcome = "本计划赔付此项，计入" if counted else "本计划条款不赔付此项，不计入"
+        why = f"{FIELD_MEANINGS[field]}；{outcome}"
+        notes.append(FieldNote(label, settlement.get(field, 0), counted, why))
+    return tuple(notes)
+
+
+def whose(filing_for_oneself: bool) -> str:
+    """How a message names the member's things to whoever is filing: the member, or their
+    unit's union officer."""
+    return "您的" if filing_for_oneself else "该会员的"
+
+
+def not_covered_reason(
+    admitted_on: date, owner: str, latest_cover: tuple[date, date] | None
+) -> str:
+    """Why nothing is payable for a stay whose admission date no cover includes."""
+    reason = f"入院日期 {admitted_on} 不在{owner}补充医保保障期内，本次没有可赔付金额。"
+    reason += "补充医保按会员卡的月日均存款余额考核，达标后下一个月享有保障，住院须在保障期内入院。"
+    if latest_cover is None:
+        return reason + f"{owner}会员卡尚未考核达标，还没有保障期。"
+    start, end = latest_cover
+    return reason + f"{owner}最近一期保障期为 {start} 至 {end}。"
+
+
 # 保险法 arts. 23–25 and 26: the insurer's clocks, in calendar days.
 DECISION_DAYS = 30
 REJECTION_NOTICE_DAYS = 3

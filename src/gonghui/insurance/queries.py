@@ -33,6 +33,7 @@ from gonghui.insurance.rules import (
 )
 from gonghui.insurance.store import BalanceStore
 from gonghui.members import queries as member_queries
+from gonghui.members.models import Member
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,29 @@ def card_standing(
         facts = replace(facts, card_active=False)
     decision = decide_card(facts, total, period, terms)
     return CardStanding(holding.card_no, period, terms.threshold_fen, decision)
+
+
+@dataclass(frozen=True)
+class MemberCover:
+    """A member's supplementary cover as a page shows it: whether it holds today, and the
+    latest periods."""
+
+    covered_today: bool
+    periods: list[tuple[date, date]]
+
+
+def cover_of(session: Session, member: Member, today: date, limit: int = 3) -> MemberCover:
+    """The cover of a member the caller has already loaded through its scope, in any plan."""
+    periods = [
+        (row.starts_on, row.ends_on)
+        for row in session.execute(
+            select(Coverage.starts_on, Coverage.ends_on)
+            .where(Coverage.member_id == member.id)
+            .order_by(Coverage.starts_on.desc())
+            .limit(limit)
+        )
+    ]
+    return MemberCover(any(start <= today <= end for start, end in periods), periods)
 
 
 def coverages_of(session: Session, plan: Plan, member_id: int) -> list[Coverage]:

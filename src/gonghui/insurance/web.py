@@ -21,6 +21,7 @@ from gonghui.insurance.claims_rules import (
     RejectionCode,
     missing_documents,
     statutory_clock,
+    whose,
 )
 from gonghui.insurance.forms import MONEY_FIELDS, read_claim_form
 from gonghui.insurance.models import Claim, Plan
@@ -28,7 +29,17 @@ from gonghui.insurance.store import BalanceStore
 from gonghui.members import queries as member_queries
 from gonghui.members import service as member_service
 from gonghui.members.models import Member
-from gonghui.web.deps import Csrf, Db, Now, PageActor, flash, permitted, read_upload, render
+from gonghui.web.deps import (
+    Csrf,
+    Db,
+    Now,
+    PageActor,
+    Vault,
+    flash,
+    permitted,
+    read_upload,
+    render,
+)
 from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
@@ -123,20 +134,35 @@ def _claim_member(db: Db, actor: Actor, member_id: int | None) -> Member:
     return member_queries.member_for(db, actor, member_id)
 
 
-def _claim_form_context(db: Db, actor: Actor, member: Member) -> dict[str, object]:
+def _claim_form_context(db: Db, actor: Actor, member: Member, today: date) -> dict[str, object]:
     return {
         "member": member,
         "cards": member_queries.cards_of(db, actor, member),
         "money_fields": MONEY_FIELDS,
         "form": {},
+        "cover": queries.cover_of(db, member, today),
+        "owner": whose(actor.member_id == member.id),
     }
 
 
 @router.get("/insurance/claims/new")
 def new_claim_page(
-    request: Request, db: Db, actor: ClaimsFiler, member_id: int | None = None
+    request: Request,
+    db: Db,
+    now: Now,
+    vault: Vault,
+    actor: ClaimsFiler,
+    member_id: int | None = None,
+    q: str = "",
+    page: int = 1,
 ) -> Response:
-    context = _claim_form_context(db, actor, _claim_member(db, actor, member_id))
+    if member_id is None and actor.member_id is None:
+        # A unit officer files for a member of the unit: first, which one.
+        found = member_queries.search_members(db, actor, vault, q, page)
+        context = {"results": found, "q": q}
+        return render(request, "insurance/claim_pick.html", context, actor=actor)
+    member = _claim_member(db, actor, member_id)
+    context = _claim_form_context(db, actor, member, business_date(now))
     return render(request, "insurance/claim_new.html", context, actor=actor)
 
 
@@ -154,13 +180,14 @@ def create_claim(
 ) -> Response:
     member_id = int(fields["member_id"]) if fields.get("member_id", "").isdigit() else None
     member = _claim_member(db, actor, member_id)
-    context = _claim_form_context(db, actor, member) | {"form": fields}
+    context = _claim_form_context(db, actor, member, business_date(now)) | {"form": fields}
     plan = service.plan_by_code(db)
     try:
         form = read_claim_form(fields)
         if fields.get("action") == "estimate":
-            context["estimate"] = claims.estimate(
-                db, plan, member.id, form.stay.admitted_on, form.settlement.fields()
+            sheet = {**form.settlement.fields(), "fund_paid": form.settlement.fund_paid_fen}
+            context["trial"] = claims.trial(
+                db, plan, member.id, form.stay.admitted_on, sheet, actor=actor
             )
             return render(request, "insurance/claim_new.html", context, actor=actor)
         claim = claims.open_claim(

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission, Role
+from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
+from gonghui.insurance import queries as insurance_queries
 from gonghui.members import accounts, queries, service
 from gonghui.members.exports import export_xlsx, template_xlsx
 from gonghui.members.imports import (
@@ -73,6 +75,7 @@ def member_detail(
     request: Request,
     member_id: int,
     db: Db,
+    now: Now,
     vault: Vault,
     actor: Annotated[Actor, Depends(permitted(Permission.MEMBERS_VIEW))],
 ) -> Response:
@@ -82,6 +85,9 @@ def member_detail(
         "members/detail.html",
         {
             "member": member,
+            # Whether the member is covered, where a claim is filed for them (issue 13.6).
+            "cover": insurance_queries.cover_of(db, member, business_date(now)),
+            "owner": "该会员的",
             "id_number": shown_id_number(member, actor, vault),
             "cards": queries.cards_of(db, actor, member),
             "history": queries.membership_history(db, member),
