@@ -113,7 +113,7 @@ def _relative_out(line: queries.RelativeLine) -> RelativeOut:
         insured_id=line.other_id,
         name=line.other_name,
         direction="give" if line.i_give else "receive",
-        kinship=relationship.kinship,
+        kinship=line.kinship,
         status=relationship.status,
     )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
@@ -31,9 +31,11 @@ from gonghui.wallet.models import (
 from gonghui.wallet.regions_data import PROVINCES
 from gonghui.wallet.rules import (
     AccountKind,
+    Kinship,
     RelationshipStatus,
     TransferStatus,
     business_day_bounds,
+    kinship_seen_by,
 )
 
 POSTING_LABELS = {
@@ -79,12 +81,41 @@ class HistoryLine:
     amount_fen: Fen
 
 
+# What became of a transfer, for the line of the money it took out of the giver's account: the
+# hold is one posting, written once, and the page reads the transfer's status now.
+HOLD_OUTCOMES = {
+    TransferStatus.PENDING: "待对方接收",
+    TransferStatus.ACCEPTED: "对方已接收",
+    TransferStatus.EXPIRED: "对方未接收，已退回",
+    TransferStatus.VOIDED: "关系解除，已退回",
+}
+
+
+def _history_label(kind: str, status: TransferStatus | None, other: str | None) -> str:
+    if kind == "hold" and status is not None:
+        return f"转给{other}（{HOLD_OUTCOMES[status]}）"
+    if kind == "accept" and other is not None:
+        return f"接收{other}的转账"
+    label = POSTING_LABELS.get(kind, kind)
+    return f"{label}（{other}）" if other is not None else label
+
+
 def history_of(session: Session, insured: Insured, limit: int = 50) -> list[HistoryLine]:
-    """Movements of the person's own money: personal account and wallet quota."""
+    """Movements of the person's own money: personal account and wallet quota, each transfer's
+    line saying who the other party is and what became of it."""
+    other = aliased(Insured)
     rows = session.execute(
-        select(Posting.at, Posting.kind, Posting.memo, Entry.amount_fen)
+        select(
+            Posting.at, Posting.kind, Posting.memo, Entry.amount_fen, Transfer.status, other.name
+        )
         .join(Entry, Entry.posting_id == Posting.id)
         .join(Account, Account.id == Entry.account_id)
+        .outerjoin(Transfer, Transfer.id == Posting.transfer_id)
+        .outerjoin(
+            other,
+            other.id
+            == func.coalesce(func.nullif(Transfer.giver_id, insured.id), Transfer.recipient_id),
+        )
         .where(
             Account.insured_id == insured.id,
             Account.kind.in_([AccountKind.PERSONAL, AccountKind.QUOTA]),
@@ -92,10 +123,13 @@ def history_of(session: Session, insured: Insured, limit: int = 50) -> list[Hist
         .order_by(Posting.id.desc())
         .limit(limit)
     ).all()
-    return [
-        HistoryLine(row.at, POSTING_LABELS.get(row.kind, row.kind), row.memo, row.amount_fen)
-        for row in rows
-    ]
+    lines = []
+    for row in rows:
+        label = _history_label(row.kind, row.status, row.name)
+        # The fund's memo repeats its label (个人账户划入 ¥3,000.00 个人账户划入): said once.
+        memo = "" if row.memo in {label, POSTING_LABELS.get(row.kind)} else row.memo
+        lines.append(HistoryLine(row.at, label, memo, row.amount_fen))
+    return lines
 
 
 @dataclass(frozen=True)
@@ -104,6 +138,9 @@ class RelativeLine:
     other_name: str
     other_id: int
     i_give: bool
+    kinship: Kinship  # who the other party is to the reader
+    unspent_fen: Fen  # the recipient's quota from this giver, returned on dissolution
+    pending_fen: Fen  # the pair's transfer awaiting acceptance, voided on dissolution
 
 
 def relationships_of(session: Session, insured: Insured) -> list[RelativeLine]:
@@ -116,12 +153,34 @@ def relationships_of(session: Session, insured: Insured) -> list[RelativeLine]:
     names = dict(
         session.execute(select(Insured.id, Insured.name).where(Insured.id.in_(others))).all()
     )
+    quotas = {
+        (row.insured_id, row.giver_id): row.balance_fen or 0
+        for row in session.execute(
+            select(Account.insured_id, Account.giver_id, Account.balance_fen).where(
+                Account.kind == AccountKind.QUOTA,
+                or_(Account.insured_id == insured.id, Account.giver_id == insured.id),
+            )
+        )
+    }
+    pending = dict(
+        session.execute(
+            select(Transfer.relationship_id, func.sum(Transfer.amount_fen))
+            .where(
+                Transfer.relationship_id.in_([r.id for r in found]),
+                Transfer.status == TransferStatus.PENDING,
+            )
+            .group_by(Transfer.relationship_id)
+        ).all()
+    )
     return [
         RelativeLine(
             r,
             names[r.recipient_id if r.giver_id == insured.id else r.giver_id],
             r.recipient_id if r.giver_id == insured.id else r.giver_id,
             r.giver_id == insured.id,
+            kinship_seen_by(r.kinship, giver=r.giver_id == insured.id),
+            quotas.get((r.recipient_id, r.giver_id), 0),
+            int(pending.get(r.id) or 0),
         )
         for r in found
     ]

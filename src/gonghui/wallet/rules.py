@@ -82,6 +82,26 @@ KINSHIP_LABELS: Final = {
 }
 
 
+# A relationship records who the recipient is to the giver (the giver declares it); the
+# recipient reads the same tie from the other end: the giver's 父母 is the recipient's 子女.
+_SEEN_FROM_RECIPIENT: Final = {
+    Kinship.SPOUSE: Kinship.SPOUSE,
+    Kinship.PARENT: Kinship.CHILD,
+    Kinship.CHILD: Kinship.PARENT,
+    Kinship.SIBLING: Kinship.SIBLING,
+    Kinship.GRANDPARENT: Kinship.GRANDCHILD,
+    Kinship.GRANDCHILD: Kinship.GRANDPARENT,
+    Kinship.MATERNAL_GRANDPARENT: Kinship.DAUGHTERS_CHILD,
+    Kinship.DAUGHTERS_CHILD: Kinship.MATERNAL_GRANDPARENT,
+}
+
+
+def kinship_seen_by(declared: Kinship, *, giver: bool) -> Kinship:
+    """Who the other party is to the one reading: as declared for the giver, the inverse for
+    the recipient."""
+    return declared if giver else _SEEN_FROM_RECIPIENT[declared]
+
+
 class RelationshipStatus(StrEnum):
     PROPOSED = "proposed"  # declared by the giver, awaiting the recipient
     ACTIVE = "active"

@@ -77,7 +77,7 @@ class RelativeOut(BaseModel):
     direction: Literal["give", "receive"] = Field(
         description="give：我是共济人；receive：我接受共济"
     )
-    kinship: Kinship
+    kinship: Kinship = Field(description="对方是我的什么亲属（从我这一方看）")
     status: RelationshipStatus
 
 

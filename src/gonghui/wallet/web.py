@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import BUSINESS_TZ, business_date
 from gonghui.core.errors import DomainError, InvalidInput, NotFound
-from gonghui.core.money import parse_yuan
+from gonghui.core.money import format_fen, parse_yuan
 from gonghui.wallet import people, queries, regions, spending, transfers
 from gonghui.wallet.rules import KINSHIP_LABELS, PURPOSE_LABELS, Purpose, Verification
 from gonghui.wallet.verification import FaceVerifier, Proof, face_verifier_for, run_money_request
@@ -59,6 +59,7 @@ def wallet_home(request: Request, db: Db, now: Now, actor: WalletUser) -> Respon
         "transfers": queries.transfers_of(db, me),
         "history": queries.history_of(db, me),
         "kinships": KINSHIP_LABELS,
+        "now": now,
         "purposes": PURPOSE_LABELS,
         "open_regions": regions.open_regions(db, business_date(now)),
         "key": secrets.token_urlsafe(16),
@@ -140,14 +141,35 @@ def confirm(
 
 @router.post("/wallet/relatives/{relationship_id}/dissolve", dependencies=[Csrf])
 def dissolve(
-    request: Request, relationship_id: int, db: Db, now: Now, actor: WalletUser
+    request: Request,
+    relationship_id: int,
+    db: Db,
+    now: Now,
+    actor: WalletUser,
+    confirm: Annotated[str, Form()] = "",
 ) -> Response:
+    if confirm != "yes":
+        # One tap must not take back a relative's quota: the page says what returns to whom
+        # beside the box to tick.
+        return _refused(request, InvalidInput("confirm_required", "请勾选确认后再解除共济关系"))
     try:
+        me = people.own_insured(db, actor)
+        line = next(
+            (x for x in queries.relationships_of(db, me) if x.relationship.id == relationship_id),
+            None,
+        )
         returned = spending.dissolve_relationship(db, actor, relationship_id, reason="", now=now)
     except DomainError as error:
         return _refused(request, error)
     db.commit()
-    flash(request, f"共济关系已解除，退回共济人 ¥{returned / 100:,.2f}")
+    giver = me.name if line is None or line.i_give else line.other_name
+    back = returned + (line.pending_fen if line else 0)  # the voided transfer returns too
+    flash(
+        request,
+        f"共济关系已解除，{format_fen(back)} 已退回{giver}的个人账户"
+        if back
+        else "共济关系已解除，没有未使用的共济额度需要退回",
+    )
     return _back()
 
 
