@@ -32,6 +32,15 @@ def test_an_officer_sees_their_unit_only(client: TestClient, world: World) -> No
     assert client.get(f"/units/{world.unit_b}").status_code == 404
 
 
+def test_the_staff_home_counts_every_member_of_the_roll(client: TestClient, db: Session) -> None:
+    """Issue 13.9: the staff home showed `1 会员` beside `10,001 在会会员`."""
+    login(client, "federation_staff")
+    members = db.scalar(select(func.count()).select_from(Member))
+    assert members == 2  # noqa: PLR2004 - the test world's two members
+    home = client.get("/home").text
+    assert f'<div class="n">{members}</div><div class="l">会员</div>' in home
+
+
 def test_full_id_numbers_only_for_roles_that_keep_the_roll(
     client: TestClient, world: World
 ) -> None:

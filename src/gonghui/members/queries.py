@@ -218,7 +218,11 @@ def roll_overview(session: Session, actor: Actor) -> Overview:
         if actor.can(Permission.UNITS_VIEW)
         else 0
     )
-    members = session.scalar(select(func.count()).where(_member_scope(actor))) or 0
+    # FROM named: for federation-wide roles the scope is `true()`, which names no table, and a
+    # count over no table is 1 (the staff home showed `1 会员` beside `10,001 在会会员`).
+    members = (
+        session.scalar(select(func.count()).select_from(Member).where(_member_scope(actor))) or 0
+    )
     active = (
         session.scalar(
             select(func.count()).where(
