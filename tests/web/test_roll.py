@@ -36,7 +36,7 @@ def test_the_staff_home_counts_every_member_of_the_roll(client: TestClient, db: 
     """Issue 13.9: the staff home showed `1 会员` beside `10,001 在会会员`."""
     login(client, "federation_staff")
     members = db.scalar(select(func.count()).select_from(Member))
-    assert members == 2  # noqa: PLR2004 - the test world's two members
+    assert members == 2  # the test world's two: a count of 1 would be the bug
     home = client.get("/home").text
     assert f'<div class="n">{members}</div><div class="l">会员</div>' in home
 
