@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Role
-from gonghui.core.clock import business_date
+from gonghui.core.clock import BUSINESS_TZ, business_date
 from gonghui.core.storage import ContentStore
 from gonghui.insurance import assessment, claims, service
 from gonghui.insurance.balances import Source
@@ -77,7 +77,8 @@ def load(
     today = business_date(now)
     first_month = date(today.year - 1, today.month, 1)
     plan = _plan(session, now, first_month)
-    rows = _balances(session, store, first_month, today, now)
+    # A bank reports a day only once it has ended: the balances run to yesterday.
+    rows = _balances(session, store, first_month, today - timedelta(days=1), now)
     months = 0
     month = first_month
     while month < today.replace(day=1):
@@ -107,9 +108,7 @@ def _plan(session: Session, now: datetime, starts: date) -> Plan:
     return plan
 
 
-def _balances(
-    session: Session, store: BalanceStore, first: date, today: date, now: datetime
-) -> int:
+def _balances(session: Session, store: BalanceStore, first: date, last: date, now: datetime) -> int:
     """Daily end-of-day balances for every card, one part per bank: a level per card (about
     half the cards above the 2,000-yuan line) that moves week by week."""
     total = 0
@@ -129,7 +128,7 @@ def _balances(
             for h in holdings
         )
         with store.staging(cards) as path, store.analytics() as db:
-            query = _balance_query(path, first, today)
+            query = _balance_query(path, first, last)
             store.write_part(db, query, relative)
             count = db.execute(
                 f"SELECT count(*) FROM read_parquet('{store.absolute(relative)}')"
@@ -145,7 +144,7 @@ def _balances(
                 rows=rows,
                 new_rows=rows,
                 first_date=first,
-                last_date=today,
+                last_date=last,
                 part_path=relative,
                 imported_at=now,
                 actor_label=DEMO.username,
@@ -182,21 +181,90 @@ def _balance_query(path: Path, first: date, last: date) -> str:
     """
 
 
+# How many days before today each state's last step falls, so that the queue reads as a queue
+# does: claims under review mostly inside the 30 days the insurer has to decide (a few just
+# past it, to show the flag), approved ones inside the 10 days to pay, and concluded ones
+# spread over the year.
+LAST_STEP_DAYS = {
+    ClaimStatus.DRAFT: (1, 20),
+    ClaimStatus.DOCUMENTS_PENDING: (1, 40),
+    ClaimStatus.UNDER_REVIEW: (1, 34),
+    ClaimStatus.APPROVED: (1, 9),
+    ClaimStatus.PARTIALLY_APPROVED: (1, 9),
+    ClaimStatus.PAID: (1, 300),
+    ClaimStatus.REJECTED: (1, 300),
+    ClaimStatus.WITHDRAWN: (1, 300),
+}
+DECIDED = {
+    ClaimStatus.APPROVED,
+    ClaimStatus.PARTIALLY_APPROVED,
+    ClaimStatus.PAID,
+    ClaimStatus.REJECTED,
+}
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """One claim's dates, worked back from its last step so that none is after today."""
+
+    admitted: date
+    discharged: date
+    filed: datetime
+    decided: datetime
+    paid: datetime
+
+
+def _at(day: date) -> datetime:
+    """10:00 Beijing time on that day: office hours, and before any demo "now" of a later day."""
+    return datetime.combine(day, time(10), BUSINESS_TZ).astimezone(UTC)
+
+
+def _timeline(rng: random.Random, target: ClaimStatus, today: date) -> _Timeline:
+    low, high = LAST_STEP_DAYS[target]
+    last = today - timedelta(days=rng.randint(low, high))
+    paid = last
+    decided = paid - timedelta(days=rng.randrange(1, 9)) if target is ClaimStatus.PAID else last
+    filed = decided - timedelta(days=rng.randrange(3, 21)) if target in DECIDED else last
+    discharged = filed - timedelta(days=rng.randrange(1, 5))
+    admitted = discharged - timedelta(days=rng.randrange(2, 15))
+    return _Timeline(admitted, discharged, _at(filed), _at(decided), _at(paid))
+
+
 def _claims(
     session: Session, plan: Plan, documents: ContentStore, rng: random.Random, today: date
 ) -> int:
-    coverages = list(
-        session.scalars(
-            select(Coverage).where(Coverage.plan_id == plan.id, Coverage.ends_on < today)
-        )
-    )
-    rng.shuffle(coverages)
+    coverages = session.scalars(
+        select(Coverage).where(Coverage.plan_id == plan.id).order_by(Coverage.id)
+    ).all()
+    by_month: dict[date, list[Coverage]] = {}
+    for coverage in coverages:
+        by_month.setdefault(coverage.starts_on.replace(day=1), []).append(coverage)
+    for pool in by_month.values():
+        rng.shuffle(pool)
     made = 0
     for status, count in CLAIM_MIX.items():
-        for coverage in coverages[made : made + count]:
-            _one_claim(session, plan, documents, rng, coverage, status, made)
+        for _ in range(count):
+            found = _covered_stay(rng, status, today, by_month)
+            if found is None:
+                continue
+            coverage, timeline = found
+            _one_claim(session, plan, documents, rng, coverage, status, made, timeline)
             made += 1
     return made
+
+
+def _covered_stay(
+    rng: random.Random, status: ClaimStatus, today: date, by_month: dict[date, list[Coverage]]
+) -> tuple[Coverage, _Timeline] | None:
+    """A member covered on the admission date of a timeline for this state (each cover claimed
+    once), or None when no cover is left for the dates drawn."""
+    for _attempt in range(20):
+        timeline = _timeline(rng, status, today)
+        pool = by_month.get(timeline.admitted.replace(day=1), [])
+        for index, coverage in enumerate(pool):
+            if coverage.starts_on <= timeline.admitted <= coverage.ends_on:
+                return pool.pop(index), timeline
+    return None
 
 
 def _one_claim(
@@ -207,6 +275,7 @@ def _one_claim(
     coverage: Coverage,
     target: ClaimStatus,
     number: int,
+    timeline: _Timeline,
 ) -> None:
     member = Actor(
         user_id=None,
@@ -216,11 +285,7 @@ def _one_claim(
         member_id=coverage.member_id,
         unit_id=coverage.unit_id,
     )
-    admitted = coverage.starts_on + timedelta(
-        days=rng.randrange((coverage.ends_on - coverage.starts_on).days + 1)
-    )
-    discharged = admitted + timedelta(days=rng.randrange(2, 15))
-    at = datetime.combine(discharged + timedelta(days=rng.randrange(1, 5)), time(2, 0), tzinfo=UTC)
+    admitted, discharged, at = timeline.admitted, timeline.discharged, timeline.filed
     self_pay = rng.randrange(50_000, 2_500_000)
     claim = claims.open_claim(
         session,
@@ -250,7 +315,7 @@ def _one_claim(
     claims.submit_claim(session, claim, actor=member, now=at)
     if target in {ClaimStatus.DOCUMENTS_PENDING, ClaimStatus.UNDER_REVIEW}:
         return
-    decided = at + timedelta(days=rng.randrange(3, 20))
+    decided = timeline.decided
     if target is ClaimStatus.REJECTED:
         claims.decide_claim(
             session,
@@ -292,5 +357,5 @@ def _one_claim(
             claim,
             f"PAY{decided:%Y%m%d}{number:05d}",
             actor=ADJUSTER,
-            now=decided + timedelta(days=rng.randrange(1, 9)),
+            now=timeline.paid,
         )

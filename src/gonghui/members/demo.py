@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Role
+from gonghui.core.clock import business_date
 from gonghui.core.pii import IdentityVault, mask_id_number
 from gonghui.members import accounts
 from gonghui.members.banks import register_bank
@@ -160,7 +161,7 @@ def load(
     progress: Progress | None = None,
 ) -> list[Persona]:
     """Fill an empty database with the demo federation; returns the personas created."""
-    gen = _Generator(seed, now.date())
+    gen = _Generator(seed, business_date(now))
     banks = [
         register_bank(
             session, code=code, name=name, prefixes=[prefix], actor=accounts_system(), now=now
@@ -169,7 +170,7 @@ def load(
     ]
     unit_rows = _units(session, gen, now, min(units, max(members, 1)))
     member_ids = _members(session, gen, vault, now, unit_rows, members, progress)
-    _cards(session, gen, banks, member_ids, now.date())
+    _cards(session, gen, banks, member_ids, business_date(now))
     personas = _personas(session, unit_rows[0], banks[0], now)
     audit.record(
         session,
@@ -249,7 +250,7 @@ def _member_row(
     birth: date,
     sex: Sex,
 ) -> dict[str, object]:
-    age = (now.date() - birth).days / 365.25
+    age = (business_date(now) - birth).days / 365.25
     employment = EmploymentStatus.EMPLOYED
     if age > 58 and gen.random.random() < 0.3:  # noqa: PLR2004
         employment = gen.random.choice((EmploymentStatus.REHIRED, EmploymentStatus.RETIRED))

@@ -43,8 +43,11 @@ CENTRES = {
     "栖霞市": (37.34, 120.85),
     "海阳市": (36.78, 121.16),
 }
-KINDS = ("工会驿站", "职工之家", "职工书屋", "母婴爱心屋", "融合型阵地")
+# A position of several kinds is an integrated one (融合型阵地), and is named so; one of a
+# single kind is named after that kind.
+INTEGRATED = "融合型阵地"
 DEFAULT_POSITIONS = 300
+YEAR_DAYS = 365  # the days of visits, counts and activities before today
 MANAGED = 5
 # What visitors wrote, and what the manager answered: (complaint, name, call-back, resolution).
 COMPLAINTS = (
@@ -65,19 +68,34 @@ def load(
     rng = random.Random(seed)  # noqa: S311 - synthetic data
     # The demo's station manager (the `station` persona) runs the first five positions.
     manager = next(iter(accounts.active_users_in_role(session, Role.STATION_MANAGER)), None)
-    ids = [_position(session, rng, i, manager if i < MANAGED else None, now) for i in range(count)]
     today = business_date(now)
+    # The positions are on the books before the year of visits below begins.
+    recorded = now - timedelta(days=YEAR_DAYS + 1)
+    ids = [
+        _position(session, rng, i, manager if i < MANAGED else None, recorded) for i in range(count)
+    ]
     # One position in eight is barely used: the evaluations have cards to give.
     quiet = set(rng.sample(ids, max(1, len(ids) // 8)))
     _year(session, rng, ids, quiet, today)
     _managed(session, rng, ids[:MANAGED], today)
     _vehicle(session, manager, now)
     session.flush()
-    earlier = datetime.combine(date(today.year - 1, 12, 5), time(9), BUSINESS_TZ).astimezone(UTC)
-    evaluation.evaluate(session, f"{today.year - 1}-11", actor=DEMO, now=earlier)
-    last_month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-    evaluation.evaluate(session, last_month, actor=DEMO, now=now)
+    # Two evaluations of months inside the year of visits: the first, three months back, run
+    # on the 5th of the month after it, gives yellow cards whose 30 days have passed by the end
+    # of last month; the second, of last month, run now, turns the quiet ones red.
+    last_month = today.replace(day=1) - timedelta(days=1)
+    first = _months_back(today, 3)
+    run_on = _months_back(today, 2).replace(day=5)
+    earlier = datetime.combine(run_on, time(9), BUSINESS_TZ).astimezone(UTC)
+    evaluation.evaluate(session, f"{first:%Y-%m}", actor=DEMO, now=earlier)
+    evaluation.evaluate(session, f"{last_month:%Y-%m}", actor=DEMO, now=now)
     return len(ids)
+
+
+def _months_back(today: date, months: int) -> date:
+    """The first day of the month `months` before today's."""
+    index = today.year * 12 + today.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def _position(
@@ -87,9 +105,10 @@ def _position(
     lat, lon = CENTRES[district]
     kinds = rng.sample(list(PositionType), rng.choice((1, 1, 2, 3)))
     amenities = rng.sample(list(Amenity), rng.randint(3, len(Amenity)))
+    kind_name = kinds[0].label if len(kinds) == 1 else INTEGRATED
     record = PositionRecord(
         code=f"YT-{i + 1:04d}",
-        name=f"{district}{rng.choice(KINDS)}{i + 1}号",
+        name=f"{district}{kind_name}{i + 1}号",
         type_mask=sum(k.value for k in kinds),
         address=f"烟台市{district}第{rng.randint(1, 300)}号",
         district=district,
@@ -129,7 +148,7 @@ def _year(
     session: Session, rng: random.Random, ids: list[int], quiet: set[int], today: date
 ) -> None:
     visits, ratings, activities = [], [], []
-    for day_number in range(365, 0, -1):
+    for day_number in range(YEAR_DAYS, 0, -1):
         day = today - timedelta(days=day_number)
         for position_id in ids:
             # Measured QR scans run about 2.5 a station a day nationally (domain note).
