@@ -90,7 +90,17 @@ def test_a_member_tries_the_calculation_for_their_own_card_only(
         "payable": "12345.67",
         "remaining_before": "50000.00",
         "remaining_after": "37654.33",
+        "covered": True,
+        "not_covered_reason": None,
     }
+    # Issue 13.3: no promise for a stay that no cover includes, and the reason why.
+    uncovered = client.post(
+        "/api/v1/insurance/estimate",
+        json={"card_no": world.card_a, "admission": "2025-01-30", "eligible_amount": "2500"},
+        headers=headers,
+    ).json()
+    assert (uncovered["covered"], uncovered["payable"]) == (False, "0.00")
+    assert "入院日期 2025-01-30 不在您的补充医保保障期内" in uncovered["not_covered_reason"]
     theirs = client.post(
         "/api/v1/insurance/estimate",
         json={"card_no": world.card_b, "admission": "2025-02-03", "eligible_amount": "1"},

@@ -108,8 +108,10 @@ def estimate(
     if eligible < 0:
         raise InvalidInput("bad_amount", "可报销费用不能为负数")
     member_id = _holding_in_reach(db, actor, request.card_no)
-    result = claims.estimate(db, service.plan_by_code(db), member_id, request.admission, eligible)
-    return EstimateOut.of(result)
+    plan = service.plan_by_code(db)
+    result = claims.estimate(db, plan, member_id, request.admission, eligible)
+    not_covered = claims.not_covered(db, plan, member_id, request.admission, actor=actor)
+    return EstimateOut.of(result, not_covered)
 
 
 def _standing_reader(actor: ApiActor) -> Actor:

@@ -162,9 +162,19 @@ def trial(
     calculation, with each settlement-sheet figure marked as counted or not and why."""
     terms = service.terms_of(service.version_on(session, plan, admitted_on))
     notes = field_notes(settlement, terms)
-    if covering(session, plan, member_id, admitted_on) is None:
-        return Trial(None, _not_covered(session, plan, member_id, admitted_on, actor), notes)
+    reason = not_covered(session, plan, member_id, admitted_on, actor=actor)
+    if reason is not None:
+        return Trial(None, reason, notes)
     return Trial(estimate(session, plan, member_id, admitted_on, settlement), None, notes)
+
+
+def not_covered(
+    session: Session, plan: Plan, member_id: int, admitted_on: date, *, actor: Actor
+) -> str | None:
+    """Why no cover includes this admission date, worded to whoever asks; None if one does."""
+    if covering(session, plan, member_id, admitted_on) is not None:
+        return None
+    return _not_covered(session, plan, member_id, admitted_on, actor)
 
 
 def _not_covered(

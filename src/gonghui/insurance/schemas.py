@@ -41,13 +41,18 @@ class EstimateOut(BaseModel):
     payable: str
     remaining_before: str
     remaining_after: str
+    covered: bool = Field(description="入院日期是否在保障期内；不在则本次没有可赔付金额")
+    not_covered_reason: str | None = None
 
     @classmethod
-    def of(cls, result: Adjudication) -> EstimateOut:
+    def of(cls, result: Adjudication, not_covered: str | None = None) -> EstimateOut:
+        payable = 0 if not_covered else result.payable_fen
         return cls(
-            payable=yuan_string(result.payable_fen),
+            payable=yuan_string(payable),
             remaining_before=yuan_string(result.remaining_before_fen),
-            remaining_after=yuan_string(result.remaining_after_fen),
+            remaining_after=yuan_string(result.remaining_before_fen - payable),
+            covered=not_covered is None,
+            not_covered_reason=not_covered,
         )
 
 
