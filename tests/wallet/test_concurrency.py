@@ -228,3 +228,62 @@ def test_no_transfer_outlives_a_relationship_dissolved_at_the_same_instant(
     # The race was run: some transfers got in before their dissolution, which voided them.
     assert submitted > 0
     assert statuses <= {TransferStatus.VOIDED}
+
+
+def test_ending_an_insurance_while_its_holder_sends_neither_deadlocks_nor_leaves_a_transfer(
+    fresh_postgres: Engine,
+) -> None:
+    """Ending an insurance ends all the person's relationships one by one; a submit in one of
+    them at the same instant locks that relationship, then the giver's accounts. Both take the
+    relationship rows first (all of them, for the ending), so neither waits on the other in a
+    circle, and the transfer is voided or refused."""
+    rounds = 8
+    vault = IdentityVault("end-race")
+    with Session(fresh_postgres) as db, db.begin():
+        ring = build_ring(db, vault, NOW, rounds * 3, FUNDED)
+    errors: list[BaseException] = []
+    for round_number in range(rounds):
+        giver = round_number * 3  # gives to giver + 1 and giver + 2; no other round's pairs
+        start = threading.Barrier(2)
+
+        def send(giver: int = giver, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                with Session(fresh_postgres) as db, db.begin():
+                    transfers.submit_transfer(
+                        db, ring.actors[giver], recipient_id=ring.insured_ids[giver + 2],
+                        amount_fen=10_000, proof=FACE, verifier=verifier(),
+                        idempotency_key=f"end-{giver}", now=NOW,
+                    )  # fmt: skip
+            except DomainError:
+                pass
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+        def end(giver: int = giver, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                with Session(fresh_postgres) as db, db.begin():
+                    spending.end_insurance(
+                        db, ring.insured_ids[giver], NOW.date(), actor=SYSTEM, now=NOW
+                    )
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=send), threading.Thread(target=end)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert errors == []
+    with Session(fresh_postgres) as db:
+        outliving = db.scalars(
+            select(Transfer.id)
+            .join(Relationship, Relationship.id == Transfer.relationship_id)
+            .where(
+                Relationship.status == RelationshipStatus.DISSOLVED,
+                Transfer.status == TransferStatus.PENDING,
+            )
+        ).all()
+        assert ledger.verify(db) == []
+    assert outliving == []

@@ -211,6 +211,9 @@ def end_relationship(
 
 
 def _live_relationships(session: Session, insured_id: int) -> list[Relationship]:
+    # All of them locked, in id order, before any is ended: ending one locks the giver's
+    # accounts, and a submit in another (which locks its relationship first, then the same
+    # accounts) would otherwise wait on this while this waits on its relationship row.
     return list(
         session.scalars(
             select(Relationship)
@@ -219,6 +222,7 @@ def _live_relationships(session: Session, insured_id: int) -> list[Relationship]
                 Relationship.status != RelationshipStatus.DISSOLVED,
             )
             .order_by(Relationship.id)
+            .with_for_update()
         )
     )
 
