@@ -44,12 +44,14 @@ HOSPITALS = (
     "莱阳中心医院",
 )
 DIAGNOSES = ("肺炎", "急性阑尾炎", "腰椎间盘突出症", "冠心病", "胆结石", "骨折", "糖尿病", "脑梗死")
-# How many claims end in each state, so that every screen has something to show.
+# How many claims end in each state, so that every screen has something to show. The adjuster's
+# queue (under review, approved, partly approved) stays under a page of 50, so that a claim
+# completed today is on its first page, as it would be in a queue that keeps up.
 CLAIM_MIX = {
-    ClaimStatus.PAID: 110,
-    ClaimStatus.UNDER_REVIEW: 50,
-    ClaimStatus.APPROVED: 30,
-    ClaimStatus.PARTIALLY_APPROVED: 15,
+    ClaimStatus.PAID: 158,
+    ClaimStatus.UNDER_REVIEW: 24,
+    ClaimStatus.APPROVED: 15,
+    ClaimStatus.PARTIALLY_APPROVED: 9,
     ClaimStatus.REJECTED: 25,
     ClaimStatus.DOCUMENTS_PENDING: 30,
     ClaimStatus.DRAFT: 20,
