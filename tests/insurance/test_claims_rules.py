@@ -10,10 +10,13 @@ from gonghui.insurance.claims_rules import (
     adjudicate,
     check_hospitalisation,
     check_transition,
+    field_notes,
     missing_documents,
     missing_notice,
+    not_covered_reason,
     statutory_clock,
     time_barred,
+    whose,
 )
 from gonghui.insurance.rules import Terms
 
@@ -122,3 +125,36 @@ def test_a_stay_must_be_over_before_it_is_claimed() -> None:
     assert check_hospitalisation(future, date(2025, 2, 10)) == [
         "出院日期不能晚于今天（请出院后再申请）"
     ]
+
+
+@pytest.mark.parametrize(
+    ("eligible_fields", "counted"),
+    [
+        (("policy_self_pay",), {"政策范围内个人自付"}),
+        (("policy_self_pay", "class_b_self_pay"), {"政策范围内个人自付", "乙类先行自付"}),
+        (
+            ("policy_self_pay", "class_b_self_pay", "fully_self_paid"),
+            {"政策范围内个人自付", "乙类先行自付", "全自费"},
+        ),
+    ],
+)
+def test_the_trial_marks_each_bill_figure_as_the_plan_counts_it(
+    eligible_fields: tuple[str, ...], counted: set[str]
+) -> None:
+    notes = field_notes({**FIELDS, "fund_paid": 900_000}, Terms(eligible_fields=eligible_fields))
+    assert {note.label for note in notes if note.counted} == counted
+    # The fund's share is never counted: basic insurance has paid it.
+    fund = next(note for note in notes if note.label == "统筹基金支付")
+    assert (fund.amount_fen, fund.counted) == (900_000, False)
+    assert all(note.why.endswith("不计入") for note in notes if not note.counted)
+
+
+def test_why_nothing_is_payable_is_told_to_whoever_files() -> None:
+    member = not_covered_reason(date(2026, 11, 10), whose(oneself=True), None)
+    assert member.startswith("入院日期 2026-11-10 不在您的补充医保保障期内，本次没有可赔付金额。")
+    assert member.endswith("您的会员卡尚未考核达标，还没有保障期。")
+    officer = not_covered_reason(
+        date(2026, 11, 10), whose(oneself=False), (date(2026, 9, 1), date(2026, 9, 30))
+    )
+    assert "不在该会员的补充医保保障期内" in officer
+    assert officer.endswith("该会员的最近一期保障期为 2026-09-01 至 2026-09-30。")

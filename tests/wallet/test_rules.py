@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gonghui.wallet.rules import (
+    Kinship,
     Lot,
     Refusal,
     TransferFacts,
@@ -16,6 +17,7 @@ from gonghui.wallet.rules import (
     age_on,
     check_balanced,
     in_night_window,
+    kinship_seen_by,
     needs_face_check,
     release_at,
     remaining_lots,
@@ -219,3 +221,23 @@ def test_a_municipality_is_never_province_wide() -> None:
         ("150000", 1, False),
         ("310000", 1, False),
     ]
+
+
+@pytest.mark.parametrize(
+    ("declared", "seen_by_recipient"),
+    [
+        (Kinship.PARENT, Kinship.CHILD),  # the giver's mother sees her son as 子女
+        (Kinship.CHILD, Kinship.PARENT),
+        (Kinship.SPOUSE, Kinship.SPOUSE),
+        (Kinship.SIBLING, Kinship.SIBLING),
+        (Kinship.GRANDPARENT, Kinship.GRANDCHILD),
+        (Kinship.MATERNAL_GRANDPARENT, Kinship.DAUGHTERS_CHILD),
+    ],
+)
+def test_each_side_reads_the_relation_from_its_own_end(
+    declared: Kinship, seen_by_recipient: Kinship
+) -> None:
+    assert kinship_seen_by(declared, giver=True) is declared
+    assert kinship_seen_by(declared, giver=False) is seen_by_recipient
+    # Read from the other end twice, a relation is itself again.
+    assert kinship_seen_by(seen_by_recipient, giver=False) is declared

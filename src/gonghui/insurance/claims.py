@@ -186,7 +186,7 @@ def _not_covered(
         .order_by(Coverage.starts_on.desc())
         .limit(1)
     ).first()
-    owner = whose(actor.member_id == member_id)
+    owner = whose(oneself=actor.member_id == member_id)
     return not_covered_reason(admitted_on, owner, (latest[0], latest[1]) if latest else None)
 
 

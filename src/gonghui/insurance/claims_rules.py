@@ -239,10 +239,10 @@ def field_notes(settlement: Mapping[str, Fen], terms: Terms) -> tuple[FieldNote,
     return tuple(notes)
 
 
-def whose(filing_for_oneself: bool) -> str:
+def whose(*, oneself: bool) -> str:
     """How a message names the member's things to whoever is filing: the member, or their
     unit's union officer."""
-    return "您的" if filing_for_oneself else "该会员的"
+    return "您的" if oneself else "该会员的"
 
 
 def not_covered_reason(

@@ -141,7 +141,7 @@ def _claim_form_context(db: Db, actor: Actor, member: Member, today: date) -> di
         "money_fields": MONEY_FIELDS,
         "form": {},
         "cover": queries.cover_of(db, member, today),
-        "owner": whose(actor.member_id == member.id),
+        "owner": whose(oneself=actor.member_id == member.id),
     }
 
 
