@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gonghui.core.money import format_fen, parse_yuan, round_half_up_to_fen, yuan_string
+from gonghui.core.money import MAX_FEN, format_fen, parse_yuan, round_half_up_to_fen, yuan_string
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,36 @@ def test_it_formats_fen_the_way_people_read_money() -> None:
     assert yuan_string(200_000) == "2000.00"
 
 
-@given(st.integers(min_value=-(10**15), max_value=10**15))
+@given(st.integers(min_value=-MAX_FEN, max_value=MAX_FEN))
 def test_formatting_and_parsing_round_trip(fen: int) -> None:
     assert parse_yuan(yuan_string(fen)) == fen
+    assert parse_yuan(format_fen(fen)) == fen
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2500,00", "金额“2500,00”格式不正确，应为如 2500 或 2,500.00 的金额"),
+        ("1,0,0", "金额“1,0,0”格式不正确，应为如 2500 或 2,500.00 的金额"),
+        ("25,00.00", "金额“25,00.00”格式不正确，应为如 2500 或 2,500.00 的金额"),
+        ("1e3", "金额“1e3”格式不正确，应为如 2500 或 2,500.00 的金额"),
+        ("1e30", "金额“1e30”格式不正确，应为如 2500 或 2,500.00 的金额"),
+        ("NaN", "金额“NaN”格式不正确，应为如 2500 或 2,500.00 的金额"),
+        ("Infinity", "金额“Infinity”格式不正确，应为如 2500 或 2,500.00 的金额"),
+        ("abc", "金额“abc”格式不正确，应为如 2500 或 2,500.00 的金额"),
+        ("99999999999999999", "金额超出上限（最多 ¥10,000,000,000.00）"),
+        ("1" * 31, "金额超出上限（最多 ¥10,000,000,000.00）"),
+        ("10000000000.01", "金额超出上限（最多 ¥10,000,000,000.00）"),
+    ],
+)
+def test_it_refuses_misplaced_separators_exponents_and_amounts_past_the_bound(
+    text: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        parse_yuan(text)
+
+
+def test_thousands_separators_in_their_places_are_read() -> None:
+    assert parse_yuan("2,500.00") == 250_000
+    assert parse_yuan("1,234,567") == 123_456_700
+    assert parse_yuan("10,000,000,000.00") == MAX_FEN

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gonghui.members import rules
+from gonghui.core import inputs
 from gonghui.members.rules import (
     InvalidValue,
     MembershipStatus,
@@ -75,7 +75,7 @@ def test_any_single_wrong_check_character_is_refused(
 
 def test_credit_code_weights_are_the_standards_powers_of_three_modulo_31() -> None:
     # GB 32100-2015 weights each position i by 3^i mod 31; check the table against that rule.
-    assert tuple(pow(3, i, 31) for i in range(17)) == rules._USCC_WEIGHTS
+    assert tuple(pow(3, i, 31) for i in range(17)) == inputs._USCC_WEIGHTS
 
 
 def test_it_accepts_a_credit_code_with_the_right_check_character() -> None:

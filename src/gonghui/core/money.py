@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TypeAlias
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Final, TypeAlias
 
 Fen: TypeAlias = int
 
 FEN_PER_YUAN = 100
 _CENT = Decimal("0.01")
+
+# Every amount a person or a file gives is bounded: 10^12 fen is 100亿 (ten billion) yuan, far
+# above any balance, claim or fund the platform handles, and far below BIGINT's 9.2 × 10^18, so
+# a sum of a million such amounts still fits a column.
+MAX_FEN: Final = 10**12
+
+# Digits with thousands separators only in their places (2,500.00), or none (2500.00).
+_AMOUNT = re.compile(r"^([+-]?)[¥￥]?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$")
 
 
 def round_half_up_to_fen(yuan: Decimal) -> Fen:
@@ -16,22 +25,31 @@ def round_half_up_to_fen(yuan: Decimal) -> Fen:
     return int((yuan * FEN_PER_YUAN).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def parse_yuan(text: str) -> Fen:
-    """Parse a yuan amount with at most two decimals, e.g. ``"2000"``, ``"1,850.32"``.
+def parse_yuan(text: str, label: str = "金额") -> Fen:
+    """A yuan amount as people write it, in fen: ``"2000"``, ``"2,500.00"``, ``"¥12.05"``.
 
-    Raises ValueError (with a Chinese message) on anything else, including a third decimal,
-    since silently rounding a bank's figure would change it.
+    Raises ValueError with a Chinese message on anything else: a comma out of its place
+    (``2500,00`` is a European decimal, not 250,000 yuan), an exponent (``1e3``), NaN or
+    infinity, a third decimal (silently rounding a bank's figure would change it), or an amount
+    past ``MAX_FEN``.
     """
-    cleaned = text.strip().replace(",", "").removeprefix("¥")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(f"金额格式不正确：{text!r}") from None
-    if not value.is_finite():
-        raise ValueError(f"金额格式不正确：{text!r}")
-    if value != value.quantize(_CENT):
-        raise ValueError(f"金额最多两位小数：{text!r}")
-    return int(value * FEN_PER_YUAN)
+    value = text.strip().replace(" ", "")
+    match = _AMOUNT.match(value)
+    if match is None:
+        raise ValueError(f"{label}“{text.strip()}”格式不正确，应为如 2500 或 2,500.00 的金额")
+    sign, whole, decimals = match.group(1), match.group(2).replace(",", ""), match.group(3) or ""
+    if len(decimals) > 2:  # noqa: PLR2004 - fen are two decimals of a yuan
+        raise ValueError(f"{label}最多两位小数：{text.strip()}")
+    if len(whole) > len(str(MAX_FEN // FEN_PER_YUAN)):
+        raise ValueError(_too_large(label))
+    fen = int(whole) * FEN_PER_YUAN + int(decimals.ljust(2, "0"))
+    if fen > MAX_FEN:
+        raise ValueError(_too_large(label))
+    return -fen if sign == "-" else fen
+
+
+def _too_large(label: str) -> str:
+    return f"{label}超出上限（最多 {format_fen(MAX_FEN)}）"
 
 
 def fen_to_yuan(fen: Fen) -> Decimal:

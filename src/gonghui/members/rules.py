@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import date
 from enum import StrEnum
 from typing import TypeVar
+
+# The identity validators live in the input layer, which three modules use; the roll reads
+# them from here as before.
+from gonghui.core.inputs import (
+    IdNumber,
+    InputError,
+    Sex,
+    id_check_character,
+    parse_credit_code,
+    parse_id_number,
+    parse_mobile,
+    uscc_check_character,
+)
+
+# Re-exported: the roll's callers import these from here.
+__all__ = [
+    "IdNumber",
+    "Sex",
+    "id_check_character",
+    "parse_credit_code",
+    "parse_id_number",
+    "parse_mobile",
+    "uscc_check_character",
+]
 
 _E = TypeVar("_E", bound=StrEnum)
 
 
-class InvalidValue(ValueError):
-    """A value that breaks a rule; the message is the Chinese reason shown to people."""
-
-
-class Sex(StrEnum):
-    MALE = "male"
-    FEMALE = "female"
-
-    @property
-    def label(self) -> str:
-        return "男" if self is Sex.MALE else "女"
+# A value that breaks a rule; the message is the Chinese reason shown to people. The same
+# class as the input layer's, so that one `except` catches a bad ID number and a bad status.
+InvalidValue = InputError
 
 
 class PostType(StrEnum):
@@ -110,84 +123,6 @@ def _by_label(labels: dict[_E, str], text: str, what: str) -> _E:
             return value
     choices = "、".join(labels.values())
     raise InvalidValue(f"{what}“{text}”不正确，应为：{choices}")
-
-
-# --- 居民身份证号 (GB 11643-1999) ---------------------------------------------------------
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
-# Province-level codes of GB/T 2260 (the first two digits of every resident ID).
-_PROVINCE_CODES = frozenset(
-    {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46}
-    | {50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82}
-)
-
-
-@dataclass(frozen=True)
-class IdNumber:
-    value: str
-    birth_date: date
-    sex: Sex
-
-
-def id_check_character(first17: str) -> str:
-    total = sum(int(digit) * weight for digit, weight in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11]
-
-
-def parse_id_number(text: str, *, today: date) -> IdNumber:
-    value = text.strip().upper()
-    if not _ID_SHAPE.match(value):
-        raise InvalidValue("身份证号应为18位，前17位为数字，末位为数字或X")
-    if int(value[:2]) not in _PROVINCE_CODES:
-        raise InvalidValue("身份证号的地区码不正确")
-    try:
-        birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-    except ValueError:
-        raise InvalidValue("身份证号中的出生日期不存在") from None
-    if birth > today or birth.year < 1900:  # noqa: PLR2004 - no living member was born earlier
-        raise InvalidValue("身份证号中的出生日期不合理")
-    if id_check_character(value[:17]) != value[17]:
-        raise InvalidValue("身份证号校验位错误")
-    sex = Sex.MALE if int(value[16]) % 2 else Sex.FEMALE
-    return IdNumber(value, birth, sex)
-
-
-# --- 统一社会信用代码 (GB 32100-2015) ------------------------------------------------------
-
-_USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_SHAPE = re.compile(rf"^[{_USCC_CHARSET}]{{18}}$")
-
-
-def uscc_check_character(first17: str) -> str:
-    total = sum(
-        _USCC_CHARSET.index(char) * weight
-        for char, weight in zip(first17, _USCC_WEIGHTS, strict=True)
-    )
-    return _USCC_CHARSET[(31 - total % 31) % 31]
-
-
-def parse_credit_code(text: str) -> str:
-    value = text.strip().upper()
-    if not _USCC_SHAPE.match(value):
-        raise InvalidValue("统一社会信用代码应为18位数字或大写字母（不含I、O、Z、S、V）")
-    if uscc_check_character(value[:17]) != value[17]:
-        raise InvalidValue("统一社会信用代码校验位错误")
-    return value
-
-
-# --- phones ------------------------------------------------------------------------------
-
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-
-
-def parse_mobile(text: str) -> str:
-    value = text.strip().replace(" ", "").replace("-", "").removeprefix("+86")
-    if not _MOBILE.match(value):
-        raise InvalidValue("手机号应为11位中国大陆手机号码")
-    return value
 
 
 # A closed card stays closed: the bank issues a new card number instead.
