@@ -59,7 +59,7 @@ def test_a_bad_batch_is_refused_with_every_row_and_nothing_stored(
     assert refused.status_code == 422
     assert refused.json()["error"]["details"] == [
         "第3行：卡号 6231680000000000022 不是本行（烟台银行）的会员卡",
-        "第4行：日期“20250132”不正确，应为 YYYY-MM-DD 或 YYYYMMDD",
+        "第4行：日期“20250132”不存在",
         "第5行：日终余额不能为负数：-1",
     ]
     assert db.scalar(select(func.count()).select_from(BalanceImport)) == 0

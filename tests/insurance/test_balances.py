@@ -81,7 +81,7 @@ def test_every_malformed_line_is_reported_and_nothing_is_stored(
         + "6200000000000000000,2025-01-01,1.00\n"  # 3: unknown card
         + f"{world.card_b},2025-01-01,1.00\n"  # 4: another bank's card
         + f"{world.card_a},2025-02-30,1.00\n"  # 5: no such date
-        + f"{world.card_a},2025/01/03,1.00\n"  # 6: wrong date form
+        + f"{world.card_a},01/03/2025,1.00\n"  # 6: wrong date form
         + f"{world.card_a},2025-01-04,-5.00\n"  # 7: negative
         + f"{world.card_a},2025-01-05,12.345\n"  # 8: three decimals
         + f"{world.card_a},2025-01-06,abc\n"  # 9: not a number
@@ -90,13 +90,92 @@ def test_every_malformed_line_is_reported_and_nothing_is_stored(
     assert rejected(db, world, store, content) == [
         "第3行：卡号 6200000000000000000 不是已登记的会员卡",
         "第4行：卡号 6231680000000000022 不是本行（烟台银行）的会员卡",
-        "第5行：日期“2025-02-30”不正确，应为 YYYY-MM-DD 或 YYYYMMDD",
-        "第6行：日期“2025/01/03”不正确，应为 YYYY-MM-DD 或 YYYYMMDD",
+        "第5行：日期“2025-02-30”不存在",
+        "第6行：日期“01/03/2025”格式不正确，应为 YYYY-MM-DD、YYYY/M/D 或 YYYYMMDD",
         "第7行：日终余额不能为负数：-5.00",
-        "第8行：金额最多两位小数：'12.345'",
-        "第9行：金额格式不正确：'abc'",
+        "第8行：日终余额最多两位小数：12.345",
+        "第9行：日终余额“abc”格式不正确，应为如 2500 或 2,500.00 的金额",
         "第10行：与第2行同卡同日但余额不同",
     ]
+
+
+def test_the_forms_of_a_date_every_file_may_use_are_read_alike(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    content = (
+        HEADER
+        + f"{world.card_a},2025/02/01,1.00\n"
+        + f"{world.card_a},2025/2/2,1.00\n"
+        + f"{world.card_a},20250203,1.00\n"
+        + f'{world.card_a},2025-02-04,"2,500.00"\n'
+    )
+    assert run(db, world, store, content).new_rows == 4
+
+
+def test_a_day_that_has_not_ended_in_beijing_is_refused_with_its_line(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    # NOW is 2025-02-10 09:00 in Beijing: the 9th has ended, the 10th has not.
+    content = (
+        HEADER
+        + f"{world.card_a},2025-02-09,1.00\n"
+        + f"{world.card_a},2025-02-10,1.00\n"
+        + f"{world.card_a},2025-02-11,1.00\n"
+    )
+    assert rejected(db, world, store, content) == [
+        "第3行：日期 2025-02-10 尚未结束，当天结束后才能报送日终余额",
+        "第4行：日期 2025-02-11 尚未结束，当天结束后才能报送日终余额",
+    ]
+
+
+def test_commas_out_of_place_exponents_and_huge_balances_are_refused_with_their_lines(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    content = (
+        HEADER
+        + f'{world.card_a},2025-01-01,"2500,00"\n'
+        + f'{world.card_a},2025-01-02,"1,0,0"\n'
+        + f"{world.card_a},2025-01-03,1e3\n"
+        + f"{world.card_a},2025-01-04,NaN\n"
+        + f"{world.card_a},2025-01-05,{'9' * 31}\n"
+    )
+    assert rejected(db, world, store, content) == [
+        "第2行：日终余额“2500,00”格式不正确，应为如 2500 或 2,500.00 的金额",
+        "第3行：日终余额“1,0,0”格式不正确，应为如 2500 或 2,500.00 的金额",
+        "第4行：日终余额“1e3”格式不正确，应为如 2500 或 2,500.00 的金额",
+        "第5行：日终余额“NaN”格式不正确，应为如 2500 或 2,500.00 的金额",
+        "第6行：日终余额超出上限（最多 ¥10,000,000,000.00）",
+    ]
+
+
+def test_a_trailing_total_row_is_named_as_a_total_row(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    content = HEADER + f"{world.card_a},2025-01-01,1.00\n合计,,1.00\n"
+    assert rejected(db, world, store, content) == [
+        "第3行：“合计”是合计行，不是某张卡的余额，请删除该行后再导入"
+    ]
+
+
+def test_a_tab_separated_file_is_read_as_such(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    content = f"卡号\t日期\t日终余额\n{world.card_a}\t2025-01-01\t2,000.00\n"
+    assert run(db, world, store, content).new_rows == 1
+
+
+def test_the_count_matches_the_lines_listed_and_the_summary_says_what_happened(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    with pytest.raises(ImportRejected) as caught:
+        run(db, world, store, HEADER + "1,bad,abc\n2,bad,abc\n")
+    assert caught.value.message == "导入失败：共2行有错误，未写入任何数据"
+    first = run(db, world, store, HEADER + f"{world.card_a},2025-01-01,1.00\n")
+    assert first.summary == "余额导入完成：共1行，全部为新数据"
+    second = run(
+        db, world, store, HEADER + f"{world.card_a},2025-01-01,1.00\n{world.card_a},2025-01-02,1\n"
+    )
+    assert second.summary == "余额导入完成：共2行，新增1行，其余1行与已导入数据相同"
 
 
 def test_a_balance_that_contradicts_an_earlier_file_is_refused(
@@ -159,5 +238,5 @@ def test_api_batches_go_through_the_same_checks(
             store=store,
         )
     assert [str(line) for line in caught.value.errors] == [
-        "第3行：日期“bad”不正确，应为 YYYY-MM-DD 或 YYYYMMDD"
+        "第3行：日期“bad”格式不正确，应为 YYYY-MM-DD、YYYY/M/D 或 YYYYMMDD"
     ]

@@ -25,7 +25,7 @@ def test_a_bad_balance_file_on_the_page_lists_every_line_and_stores_nothing(
         files={"file": ("ytb.csv", io.BytesIO(content.encode("gbk")), "text/csv")},
     )
     assert page.status_code == 422
-    assert "第2行：金额最多两位小数：&#39;1.005&#39;" in page.text
+    assert "第2行：日终余额最多两位小数：1.005" in page.text
     assert "第3行：卡号 6231680000000000022 不是本行（烟台银行）的会员卡" in page.text
     assert db.scalar(select(func.count()).select_from(BalanceImport)) == 0
     assert not list(store.root.rglob("*.parquet"))
@@ -94,8 +94,8 @@ def test_the_claim_form_explains_every_mistake_at_once(
     )
     assert page.status_code == 422
     for message in (
-        "入院日期应为 YYYY-MM-DD",
-        "医疗费用总额：金额格式不正确",
+        "入院日期“2025-02-30”不存在",
+        "医疗费用总额“abc”格式不正确",
         "请填写政策范围内个人自付",
         "请选择收款会员卡",
     ):

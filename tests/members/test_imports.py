@@ -186,7 +186,7 @@ def test_card_lines_with_unknown_member_bank_bad_date_and_duplicates(
     assert rejected_lines(db, vault, content) == [
         "第3行：身份证号不在会员名册中，请先导入会员",
         "第4行：发卡银行“工商银行”不是合作银行",
-        "第5行：日期“2024-02-30”格式不正确，应为 YYYY-MM-DD 或 YYYYMMDD",
+        "第5行：开卡日期“2024-02-30”不存在",
         "第6行：卡号与第2行重复",
         "第7行：该卡号已登记在其他会员名下",
         "第8行：卡号应为16至19位数字；开卡日期不能晚于今天",

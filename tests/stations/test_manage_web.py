@@ -257,7 +257,7 @@ def test_an_import_with_bad_lines_writes_nothing_and_lists_every_line(
         files={"file": ("阵地.csv", content, "text/csv")},
     )
     assert answer.status_code == 422
-    assert "导入失败：共3处错误，未写入任何数据" in answer.text
+    assert "导入失败：共3行有错误，未写入任何数据" in answer.text
     assert "第3行：阵地类型“健身房”不在清单中" in answer.text
     assert "第4行：" in answer.text
     assert "“星级”应为0至5的整数" in answer.text

@@ -68,5 +68,8 @@ class ImportRejected(DomainError):
     http_status = 422
 
     def __init__(self, errors: list[LineError]) -> None:
-        super().__init__("import_rejected", f"导入失败：共{len(errors)}处错误，未写入任何数据")
+        # The count matches what is listed: one item per bad line, however many reasons it has.
+        lines = {error.line for error in errors}
+        counted = f"共{len(errors)}处错误" if 0 in lines else f"共{len(lines)}行有错误"
+        super().__init__("import_rejected", f"导入失败：{counted}，未写入任何数据")
         self.errors = errors

@@ -19,6 +19,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from gonghui.core.errors import ImportRejected, LineError
+from gonghui.core.inputs import parse_date
 
 _XLSX_MAGIC = b"PK\x03\x04"
 
@@ -61,7 +62,7 @@ def _decode(content: bytes) -> str:
 
 
 def _read_csv(text: str) -> Table:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
         headers = [_clean_header(cell) for cell in next(reader)]
     except StopIteration:
@@ -77,6 +78,13 @@ def _read_csv(text: str) -> Table:
     except csv.Error as error:
         raise ImportRejected([LineError(reader.line_num, f"CSV 格式错误：{error}")]) from None
     return Table(headers, rows)
+
+
+def _delimiter(text: str) -> str:
+    """A comma, unless the header line has tabs and no commas: a spreadsheet's "text (tab
+    delimited)" export, which would otherwise read as one column named after the whole line."""
+    header = text.split("\n", 1)[0]
+    return "\t" if "\t" in header and "," not in header else ","
 
 
 def _read_xlsx(content: bytes) -> Table:
@@ -172,15 +180,7 @@ def _fill_sheet(sheet: Any, one: Sheet) -> None:
     sheet.freeze_panes = "A2"
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y.%m.%d")
-
-
-def parse_date_cell(text: str) -> date:
-    """A calendar date as banks and spreadsheets write it: 2025-01-31, 20250131, 2025/1/31."""
-    value = text.strip()
-    for pattern in _DATE_FORMATS:
-        try:
-            return datetime.strptime(value, pattern).date()  # noqa: DTZ007 - a calendar date
-        except ValueError:
-            continue
-    raise ValueError(f"日期“{text}”格式不正确，应为 YYYY-MM-DD 或 YYYYMMDD")
+def parse_date_cell(text: str, label: str = "日期") -> date:
+    """A date cell, read by the input layer's one date rule (an XLSX date cell arrives here as
+    YYYY-MM-DD)."""
+    return parse_date(text, label)

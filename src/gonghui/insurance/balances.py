@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
+from gonghui.core.clock import business_date
 from gonghui.core.errors import Forbidden, ImportRejected, LineError
-from gonghui.core.money import format_fen, parse_yuan
+from gonghui.core.inputs import InputError, parse_amount, parse_date
+from gonghui.core.money import format_fen
 from gonghui.core.tabular import Row, Table, read_table
 from gonghui.insurance.models import BalanceImport
 from gonghui.insurance.store import BalanceStore, scan, staged
@@ -63,28 +65,32 @@ class BalanceImportReport:
     def summary(self) -> str:
         if self.already_known:
             return f"该文件已导入过，共{self.rows}行，未作任何改动"
-        return f"余额导入完成：共{self.rows}行，新增{self.new_rows}行，其余与已导入数据相同"
+        if self.new_rows == self.rows:
+            return f"余额导入完成：共{self.rows}行，全部为新数据"
+        if self.new_rows == 0:
+            return f"余额导入完成：共{self.rows}行，均与已导入数据相同，未作改动"
+        return (
+            f"余额导入完成：共{self.rows}行，新增{self.new_rows}行，"
+            f"其余{self.rows - self.new_rows}行与已导入数据相同"
+        )
 
 
-def parse_balance_date(text: str) -> date:
-    value = text.strip()
-    try:
-        if len(value) == 8 and value.isdigit():  # noqa: PLR2004 - YYYYMMDD
-            return date(int(value[:4]), int(value[4:6]), int(value[6:]))
-        if len(value) == 10 and value[4] == value[7] == "-":  # noqa: PLR2004 - YYYY-MM-DD
-            return date.fromisoformat(value)
-    except ValueError:
-        pass
-    raise ValueError(f"日期“{text}”不正确，应为 YYYY-MM-DD 或 YYYYMMDD")
+def parse_balance_date(text: str, today: date) -> date:
+    """A day that has ended in Beijing: a bank reports a day's closing balance once it closed."""
+    on = parse_date(text)
+    if on >= today:
+        raise InputError(f"日期 {on} 尚未结束，当天结束后才能报送日终余额")
+    return on
 
 
 def parse_balance(text: str) -> int:
-    fen = parse_yuan(text) if text.strip() else None
-    if fen is None:
-        raise ValueError("日终余额不能为空")
-    if fen < 0:
-        raise ValueError(f"日终余额不能为负数：{text}")
-    return fen
+    if not text.strip():
+        raise InputError("日终余额不能为空")
+    return parse_amount(text, "日终余额")
+
+
+# A bank's export often ends with a sum line; it is not a card and is named for what it is.
+_TOTAL_MARKERS = ("合计", "总计", "小计", "total")
 
 
 def import_balances(
@@ -144,7 +150,7 @@ def _import(
     known = _known(session, batch.bank, sha256)
     if known is not None:
         return BalanceImportReport(known.rows, 0, already_known=True)
-    rows = _checked_rows(session, table(), batch.bank)
+    rows = _checked_rows(session, table(), batch.bank, business_date(batch.now))
     return _store(session, rows, sha256, batch)
 
 
@@ -162,11 +168,11 @@ def _require_right(actor: Actor, bank: Bank) -> None:
         raise Forbidden("只能导入本行的余额文件")
 
 
-def _checked_rows(session: Session, table: Table, bank: Bank) -> list[BalanceRow]:
+def _checked_rows(session: Session, table: Table, bank: Bank, today: date) -> list[BalanceRow]:
     headers = _header_map(table.headers)
     if not table.rows:
         raise ImportRejected([LineError(0, "文件中没有数据行")])
-    checker = _RowChecker(bank, member_queries.card_banks(session), headers)
+    checker = _RowChecker(bank, member_queries.card_banks(session), headers, today)
     rows = [checked for row in table.rows if (checked := checker.check(row)) is not None]
     if checker.errors:
         raise ImportRejected(checker.errors)
@@ -174,8 +180,11 @@ def _checked_rows(session: Session, table: Table, bank: Bank) -> list[BalanceRow
 
 
 class _RowChecker:
-    def __init__(self, bank: Bank, card_banks: dict[str, int], headers: dict[str, str]) -> None:
+    def __init__(
+        self, bank: Bank, card_banks: dict[str, int], headers: dict[str, str], today: date
+    ) -> None:
         self.bank = bank
+        self.today = today
         self.card_banks = card_banks
         self.headers = headers
         self.errors: list[LineError] = []
@@ -185,8 +194,17 @@ class _RowChecker:
         """The row, or None when it is bad (its error recorded) or repeats an earlier line."""
         reasons: list[str] = []
         card_no = row.get(self.headers["卡号"]).replace(" ", "")
+        if card_no.lower().startswith(_TOTAL_MARKERS):
+            self.errors.append(
+                LineError(row.line, f"“{card_no}”是合计行，不是某张卡的余额，请删除该行后再导入")
+            )
+            return None
         self._check_card(card_no, reasons)
-        on = _try(parse_balance_date, row.get(self.headers["日期"]), reasons)
+        on = _try(
+            lambda text: parse_balance_date(text, self.today),
+            row.get(self.headers["日期"]),
+            reasons,
+        )
         fen = _try(parse_balance, row.get(self.headers["日终余额"]), reasons)
         retired = self.bank.retired_on
         if on is not None and retired is not None and on >= retired:

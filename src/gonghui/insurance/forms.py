@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from gonghui.core.errors import InvalidInput
-from gonghui.core.money import parse_yuan
+from gonghui.core.inputs import InputError, parse_amount, parse_date
 from gonghui.insurance.claims import Settlement
 from gonghui.insurance.claims_rules import Hospitalisation
 
@@ -29,9 +29,9 @@ class ClaimForm:
 
 def _date(value: str, label: str, problems: list[str]) -> date | None:
     try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        problems.append(f"{label}应为 YYYY-MM-DD")
+        return parse_date(value, label)
+    except InputError as error:
+        problems.append(str(error))
         return None
 
 
@@ -41,9 +41,9 @@ def _fen(value: str, label: str, problems: list[str], *, required: bool) -> int:
             problems.append(f"请填写{label}")
         return 0
     try:
-        return parse_yuan(value)
-    except ValueError as error:
-        problems.append(f"{label}：{error}")
+        return parse_amount(value, label)
+    except InputError as error:
+        problems.append(str(error))
         return 0
 
 

@@ -374,7 +374,7 @@ class _Checker:
             )
 
     def _opening_date(self, text: str) -> date:
-        opened = parse_date_cell(text)
+        opened = parse_date_cell(text, "开卡日期")
         if opened > self.today:
             raise InvalidValue("开卡日期不能晚于今天")
         return opened
