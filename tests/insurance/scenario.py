@@ -36,20 +36,33 @@ def new_plan(db: Session, world: World, code: str = "YT2025", *, both_banks: boo
     return plan
 
 
-def cover_member_a(
-    db: Session, world: World, store: BalanceStore, plan: Plan, balance: str = "3000.00"
-) -> None:
-    """Member A kept `balance` yuan on card A through January 2025: covered in February."""
-    bank = db.get(Bank, world.bank_ytb)
+def send_file(db: Session, store: BalanceStore, bank_id: int, lines: list[str]) -> None:
+    """A bank's balance file of these `卡号,日期,日终余额` lines."""
+    bank = db.get(Bank, bank_id)
     assert bank is not None
     import_balances(
         db,
-        f"卡号,日期,日终余额\n{world.card_a},2024-12-31,{balance}\n".encode(),
+        ("卡号,日期,日终余额\n" + "\n".join(lines) + "\n").encode(),
         bank=bank,
-        filename="jan.csv",
+        filename="t.csv",
         source=Source.CLI,
         actor=SETUP,
         now=NOW,
         store=store,
     )
+
+
+def close_january(db: Session, world: World, store: BalanceStore, a: str, b: str = "0") -> None:
+    """Both banks' files reach 2025-01-31 (card A closing at `a` yuan, card B at `b`), so
+    January may be assessed."""
+    send_file(db, store, world.bank_ytb, [f"{world.card_a},2025-01-31,{a}"])
+    send_file(db, store, world.bank_qlb, [f"{world.card_b},2025-01-31,{b}"])
+
+
+def cover_member_a(
+    db: Session, world: World, store: BalanceStore, plan: Plan, balance: str = "3000.00"
+) -> None:
+    """Member A kept `balance` yuan on card A through January 2025: covered in February."""
+    send_file(db, store, world.bank_ytb, [f"{world.card_a},2024-12-31,{balance}"])
+    close_january(db, world, store, balance)
     assess(db, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store)

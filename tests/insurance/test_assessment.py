@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gonghui.core.audit import AuditEntry
+from gonghui.core.errors import InvalidInput
+from gonghui.insurance import service
 from gonghui.insurance.assessment import assess, decide, fen_days_sql
 from gonghui.insurance.balances import Source, import_balances
 from gonghui.insurance.models import AssessmentRun, Coverage, Plan
@@ -27,9 +31,11 @@ from gonghui.insurance.rules import (
     fen_days,
 )
 from gonghui.insurance.store import BalanceStore
+from gonghui.members import service as members_service
 from gonghui.members.models import Bank, Member
 from gonghui.members.rules import EmploymentStatus
 from tests.conftest import NOW
+from tests.insurance.scenario import close_january
 from tests.world import SETUP, World
 
 JANUARY = Period(date(2025, 1, 1), date(2025, 1, 31))
@@ -56,6 +62,7 @@ def test_a_qualifying_member_is_covered_for_the_next_month_and_others_are_not(
 ) -> None:
     load(db, world, store, world.bank_ytb, [f"{world.card_a},2024-12-28,2500.00"])
     load(db, world, store, world.bank_qlb, [f"{world.card_b},2025-01-01,9000.00"])
+    close_january(db, world, store, a="2500.00", b="9000.00")
     summary = assess(db, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store)
     assert (summary.period, summary.cards_assessed, summary.eligible, summary.ineligible) == (
         "2025-01",
@@ -75,11 +82,98 @@ def test_running_the_same_assessment_again_duplicates_nothing(
     db: Session, world: World, store: BalanceStore, plan: Plan
 ) -> None:
     load(db, world, store, world.bank_ytb, [f"{world.card_a},2025-01-01,3000.00"])
+    close_january(db, world, store, a="3000.00")
     first = assess(db, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store)
     second = assess(db, plan, date(2025, 1, 15), actor=SETUP, now=NOW, store=store)
     assert first == second
     assert db.scalar(select(func.count()).select_from(Coverage)) == 1
     assert db.scalars(select(AssessmentRun.runs)).one() == 2
+
+
+@pytest.mark.parametrize(
+    ("now", "message"),
+    [
+        # 2025-01-31 23:59 in Beijing: January has not ended there, whatever UTC says.
+        (datetime(2025, 1, 31, 15, 59, tzinfo=UTC), "2025-01 尚未结束，期满后才能考核"),
+        (datetime(2025, 1, 20, 1, 0, tzinfo=UTC), "2025-01 尚未结束，期满后才能考核"),
+    ],
+)
+def test_a_month_is_assessed_only_once_it_has_ended_in_beijing(
+    db: Session, world: World, store: BalanceStore, plan: Plan, now: datetime, message: str
+) -> None:
+    close_january(db, world, store, a="3000.00")
+    with pytest.raises(InvalidInput) as caught:
+        assess(db, plan, date(2025, 1, 1), actor=SETUP, now=now, store=store)
+    assert (caught.value.code, caught.value.message) == ("period_open", message)
+    assert db.scalar(select(func.count()).select_from(AssessmentRun)) == 0
+    # 00:30 on 1 February in Beijing (16:30 UTC on the 31st): January is over.
+    after = datetime(2025, 1, 31, 16, 30, tzinfo=UTC)
+    assert (
+        assess(db, plan, date(2025, 1, 1), actor=SETUP, now=after, store=store).period == "2025-01"
+    )
+
+
+def test_the_current_month_is_refused(
+    db: Session, world: World, store: BalanceStore, plan: Plan
+) -> None:
+    with pytest.raises(InvalidInput, match=r"^2025-02 尚未结束，期满后才能考核$"):
+        assess(db, plan, date(2025, 2, 1), actor=SETUP, now=NOW, store=store)
+
+
+def test_a_month_is_assessed_only_once_every_plan_banks_files_reach_its_end(
+    db: Session, world: World, store: BalanceStore, plan: Plan
+) -> None:
+    load(db, world, store, world.bank_ytb, [f"{world.card_a},2025-01-31,3000.00"])
+    load(db, world, store, world.bank_qlb, [f"{world.card_b},2025-01-20,3000.00"])
+    with pytest.raises(InvalidInput) as caught:
+        assess(db, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store)
+    assert (caught.value.code, caught.value.message) == (
+        "balances_incomplete",
+        (
+            "以下银行的余额文件尚未报送至 2025-01-31，暂不能考核 2025-01："
+            "齐鲁银行（已报送至 2025-01-20）"
+        ),
+    )
+    assert db.scalar(select(func.count()).select_from(Coverage)) == 0
+
+
+def test_a_bank_that_never_reported_is_named_and_one_without_cards_is_not_waited_for(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    idle = members_service.ensure_bank(db, "WHB", "威海银行")
+    chosen = service.create_plan(
+        db,
+        code="THREE",
+        name="三家银行",
+        insurer="测试保险公司",
+        terms=Terms(),
+        effective_from=date(2024, 1, 1),
+        bank_ids=[world.bank_ytb, world.bank_qlb, idle.id],
+        actor=SETUP,
+        now=NOW,
+    )
+    load(db, world, store, world.bank_ytb, [f"{world.card_a},2025-01-31,3000.00"])
+    with pytest.raises(InvalidInput, match=r"：齐鲁银行（尚未报送）$"):
+        assess(db, chosen, date(2025, 1, 1), actor=SETUP, now=NOW, store=store)
+
+
+def test_the_operator_may_assess_without_a_late_bank_and_the_audit_names_it(
+    db: Session, world: World, store: BalanceStore, plan: Plan
+) -> None:
+    load(
+        db,
+        world,
+        store,
+        world.bank_ytb,
+        [f"{world.card_a},2024-12-31,3000.00", f"{world.card_a},2025-01-31,3000.00"],
+    )
+    summary = assess(
+        db, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store, allow_missing_banks=True
+    )
+    assert (summary.eligible, summary.banks_missing) == (1, ("QLB",))
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "insurance.assessed")).one()
+    assert entry.after is not None
+    assert entry.after["banks_missing"] == ["QLB"]
 
 
 def test_a_retired_member_with_money_on_the_card_is_not_covered(
@@ -90,6 +184,7 @@ def test_a_retired_member_with_money_on_the_card_is_not_covered(
     member.employment_status = EmploymentStatus.RETIRED
     db.flush()
     load(db, world, store, world.bank_ytb, [f"{world.card_a},2025-01-01,3000.00"])
+    close_january(db, world, store, a="3000.00")
     assert assess(db, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store).eligible == 0
     standing = card_standing(db, plan, world.card_a, date(2025, 1, 1), store=store)
     assert (

@@ -19,16 +19,19 @@ from sqlalchemy.orm import Session
 
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
+from gonghui.core.clock import business_date
 from gonghui.core.db import copy_rows
+from gonghui.core.errors import InvalidInput
 from gonghui.core.logging import get_logger
 from gonghui.core.metrics import ASSESSMENTS
 from gonghui.insurance import service
-from gonghui.insurance.balances import parts_before, parts_overlapping
+from gonghui.insurance.balances import last_days_reported, parts_before, parts_overlapping
 from gonghui.insurance.models import AssessmentRun, Coverage, Plan, PlanVersion
 from gonghui.insurance.rules import (
     CardFacts,
     Ineligibility,
     Period,
+    PeriodKind,
     Terms,
     following_period,
     period_containing,
@@ -196,6 +199,8 @@ class AssessmentSummary:
     cards_assessed: int
     eligible: int
     ineligible: int
+    # Codes of the plan banks whose files did not reach the period's end (assessed anyway).
+    banks_missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -214,10 +219,26 @@ def assess(
     actor: Actor,
     now: datetime,
     store: BalanceStore,
+    allow_missing_banks: bool = False,
 ) -> AssessmentSummary:
-    """Assess the period containing `month` under the plan version in force at its end."""
+    """Assess the period containing `month` under the plan version in force at its end.
+
+    Only a finished period, and only once every plan bank with cards has sent files reaching
+    its last day: a missing day carries the last balance, so a bank that has not reported would
+    otherwise be assessed on stale balances. `allow_missing_banks` assesses anyway (a bank's
+    outage should not hold back every other bank's members); the audit row names the banks, and
+    a re-run once their files arrive adds the cover they then earn.
+    """
     actor.require(Permission.INSURANCE_MANAGE)
     period = period_containing(month, service.version_on(session, plan, month).period_kind)
+    _require_finished(period, now)
+    missing = _banks_not_reaching(session, plan, period)
+    if missing and not allow_missing_banks:
+        raise InvalidInput(
+            "balances_incomplete",
+            f"以下银行的余额文件尚未报送至 {period.end}，暂不能考核 {_name(period)}："
+            + "、".join(missing.values()),
+        )
     version = service.version_on(session, plan, period.end)
     terms = service.terms_of(version)
     results_path = f"assessments/{plan.code}/{period.start:%Y-%m}.parquet"
@@ -229,6 +250,7 @@ def assess(
         cards_assessed=decided.assessed,
         eligible=decided.eligible,
         ineligible=decided.assessed - decided.eligible,
+        banks_missing=tuple(missing),
     )
     ASSESSMENTS.labels(plan.code).inc()
     log.info("insurance.assessed", plan=plan.code, granted=granted, **summary.__dict__)
@@ -239,9 +261,44 @@ def assess(
         action="insurance.assessed",
         target_type="plan",
         target_id=plan.id,
-        after={**summary.__dict__, "coverage_granted": granted, "plan_version": version.version},
+        after={
+            **summary.__dict__,
+            "banks_missing": list(summary.banks_missing),
+            "coverage_granted": granted,
+            "plan_version": version.version,
+        },
     )
     return summary
+
+
+def _name(period: Period) -> str:
+    """A month by its code (2026-12), as the station evaluation names it; longer periods by
+    their dates."""
+    return (
+        period.code if period == period_containing(period.start, PeriodKind.MONTH) else period.label
+    )
+
+
+def _require_finished(period: Period, now: datetime) -> None:
+    if period.end >= business_date(now):
+        raise InvalidInput("period_open", f"{_name(period)} 尚未结束，期满后才能考核")
+
+
+def _banks_not_reaching(session: Session, plan: Plan, period: Period) -> dict[str, str]:
+    """By code, the plan's banks with cards whose files stop before the period's last day,
+    each named with how far its files reach (a bank with no cards has nothing to report)."""
+    issuing = member_queries.bank_ids_with_cards(session)
+    bank_ids = [bank for bank in service.plan_bank_ids(session, plan) if bank in issuing]
+    reached = last_days_reported(session, bank_ids)
+    missing: dict[str, str] = {}
+    for bank in member_queries.all_banks(session):
+        if bank.id not in bank_ids:
+            continue
+        if bank.id not in reached:
+            missing[bank.code] = f"{bank.name}（尚未报送）"
+        elif reached[bank.id] < period.end:
+            missing[bank.code] = f"{bank.name}（已报送至 {reached[bank.id]}）"
+    return missing
 
 
 def _decide_all(

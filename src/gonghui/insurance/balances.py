@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -317,6 +317,16 @@ def _store(
         after={"bank": bank.code, "rows": len(rows), "new_rows": new_rows},
     )
     return BalanceImportReport(len(rows), new_rows, already_known=False)
+
+
+def last_days_reported(session: Session, bank_ids: Sequence[int]) -> dict[int, date]:
+    """The last day each bank's files reach; a bank that never sent a file is absent."""
+    rows = session.execute(
+        select(BalanceImport.bank_id, func.max(BalanceImport.last_date))
+        .where(BalanceImport.bank_id.in_(bank_ids))
+        .group_by(BalanceImport.bank_id)
+    )
+    return {bank_id: last for bank_id, last in rows if last is not None}
 
 
 def parts_overlapping(

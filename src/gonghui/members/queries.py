@@ -300,6 +300,11 @@ def card_banks(session: Session) -> dict[str, int]:
     return {row.card_no: row.bank_id for row in rows}
 
 
+def bank_ids_with_cards(session: Session) -> set[int]:
+    """The banks that have issued at least one card on the roll."""
+    return set(session.scalars(select(Card.bank_id).distinct()))
+
+
 @dataclass(frozen=True)
 class CardHolding:
     """A card with the facts about its holder that the insurance assessment needs."""
