@@ -10,6 +10,8 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from gonghui.cli import app
+from tests.insurance import bank_rules
+from tests.insurance.test_edges import PERIOD_OPEN
 
 runner = CliRunner()
 
@@ -80,6 +82,7 @@ def test_import_assess_and_ask_a_cards_standing(
         "cards_assessed": summary["cards_assessed"],
         "eligible": 2,
         "ineligible": summary["cards_assessed"] - 2,
+        "banks_missing": [],
     }
     again = runner.invoke(
         app, ["insurance", "assess", "--period", "2025-01", "--plan", "YT", "--json"]
@@ -171,4 +174,54 @@ def test_the_trial_calculation_from_the_command_line(federation: list[tuple[str,
         ],
     )
     assert bad.exit_code == 1
-    assert "YYYY-MM-DD" in bad.output
+    assert "入院日期“2025-13-01”不存在" in bad.output
+
+
+def _flat(output: str) -> str:
+    """The console wraps long lines; compare without the whitespace."""
+    return "".join(output.split())
+
+
+def test_the_command_line_refuses_a_bank_file_line_for_line_as_the_page_and_api_do(
+    federation: list[tuple[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GONGHUI_CLOCK_FIXED", bank_rules.CLOCK)
+    card = next(card for card, bank in federation if bank == "YTB")
+    file = tmp_path / "ytb.csv"
+    file.write_text(bank_rules.csv_text(card), encoding="gbk")
+    result = runner.invoke(app, ["insurance", "import-balances", str(file), "--bank", "YTB"])
+    assert result.exit_code == 1
+    for line in [*bank_rules.expected(), bank_rules.HEADLINE]:
+        assert _flat(line) in _flat(result.output)
+
+
+def _last_reported(tmp_path: Path) -> str:
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.connect() as connection:
+        last = connection.execute(
+            text("SELECT max(last_date) FROM insurance_balance_imports")
+        ).scalar_one()
+    engine.dispose()
+    return str(last)[:10]
+
+
+def test_the_command_line_refuses_an_unfinished_or_unreported_month_as_the_page_and_api_do(
+    federation: list[tuple[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GONGHUI_CLOCK_FIXED", bank_rules.CLOCK)
+    command = ["insurance", "assess", "--plan", "YT", "--period"]
+    unfinished = runner.invoke(app, [*command, "2025-02"])
+    assert unfinished.exit_code == 1
+    assert _flat(PERIOD_OPEN) in _flat(unfinished.output)
+    # Months after the demo's files end: both banks are late.
+    monkeypatch.setenv("GONGHUI_CLOCK_FIXED", "2030-03-10T09:00:00+08:00")
+    reached = _last_reported(tmp_path)
+    late = runner.invoke(app, [*command, "2030-01"])
+    assert late.exit_code == 1
+    assert _flat(
+        "以下银行的余额文件尚未报送至 2030-01-31，暂不能考核 2030-01："
+        f"烟台银行（已报送至 {reached}）、齐鲁银行（已报送至 {reached}）"
+    ) in _flat(late.output)
+    anyway = runner.invoke(app, [*command, "2030-01", "--allow-missing-banks", "--json"])
+    assert anyway.exit_code == 0, anyway.output
+    assert json.loads(anyway.stdout)["banks_missing"] == ["YTB", "QLB"]

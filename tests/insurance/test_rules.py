@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gonghui.core.inputs import InputError, parse_month
 from gonghui.insurance.rules import (
     BalancePoint,
     CardFacts,
@@ -11,7 +12,6 @@ from gonghui.insurance.rules import (
     Ineligibility,
     Period,
     PeriodKind,
-    RuleError,
     Terms,
     apply_group_minimum,
     average_daily_balance,
@@ -19,7 +19,6 @@ from gonghui.insurance.rules import (
     explain_balance,
     fen_days,
     following_period,
-    parse_month,
     period_containing,
 )
 
@@ -139,7 +138,7 @@ def test_coverage_follows_the_assessed_period() -> None:
 
 @pytest.mark.parametrize("text", ["2025-13", "2025-1", "25-01", "2025/01", ""])
 def test_a_bad_period_is_refused_in_chinese(text: str) -> None:
-    with pytest.raises(RuleError, match="YYYY-MM"):
+    with pytest.raises(InputError, match="YYYY-MM"):
         parse_month(text)
 
 

@@ -138,6 +138,7 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/insurance/dashboard"): DASHBOARD_VIEWERS,
     ("GET", "/insurance/dashboard.xlsx"): DASHBOARD_VIEWERS,
     ("POST", "/api/v1/insurance/balances"): BALANCE_SENDERS,
+    ("POST", "/api/v1/insurance/assessments"): STAFF,
     ("POST", "/api/v1/insurance/estimate"): CLAIM_VIEWERS,
     ("GET", "/api/v1/insurance/cards/{card_no}/standing"): CLAIM_VIEWERS | FIGURE_VIEWERS,
     ("GET", "/api/v1/insurance/claims"): CLAIM_VIEWERS,

@@ -138,7 +138,7 @@ def parse_date(text: str, label: str = "日期") -> date:
     raise InputError(f"{label}“{_shown(text)}”格式不正确，应为 {DATE_FORMS}")
 
 
-_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _YEAR = re.compile(r"^(\d{4})$")
 
 

@@ -10,15 +10,17 @@ from fastapi import APIRouter, Depends, Path
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.errors import InvalidInput, NotFound
-from gonghui.core.money import parse_yuan, yuan_string
-from gonghui.insurance import claims, figures, queries, service
+from gonghui.core.inputs import InputError, input_error, parse_amount, parse_month
+from gonghui.core.money import yuan_string
+from gonghui.insurance import assessment, claims, figures, queries, service
 from gonghui.insurance.balances import Source, import_balance_rows
 from gonghui.insurance.models import Plan
 from gonghui.insurance.plan_forms import read_terms
-from gonghui.insurance.rules import RuleError, parse_month
 from gonghui.insurance.schemas import (
     AmendmentIn,
     AmendmentOut,
+    AssessmentIn,
+    AssessmentOut,
     BalanceBatchIn,
     BalanceBatchOut,
     ClaimOut,
@@ -80,6 +82,39 @@ def push_balances(
     )
 
 
+@router.post("/assessments", response_model=AssessmentOut)
+def run_assessment(
+    body: AssessmentIn,
+    db: Db,
+    now: Now,
+    store: Balances,
+    actor: Annotated[Actor, Depends(api_permitted(Permission.INSURANCE_MANAGE))],
+) -> AssessmentOut:
+    """Run the assessment of a finished period; refused (422 `period_open` or
+    `balances_incomplete`) as the page and the CLI refuse it."""
+    try:
+        month = parse_month(body.period, "考核期间")
+    except InputError as error:
+        raise input_error("bad_period", error) from None
+    summary = assessment.assess(
+        db,
+        service.plan_by_code(db, body.plan_code),
+        month,
+        actor=actor,
+        now=now,
+        store=store,
+        allow_missing_banks=body.allow_missing_banks,
+    )
+    db.commit()
+    return AssessmentOut(
+        period=summary.period,
+        cards_assessed=summary.cards_assessed,
+        eligible=summary.eligible,
+        ineligible=summary.ineligible,
+        banks_missing=list(summary.banks_missing),
+    )
+
+
 def _holding_in_reach(db: Db, actor: Actor, card_no: str) -> int:
     """The member holding the card, if the actor may ask about it."""
     plan = service.plan_by_code(db)
@@ -102,11 +137,9 @@ def estimate(
 ) -> EstimateOut:
     """The trial calculation (试算) before a claim is submitted."""
     try:
-        eligible = parse_yuan(request.eligible_amount)
-    except ValueError as error:
-        raise InvalidInput("bad_amount", str(error)) from None
-    if eligible < 0:
-        raise InvalidInput("bad_amount", "可报销费用不能为负数")
+        eligible = parse_amount(request.eligible_amount, "可报销费用")
+    except InputError as error:
+        raise input_error("bad_amount", error) from None
     member_id = _holding_in_reach(db, actor, request.card_no)
     plan = service.plan_by_code(db)
     result = claims.estimate(db, plan, member_id, request.admission, eligible)
@@ -132,9 +165,9 @@ def card_standing(
     """A card's average daily balance for a month and whether it qualifies, in words too."""
     _holding_in_reach(db, actor, card_no)
     try:
-        month = parse_month(period)
-    except RuleError as error:
-        raise InvalidInput("bad_period", str(error)) from None
+        month = parse_month(period, "期间")
+    except InputError as error:
+        raise input_error("bad_period", error) from None
     standing = queries.card_standing(db, service.plan_by_code(db), card_no, month, store=store)
     return StandingOut(
         card_no=standing.card_no,

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from gonghui.cli_support import CLI_ACTOR, console, errors, fail, unit_of_work
 from gonghui.core.clock import clock_from
-from gonghui.core.money import parse_yuan, yuan_string
+from gonghui.core.inputs import InputError, parse_amount, parse_date, parse_month
+from gonghui.core.money import yuan_string
 from gonghui.insurance import assessment, claims, queries, service
 from gonghui.insurance.balances import Source, import_balances
-from gonghui.insurance.rules import DayCount, PeriodKind, RuleError, Terms, parse_month
+from gonghui.insurance.rules import DayCount, PeriodKind, Terms
 from gonghui.insurance.store import store_for
 from gonghui.members import banks
 from gonghui.members import queries as member_queries
@@ -43,8 +44,8 @@ def _day(text: str, what: str) -> date:
 
 def _month(text: str) -> date:
     try:
-        return parse_month(text)
-    except RuleError as error:
+        return parse_month(text, "期间")
+    except InputError as error:
         fail(str(error))
 
 
@@ -64,12 +65,12 @@ def plan_create(
     """创建保险计划（第1版条款）。"""
     try:
         terms = Terms(
-            threshold_fen=parse_yuan(threshold),
-            annual_cap_fen=parse_yuan(cap),
+            threshold_fen=parse_amount(threshold, "达标日均余额"),
+            annual_cap_fen=parse_amount(cap, "赔付上限"),
             period_kind=period,
             day_count=day_count,
         )
-        starts = date.fromisoformat(effective_from)
+        starts = parse_date(effective_from, "生效日期")
     except ValueError as error:
         fail(str(error))
     with unit_of_work() as (session, settings):
@@ -231,9 +232,18 @@ def assess(
         str, typer.Option(help="考核期间 YYYY-MM（按季或按年的计划取其所在季度或年度）")
     ],
     plan: Annotated[str | None, typer.Option(help="计划代码（只有一个计划时可省略）")] = None,
+    allow_missing_banks: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing-banks",
+            help="有银行的余额文件未报送至期末时仍然考核（记入审计日志；文件补齐后可重新考核）",
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
-    """考核各卡日均余额，决定参保资格并赠送下一保障期的补充医保；重复运行结果相同、不会重复。"""
+    """考核各卡日均余额，决定参保资格并赠送下一保障期的补充医保；重复运行结果相同、不会重复。
+
+    只能考核已结束的期间，且计划内各银行的余额文件须已报送至期末。"""
     month = _month(period)
     with unit_of_work() as (session, settings), errors.status(f"正在考核 {period}…"):
         summary = assessment.assess(
@@ -243,6 +253,7 @@ def assess(
             actor=CLI_ACTOR,
             now=clock_from(settings).now(),
             store=store_for(settings),
+            allow_missing_banks=allow_missing_banks,
         )
     if json_output:
         typer.echo(json.dumps(asdict(summary), ensure_ascii=False))
@@ -251,6 +262,8 @@ def assess(
         f"{summary.period}：考核 {summary.cards_assessed} 张卡，达标 {summary.eligible}，"
         f"未达标 {summary.ineligible}"
     )
+    if summary.banks_missing:
+        errors.print(f"注意：{'、'.join(summary.banks_missing)} 的余额文件未报送至期末")
 
 
 @app.command()
@@ -287,12 +300,10 @@ def estimate(
 ) -> None:
     """理赔试算：按计划条款和本年度已用额度，计算本次可赔付金额。"""
     try:
-        admitted = date.fromisoformat(admission)
-        eligible = parse_yuan(eligible_amount)
-    except ValueError as error:
-        fail(f"入院日期应为 YYYY-MM-DD，金额最多两位小数（{error}）")
-    if eligible < 0:
-        fail("可报销费用不能为负数")
+        admitted = parse_date(admission, "入院日期")
+        eligible = parse_amount(eligible_amount, "可报销费用")
+    except InputError as error:
+        fail(str(error))
     with unit_of_work() as (session, _settings):
         chosen = service.plan_by_code(session, plan)
         holdings = member_queries.card_holdings(

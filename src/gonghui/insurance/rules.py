@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -11,10 +10,6 @@ from decimal import Decimal
 from enum import StrEnum
 
 from gonghui.core.money import Fen, format_fen, round_half_up_to_fen
-
-
-class RuleError(ValueError):
-    """Bad input to a rule; the message is the Chinese reason shown to people."""
 
 
 class PeriodKind(StrEnum):
@@ -53,16 +48,6 @@ class Period:
 
 def _month_end(day: date) -> date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
-
-
-_PERIOD_CODE = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-def parse_month(text: str) -> date:
-    match = _PERIOD_CODE.match(text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:  # noqa: PLR2004 - months of a year
-        raise RuleError(f"期间“{text}”格式不正确，应为 YYYY-MM，如 2025-01")
-    return date(int(match.group(1)), int(match.group(2)), 1)
 
 
 def period_containing(day: date, kind: PeriodKind) -> Period:

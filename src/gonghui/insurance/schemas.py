@@ -15,8 +15,8 @@ from gonghui.insurance.models import Claim
 
 class BalanceRowIn(BaseModel):
     card_no: str
-    date: str = Field(description="YYYY-MM-DD 或 YYYYMMDD")
-    balance: str = Field(description="日终余额（元），最多两位小数")
+    date: str = Field(description="YYYY-MM-DD、YYYY/M/D 或 YYYYMMDD；须为已结束的日期（北京时间）")
+    balance: str = Field(description="日终余额（元），最多两位小数，千分位逗号可选（2,500.00）")
 
 
 class BalanceBatchIn(BaseModel):
@@ -29,6 +29,22 @@ class BalanceBatchOut(BaseModel):
     new_rows: int
     already_known: bool
     summary: str
+
+
+class AssessmentIn(BaseModel):
+    period: str = Field(description="考核期间 YYYY-MM（按季或按年的计划取其所在季度或年度）")
+    plan_code: str | None = Field(default=None, description="计划代码（只有一个计划时可省略）")
+    allow_missing_banks: bool = Field(
+        default=False, description="有银行的余额文件未报送至期末时仍然考核（记入审计日志）"
+    )
+
+
+class AssessmentOut(BaseModel):
+    period: str
+    cards_assessed: int
+    eligible: int
+    ineligible: int
+    banks_missing: list[str] = Field(description="余额文件未报送至期末的银行代码")
 
 
 class EstimateIn(BaseModel):

@@ -3,6 +3,7 @@ assessment and watches its figures."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -11,11 +12,11 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.charts import Series, bar_chart, line_chart
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
+from gonghui.core.inputs import InputError, input_error, parse_month
 from gonghui.core.money import fen_to_yuan
 from gonghui.core.tabular import write_xlsx
 from gonghui.insurance import assessment, figures, queries, service
 from gonghui.insurance.balances import Source, import_balances
-from gonghui.insurance.rules import RuleError, parse_month
 from gonghui.insurance.web import Balances
 from gonghui.members import queries as member_queries
 from gonghui.web.deps import Csrf, Db, Now, flash, permitted, read_upload, render
@@ -82,8 +83,7 @@ def balances_upload(
     return RedirectResponse("/insurance/balances", status_code=303)
 
 
-@router.get("/insurance/assessments")
-def assessments_page(request: Request, db: Db, actor: FigureViewer) -> Response:
+def _assessments_context(db: Db, actor: Actor) -> dict[str, object]:
     runs = queries.assessment_runs(db, actor)
     if actor.bank_id is not None:
         # A bank's own cards only: its tally stands in for the federation's totals too.
@@ -97,11 +97,13 @@ def assessments_page(request: Request, db: Db, actor: FigureViewer) -> Response:
         (run, assessed, passed, tally)
         for run, (assessed, passed), tally in zip(runs, totals, tallies, strict=True)
     ]
+    return {"rows": rows, "can_run": actor.can(Permission.INSURANCE_MANAGE)}
+
+
+@router.get("/insurance/assessments")
+def assessments_page(request: Request, db: Db, actor: FigureViewer) -> Response:
     return render(
-        request,
-        "insurance/assessments.html",
-        {"rows": rows, "can_run": actor.can(Permission.INSURANCE_MANAGE)},
-        actor=actor,
+        request, "insurance/assessments.html", _assessments_context(db, actor), actor=actor
     )
 
 
@@ -113,24 +115,48 @@ def run_assessment(
     store: Balances,
     actor: Manager,
     period: Annotated[str, Form()] = "",
+    allow_missing_banks: Annotated[bool, Form()] = False,
 ) -> Response:
     try:
-        month = parse_month(period)
-    except RuleError as error:
-        raise InvalidInput("bad_period", str(error)) from None
-    try:
         summary = assessment.assess(
-            db, service.plan_by_code(db), month, actor=actor, now=now, store=store
+            db,
+            service.plan_by_code(db),
+            _period_month(period),
+            actor=actor,
+            now=now,
+            store=store,
+            allow_missing_banks=allow_missing_banks,
         )
+    except InvalidInput as refused:
+        # The form comes back as itself, the reason above it: the operator may correct the
+        # month or tick the override.
+        db.rollback()
+        context = {
+            **_assessments_context(db, actor),
+            "error": refused.message,
+            "period": period,
+            "allow_missing_banks": allow_missing_banks,
+        }
+        return render(request, "insurance/assessments.html", context, actor=actor, status_code=422)
     except DomainError:
         db.rollback()
         raise
     db.commit()
+    late = (
+        f"；{'、'.join(summary.banks_missing)} 的余额未报送至期末" if summary.banks_missing else ""
+    )
     flash(
         request,
-        f"{summary.period} 考核完成：{summary.cards_assessed} 张卡，达标 {summary.eligible}",
+        f"{summary.period} 考核完成：{summary.cards_assessed} 张卡，达标 {summary.eligible}{late}",
     )
     return RedirectResponse("/insurance/assessments", status_code=303)
+
+
+def _period_month(text: str) -> date:
+    try:
+        return parse_month(text, "考核月份")
+    except InputError as error:
+        raise input_error("bad_period", error) from None
 
 
 @router.get("/insurance/dashboard")
