@@ -120,6 +120,32 @@ def test_users_create_makes_a_login(database: str) -> None:
     assert "必须指定所属银行" in missing_bank.output
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["fund", "--insured", "1", "--amount", "99999999999999999", "--key", "k"],
+            "划入金额超出上限",
+        ),
+        (["fund", "--insured", "1", "--amount", "1e3", "--key", "k"], "划入金额“1e3”格式不正确"),
+        (
+            ["fund", "--insured", "1", "--amount", "2500,00", "--key", "k"],
+            "划入金额“2500,00”格式不正确",
+        ),
+        (["settlement", "--month", "2025-1"], "月份“2025-1”格式不正确"),
+        (["open-region", "370600", "--on", "2025-02-30"], "开通日期“2025-02-30”不存在"),
+    ],
+    ids=["past-the-bound", "exponent", "comma-decimal", "month", "date"],
+)
+def test_wallet_commands_refuse_bad_input_with_a_message_not_a_traceback(
+    database: str, arguments: list[str], message: str
+) -> None:
+    result = runner.invoke(app, ["wallet", *arguments])
+    assert result.exit_code == 1
+    assert message in "".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
 def test_bad_configuration_exits_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GONGHUI_DATABASE_URL", "oracle://nowhere")
     result = runner.invoke(app, ["db", "upgrade"])

@@ -26,5 +26,5 @@ def test_dates_are_read_in_the_forms_banks_write(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["31/01/2025", "2025-13-01", "", "昨天"])
 def test_other_dates_are_refused(text: str) -> None:
-    with pytest.raises(ValueError, match=r"格式不正确|不存在"):
+    with pytest.raises(ValueError, match=r"格式不正确|不存在|请填写"):
         parse_date_cell(text)

@@ -84,7 +84,7 @@ def test_age_without_json_prints_a_chinese_summary() -> None:
         assert text_ in result.output
 
 
-def pension(*, balance: str = "200000", age_months: str = "720") -> list[str]:
+def pension(*, balance: str = "200000", age_months: str = "720", years: str = "35") -> list[str]:
     return [
         "retirement",
         "pension",
@@ -93,7 +93,7 @@ def pension(*, balance: str = "200000", age_months: str = "720") -> list[str]:
         "--index",
         "1.0",
         "--contribution-years",
-        "35",
+        years,
         f"--account-balance={balance}",
         "--age-months",
         age_months,
@@ -125,6 +125,24 @@ def test_pension_prints_the_divisor_and_yuan_strings(
     }
 
 
+@pytest.mark.parametrize(
+    ("years", "basic"),
+    [
+        # The 待遇核定表 prints N as decimals; the formula uses the printed figure:
+        # 10000 × (1 + 1.0) / 2 × 42.58 × 1% = 4258.00 (not 511 months' 4258.33).
+        ("42.58", "4258.00"),
+        ("31.5833", "3158.33"),
+        # Years and months are exact: 379 / 12 years → 3158.333… → 3158.33.
+        ("31年7个月", "3158.33"),
+        ("42年7个月", "4258.33"),
+    ],
+)
+def test_pension_takes_contribution_years_as_the_forms_print_them(years: str, basic: str) -> None:
+    result = runner.invoke(app, pension(years=years))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["basic_pension"] == basic
+
+
 def test_pension_without_json_prints_yuan_as_people_read_it() -> None:
     arguments = pension()[:-1]
     result = runner.invoke(app, arguments)
@@ -143,7 +161,11 @@ def test_pension_without_json_prints_yuan_as_people_read_it() -> None:
         (pension(age_months="900")[1:], "退休年龄75岁0个月不在计发月数表"),
         (pension(age_months="479")[1:], "不在计发月数表"),
         (pension(age_months="六十岁")[1:], "退休年龄应为整数个月"),
-        (pension(balance="1.234")[1:], "金额最多两位小数"),
+        (pension(balance="1.234")[1:], "个人账户储存额最多两位小数：1.234"),
+        (pension(balance="1e30")[1:], "个人账户储存额“1e30”格式不正确"),
+        (pension(years="31年12个月")[1:], "缴费年限的月数应为 0 至 11：31年12个月"),
+        (pension(years="1e1")[1:], "缴费年限应为年数（如 35、31.5833）或年月（如 31年7个月）：1e1"),
+        (pension(age_months="9" * 30)[1:], "退休年龄应为整数个月（0–1200）"),
     ],
     ids=[
         "month-13",
@@ -154,6 +176,10 @@ def test_pension_without_json_prints_yuan_as_people_read_it() -> None:
         "age-below-table",
         "age-not-a-number",
         "three-decimals",
+        "exponent",
+        "twelve-months",
+        "years-exponent",
+        "age-past-its-bound",
     ],
 )
 def test_bad_input_exits_non_zero_with_a_chinese_message(

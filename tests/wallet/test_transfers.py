@@ -116,6 +116,21 @@ def test_a_key_whose_request_was_not_found_stays_free(db: Session, family: Famil
     assert accept(int(sent["transfer_id"]))["status"] == "accepted"
 
 
+def test_a_transfer_to_nobody_is_not_found_and_its_key_stays_free(
+    db: Session, family: Family
+) -> None:
+    with pytest.raises(DomainError) as missing:
+        transfers.submit_transfer(
+            db, family.giver_actor, recipient_id=999_999, amount_fen=100 * Y, proof=FACE,
+            verifier=verifier(), idempotency_key="nobody", now=NOW,
+        )  # fmt: skip
+    assert (missing.value.code, missing.value.message) == (
+        "not_found",
+        "共济对象不存在或您无权查看",
+    )
+    assert send(db, family, 100 * Y, "nobody")["status"] == "pending"
+
+
 @pytest.mark.parametrize(
     ("fen", "code"),
     [(0, "amount_invalid"), (2_000 * Y + 1, "amount_over_limit"), (2_000 * Y, None)],

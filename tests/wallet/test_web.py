@@ -40,6 +40,36 @@ def _api_send(client: TestClient, family: Family, key: str, amount: str = "500")
     return client.post("/api/v1/wallet/transfers", json=body, headers=headers)
 
 
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("1,0,0", "金额“1,0,0”格式不正确，应为如 2500 或 2,500.00 的金额"),
+        ("1e3", "金额“1e3”格式不正确，应为如 2500 或 2,500.00 的金额"),
+        ("1e30", "金额“1e30”格式不正确，应为如 2500 或 2,500.00 的金额"),
+        ("NaN", "金额“NaN”格式不正确，应为如 2500 或 2,500.00 的金额"),
+        ("9" * 31, "金额超出上限（最多 ¥10,000,000,000.00）"),
+    ],
+)
+def test_the_api_refuses_amounts_it_would_misread_with_a_422_and_a_message(
+    client: TestClient, world: World, family: Family, amount: str, message: str
+) -> None:
+    login(client, world.users[Role.MEMBER])
+    answer = _api_send(client, family, f"bad-{amount[:8]}", amount=amount)
+    assert answer.status_code == 422  # type: ignore[attr-defined]
+    assert answer.json()["error"] == {"code": "bad_amount", "message": message}  # type: ignore[attr-defined]
+
+
+def test_the_api_says_not_found_for_a_recipient_that_does_not_exist(
+    client: TestClient, world: World, family: Family
+) -> None:
+    login(client, world.users[Role.MEMBER])
+    headers = {"X-CSRF-Token": csrf_of(client, "/home"), "Idempotency-Key": "nobody"}
+    body = {"recipient_id": 999_999, "amount": "100", "method": "password", "secret": "135790"}
+    answer = client.post("/api/v1/wallet/transfers", json=body, headers=headers)
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
+
+
 def test_the_api_applies_a_key_once_and_refuses_it_for_another_body(
     client: TestClient, world: World, family: Family
 ) -> None:

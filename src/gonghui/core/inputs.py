@@ -126,6 +126,8 @@ DATE_FORMS: Final = "YYYY-MM-DD、YYYY/M/D 或 YYYYMMDD"
 def parse_date(text: str, label: str = "日期") -> date:
     """A calendar day: 2025-01-31, 2025/1/31, 2025.1.31 or 20250131 (years 1900–2100)."""
     value = text.strip()
+    if not value:
+        raise InputError(f"请填写{label}")
     for shape in _DATE_SHAPES:
         if match := shape.match(value):
             year, month, day = (int(part) for part in match.groups())
@@ -145,6 +147,8 @@ _YEAR = re.compile(r"^(\d{4})$")
 def parse_month(text: str, label: str = "月份") -> date:
     """A calendar month, YYYY-MM (2025-01), as its first day."""
     value = text.strip()
+    if not value:
+        raise InputError(f"请填写{label}（YYYY-MM）")
     match = _MONTH.match(value)
     if match is None or not 1 <= int(match.group(2)) <= MONTHS_PER_YEAR:
         raise InputError(f"{label}“{_shown(text)}”格式不正确，应为 YYYY-MM，如 2025-01")
@@ -170,7 +174,7 @@ def parse_period(text: str, label: str = "考核期间") -> CalendarPeriod:
         year = int(match.group(1))
         return CalendarPeriod(value, date(year, 1, 1), date(year, 12, 31))
     try:
-        start = parse_month(value, label)
+        start = parse_month(value or "-", label)
     except InputError:
         raise InputError(
             f"{label}“{_shown(text)}”格式不正确，应为 YYYY-MM（月度）或 YYYY（年度）"

@@ -189,12 +189,12 @@ def dashboard_export(db: Db, actor: DashboardViewer) -> Response:
         ["参保单位", head.participating_units, "", ""],
         ["累计赠送保险人次", head.person_times, "", ""],
         ["办结理赔案件", head.claims_concluded, "", ""],
-        ["赔付金额（元）", float(fen_to_yuan(head.paid_fen)), "", ""],
+        ["赔付金额（元）", fen_to_yuan(head.paid_fen), "", ""],
         ["", "", "", ""],
         ["月份", "赠送人次", "赔付件数", "赔付金额（元）"],
     ]
     rows += [
-        [month, covered, count, float(fen_to_yuan(paid))]
+        [month, covered, count, fen_to_yuan(paid)]
         for month, covered, count, paid in zip(
             trend.months,
             trend.covered_by_month,

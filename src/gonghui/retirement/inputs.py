@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Final, TypeVar
 
 from gonghui.core.errors import InvalidInput
-from gonghui.core.money import parse_yuan
+from gonghui.core.inputs import (
+    InputError,
+    Years,
+    input_error,
+    parse_amount,
+    parse_bounded_int,
+    parse_decimal,
+    parse_years,
+)
 from gonghui.retirement.rules import (
-    MONTHS_PER_YEAR,
     Category,
     Month,
     PensionEstimate,
@@ -29,6 +36,11 @@ from gonghui.retirement.rules import (
 
 T = TypeVar("T")
 _PERCENT: Final = 100
+# Bounds of every number typed here: far beyond any real 指数 or 记账利率, but bounded.
+_LOWEST: Final = Decimal(-1000)
+_HIGHEST: Final = Decimal(1000)
+_LOWEST_INDEX: Final = Decimal(0)
+_MAX_AGE_MONTHS: Final = 1200
 
 
 def checked(rule: Callable[[], T]) -> T:
@@ -56,22 +68,19 @@ def decision(category_text: str, birth_text: str) -> RetirementDecision:
     return checked(lambda: decide_retirement(chosen, birth))
 
 
-def number(text: str, label: str) -> Decimal:
+def number(text: str, label: str, low: Decimal = _LOWEST, high: Decimal = _HIGHEST) -> Decimal:
     try:
-        value = Decimal(text.strip().replace(",", ""))
-    except InvalidOperation:
-        raise InvalidInput("bad_number", f"{label}应为数字：{text!r}") from None
-    if not value.is_finite():
-        raise InvalidInput("bad_number", f"{label}应为数字：{text!r}")
-    return value
+        return parse_decimal(text, label, low=low, high=high, places=6)
+    except InputError as error:
+        raise input_error("bad_number", error) from None
 
 
 def yuan(text: str, label: str) -> int:
     """A non-negative amount in yuan (at most two decimals), as fen."""
     try:
-        fen = parse_yuan(text)
-    except ValueError as error:
-        raise InvalidInput("bad_amount", f"{label}：{error}") from None
+        fen = parse_amount(text, label, allow_negative=True)
+    except InputError as error:
+        raise input_error("bad_amount", error) from None
     if fen < 0:
         raise InvalidInput("negative_amount", f"{label}不能为负数：{text.strip()}元")
     return fen
@@ -81,38 +90,40 @@ def optional_yuan(text: str, label: str) -> int | None:
     return yuan(text, label) if text.strip() else None
 
 
-def contribution_months(text: str, label: str = "缴费年限") -> int:
-    """Years (e.g. ``35`` or ``15.5``) as whole months: contributions are counted by month."""
-    years = number(text, label)
-    if years < 0:
+def contribution(text: str, label: str = "缴费年限") -> Years:
+    """Years as the forms print them: ``35``, ``31.5833``, ``42.58`` or ``31年7个月``."""
+    if text.strip().startswith("-"):
         raise InvalidInput("negative_months", f"{label}不能为负数：{text.strip()}")
-    months = years * MONTHS_PER_YEAR
-    if months != months.to_integral_value():
-        raise InvalidInput(
-            "bad_years", f"{label}应为整月数，如 15、15.5 或 15.25 年：{text.strip()}"
-        )
-    return int(months)
+    try:
+        return parse_years(text, label)
+    except InputError as error:
+        raise input_error("bad_years", error) from None
 
 
 def age_months(text: str) -> int:
     try:
-        return int(text.strip())
-    except ValueError:
-        raise InvalidInput("bad_age", f"退休年龄应为整数个月，如 60岁 写作 720：{text!r}") from None
+        return parse_bounded_int(text, "退休年龄（月）", low=0, high=_MAX_AGE_MONTHS)
+    except InputError:
+        shown = text.strip() or "（空）"
+        raise InvalidInput(
+            "bad_age", f"退休年龄应为整数个月（0–{_MAX_AGE_MONTHS}），如 60岁 写作 720：{shown}"
+        ) from None
 
 
 def pension(
     base: str, index: str, contribution_years: str, account_balance: str, age: str
 ) -> PensionEstimate:
     """The estimate at one retirement age, as the CLI and the API ask for it."""
+    years = contribution(contribution_years)
     return checked(
         lambda: estimate_pension(
             PensionInputs(
                 base_fen=yuan(base, "计发基数"),
-                index=number(index, "平均缴费指数"),
-                contribution_months=contribution_months(contribution_years),
+                index=number(index, "平均缴费指数", low=_LOWEST_INDEX),
+                contribution_months=years.months,
                 account_balance_fen=yuan(account_balance, "个人账户储存额"),
                 age_months=age_months(age),
+                contribution_years=None if years.printed_in_months else years.years,
             )
         )
     )
@@ -151,7 +162,7 @@ class PensionForm:
                 as_of=as_of,
                 base_fen=yuan(self.base, "计发基数"),
                 index=number(self.index, "平均缴费指数"),
-                contribution_months=contribution_months(self.years, "已缴费年限"),
+                contribution_months=contribution(self.years, "已缴费年限").months,
                 account_balance_fen=yuan(self.balance, "个人账户储存额"),
                 monthly_account_contribution_fen=yuan(self.monthly, "每月记入个人账户的缴费"),
                 annual_interest_rate=number(self.rate, "记账利率") / _PERCENT,

@@ -97,7 +97,7 @@ class Month:
         """Read ``"YYYY-MM"``, the form the CLI and the pages print."""
         match = _MONTH_TEXT.fullmatch(text.strip())
         if match is None:
-            msg = f"年月格式应为 YYYY-MM：{text!r}"
+            msg = f"年月格式应为 YYYY-MM：{text.strip() or '（空）'}"
             raise RetirementRuleError(msg, code="bad_month")
         return cls(int(match[1]), int(match[2]))
 
@@ -151,7 +151,7 @@ def parse_category(text: str) -> Category:
     try:
         return Category(text.strip())
     except ValueError:
-        msg = f"未知的人员类别：{text!r}（应为 male、female55 或 female50）"
+        msg = f"未知的人员类别：{text.strip() or '（空）'}（应为 male、female55 或 female50）"
         raise RetirementRuleError(msg, code="unknown_category") from None
 
 
@@ -159,7 +159,7 @@ def rule_for(category: Category) -> CategoryRule:
     try:
         return CATEGORY_RULES[category]
     except KeyError:
-        msg = f"未知的人员类别：{category!r}"
+        msg = f"未知的人员类别：{category}"
         raise RetirementRuleError(msg, code="unknown_category") from None
 
 
@@ -330,6 +330,9 @@ class PensionInputs:
     age_months: int  # age at retirement, which selects the 计发月数
     transitional_pension_fen: int | None = None
     local_top_up_fen: int | None = None
+    # N in years as the 待遇核定表 prints it (31.5833, 42.58): the agency's formula uses that
+    # printed figure, so when given it is N, and `contribution_months` is only its nearest month.
+    contribution_years: Decimal | None = None
 
     def __post_init__(self) -> None:
         _require_non_negative_fen("计发基数", self.base_fen)
@@ -361,11 +364,16 @@ def estimate_pension(
     基础养老金 = C × (1 + I) / 2 × N × 1%; 个人账户养老金 = 个人账户储存额 ÷ 计发月数.
     """
     divisor = divisor_for_age(inputs.age_months, table)
+    n_in_months = (
+        Decimal(inputs.contribution_months)
+        if inputs.contribution_years is None
+        else inputs.contribution_years * MONTHS_PER_YEAR
+    )
     # C × (1 + I) / 2 × (months / 12) × 1%, in yuan from fen: one division, one rounding.
     basic_yuan = (
         Decimal(inputs.base_fen)
         * (1 + inputs.index)
-        * inputs.contribution_months
+        * n_in_months
         / (2 * MONTHS_PER_YEAR * 100 * _FEN_PER_YUAN)
     )
     account_yuan = Decimal(inputs.account_balance_fen) / (divisor * _FEN_PER_YUAN)

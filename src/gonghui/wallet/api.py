@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
-from gonghui.core.errors import InvalidInput
-from gonghui.core.money import parse_yuan, yuan_string
+from gonghui.core.inputs import InputError, input_error, parse_amount, parse_month
+from gonghui.core.money import yuan_string
 from gonghui.wallet import people, queries, regions, spending, transfers
 from gonghui.wallet.models import Region
 from gonghui.wallet.schemas import (
@@ -42,10 +42,11 @@ Operator = Annotated[Actor, Depends(api_permitted(Permission.WALLET_OPERATE))]
 
 
 def _fen(text: str) -> int:
+    # A negative or zero amount is the wallet rule's refusal (amount_invalid), not bad input.
     try:
-        return parse_yuan(text)
-    except ValueError as error:
-        raise InvalidInput("bad_amount", str(error)) from None
+        return parse_amount(text, allow_negative=True)
+    except InputError as error:
+        raise input_error("bad_amount", error) from None
 
 
 @router.get("/regions", response_model=list[RegionOut])
@@ -284,6 +285,6 @@ def settlement(db: Db, now: Now, actor: Operator, month: str = "") -> Settlement
 
 def _month(text: str) -> date:
     try:
-        return date.fromisoformat(text + "-01")
-    except ValueError:
-        raise InvalidInput("bad_month", "月份格式应为 YYYY-MM") from None
+        return parse_month(text)
+    except InputError as error:
+        raise input_error("bad_month", error) from None

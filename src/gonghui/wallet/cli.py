@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,8 @@ import typer
 
 from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings, unit_of_work
 from gonghui.core.clock import business_date, clock_from
-from gonghui.core.money import format_fen, parse_yuan
+from gonghui.core.inputs import InputError, parse_amount, parse_date, parse_month
+from gonghui.core.money import fen_to_yuan, format_fen
 from gonghui.core.tabular import write_xlsx
 from gonghui.wallet import ledger, queries, regions, transfers
 from gonghui.wallet.verification import run_money_request
@@ -61,9 +61,9 @@ def open_region(
     """开通统筹区的医保钱包。"""
     now = clock_from(load_settings()).now()
     try:
-        opened_on = date.fromisoformat(on)
-    except ValueError:
-        fail("日期格式应为 YYYY-MM-DD")
+        opened_on = parse_date(on, "开通日期")
+    except InputError as error:
+        fail(str(error))
     with unit_of_work() as (session, _settings):
         region = regions.open_region(session, code, opened_on, actor=CLI_ACTOR, now=now)
         name = region.name
@@ -79,8 +79,8 @@ def fund(
     """向职工个人账户划入资金。"""
     now = clock_from(load_settings()).now()
     try:
-        fen = parse_yuan(amount)
-    except ValueError as error:
+        fen = parse_amount(amount, "划入金额")
+    except InputError as error:
         fail(str(error))
     with unit_of_work() as (session, _settings):
         run_money_request(
@@ -100,9 +100,9 @@ def settlement(
 ) -> None:
     """统筹区间月度清算：各地被共济人使用外地共济额度的金额。"""
     try:
-        first = date.fromisoformat(month + "-01")
-    except ValueError:
-        fail("月份格式应为 YYYY-MM")
+        first = parse_month(month)
+    except InputError as error:
+        fail(str(error))
     with unit_of_work() as (session, _settings):
         pairs, provinces = queries.settlement(session, CLI_ACTOR, first)
     for line in pairs:
@@ -117,7 +117,7 @@ def settlement_workbook(
 ) -> bytes:
     headers = ["使用地代码", "使用地", "共济人参保地代码", "共济人参保地", "金额（元）"]
     rows = [
-        (x.spent_code, x.spent_name, x.giver_code, x.giver_name, x.amount_fen / 100)
+        (x.spent_code, x.spent_name, x.giver_code, x.giver_name, fen_to_yuan(x.amount_fen))
         for x in [*pairs, *provinces]
     ]
     return write_xlsx("统筹区间清算", headers, rows, text_columns=headers[:1] + headers[2:3])

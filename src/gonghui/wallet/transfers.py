@@ -136,6 +136,10 @@ def submit_transfer(
     """Send money to a relative: every rule checked under the giver's row locks, the person
     verified, the amount held until the relative accepts it or 06:00 comes."""
     giver, wallet = people.own_insured_and_wallet(session, actor)
+    if session.get(Insured, recipient_id) is None:
+        # Not a refusal of the transfer rules (which would record it under the key): there is
+        # nobody to send to, as for any other id that names nothing.
+        raise NotFound("共济对象")
     body = {"recipient_id": recipient_id, "amount_fen": amount_fen, "method": proof.method.value}
 
     def work() -> dict[str, Any]:

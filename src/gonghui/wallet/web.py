@@ -14,7 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import BUSINESS_TZ, business_date
 from gonghui.core.errors import DomainError, InvalidInput, NotFound
-from gonghui.core.money import format_fen, parse_yuan
+from gonghui.core.inputs import InputError, input_error, parse_amount
+from gonghui.core.money import format_fen
 from gonghui.wallet import people, queries, regions, spending, transfers
 from gonghui.wallet.rules import KINSHIP_LABELS, PURPOSE_LABELS, Purpose, Verification
 from gonghui.wallet.verification import FaceVerifier, Proof, face_verifier_for, run_money_request
@@ -37,10 +38,11 @@ def _back(path: str = "/wallet") -> RedirectResponse:
 
 
 def _yuan(text: str) -> int:
+    # A negative or zero amount is the wallet rule's refusal (amount_invalid), not bad input.
     try:
-        return parse_yuan(text)
-    except ValueError as error:
-        raise InvalidInput("bad_amount", str(error)) from None
+        return parse_amount(text, allow_negative=True)
+    except InputError as error:
+        raise input_error("bad_amount", error) from None
 
 
 @router.get("/wallet")
@@ -196,7 +198,7 @@ def send(
             proof=Proof(method, secret), verifier=verifier_of(request),
             idempotency_key=idempotency_key, now=now,
         ),
-        lambda result: f"转账成功，¥{result['amount_fen'] / 100:,.2f} 待对方接收",
+        lambda result: f"转账成功，{format_fen(result['amount_fen'])} 待对方接收",
     )  # fmt: skip
 
 

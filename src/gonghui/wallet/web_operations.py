@@ -11,7 +11,8 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.charts import Series, bar_chart
 from gonghui.core.clock import business_date
-from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.core.errors import DomainError
+from gonghui.core.inputs import InputError, input_error, parse_date, parse_month
 from gonghui.wallet import queries, regions
 from gonghui.wallet.cli import settlement_workbook
 from gonghui.web.deps import Csrf, Db, Now, flash, permitted, render
@@ -57,9 +58,9 @@ def open_region(
 ) -> Response:
     try:
         try:
-            day = date.fromisoformat(opened_on)
-        except ValueError:
-            raise InvalidInput("bad_date", "请填写开通日期") from None
+            day = parse_date(opened_on, "开通日期")
+        except InputError as error:
+            raise input_error("bad_date", error) from None
         region = regions.open_region(db, code, day, actor=actor, now=now)
         name = region.name
     except DomainError as error:
@@ -81,9 +82,9 @@ def _month(text: str, now_day: date) -> date:
     if not text:
         return now_day.replace(day=1)
     try:
-        return date.fromisoformat(text + "-01")
-    except ValueError:
-        raise InvalidInput("bad_month", "月份格式应为 YYYY-MM") from None
+        return parse_month(text)
+    except InputError as error:
+        raise input_error("bad_month", error) from None
 
 
 @router.get("/wallet/settlement")

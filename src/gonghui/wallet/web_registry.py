@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.core.inputs import InputError, input_error, parse_date
 from gonghui.wallet import people, queries, regions, spending
 from gonghui.wallet.rules import Scheme
 from gonghui.web.deps import Csrf, Db, Now, Vault, flash, permitted, render
@@ -27,9 +28,9 @@ def _back(request: Request, message: str, category: str = "info") -> RedirectRes
 
 def read_date(text: str, what: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput("bad_date", f"请填写{what}（YYYY-MM-DD）") from None
+        return parse_date(text, what)
+    except InputError as error:
+        raise input_error("bad_date", error) from None
 
 
 @router.get(PATH)
