@@ -436,7 +436,7 @@ def test_staff_add_a_vehicle_and_its_manager_schedules_and_completes_trips(
     site = {"site_name": "芝罘湾安置房项目工地", "site_kind": "建筑工地", "district": "芝罘区"}
     undated = _post(client, path + "/trips", site | {"scheduled_on": "2月8日"})
     assert undated.status_code == 422
-    assert "请填写出车日期" in undated.text
+    assert "出车日期“2月8日”格式不正确" in undated.text
     assert _post(client, path + "/trips", site | {"scheduled_on": "2025-02-08"}).status_code == 303
     ahead = site | {"site_name": "莱山区地铁站点工地", "scheduled_on": "2025-02-20"}
     assert _post(client, path + "/trips", ahead).status_code == 303

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from gonghui.core.errors import InvalidInput
+from gonghui.core.inputs import InputError, input_error, parse_date
 from gonghui.stations.models import Position
 from gonghui.stations.records import PositionRecord, read_position
 from gonghui.stations.rules import (
@@ -134,9 +135,9 @@ def whole_number(text: str, label: str) -> int:
 
 def day(text: str, label: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput("bad_date", f"请填写{label}（格式 YYYY-MM-DD）") from None
+        return parse_date(text, label)
+    except InputError as error:
+        raise input_error("bad_date", error) from None
 
 
 # The rule-set form: each field of `RuleSet`, labelled for people, with its unit.
