@@ -68,6 +68,10 @@ def test_the_api_says_not_found_for_a_recipient_that_does_not_exist(
     answer = client.post("/api/v1/wallet/transfers", json=body, headers=headers)
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
+    past_bigint = client.post(
+        "/api/v1/wallet/transfers", json={**body, "recipient_id": 10**30}, headers=headers
+    )
+    assert past_bigint.status_code == 422
 
 
 def test_the_api_applies_a_key_once_and_refuses_it_for_another_body(

@@ -21,6 +21,7 @@ from gonghui.core.money import MAX_FEN, Fen, parse_yuan
 
 __all__ = [
     "MAX_FEN",
+    "MAX_ID",
     "Fen",
     "IdNumber",
     "InputError",
@@ -43,6 +44,9 @@ __all__ = [
 ]
 
 MIN_YEAR: Final = 1900
+# The largest row id a BIGINT column holds: an id past it names nothing, and must be refused
+# before it reaches the database (PostgreSQL would fail the statement, not find nothing).
+MAX_ID: Final = 2**63 - 1
 MAX_YEAR: Final = 2100
 MONTHS_PER_YEAR: Final = 12
 

@@ -6,11 +6,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from gonghui.core.inputs import MAX_ID
 from gonghui.wallet.rules import Kinship, Purpose, RelationshipStatus, Scheme, Verification
 
 
 class TransferIn(BaseModel):
-    recipient_id: int
+    recipient_id: int = Field(ge=1, le=MAX_ID)
     amount: str = Field(description="金额（元），最多两位小数，如 500 或 500.00")
     method: Verification
     secret: str = Field(description="医保码密码，或人脸采集样本", max_length=200)
