@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gonghui.cli_support import CLI_ACTOR, console, errors, fail, unit_of_work
 from gonghui.core.clock import clock_from
 from gonghui.core.inputs import InputError, parse_amount, parse_date, parse_month
-from gonghui.core.money import yuan_string
+from gonghui.core.money import parse_yuan, yuan_string
 from gonghui.insurance import assessment, claims, queries, service
 from gonghui.insurance.balances import Source, import_balances
 from gonghui.insurance.rules import DayCount, PeriodKind, Terms
