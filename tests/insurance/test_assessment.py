@@ -31,7 +31,7 @@ from gonghui.insurance.rules import (
     fen_days,
 )
 from gonghui.insurance.store import BalanceStore
-from gonghui.members import service as members_service
+from gonghui.members import banks
 from gonghui.members.models import Bank, Member
 from gonghui.members.rules import EmploymentStatus
 from tests.conftest import NOW
@@ -140,7 +140,7 @@ def test_a_month_is_assessed_only_once_every_plan_banks_files_reach_its_end(
 def test_a_bank_that_never_reported_is_named_and_one_without_cards_is_not_waited_for(
     db: Session, world: World, store: BalanceStore
 ) -> None:
-    idle = members_service.ensure_bank(db, "WHB", "威海银行")
+    idle = banks.register_bank(db, code="WHB", name="威海银行", actor=SETUP, now=NOW)
     chosen = service.create_plan(
         db,
         code="THREE",
@@ -155,6 +155,21 @@ def test_a_bank_that_never_reported_is_named_and_one_without_cards_is_not_waited
     load(db, world, store, world.bank_ytb, [f"{world.card_a},2025-01-31,3000.00"])
     with pytest.raises(InvalidInput, match=r"：齐鲁银行（尚未报送）$"):
         assess(db, chosen, date(2025, 1, 1), actor=SETUP, now=NOW, store=store)
+
+
+def test_a_bank_that_stopped_mid_period_is_waited_for_only_up_to_its_last_day(
+    db: Session, world: World, store: BalanceStore, plan: Plan
+) -> None:
+    qlb = db.get(Bank, world.bank_qlb)
+    assert qlb is not None
+    in_january = datetime(2025, 1, 10, 1, 0, tzinfo=UTC)
+    banks.retire_bank(db, qlb, date(2025, 1, 20), actor=SETUP, now=in_january)
+    load(db, world, store, world.bank_ytb, [f"{world.card_a},2025-01-31,3000.00"])
+    load(db, world, store, world.bank_qlb, [f"{world.card_b},2025-01-18,3000.00"])
+    with pytest.raises(InvalidInput, match=r"：齐鲁银行（已报送至 2025-01-18）$"):
+        assess(db, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store)
+    load(db, world, store, world.bank_qlb, [f"{world.card_b},2025-01-19,3000.00"])
+    assert assess(db, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store).banks_missing == ()
 
 
 def test_the_operator_may_assess_without_a_late_bank_and_the_audit_names_it(

@@ -10,7 +10,7 @@ pass rates and the new coverage rows come back to the database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -285,18 +285,24 @@ def _require_finished(period: Period, now: datetime) -> None:
 
 
 def _banks_not_reaching(session: Session, plan: Plan, period: Period) -> dict[str, str]:
-    """By code, the plan's banks with cards whose files stop before the period's last day,
-    each named with how far its files reach (a bank with no cards has nothing to report)."""
+    """By code, the banks the period is assessed with (those of the plan with cards, as the
+    assessment reads them) whose files stop before the period's last day, or the day before a
+    bank stopped, each named with how far its files reach. A bank with no cards has nothing to
+    report."""
     issuing = member_queries.bank_ids_with_cards(session)
-    bank_ids = [bank for bank in service.plan_bank_ids(session, plan) if bank in issuing]
+    assessed = service.plan_bank_ids(session, plan, period.start)
+    bank_ids = [bank for bank in assessed if bank in issuing]
     reached = last_days_reported(session, bank_ids)
     missing: dict[str, str] = {}
     for bank in member_queries.all_banks(session):
         if bank.id not in bank_ids:
             continue
+        due = period.end
+        if bank.retired_on is not None:
+            due = min(due, bank.retired_on - timedelta(days=1))
         if bank.id not in reached:
             missing[bank.code] = f"{bank.name}（尚未报送）"
-        elif reached[bank.id] < period.end:
+        elif reached[bank.id] < due:
             missing[bank.code] = f"{bank.name}（已报送至 {reached[bank.id]}）"
     return missing
 

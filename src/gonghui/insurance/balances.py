@@ -75,14 +75,6 @@ class BalanceImportReport:
         )
 
 
-def parse_balance_date(text: str, today: date) -> date:
-    """A day that has ended in Beijing: a bank reports a day's closing balance once it closed."""
-    on = parse_date(text)
-    if on >= today:
-        raise InputError(f"日期 {on} 尚未结束，当天结束后才能报送日终余额")
-    return on
-
-
 def parse_balance(text: str) -> int:
     if not text.strip():
         raise InputError("日终余额不能为空")
@@ -200,15 +192,10 @@ class _RowChecker:
             )
             return None
         self._check_card(card_no, reasons)
-        on = _try(
-            lambda text: parse_balance_date(text, self.today),
-            row.get(self.headers["日期"]),
-            reasons,
-        )
+        on = _try(parse_date, row.get(self.headers["日期"]), reasons)
         fen = _try(parse_balance, row.get(self.headers["日终余额"]), reasons)
-        retired = self.bank.retired_on
-        if on is not None and retired is not None and on >= retired:
-            reasons.append(f"{self.bank.name}自 {retired} 起已停止合作，不接收此后的余额")
+        if on is not None:
+            self._check_day(on, reasons)
         if on is not None and fen is not None and card_no:
             earlier_line, earlier_fen = self.first_seen.setdefault((card_no, on), (row.line, fen))
             if earlier_line != row.line and earlier_fen != fen:
@@ -219,6 +206,14 @@ class _RowChecker:
             self.errors.append(LineError(row.line, "；".join(reasons)))
             return None
         return BalanceRow(row.line, card_no, on, fen)
+
+    def _check_day(self, on: date, reasons: list[str]) -> None:
+        retired = self.bank.retired_on
+        if retired is not None and on >= retired:
+            reasons.append(f"{self.bank.name}自 {retired} 起已停止合作，不接收此后的余额")
+        elif on >= self.today:
+            # A closing balance exists only once the day has closed in Beijing.
+            reasons.append(f"日期 {on} 尚未结束，当天结束后才能报送日终余额")
 
     def _check_card(self, card_no: str, reasons: list[str]) -> None:
         card_bank = self.card_banks.get(card_no)
