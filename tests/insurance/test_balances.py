@@ -171,7 +171,7 @@ def test_the_count_matches_the_lines_listed_and_the_summary_says_what_happened(
         run(db, world, store, HEADER + "1,bad,abc\n2,bad,abc\n")
     assert caught.value.message == "导入失败：共2行有错误，未写入任何数据"
     first = run(db, world, store, HEADER + f"{world.card_a},2025-01-01,1.00\n")
-    assert first.summary == "余额导入完成：共1行，全部为新数据"
+    assert first.summary == "余额导入完成：共1行，新增1行"
     second = run(
         db, world, store, HEADER + f"{world.card_a},2025-01-01,1.00\n{world.card_a},2025-01-02,1\n"
     )

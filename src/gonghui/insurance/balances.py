@@ -66,7 +66,7 @@ class BalanceImportReport:
         if self.already_known:
             return f"该文件已导入过，共{self.rows}行，未作任何改动"
         if self.new_rows == self.rows:
-            return f"余额导入完成：共{self.rows}行，全部为新数据"
+            return f"余额导入完成：共{self.rows}行，新增{self.new_rows}行"
         if self.new_rows == 0:
             return f"余额导入完成：共{self.rows}行，均与已导入数据相同，未作改动"
         return (
