@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+from datetime import date, datetime
+
 import pytest
+from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -110,6 +114,20 @@ def test_the_forms_of_a_date_every_file_may_use_are_read_alike(
         + f'{world.card_a},2025-02-04,"2,500.00"\n'
     )
     assert run(db, world, store, content).new_rows == 4
+
+
+def test_an_xlsx_file_with_excel_date_cells_and_number_cells_is_read(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["卡号", "日期", "日终余额"])
+    sheet.append([world.card_a, datetime(2025, 1, 2), 2500.5])  # noqa: DTZ001 - an Excel cell
+    sheet.append([world.card_a, date(2025, 1, 3), 2500])
+    sheet.append([world.card_a, "2025/1/4", "2,500.00"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert run(db, world, store, buffer.getvalue()).new_rows == 3
 
 
 def test_a_day_that_has_not_ended_in_beijing_is_refused_with_its_line(

@@ -244,6 +244,23 @@ def test_the_pension_api_answers_like_the_cli(client: TestClient) -> None:
     }
 
 
+def test_the_pension_api_takes_contribution_years_as_printed_or_in_years_and_months(
+    client: TestClient,
+) -> None:
+    params = {"base": "10000", "index": "1.0", "account_balance": "200000", "age_months": "720"}
+    for years, basic in (("42.58", "4258.00"), ("42年7个月", "4258.33")):
+        answer = client.get(
+            "/api/v1/retirement/pension", params={**params, "contribution_years": years}
+        )
+        assert answer.json()["basic_pension"] == basic
+    huge = client.get(
+        "/api/v1/retirement/pension",
+        params={**params, "contribution_years": "35", "account_balance": "1e30"},
+    )
+    assert huge.status_code == 422
+    assert huge.json()["error"]["code"] == "bad_amount"
+
+
 def test_bad_api_input_is_a_422_with_the_rule_code_and_message(client: TestClient) -> None:
     month = client.get("/api/v1/retirement/age", params={"category": "male", "birth": "1980-13"})
     assert month.status_code == 422
