@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Final
 
+from gonghui.core.clock import BUSINESS_TZ
 from gonghui.core.errors import InvalidInput
 from gonghui.core.money import MAX_FEN, Fen, parse_yuan
 
 __all__ = [
     "MAX_FEN",
     "MAX_ID",
+    "CalendarPeriod",
     "Fen",
     "IdNumber",
     "InputError",
@@ -164,11 +166,22 @@ def parse_month(text: str, label: str = "月份") -> date:
 
 @dataclass(frozen=True)
 class CalendarPeriod:
-    """A month (label YYYY-MM) or a year (label YYYY); `end` is its last day."""
+    """A month (label YYYY-MM) or a year (label YYYY) of Beijing days; `end` is its last day."""
 
     label: str
     start: date
-    end: date
+    end: date  # inclusive
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def instants(self) -> tuple[datetime, datetime]:
+        """[first instant, first instant after): the business days as aware times."""
+        first = datetime.combine(self.start, time(0), BUSINESS_TZ)
+        after = datetime.combine(self.end + timedelta(days=1), time(0), BUSINESS_TZ)
+        return first, after
 
 
 def parse_period(text: str, label: str = "考核期间") -> CalendarPeriod:
