@@ -21,11 +21,12 @@ from gonghui.core.auth import (
 )
 from gonghui.core.clock import business_date
 from gonghui.core.errors import Conflict, InvalidInput, NotFound, Throttled, Unauthenticated
+from gonghui.core.inputs import parse_id_number, parse_mobile
 from gonghui.core.logging import get_logger
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
 from gonghui.members.models import ApiToken, Bank, LoginAttempt, Member, Unit, User
-from gonghui.members.rules import InvalidValue, MembershipStatus, parse_id_number, parse_mobile
+from gonghui.members.rules import InvalidValue, MembershipStatus
 
 log = get_logger("gonghui.accounts")
 

@@ -19,19 +19,12 @@ from sqlalchemy.orm import Session
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Role
 from gonghui.core.clock import business_date
+from gonghui.core.inputs import Sex, id_check_character, uscc_check_character
 from gonghui.core.pii import IdentityVault, mask_id_number
 from gonghui.members import accounts
 from gonghui.members.banks import register_bank
 from gonghui.members.models import Bank, Card, Member, MembershipChange, Unit
-from gonghui.members.rules import (
-    CardStatus,
-    EmploymentStatus,
-    MembershipStatus,
-    PostType,
-    Sex,
-    id_check_character,
-    uscc_check_character,
-)
+from gonghui.members.rules import CardStatus, EmploymentStatus, MembershipStatus, PostType
 
 DEMO_PASSWORD = "gonghui2025"  # noqa: S105 - printed on purpose: demo data only
 DEFAULT_MEMBERS = 10_000

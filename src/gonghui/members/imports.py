@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import Forbidden, ImportRejected, LineError
+from gonghui.core.inputs import IdNumber, parse_credit_code, parse_id_number, parse_mobile
 from gonghui.core.logging import get_logger
 from gonghui.core.metrics import IMPORTED_ROWS, IMPORTS
 from gonghui.core.pii import IdentityVault
@@ -26,13 +27,9 @@ from gonghui.members.banks import bank_views
 from gonghui.members.models import Bank, Card, Member, Unit
 from gonghui.members.rules import (
     EmploymentStatus,
-    IdNumber,
     InvalidValue,
     PostType,
-    parse_credit_code,
     parse_employment_status,
-    parse_id_number,
-    parse_mobile,
     parse_post_type,
 )
 from gonghui.members.service import CardRecord, MemberRecord, Outcome, UnitRecord

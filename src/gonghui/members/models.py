@@ -10,13 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gonghui.core.auth import Role
 from gonghui.core.db import Base, text_enum
-from gonghui.members.rules import (
-    CardStatus,
-    EmploymentStatus,
-    MembershipStatus,
-    PostType,
-    Sex,
-)
+from gonghui.core.inputs import Sex
+from gonghui.members.rules import CardStatus, EmploymentStatus, MembershipStatus, PostType
 
 
 class Bank(Base):

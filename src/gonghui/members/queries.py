@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from gonghui.core.audit import AuditEntry
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import InvalidInput, NotFound
+from gonghui.core.inputs import Sex, parse_id_number
 from gonghui.core.pagination import Page, paged
 from gonghui.core.pii import IdentityVault
 from gonghui.members.models import Bank, Card, Member, MembershipChange, Notification, Unit, User
@@ -24,8 +25,6 @@ from gonghui.members.rules import (
     InvalidValue,
     MembershipStatus,
     PostType,
-    Sex,
-    parse_id_number,
 )
 
 

@@ -18,12 +18,12 @@ from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import Forbidden, InvalidInput
+from gonghui.core.inputs import IdNumber
 from gonghui.core.pii import IdentityVault, mask_id_number
 from gonghui.members.models import Card, Member, MembershipChange, Notification, Unit
 from gonghui.members.rules import (
     CardStatus,
     EmploymentStatus,
-    IdNumber,
     InvalidValue,
     MembershipStatus,
     PostType,

@@ -34,7 +34,8 @@ from itertools import accumulate, compress
 from operator import add, attrgetter
 from typing import Final, Protocol
 
-from gonghui.members.rules import EmploymentStatus, PostType, Sex
+from gonghui.core.inputs import Sex
+from gonghui.members.rules import EmploymentStatus, PostType
 from gonghui.retirement.membership import AT_WORK, category_of
 from gonghui.retirement.rules import MONTHS_PER_YEAR, Category, Month, decide_retirement
 

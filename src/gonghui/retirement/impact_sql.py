@@ -31,7 +31,8 @@ from typing import Any, Final
 import duckdb
 import pyarrow as pa
 
-from gonghui.members.rules import PostType, Sex
+from gonghui.core.inputs import Sex
+from gonghui.members.rules import PostType
 from gonghui.retirement.impact import (
     HORIZON_YEARS,
     UPCOMING_MONTHS,

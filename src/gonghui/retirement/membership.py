@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from gonghui.members.rules import EmploymentStatus, PostType, Sex
+from gonghui.core.inputs import Sex
+from gonghui.members.rules import EmploymentStatus, PostType
 from gonghui.retirement.rules import Category
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from gonghui.core import audit
 from gonghui.core.auth import Actor
 from gonghui.core.errors import Conflict, InvalidInput
-from gonghui.members.rules import parse_mobile
+from gonghui.core.inputs import parse_mobile
 from gonghui.stations.models import Complaint, Feedback, Position, Rating, Visit
 from gonghui.stations.rules import ComplaintStatus, FeedbackKind, complaint_step
 from gonghui.stations.scoring import Aspect

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from gonghui.core.inputs import parse_mobile
 from gonghui.core.tabular import parse_date_cell
-from gonghui.members.rules import parse_mobile
 from gonghui.stations.geo import check_point
 from gonghui.stations.rules import (
     AMENITY_LABELS,

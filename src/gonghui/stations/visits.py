@@ -14,8 +14,8 @@ from gonghui.core import audit
 from gonghui.core.auth import Actor
 from gonghui.core.clock import business_date
 from gonghui.core.errors import InvalidInput, NotFound
+from gonghui.core.inputs import parse_mobile
 from gonghui.core.pii import mask_phone
-from gonghui.members.rules import parse_mobile
 from gonghui.stations import tokens
 from gonghui.stations.models import HeadCount, Position, Visit
 from gonghui.stations.rules import DUPLICATE_WINDOW, OPEN_STATUSES, CountSource, VisitorKind

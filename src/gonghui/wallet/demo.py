@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 
 from gonghui.core.auth import SYSTEM, Actor, Role
 from gonghui.core.clock import BUSINESS_TZ, business_date
+from gonghui.core.inputs import id_check_character
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
 from gonghui.members import accounts
 from gonghui.members import queries as member_queries
 from gonghui.members.demo import DEMO_PASSWORD
-from gonghui.members.rules import id_check_character
 from gonghui.wallet import people, spending, transfers
 from gonghui.wallet.rules import Kinship, Purpose, Scheme, Verification
 from gonghui.wallet.verification import FakeFaceVerifier, Proof, face_verifier_for

@@ -11,10 +11,10 @@ from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gonghui.core.inputs import InputError, parse_id_number, parse_mobile
 from gonghui.core.pii import IdentityVault, mask_id_number
 from gonghui.members import accounts
 from gonghui.members.queries import members_by_hash
-from gonghui.members.rules import InvalidValue, parse_id_number, parse_mobile
 from gonghui.wallet import regions
 from gonghui.wallet.models import Insured, Relationship, RelationshipEvent, UsageChange, Wallet
 from gonghui.wallet.regions import is_open
@@ -108,7 +108,7 @@ def register_insured(
         actor.require(Permission.WALLET_OPERATE)
     try:
         parsed = parse_id_number(id_number, today=business_date(now))
-    except InvalidValue as error:
+    except InputError as error:
         raise InvalidInput("bad_id_number", str(error)) from None
     if not name.strip():
         raise InvalidInput("name_required", "请填写姓名")
@@ -153,7 +153,7 @@ def open_wallet(
         raise Conflict("wallet_exists", "医保钱包已开通")
     try:
         phone = parse_mobile(phone)
-    except InvalidValue as error:
+    except InputError as error:
         raise InvalidInput("bad_phone", str(error)) from None
     usage = regions.region_by_code(session, usage_region_code)
     if not is_open(usage, business_date(now)):
@@ -198,7 +198,7 @@ def activate_relative(
     mismatch = InvalidInput("activation_mismatch", "姓名或身份证号与参保登记信息不一致")
     try:
         parsed = parse_id_number(id_number, today=business_date(now))
-    except InvalidValue:
+    except InputError:
         raise mismatch from None
     insured = session.scalars(
         select(Insured).where(Insured.id_hash == vault.search_hash(parsed.value))
@@ -361,7 +361,7 @@ def _recipient(
     unknown = NotFound("该亲属的参保信息（请核对姓名与身份证号）")
     try:
         parsed = parse_id_number(id_number, today=business_date(now))
-    except InvalidValue:
+    except InputError:
         raise unknown from None
     recipient = session.scalars(
         select(Insured).where(Insured.id_hash == vault.search_hash(parsed.value))

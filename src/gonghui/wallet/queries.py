@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session, aliased
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
+from gonghui.core.inputs import InputError, parse_id_number
 from gonghui.core.money import Fen
 from gonghui.core.pagination import Page, paged
 from gonghui.core.pii import IdentityVault
-from gonghui.members.rules import InvalidValue, parse_id_number
 from gonghui.wallet import ledger
 from gonghui.wallet.models import (
     Account,
@@ -340,6 +340,6 @@ def registry(
 def _insured_matches(query: str, vault: IdentityVault) -> ColumnElement[bool]:
     try:
         id_number = parse_id_number(query, today=date.max)
-    except InvalidValue:
+    except InputError:
         return Insured.name.contains(query, autoescape=True)
     return Insured.id_hash == vault.search_hash(id_number.value)
