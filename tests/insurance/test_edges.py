@@ -95,7 +95,10 @@ def test_the_operator_ticks_the_override_and_the_page_says_which_bank_was_late(
         client, "/insurance/assessments", {"period": "2025-01", "allow_missing_banks": "1"}
     )
     assert page.status_code == 303  # type: ignore[attr-defined]
-    assert "QLB 的余额未报送至期末" in client.get("/insurance/assessments").text
+    listing = client.get("/insurance/assessments").text
+    assert "QLB 的余额未报送至期末" in listing
+    # Run at NOW, 01:00 UTC: the page reads Beijing time.
+    assert "1 次，最近 2025-02-10 09:00" in listing
     token = {"X-CSRF-Token": csrf_of(client, "/home")}
     answer = client.post(
         "/api/v1/insurance/assessments",
