@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gonghui.core.audit import AuditEntry
 from gonghui.core.errors import InvalidInput
-from gonghui.insurance import service
+from gonghui.insurance import jobs, service
 from gonghui.insurance.assessment import assess, decide, fen_days_sql
 from gonghui.insurance.balances import Source, import_balances
 from gonghui.insurance.models import AssessmentRun, Coverage, Plan
@@ -170,6 +170,22 @@ def test_a_bank_that_stopped_mid_period_is_waited_for_only_up_to_its_last_day(
         assess(db, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store)
     load(db, world, store, world.bank_qlb, [f"{world.card_b},2025-01-19,3000.00"])
     assert assess(db, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store).banks_missing == ()
+
+
+def test_the_scheduled_assessment_waits_on_the_same_rule_as_the_service(
+    db: Session, world: World, store: BalanceStore, plan: Plan
+) -> None:
+    load(db, world, store, world.bank_ytb, [f"{world.card_a},2025-01-31,3000.00"])
+    load(db, world, store, world.bank_qlb, [f"{world.card_b},2025-01-20,3000.00"])
+    waiting = jobs.assess_ended_periods(db, NOW, store=store, actor=SETUP)
+    assert waiting == [
+        "YT2025 2025-01 等待齐鲁银行（已报送至 2025-01-20）报送至 2025-01-31 的余额文件"
+    ]
+    assert db.scalar(select(func.count()).select_from(AssessmentRun)) == 0
+    load(db, world, store, world.bank_qlb, [f"{world.card_b},2025-01-31,3000.00"])
+    assert jobs.assess_ended_periods(db, NOW, store=store, actor=SETUP) == [
+        "YT2025 2025-01 考核完成：2 张卡，达标 0"
+    ]
 
 
 def test_the_operator_may_assess_without_a_late_bank_and_the_audit_names_it(

@@ -38,6 +38,7 @@ from gonghui.insurance.rules import (
 )
 from gonghui.insurance.store import BalanceStore, scan, staged
 from gonghui.members import queries as member_queries
+from gonghui.members.models import Bank
 from gonghui.members.queries import CardHolding
 from gonghui.members.rules import CardStatus, EmploymentStatus, MembershipStatus
 
@@ -232,7 +233,7 @@ def assess(
     actor.require(Permission.INSURANCE_MANAGE)
     period = period_containing(month, service.version_on(session, plan, month).period_kind)
     _require_finished(period, now)
-    missing = _banks_not_reaching(session, plan, period)
+    missing = banks_not_reaching(session, plan, period)
     if missing and not allow_missing_banks:
         raise InvalidInput(
             "balances_incomplete",
@@ -284,27 +285,34 @@ def _require_finished(period: Period, now: datetime) -> None:
         raise InvalidInput("period_open", f"{_name(period)} 尚未结束，期满后才能考核")
 
 
-def _banks_not_reaching(session: Session, plan: Plan, period: Period) -> dict[str, str]:
-    """By code, the banks the period is assessed with (those of the plan with cards, as the
-    assessment reads them) whose files stop before the period's last day, or the day before a
-    bank stopped, each named with how far its files reach. A bank with no cards has nothing to
-    report."""
+def late_banks(session: Session, plan: Plan, period: Period) -> list[tuple[Bank, date | None]]:
+    """The banks the period is assessed with (the plan's, in partnership on its first day, with
+    cards) whose files stop before its last day, or before the day a bank stopped, each with
+    the last day its files reach (None: never sent). A bank with no cards has nothing to
+    report. The one rule that the assessment, its scheduled job and the checklist wait on."""
     issuing = member_queries.bank_ids_with_cards(session)
     assessed = service.plan_bank_ids(session, plan, period.start)
     bank_ids = [bank for bank in assessed if bank in issuing]
     reached = last_days_reported(session, bank_ids)
-    missing: dict[str, str] = {}
+    late: list[tuple[Bank, date | None]] = []
     for bank in member_queries.all_banks(session):
         if bank.id not in bank_ids:
             continue
         due = period.end
         if bank.retired_on is not None:
             due = min(due, bank.retired_on - timedelta(days=1))
-        if bank.id not in reached:
-            missing[bank.code] = f"{bank.name}（尚未报送）"
-        elif reached[bank.id] < due:
-            missing[bank.code] = f"{bank.name}（已报送至 {reached[bank.id]}）"
-    return missing
+        last = reached.get(bank.id)
+        if last is None or last < due:
+            late.append((bank, last))
+    return late
+
+
+def banks_not_reaching(session: Session, plan: Plan, period: Period) -> dict[str, str]:
+    """`late_banks` by code, each named with how far its files reach."""
+    return {
+        bank.code: f"{bank.name}（{'尚未报送' if last is None else f'已报送至 {last}'}）"
+        for bank, last in late_banks(session, plan, period)
+    }
 
 
 def _decide_all(

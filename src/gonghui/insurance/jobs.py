@@ -18,7 +18,6 @@ from gonghui.insurance.claims_rules import ClaimStatus, statutory_clock
 from gonghui.insurance.models import Claim, ClaimNotice
 from gonghui.insurance.rules import period_containing
 from gonghui.insurance.store import BalanceStore
-from gonghui.members import queries as member_queries
 from gonghui.members import service as member_service
 
 _WATCHED = (ClaimStatus.UNDER_REVIEW, ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)
@@ -85,11 +84,12 @@ def assess_ended_periods(
         if queries.assessment_run_for(session, plan, period.start) is not None:
             said.append(f"{plan.code} {period.code} 已考核")
             continue
-        short = queries.banks_short_of(session, plan, period.end)
-        if short:
-            names = member_queries.bank_names(session, short)
+        # The assessment's own rule, so that the job never starts a run the service refuses.
+        missing = assessment.banks_not_reaching(session, plan, period)
+        if missing:
             said.append(
-                f"{plan.code} {period.code} 等待{'、'.join(names)}报送至 {period.end} 的余额文件"
+                f"{plan.code} {period.code} 等待{'、'.join(missing.values())}"
+                f"报送至 {period.end} 的余额文件"
             )
             continue
         summary = assessment.assess(session, plan, period.start, actor=actor, now=now, store=store)

@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.errors import NotFound
 from gonghui.core.pagination import Page, paged
 from gonghui.insurance import service
-from gonghui.insurance.assessment import balance_sums, facts_of
+from gonghui.insurance.assessment import balance_sums, facts_of, late_banks
 from gonghui.insurance.claims import claim_for
 from gonghui.insurance.claims_rules import ClaimStatus
 from gonghui.insurance.models import (
@@ -27,6 +27,7 @@ from gonghui.insurance.models import (
 from gonghui.insurance.rules import (
     CardDecision,
     Period,
+    PeriodKind,
     decide_card,
     explain_balance,
     period_containing,
@@ -150,19 +151,10 @@ def member_names(session: Session, member_ids: list[int]) -> dict[int, str]:
 
 
 def banks_short_of(session: Session, plan: Plan, day: date) -> list[int]:
-    """The plan's banks (in partnership on `day`) whose balance files stop before `day`."""
-    reached = dict(
-        session.execute(
-            select(BalanceImport.bank_id, func.max(BalanceImport.last_date)).group_by(
-                BalanceImport.bank_id
-            )
-        ).all()
-    )
-    return [
-        bank_id
-        for bank_id in service.plan_bank_ids(session, plan, day)
-        if (last := reached.get(bank_id)) is None or last < day
-    ]
+    """The banks whose balance files do not yet reach `day`, the last day of a month, by the
+    rule the assessment of that month waits on."""
+    month = period_containing(day, PeriodKind.MONTH)
+    return [bank.id for bank, _last in late_banks(session, plan, month)]
 
 
 def assessment_run_for(session: Session, plan: Plan, period_start: date) -> AssessmentRun | None:
