@@ -441,7 +441,8 @@ def test_staff_create_a_plan_on_the_page(client: TestClient, db: Session, world:
     [
         ({}, "请至少选择一家合作银行"),
         ({"bank_id": "1", "threshold": "两千"}, "达标日均余额"),
-        ({"bank_id": "1", "effective_from": "2025/03/01"}, "请填写生效日期（YYYY-MM-DD）"),
+        ({"bank_id": "1", "effective_from": "2025-02-30"}, "生效日期“2025-02-30”不存在"),
+        ({"bank_id": "1", "effective_from": "三月一日"}, "生效日期“三月一日”格式不正确"),
     ],
 )
 def test_a_refused_plan_comes_back_with_its_values_and_the_message(
@@ -534,7 +535,7 @@ def test_it_refuses_credit_codes_that_name_no_unit_on_the_page(
     [
         ({"action": "leave", "scope": "all", "on": "2025-02-09"}, "退出日期不能早于今天"),
         ({"scope": "", "on": "2025-03-01"}, "请选择单位：全部、某区县、某行业或填写信用代码"),
-        ({"scope": "all", "on": "下个月"}, "请填写日期（YYYY-MM-DD）"),
+        ({"scope": "all", "on": "下个月"}, "日期“下个月”格式不正确"),
     ],
 )
 def test_a_refused_enrolment_comes_back_with_its_values_and_the_message(
@@ -781,7 +782,10 @@ def test_plan_enroll_unenroll_and_amend_from_the_command_line(roll: str) -> None
     ("arguments", "message"),
     [
         (["enroll", "--plan", "YT", "--from", "2025-03-01"], "请指定 --all-units"),
-        (["enroll", "--plan", "YT", "--all-units", "--from", "3月1日"], "参保日期应为 YYYY-MM-DD"),
+        (
+            ["enroll", "--plan", "YT", "--all-units", "--from", "3月1日"],
+            "参保日期“3月1日”格式不正确",
+        ),
         (["enroll", "--plan", "NOPE", "--all-units", "--from", "2025-03-01"], "不存在"),
         (["unenroll", "--plan", "YT", "--unit", "NOPE", "--from", "2025-03-01"], "不存在"),
         (

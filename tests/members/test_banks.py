@@ -484,7 +484,7 @@ def test_banks_add_update_retire_and_list_from_the_command_line(database: str) -
         (["banks", "add", "--code", "WHB", "--name", "另一家"], "银行代码 WHB 已存在"),
         (["banks", "update", "--code", "NOPE", "--name", "某银行"], "银行代码 NOPE 不存在"),
         (["banks", "retire", "--code", "WHB", "--on", "2025-02-09"], "停止合作日期不能早于今天"),
-        (["banks", "retire", "--code", "WHB", "--on", "2025/03/01"], "停止合作日期应为 YYYY-MM-DD"),
+        (["banks", "retire", "--code", "WHB", "--on", "3/1"], "停止合作日期“3/1”格式不正确"),
     ],
 )
 def test_bank_commands_refuse_bad_input_in_chinese_and_exit_non_zero(

@@ -37,9 +37,9 @@ def _bank(session: Session, code: str) -> Bank:
 
 def _day(text: str, what: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        fail(f"{what}应为 YYYY-MM-DD，如 2025-03-01")
+        return parse_date(text, what)
+    except InputError as error:
+        fail(str(error))
 
 
 def _month(text: str) -> date:

@@ -9,6 +9,7 @@ from datetime import date
 from typing import TypeVar
 
 from gonghui.core.errors import InvalidInput
+from gonghui.core.inputs import InputError, parse_date
 from gonghui.core.money import parse_yuan
 from gonghui.insurance.rules import SETTLEMENT_FIELDS, DayCount, PeriodKind, Terms
 
@@ -70,6 +71,6 @@ def read_terms(
 
 def read_day(text: str, label: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput("bad_date", f"请填写{label}（YYYY-MM-DD）") from None
+        return parse_date(text, label)
+    except InputError as error:
+        raise InvalidInput("bad_date", str(error)) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -10,6 +9,7 @@ from rich.table import Table
 
 from gonghui.cli_support import CLI_ACTOR, console, fail, unit_of_work
 from gonghui.core.clock import clock_from
+from gonghui.core.inputs import InputError, parse_date
 from gonghui.members import banks
 
 banks_app = typer.Typer(help="合作银行", no_args_is_help=True)
@@ -65,9 +65,9 @@ def retire(
 ) -> None:
     """停止与银行的合作：不再登记新卡、令牌失效，历史数据保留。"""
     try:
-        day = date.fromisoformat(on) if on else None
-    except ValueError:
-        fail("停止合作日期应为 YYYY-MM-DD")
+        day = parse_date(on, "停止合作日期") if on else None
+    except InputError as error:
+        fail(str(error))
     with unit_of_work() as (session, settings):
         bank = banks.bank_by_code(session, code)
         banks.retire_bank(session, bank, day, actor=CLI_ACTOR, now=clock_from(settings).now())

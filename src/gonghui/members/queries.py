@@ -548,8 +548,3 @@ def retired_bank_ids(session: Session, on: date) -> set[int]:
     return set(
         session.scalars(select(Bank.id).where(Bank.retired_on.is_not(None), Bank.retired_on <= on))
     )
-
-
-def bank_names(session: Session, bank_ids: list[int]) -> list[str]:
-    names = dict(session.execute(select(Bank.id, Bank.name).where(Bank.id.in_(bank_ids))).all())
-    return [names[bank_id] for bank_id in bank_ids if bank_id in names]
