@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -135,29 +136,39 @@ def test_bad_input_exits_non_zero_in_chinese(
     assert message in result.output
 
 
-def test_the_trial_calculation_from_the_command_line(federation: list[tuple[str, str]]) -> None:
+def test_the_trial_calculation_from_the_command_line(
+    federation: list[tuple[str, str]], tmp_path: Path
+) -> None:
     card = federation[0][0]
+    # A member the demo's own plan covers, on the first day of their cover.
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.connect() as connection:
+        covered_card, plan_code, starts_on = connection.execute(
+            text(
+                "SELECT c.card_no, p.code, v.starts_on FROM insurance_coverages v "
+                "JOIN cards c ON c.id = v.card_id JOIN insurance_plans p ON p.id = v.plan_id "
+                "ORDER BY v.id LIMIT 1"
+            )
+        ).one()
+    engine.dispose()
     result = runner.invoke(
         app,
-        [
-            "insurance",
-            "estimate",
-            "--card",
-            card,
-            "--admission",
-            "2025-03-02",
-            "--eligible-amount",
-            "60000",
-            "--plan",
-            "YT",
-            "--json",
-        ],
-    )
-    assert json.loads(result.stdout) == {
-        "payable": "50000.00",
-        "remaining_before": "50000.00",
-        "remaining_after": "0.00",
-    }
+        ["insurance", "estimate", "--card", covered_card, "--admission", str(starts_on),
+         "--eligible-amount", "100", "--plan", plan_code, "--json"],
+    )  # fmt: skip
+    answer = json.loads(result.stdout)
+    assert (answer["covered"], answer["payable"]) == (True, "100.00")
+    assert Decimal(answer["remaining_before"]) - Decimal(answer["remaining_after"]) == 100
+    # A stay no cover includes (plan YT has assessed nobody yet): the trial says why and
+    # promises nothing, where it used to promise the whole cap.
+    uncovered = runner.invoke(
+        app,
+        ["insurance", "estimate", "--card", card, "--admission", "2025-03-02",
+         "--eligible-amount", "60000", "--plan", "YT", "--json"],
+    )  # fmt: skip
+    answer = json.loads(uncovered.stdout)
+    assert (answer["covered"], answer["payable"]) == (False, "0.00")
+    assert "该会员" in answer["not_covered_reason"]
     bad = runner.invoke(
         app,
         [

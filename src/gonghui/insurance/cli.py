@@ -311,8 +311,19 @@ def estimate(
         )
         if not holdings:
             fail(f"参加计划 {chosen.code} 的会员卡 {card} 不存在")
-        result = claims.estimate(session, chosen, holdings[0].member_id, admitted, eligible)
+        member_id = holdings[0].member_id
+        # Cover first, as on the claim page: nothing is promised for a stay no cover includes.
+        reason = claims.not_covered(session, chosen, member_id, admitted, actor=CLI_ACTOR)
+        result = None if reason else claims.estimate(session, chosen, member_id, admitted, eligible)
+    if result is None:
+        if json_output:
+            payload = {"covered": False, "not_covered_reason": reason, "payable": "0.00"}
+            typer.echo(json.dumps(payload, ensure_ascii=False))
+            return
+        console.print(f"{reason}本次不可赔付。")
+        return
     payload = {
+        "covered": True,
         "payable": yuan_string(result.payable_fen),
         "remaining_before": yuan_string(result.remaining_before_fen),
         "remaining_after": yuan_string(result.remaining_after_fen),
