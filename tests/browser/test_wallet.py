@@ -1,4 +1,5 @@
-"""医保钱包 end to end on a phone: a member binds a relative in another open province, sends
+"""医保钱包 end to end on a phone: the agency issues the relative's activation code, the
+relative opens their wallet with it; a member binds a relative in another open province, sends
 500 yuan verified with the 医保码 password, the relative accepts and pays a pharmacy; a
 transfer at 23:00 is refused; an unaccepted one returns at 06:00 the next morning."""
 
@@ -118,11 +119,17 @@ def test_a_member_binds_sends_and_the_relative_accepts_and_pays(
     browser: Any, wallet_server: WalletServer
 ) -> None:
     server = wallet_server.server
+    agency = sign_in(browser, server, "agency")
+    agency.goto(server.url + f"/wallet/insured?q={SPOUSE_ID}")
+    agency.get_by_test_id("issue-code").click()
+    code = agency.get_by_test_id("activation-code").inner_text()
+
     relative = browser.new_page(viewport=PHONE)
     relative.goto(server.url + "/wallet/activate")
     relative.get_by_label("姓名").fill("赵淑芬")
     relative.get_by_label("身份证号").fill(SPOUSE_ID)
     relative.get_by_label("实名手机号").fill(SPOUSE_PHONE)
+    relative.get_by_label("激活码（向医保经办机构索取）").fill(code)
     relative.get_by_label("使用地").select_option(label="广州市")
     relative.get_by_label("密码（至少8位，同时作为医保码密码）").fill(SPOUSE_PASSWORD)
     relative.get_by_role("button", name="开通").click()

@@ -3,7 +3,11 @@ number, search, and ending or moving an insurance (which ends the person's relat
 
 from __future__ import annotations
 
+import re
+
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx2 import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -123,3 +127,50 @@ def test_the_api_registers_and_finds_an_insured_person(client: TestClient, world
     found = client.get("/api/v1/wallet/insured", params={"q": "刘秀"}).json()
     assert [person["id"] for person in found] == [made.json()["id"]]
     assert found[0]["id_masked"] != AUNT_ID
+
+
+def _activate_wallet(client: TestClient, code: str, phone: str = "13600000009") -> Response:
+    form = {
+        "name": "刘秀英",
+        "id_number": AUNT_ID,
+        "phone": phone,
+        "code": code,
+        "region": "510100",
+        "password": "aunt-pass-123",
+    }
+    token = csrf_of(client, "/wallet/activate")
+    return client.post(
+        "/wallet/activate", data={**form, "csrf_token": token}, follow_redirects=False
+    )
+
+
+def test_a_relative_opens_their_wallet_with_the_code_the_agency_issued(
+    app: FastAPI, client: TestClient, db: Session, world: World
+) -> None:
+    login(client, world.users[Role.INSURANCE_AGENCY])
+    _register(client, "刘秀英", AUNT_ID)
+    person = db.scalars(select(Insured).where(Insured.name == "刘秀英")).one()
+    relative = TestClient(app)
+    assert _activate_wallet(relative, "").status_code == 422, "name and ID alone are not enough"
+    issued = post_form(client, f"/wallet/insured/{person.id}/activation-code", {})
+    code = re.search(r'data-testid="activation-code">([^<]+)<', issued.text)
+    assert code is not None
+    assert _activate_wallet(relative, code.group(1)).status_code == 303
+    login(relative, "13600000009", "aunt-pass-123")
+    assert relative.get("/wallet").status_code == 200
+
+
+def test_wrong_wallet_codes_lock_the_activation_and_tell_the_agency(
+    app: FastAPI, client: TestClient, db: Session, world: World
+) -> None:
+    login(client, world.users[Role.INSURANCE_AGENCY])
+    _register(client, "刘秀英", AUNT_ID)
+    person = db.scalars(select(Insured).where(Insured.name == "刘秀英")).one()
+    issued = post_form(client, f"/wallet/insured/{person.id}/activation-code", {})
+    code = re.search(r'data-testid="activation-code">([^<]+)<', issued.text)
+    assert code is not None
+    for attempt in range(5):
+        guesser = TestClient(app, client=(f"198.51.100.{attempt}", 5000))
+        assert _activate_wallet(guesser, "AAAA-AAAA", f"1350000000{attempt}").status_code == 422
+    assert _activate_wallet(TestClient(app), code.group(1)).status_code == 423
+    assert "医保钱包开通已锁定" in client.get("/home").text

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx2 import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gonghui.core.auth import Role
-from gonghui.members.models import User
-from tests.world import PASSWORD, World, csrf_of, login, post_form
+from gonghui.core.auth import Actor, Role
+from gonghui.core.clock import FixedClock
+from gonghui.core.pii import IdentityVault
+from gonghui.core.settings import Environment, Settings
+from gonghui.members import accounts, service
+from gonghui.members.models import ActivationCode, Member, User
+from gonghui.members.queries import members_by_hash
+from gonghui.members.rules import EmploymentStatus, PostType, parse_id_number
+from gonghui.members.service import MemberRecord
+from tests.conftest import NOW
+from tests.world import PASSWORD, SETUP, World, csrf_of, login, make_id, post_form
 
 NAV_BY_ROLE = {
     Role.MEMBER: ["首页", "我的档案", "补充医保", "理赔", "退休测算", "医保钱包", "附近阵地"],
@@ -162,7 +172,7 @@ def test_deactivating_a_user_ends_their_open_sessions(client: TestClient, db: Se
     assert client.get("/home", follow_redirects=False).headers["location"] == "/login?next=/home"
 
 
-def _activate(client: TestClient, **fields: str) -> object:
+def _activate(client: TestClient, **fields: str) -> Response:
     form = {"password": "new-pass-123", "password_again": "new-pass-123", **fields}
     return client.post(
         "/activate",
@@ -171,37 +181,230 @@ def _activate(client: TestClient, **fields: str) -> object:
     )
 
 
-def test_a_member_activates_with_name_id_and_phone_then_logs_in_by_phone(
+def _code_for(db: Session, member_id: int) -> str:
+    """What the officer would hand over: issued through the service, as the page does."""
+    member = db.get(Member, member_id)
+    assert member is not None
+    code = accounts.issue_member_activation_code(
+        db, member, actor=SETUP, settings=Settings(environment=Environment.TEST), now=NOW
+    )
+    db.commit()
+    return code
+
+
+def _new_member_of_unit_a(db: Session, world: World, vault: IdentityVault) -> tuple[int, str]:
+    id_number = make_id(birth="19900607", sequence="357")
+    service.save_member(
+        db,
+        MemberRecord(
+            "王新民",
+            parse_id_number(id_number, today=NOW.date()),
+            "13700000007",
+            world.unit_a,
+            PostType.PRODUCTION,
+            EmploymentStatus.EMPLOYED,
+        ),
+        actor=SETUP,
+        now=NOW,
+        vault=vault,
+    )
+    db.commit()
+    return members_by_hash(db, {vault.search_hash(id_number)})[vault.search_hash(id_number)].id, (
+        id_number
+    )
+
+
+def test_the_officer_issues_a_code_once_and_the_member_activates_with_it(
+    app: FastAPI, client: TestClient, db: Session, world: World, vault: IdentityVault
+) -> None:
+    member_id, id_number = _new_member_of_unit_a(db, world, vault)
+    login(client, world.users[Role.UNIT_OFFICER])
+    assert "尚未发放" in client.get(f"/members/{member_id}").text
+    issued = post_form(client, f"/members/{member_id}/activation-code", {})
+    assert issued.status_code == 200
+    code = re.search(r'data-testid="activation-code">([^<]+)<', issued.text)
+    assert code is not None
+    assert app.state.sms.outbox[-1].phone == "13700000007"
+    assert code.group(1) in app.state.sms.outbox[-1].text
+    stored = db.scalars(select(ActivationCode)).one()
+    assert code.group(1) not in stored.code_hash, "kept only as a hash"
+    assert code.group(1) not in client.get(f"/members/{member_id}").text, "shown once"
+
+    member = TestClient(app)
+    response = _activate(
+        member, name="王新民", id_number=id_number, phone="13700000007", code=code.group(1)
+    )
+    assert response.status_code == 303
+    login(member, "13700000007", "new-pass-123")
+    assert "王新民" in member.get("/me").text
+    again = _activate(
+        TestClient(app), name="王新民", id_number=id_number, phone="13700000007", code=code.group(1)
+    )
+    assert again.status_code == 422, "a code opens one account once"
+
+
+def test_an_officer_cannot_issue_a_code_for_another_units_member(
+    client: TestClient, world: World
+) -> None:
+    login(client, world.users[Role.UNIT_OFFICER])
+    assert post_form(client, f"/members/{world.member_b}/activation-code", {}).status_code == 404
+
+
+def test_name_id_and_phone_alone_no_longer_open_an_account(
     client: TestClient, world: World
 ) -> None:
     response = _activate(
-        client, name="周秀英", id_number=world.member_b_id_number, phone="13900000002"
+        client, name="周秀英", id_number=world.member_b_id_number, phone="13900000002", code=""
     )
-    assert response.status_code == 303
-    login(client, "13900000002", "new-pass-123")
-    me = client.get("/me")
-    assert "周秀英" in me.text
-    assert world.member_b_id_number not in me.text, "a member sees their own ID masked"
-    assert world.member_b_id_number[:6] + "********" + world.member_b_id_number[-4:] in me.text
+    assert response.status_code == 422
+    assert "姓名、身份证号、手机号或激活码不正确" in response.text
 
 
 @pytest.mark.parametrize(
-    ("name", "phone"), [("周秀", "13900000002"), ("周秀英", "13900000003")], ids=["name", "phone"]
+    ("name", "phone", "code"),
+    [
+        ("周秀", "13900000002", None),
+        ("周秀英", "13900000003", None),
+        ("周秀英", "13900000002", "X"),
+    ],
+    ids=["name", "phone", "code"],
 )
 def test_activation_refuses_a_mismatch_without_saying_which_field(
-    client: TestClient, world: World, name: str, phone: str
+    client: TestClient, db: Session, world: World, name: str, phone: str, code: str | None
 ) -> None:
-    response = _activate(client, name=name, id_number=world.member_b_id_number, phone=phone)
-    assert response.status_code == 422
-    assert "姓名、身份证号或手机号与会员名册不一致" in response.text
-
-
-def test_a_member_cannot_activate_twice(client: TestClient, world: World) -> None:
+    right = _code_for(db, world.member_b)
     response = _activate(
-        client, name="林建国", id_number=world.member_a_id_number, phone="13800000001"
+        client, name=name, id_number=world.member_b_id_number, phone=phone, code=code or right
     )
-    assert response.status_code == 409
-    assert "已开通账号" in response.text
+    assert response.status_code == 422
+    assert "姓名、身份证号、手机号或激活码不正确" in response.text
+
+
+def test_an_expired_code_is_refused(
+    app: FastAPI, client: TestClient, db: Session, world: World
+) -> None:
+    code = _code_for(db, world.member_b)
+    app.state.clock = FixedClock(NOW + timedelta(hours=73))
+    response = _activate(
+        client, name="周秀英", id_number=world.member_b_id_number, phone="13900000002", code=code
+    )
+    assert response.status_code == 422
+
+
+def test_searching_id_numbers_for_one_person_is_stopped_within_a_few_tries(
+    client: TestClient, db: Session, world: World
+) -> None:
+    """The outside test's attack: name and phone known, every plausible ID number tried."""
+    _code_for(db, world.member_b)
+    statuses = [
+        _activate(
+            client,
+            name="周秀英",
+            id_number=make_id(birth=f"197203{day:02d}", sequence="242"),
+            phone="13900000002",
+            code="AAAA-AAAA",
+        ).status_code
+        for day in range(1, 10)
+    ]
+    assert statuses[:5] == [422] * 5
+    assert set(statuses[5:]) == {429}
+    assert (
+        "开通尝试次数过多"
+        in _activate(
+            client, name="周秀英", id_number=world.member_b_id_number, phone="13900000002", code="x"
+        ).text
+    )
+
+
+def test_one_client_trying_many_people_is_held_back(client: TestClient) -> None:
+    statuses = [
+        _activate(
+            client,
+            name="某人",
+            id_number=make_id(birth=f"1980{month:02d}15", sequence="111"),
+            phone=f"136000000{month:02d}",
+            code="AAAA-AAAA",
+        ).status_code
+        for month in range(1, 23)
+    ]
+    assert statuses[:20] == [422] * 20
+    assert statuses[20:] == [429, 429]
+
+
+def test_wrong_codes_lock_the_persons_activation_and_tell_their_officer(
+    app: FastAPI, db: Session, world: World
+) -> None:
+    code = _code_for(db, world.member_b)
+    # From five addresses and phones: the lock is per person, whoever guesses.
+    for attempt in range(5):
+        guesser = TestClient(app, client=(f"198.51.100.{attempt}", 5000))
+        wrong = _activate(
+            guesser,
+            name="周秀英",
+            id_number=world.member_b_id_number,
+            phone=f"1350000000{attempt}",
+            code="AAAA-AAAA",
+        )
+        assert wrong.status_code == 422
+    locked = _activate(
+        TestClient(app),
+        name="周秀英",
+        id_number=world.member_b_id_number,
+        phone="13900000002",
+        code=code,
+    )
+    assert locked.status_code == 423
+    assert "开通已锁定" in locked.text
+    officer_b = Actor(
+        user_id=None,
+        username="o",
+        role=Role.UNIT_OFFICER,
+        display_name="o",
+        unit_id=world.unit_b,
+    )
+    notices = accounts.work_notices_for(db, officer_b)
+    assert [notice.title for notice in notices] == ["会员账号开通已锁定"]
+    assert notices[0].link == f"/members/{world.member_b}"
+    officer_a = Actor(
+        user_id=None, username="o", role=Role.UNIT_OFFICER, display_name="o", unit_id=world.unit_a
+    )
+    assert accounts.work_notices_for(db, officer_a) == []
+
+    fresh = _code_for(db, world.member_b)  # the officer checks and issues a new one
+    opened = _activate(
+        TestClient(app),
+        name="周秀英",
+        id_number=world.member_b_id_number,
+        phone="13900000002",
+        code=fresh.lower().replace("-", ""),
+    )
+    assert opened.status_code == 303
+
+
+def test_the_officer_sees_the_lock_notice_on_their_home_page(
+    app: FastAPI, client: TestClient, db: Session, world: World, vault: IdentityVault
+) -> None:
+    member_id, id_number = _new_member_of_unit_a(db, world, vault)
+    _code_for(db, member_id)
+    for attempt in range(5):
+        _activate(
+            TestClient(app, client=(f"198.51.100.{attempt}", 5000)),
+            name="王新民",
+            id_number=id_number,
+            phone="13700000007",
+            code="AAAA-AAAA",
+        )
+    login(client, world.users[Role.UNIT_OFFICER])
+    notices = client.get("/home").text.split('data-testid="work-notices"', 1)[1]
+    assert "王新民" in notices
+    assert "激活码多次输错已锁定" in notices
+
+
+def test_a_member_cannot_activate_twice(client: TestClient, db: Session, world: World) -> None:
+    login(client, world.users[Role.UNIT_OFFICER])
+    refused = post_form(client, f"/members/{world.member_a}/activation-code", {})
+    assert refused.status_code == 409
+    assert "已开通账号" in refused.text
 
 
 def test_unknown_pages_answer_in_chinese(client: TestClient, app: FastAPI) -> None:

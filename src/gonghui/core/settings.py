@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Self
 
@@ -44,6 +45,13 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = Field(default=8 * 3600, gt=0)
     login_max_failures: int = Field(default=5, ge=1)
     login_lock_minutes: int = Field(default=15, ge=1)
+    # Account activation: guesses against one person before their activation locks (until a
+    # new code is issued), and how long an issued one-time code stays good.
+    activation_max_failures: int = Field(default=5, ge=1)
+    activation_code_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated IPs or
+    # networks); empty: the peer address is the client, whatever the headers say.
+    trusted_proxies: str = ""
     # Demos and checks may run "at any hour": the clock can be pinned or shifted.
     clock_fixed: datetime | None = None
     clock_offset_seconds: int = 0
@@ -65,6 +73,26 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://"):
             return "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        try:
+            for part in value.split(","):
+                if part.strip():
+                    ip_network(part.strip(), strict=False)
+        except ValueError:
+            msg = "GONGHUI_TRUSTED_PROXIES must be comma-separated IP addresses or networks"
+            raise ValueError(msg) from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:
+        return [
+            ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        ]
 
     @field_validator("clock_fixed")
     @classmethod

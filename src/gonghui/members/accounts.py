@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -19,14 +22,32 @@ from gonghui.core.auth import (
     new_api_token,
     verify_password,
 )
-from gonghui.core.clock import business_date
-from gonghui.core.errors import Conflict, InvalidInput, NotFound, Throttled, Unauthenticated
-from gonghui.core.inputs import parse_id_number, parse_mobile
+from gonghui.core.clock import BUSINESS_TZ, business_date
+from gonghui.core.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    Throttled,
+    Unauthenticated,
+)
+from gonghui.core.inputs import InputError, parse_id_number, parse_mobile
 from gonghui.core.logging import get_logger
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
-from gonghui.members.models import ApiToken, Bank, LoginAttempt, Member, Unit, User
-from gonghui.members.rules import InvalidValue, MembershipStatus
+from gonghui.members import service
+from gonghui.members.models import (
+    ActivationAttempt,
+    ActivationCode,
+    ApiToken,
+    Bank,
+    LoginAttempt,
+    Member,
+    Unit,
+    User,
+    WorkNotice,
+)
+from gonghui.members.rules import ActivationSubject, MembershipStatus
 
 log = get_logger("gonghui.accounts")
 
@@ -197,26 +218,47 @@ def activate_member_account(
     name: str,
     id_number: str,
     phone: str,
+    code: str,
     password: str,
     vault: IdentityVault,
+    door: ActivationDoor,
     now: datetime,
 ) -> User:
-    """A member opens their own account: name, ID number and phone must match the roll.
+    """A member opens their own account: name, ID number and phone must match the roll, and
+    the one-time code their unit's officer issued must be right.
 
-    The refusal does not say which of the three failed, so the form cannot be used to probe
-    the roll one field at a time. The phone number becomes the login name.
+    The refusal does not say which field failed, so the form cannot be used to probe the roll
+    one field at a time; guesses are throttled per phone and per client address, and wrong
+    codes against one member lock that member's activation (the officer is told). The phone
+    number becomes the login name.
     """
-    mismatch = InvalidInput("activation_mismatch", "姓名、身份证号或手机号与会员名册不一致")
+    mismatch = ActivationRefused("姓名、身份证号、手机号或激活码不正确")
+    check_activation_throttle(session, ActivationSubject.MEMBER, phone, door, now=now)
+    member = None
+    parsed_phone = ""
     try:
         parsed_id = parse_id_number(id_number, today=business_date(now))
         parsed_phone = parse_mobile(phone)
-    except InvalidValue:
-        raise mismatch from None
-    member = session.scalars(
-        select(Member).where(Member.id_hash == vault.search_hash(parsed_id.value))
-    ).one_or_none()
-    if member is None or member.name != name.strip() or member.phone != parsed_phone:
-        log.info("account.activation_refused", phone=parsed_phone)
+        member = session.scalars(
+            select(Member).where(Member.id_hash == vault.search_hash(parsed_id.value))
+        ).one_or_none()
+    except InputError:
+        pass
+    matches = member is not None and member.name == name.strip() and member.phone == parsed_phone
+    outcome = check_activation_code(
+        session,
+        ActivationSubject.MEMBER,
+        member.id if member else None,
+        code,
+        identity_matches=matches,
+        phone=phone,
+        door=door,
+        now=now,
+    )
+    if member is None or outcome is not CodeCheck.ACCEPTED:
+        if member is not None and outcome is CodeCheck.NOW_LOCKED:
+            _tell_officers_of_lock(session, member, now)
+        log.info("account.activation_refused", outcome=outcome.value)
         raise mismatch
     if member.membership_status is not MembershipStatus.ACTIVE:
         raise InvalidInput("membership_inactive", "您的会籍不在正常状态，请联系所在单位工会")
@@ -236,6 +278,246 @@ def activate_member_account(
         member=member,
         actor=self_actor,
         now=now,
+    )
+
+
+def _tell_officers_of_lock(session: Session, member: Member, now: datetime) -> None:
+    service.notify_staff(
+        session,
+        Role.UNIT_OFFICER,
+        member.unit_id,
+        title="会员账号开通已锁定",
+        body=(
+            f"会员{member.name}（{member.id_masked}）的账号开通因激活码多次输错已锁定。"
+            "如确为本人办理，请核实身份后在会员页面重新发放激活码；如非本人，请提醒会员注意。"
+        ),
+        link=f"/members/{member.id}",
+        now=now,
+    )
+    log.warning("account.activation_locked", member_id=member.id)
+
+
+# --- One-time activation codes -------------------------------------------------------------
+
+# No 0/O, 1/I: read aloud or copied from a screen, every character is unambiguous.
+_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_CODE_LENGTH = 8  # 40 bits; with the per-person lock, far beyond guessing online
+
+
+@dataclass(frozen=True)
+class ActivationDoor:
+    """What the entry point knows of an activation request: who is asking, and the limits."""
+
+    client: str
+    settings: Settings
+
+
+class ActivationRefused(InvalidInput):
+    """A wrong name, ID number, phone or code; counted against the phone and the client."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("activation_mismatch", message)
+
+
+class ActivationLocked(DomainError):
+    http_status = 423
+
+    def __init__(self) -> None:
+        super().__init__(
+            "activation_locked",
+            "激活码多次输入错误，开通已锁定。请联系发放激活码的经办人重新发放。",
+        )
+
+
+def refusal_is_counted(error: DomainError) -> bool:
+    """True for the refusals whose attempt must be committed: they are what the throttles and
+    the lock count. Any other refusal rolls the request back."""
+    return isinstance(error, ActivationRefused | ActivationLocked) or (
+        error.code == "activation_throttled"
+    )
+
+
+class CodeCheck(StrEnum):
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+    NOW_LOCKED = "now_locked"
+
+
+def new_activation_code() -> str:
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def _normal_code(text: str) -> str:
+    return "".join(text.split()).replace("-", "").upper()
+
+
+def issue_activation_code(
+    session: Session,
+    subject: ActivationSubject,
+    subject_id: int,
+    *,
+    actor: Actor,
+    settings: Settings,
+    now: datetime,
+) -> str:
+    """A new one-time code for one person, replacing any earlier one and lifting a lock. The
+    clear code is returned once (to be handed over or sent) and kept only as a hash."""
+    clear = new_activation_code()
+    row = session.scalars(
+        select(ActivationCode).where(
+            ActivationCode.subject == subject, ActivationCode.subject_id == subject_id
+        )
+    ).one_or_none()
+    if row is None:
+        row = ActivationCode(subject=subject, subject_id=subject_id)
+        session.add(row)
+    row.code_hash = hash_password(_normal_code(clear))
+    row.issued_at = now
+    row.expires_at = now + timedelta(hours=settings.activation_code_hours)
+    row.issued_by = f"{actor.display_name}（{actor.username}）"[:100]
+    row.failures = 0
+    row.locked_at = None
+    row.used_at = None
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="activation_code.issued",
+        target_type=subject.value,
+        target_id=subject_id,
+        after={"expires_at": row.expires_at.isoformat()},
+    )
+    return clear
+
+
+def issue_member_activation_code(
+    session: Session, member: Member, *, actor: Actor, settings: Settings, now: datetime
+) -> str:
+    """The unit officer (or staff) issues a member's code; `member` was loaded through the
+    actor's scope."""
+    actor.require(Permission.MEMBERS_MANAGE)
+    if session.scalars(select(User.id).where(User.member_id == member.id)).first() is not None:
+        raise Conflict("already_activated", "该会员已开通账号，无需激活码")
+    if member.membership_status is not MembershipStatus.ACTIVE:
+        raise InvalidInput("membership_inactive", "该会员会籍不在正常状态，不能开通账号")
+    return issue_activation_code(
+        session, ActivationSubject.MEMBER, member.id, actor=actor, settings=settings, now=now
+    )
+
+
+def activation_state(
+    session: Session, subject: ActivationSubject, subject_id: int, now: datetime
+) -> str | None:
+    """How a person's code stands, in words for the issuing officer; None when none issued."""
+    row = session.scalars(
+        select(ActivationCode).where(
+            ActivationCode.subject == subject, ActivationCode.subject_id == subject_id
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    if row.used_at is not None:
+        return "已使用"
+    if row.locked_at is not None:
+        return "因多次输错已锁定，需重新发放"
+    if row.expires_at <= now:
+        return "已过期，需重新发放"
+    return f"有效，{row.expires_at.astimezone(BUSINESS_TZ):%Y-%m-%d %H:%M}前可用"
+
+
+def check_activation_throttle(
+    session: Session,
+    subject: ActivationSubject,
+    phone: str,
+    door: ActivationDoor,
+    *,
+    now: datetime,
+) -> None:
+    """Too many failures lately for this phone (the person claimed) or from this client."""
+    settings = door.settings
+    since = now - timedelta(minutes=settings.login_lock_minutes)
+    failures = select(func.count()).where(
+        ActivationAttempt.subject == subject,
+        ActivationAttempt.at >= since,
+        ~ActivationAttempt.succeeded,
+    )
+    by_phone = session.scalar(failures.where(ActivationAttempt.phone == _phone_key(phone))) or 0
+    by_client = session.scalar(failures.where(ActivationAttempt.client == door.client[:64])) or 0
+    if by_phone >= settings.activation_max_failures or by_client >= (
+        settings.activation_max_failures * _CLIENT_FAILURE_FACTOR
+    ):
+        log.warning("account.activation_throttled", client=door.client)
+        raise Throttled(
+            "activation_throttled",
+            f"开通尝试次数过多，请{settings.login_lock_minutes}分钟后再试",
+        )
+
+
+def _phone_key(phone: str) -> str:
+    return "".join(phone.split())[:32]
+
+
+def check_activation_code(
+    session: Session,
+    subject: ActivationSubject,
+    subject_id: int | None,
+    code: str,
+    *,
+    identity_matches: bool,
+    phone: str,
+    door: ActivationDoor,
+    now: datetime,
+) -> CodeCheck:
+    """Check a code against the person the ID number named, recording the attempt. A wrong
+    guess counts against that person whoever made it; enough of them lock the code."""
+    row = None
+    if subject_id is not None:
+        row = session.scalars(
+            select(ActivationCode)
+            .where(ActivationCode.subject == subject, ActivationCode.subject_id == subject_id)
+            .with_for_update()
+        ).one_or_none()
+    usable = row is not None and row.used_at is None and row.expires_at > now
+    # Verify even when nothing can match, so the answer takes as long either way.
+    right = verify_password(row.code_hash if row else DUMMY_PASSWORD_HASH, _normal_code(code))
+    if row is not None and row.locked_at is not None:
+        _record_attempt(session, subject, phone, door, now, succeeded=False)
+        if identity_matches:
+            raise ActivationLocked
+        return CodeCheck.REFUSED
+    accepted = identity_matches and usable and right
+    _record_attempt(session, subject, phone, door, now, succeeded=accepted)
+    if accepted and row is not None:
+        row.used_at = now
+        return CodeCheck.ACCEPTED
+    if row is None or row.used_at is not None:
+        return CodeCheck.REFUSED
+    row.failures += 1
+    if row.failures >= door.settings.activation_max_failures:
+        row.locked_at = now
+        return CodeCheck.NOW_LOCKED
+    return CodeCheck.REFUSED
+
+
+def _record_attempt(
+    session: Session,
+    subject: ActivationSubject,
+    phone: str,
+    door: ActivationDoor,
+    now: datetime,
+    *,
+    succeeded: bool,
+) -> None:
+    session.add(
+        ActivationAttempt(
+            subject=subject,
+            phone=_phone_key(phone),
+            client=door.client[:64],
+            at=now,
+            succeeded=succeeded,
+        )
     )
 
 
@@ -306,6 +588,20 @@ def actor_for_token(session: Session, clear: str, *, now: datetime) -> Actor:
         bank_id=token.bank_id,
         token_id=token.id,
     )
+
+
+def member_has_account(session: Session, member_id: int) -> bool:
+    return session.scalars(select(User.id).where(User.member_id == member_id)).first() is not None
+
+
+def work_notices_for(session: Session, actor: Actor, limit: int = 10) -> list[WorkNotice]:
+    """The notices for the actor's role (and unit, for a unit officer), newest first."""
+    if actor.role is None:
+        return []
+    statement = select(WorkNotice).where(WorkNotice.role == actor.role)
+    if actor.role is Role.UNIT_OFFICER:
+        statement = statement.where(WorkNotice.unit_id == actor.unit_id)
+    return list(session.scalars(statement.order_by(WorkNotice.id.desc()).limit(limit)))
 
 
 def list_users(session: Session, actor: Actor) -> list[User]:

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gonghui.core.auth import Role
 from gonghui.core.db import Base, text_enum
 from gonghui.core.inputs import Sex
-from gonghui.members.rules import CardStatus, EmploymentStatus, MembershipStatus, PostType
+from gonghui.members.rules import (
+    ActivationSubject,
+    CardStatus,
+    EmploymentStatus,
+    MembershipStatus,
+    PostType,
+)
 
 
 class Bank(Base):
@@ -168,3 +174,72 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(String(1000))
     link: Mapped[str | None] = mapped_column(String(200))
     read_at: Mapped[datetime | None]
+
+
+class ActivationCode(Base):
+    """The one-time code that opens one person's account, kept as an argon2 hash; issuing a
+    new one replaces it and lifts a lock. The failures count guesses against this person."""
+
+    __tablename__ = "activation_codes"
+    __table_args__ = (UniqueConstraint("subject", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[ActivationSubject] = mapped_column(text_enum(ActivationSubject))
+    subject_id: Mapped[int]
+    code_hash: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    issued_by: Mapped[str] = mapped_column(String(100))
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+
+
+class ActivationAttempt(Base):
+    """Every activation attempt, for the throttles per claimed phone and per client address."""
+
+    __tablename__ = "activation_attempts"
+    __table_args__ = (
+        Index("ix_activation_attempts_phone_at", "phone", "at"),
+        Index("ix_activation_attempts_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[ActivationSubject] = mapped_column(text_enum(ActivationSubject))
+    phone: Mapped[str] = mapped_column(String(32))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    succeeded: Mapped[bool]
+
+
+class WorkNotice(Base):
+    """A message to the staff of one role (and unit, for unit officers), shown on their home
+    page: e.g. that a member's activation was locked after repeated failures."""
+
+    __tablename__ = "work_notices"
+    __table_args__ = (Index("ix_work_notices_role_unit_id", "role", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[Role] = mapped_column(text_enum(Role))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    at: Mapped[datetime]
+    title: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(String(1000))
+    link: Mapped[str | None] = mapped_column(String(200))
+
+
+class UserSession(Base):
+    """A signed-in browser. The cookie carries only a random id; the table keeps its SHA-256,
+    so that logging out, a password change or an administrator ends the session for good."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    client: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None]
+    ended_reason: Mapped[str | None] = mapped_column(String(32))

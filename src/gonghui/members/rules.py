@@ -141,3 +141,10 @@ def check_card_transition(current: CardStatus, new: CardStatus) -> None:
 def check_membership_transition(current: MembershipStatus, new: MembershipStatus) -> None:
     if new not in MEMBERSHIP_TRANSITIONS[current]:
         raise InvalidValue(f"会籍状态不能从“{current.label}”变为“{new.label}”")
+
+
+class ActivationSubject(StrEnum):
+    """Who a one-time activation code opens an account for."""
+
+    MEMBER = "member"  # a member on the roll; their unit's officer issues the code
+    INSURED = "insured"  # a wallet-only insured person; the insurance agency issues the code

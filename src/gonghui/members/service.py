@@ -15,12 +15,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
-from gonghui.core.auth import Actor, Permission
+from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.errors import Forbidden, InvalidInput
 from gonghui.core.inputs import IdNumber
 from gonghui.core.pii import IdentityVault, mask_id_number
-from gonghui.members.models import Card, Member, MembershipChange, Notification, Unit
+from gonghui.members.models import (
+    Card,
+    Member,
+    MembershipChange,
+    Notification,
+    Unit,
+    WorkNotice,
+)
 from gonghui.members.rules import (
     CardStatus,
     EmploymentStatus,
@@ -324,3 +331,17 @@ def mark_notifications_read(session: Session, actor: Actor, *, now: datetime) ->
         )
     ):
         notice.read_at = now
+
+
+def notify_staff(
+    session: Session,
+    role: Role,
+    unit_id: int | None,
+    *,
+    title: str,
+    body: str,
+    link: str | None,
+    now: datetime,
+) -> None:
+    """A notice for the staff in one role (of one unit, for unit officers) on their home page."""
+    session.add(WorkNotice(role=role, unit_id=unit_id, at=now, title=title, body=body, link=link))

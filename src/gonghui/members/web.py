@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -10,6 +11,8 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
+from gonghui.core.pii import IdentityVault
+from gonghui.core.sms import SmsSender
 from gonghui.insurance import queries as insurance_queries
 from gonghui.members import accounts, queries, service
 from gonghui.members.exports import export_xlsx, template_xlsx
@@ -19,16 +22,18 @@ from gonghui.members.imports import (
     importable_kinds,
     require_import_right,
 )
-from gonghui.members.models import Bank, Unit
-from gonghui.members.rules import CardStatus, MembershipStatus
+from gonghui.members.models import Bank, Member, Unit
+from gonghui.members.rules import ActivationSubject, CardStatus, MembershipStatus
 from gonghui.members.schemas import shown_id_number
 from gonghui.web.deps import (
     Csrf,
     Db,
+    Id,
     Now,
     PageActor,
     Vault,
     flash,
+    get_settings,
     permitted,
     read_upload,
     render,
@@ -73,13 +78,26 @@ def member_list(
 @router.get("/members/{member_id}")
 def member_detail(
     request: Request,
-    member_id: int,
+    member_id: Id,
     db: Db,
     now: Now,
     vault: Vault,
     actor: Annotated[Actor, Depends(permitted(Permission.MEMBERS_VIEW))],
 ) -> Response:
     member = queries.member_for(db, actor, member_id)
+    return _member_page(request, db, now, vault, actor, member, {})
+
+
+def _member_page(
+    request: Request,
+    db: Db,
+    now: datetime,
+    vault: IdentityVault,
+    actor: Actor,
+    member: Member,
+    extra: dict[str, object],
+) -> Response:
+    can_manage = actor.can(Permission.MEMBERS_MANAGE)
     return render(
         request,
         "members/detail.html",
@@ -92,9 +110,48 @@ def member_detail(
             "cards": queries.cards_of(db, actor, member),
             "history": queries.membership_history(db, member),
             "statuses": list(MembershipStatus),
-            "can_manage": actor.can(Permission.MEMBERS_MANAGE),
+            "can_manage": can_manage,
+            "has_account": accounts.member_has_account(db, member.id),
+            "activation": accounts.activation_state(db, ActivationSubject.MEMBER, member.id, now)
+            if can_manage
+            else None,
+            **extra,
         },
         actor=actor,
+    )
+
+
+@router.post("/members/{member_id}/activation-code", dependencies=[Csrf])
+def issue_activation_code(
+    request: Request,
+    member_id: Id,
+    db: Db,
+    now: Now,
+    vault: Vault,
+    actor: Annotated[Actor, Depends(permitted(Permission.MEMBERS_MANAGE))],
+) -> Response:
+    """A one-time code for the member to open their account, shown once on this answer."""
+    member = queries.member_for(db, actor, member_id)
+    settings = get_settings(request)
+    code = accounts.issue_member_activation_code(
+        db, member, actor=actor, settings=settings, now=now
+    )
+    db.commit()
+    sender: SmsSender | None = request.app.state.sms
+    if sender is not None:
+        sender.send(
+            member.phone,
+            f"【职工服务平台】您的账号激活码为{code}，{settings.activation_code_hours}小时内有效，"
+            "请勿告知他人。",
+        )
+    return _member_page(
+        request,
+        db,
+        now,
+        vault,
+        actor,
+        member,
+        {"new_code": code, "code_hours": settings.activation_code_hours, "sms_sent": sender},
     )
 
 

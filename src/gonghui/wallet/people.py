@@ -13,8 +13,10 @@ from gonghui.core.clock import business_date
 from gonghui.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gonghui.core.inputs import InputError, parse_id_number, parse_mobile
 from gonghui.core.pii import IdentityVault, mask_id_number
-from gonghui.members import accounts
+from gonghui.core.settings import Settings
+from gonghui.members import accounts, service
 from gonghui.members.queries import members_by_hash
+from gonghui.members.rules import ActivationSubject
 from gonghui.wallet import regions
 from gonghui.wallet.models import Insured, Relationship, RelationshipEvent, UsageChange, Wallet
 from gonghui.wallet.regions import is_open
@@ -188,22 +190,52 @@ def activate_relative(
     name: str,
     id_number: str,
     phone: str,
+    code: str,
     password: str,
     usage_region_code: str,
     vault: IdentityVault,
+    door: accounts.ActivationDoor,
     now: datetime,
 ) -> Wallet:
     """An insured person who is not a member opens their wallet and a login of their own:
-    name and ID number must match the agency's registry; the phone becomes the login."""
-    mismatch = InvalidInput("activation_mismatch", "姓名或身份证号与参保登记信息不一致")
+    name and ID number must match the agency's registry, and the one-time code the agency
+    issued must be right (throttled and locked as a member's activation is); the phone
+    becomes the login."""
+    mismatch = accounts.ActivationRefused("姓名、身份证号或激活码不正确")
+    subject = ActivationSubject.INSURED
+    accounts.check_activation_throttle(session, subject, phone, door, now=now)
+    insured = None
     try:
         parsed = parse_id_number(id_number, today=business_date(now))
+        insured = session.scalars(
+            select(Insured).where(Insured.id_hash == vault.search_hash(parsed.value))
+        ).one_or_none()
     except InputError:
-        raise mismatch from None
-    insured = session.scalars(
-        select(Insured).where(Insured.id_hash == vault.search_hash(parsed.value))
-    ).one_or_none()
-    if insured is None or insured.name != name.strip():
+        pass
+    outcome = accounts.check_activation_code(
+        session,
+        subject,
+        insured.id if insured else None,
+        code,
+        identity_matches=insured is not None and insured.name == name.strip(),
+        phone=phone,
+        door=door,
+        now=now,
+    )
+    if insured is None or outcome is not accounts.CodeCheck.ACCEPTED:
+        if insured is not None and outcome is accounts.CodeCheck.NOW_LOCKED:
+            service.notify_staff(
+                session,
+                Role.INSURANCE_AGENCY,
+                None,
+                title="医保钱包开通已锁定",
+                body=(
+                    f"参保人{insured.name}（{insured.id_masked}）的钱包开通因激活码多次输错已锁定。"
+                    "如确为本人办理，请核实身份后在参保登记页重新发放激活码。"
+                ),
+                link="/wallet/insured",
+                now=now,
+            )
         raise mismatch
     if insured.user_id is not None or insured.member_id is not None:
         raise Conflict("already_activated", "已开通，请直接登录（会员请用会员账号登录）")
@@ -229,6 +261,24 @@ def activate_relative(
     insured.user_id = user.id
     session.flush()
     return wallet
+
+
+def issue_activation_code(
+    session: Session, insured_id: int, *, actor: Actor, settings: Settings, now: datetime
+) -> tuple[Insured, str]:
+    """The agency issues the one-time code with which a relative opens their wallet."""
+    actor.require(Permission.WALLET_OPERATE)
+    insured = session.get(Insured, insured_id)
+    if insured is None:
+        raise NotFound("参保人")
+    if insured.user_id is not None or insured.member_id is not None:
+        raise Conflict("already_activated", "该参保人已开通或是会员（用会员账号登录），无需激活码")
+    if insured.ended_on is not None:
+        raise InvalidInput("insurance_ended", "该参保人已终止参保，不能开通钱包")
+    code = accounts.issue_activation_code(
+        session, ActivationSubject.INSURED, insured.id, actor=actor, settings=settings, now=now
+    )
+    return insured, code
 
 
 def change_usage_location(

@@ -16,10 +16,22 @@ from gonghui.core.clock import BUSINESS_TZ, business_date
 from gonghui.core.errors import DomainError, InvalidInput, NotFound
 from gonghui.core.inputs import InputError, input_error, parse_amount
 from gonghui.core.money import format_fen
+from gonghui.members import accounts
 from gonghui.wallet import people, queries, regions, spending, transfers
 from gonghui.wallet.rules import KINSHIP_LABELS, PURPOSE_LABELS, Purpose, Verification
 from gonghui.wallet.verification import FaceVerifier, Proof, face_verifier_for, run_money_request
-from gonghui.web.deps import Csrf, Db, MaybeActor, Now, Vault, flash, permitted, render
+from gonghui.web.deps import (
+    Csrf,
+    Db,
+    MaybeActor,
+    Now,
+    Vault,
+    client_address,
+    flash,
+    get_settings,
+    permitted,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 WalletUser = Annotated[Actor, Depends(permitted(Permission.WALLET_USE))]
@@ -271,19 +283,24 @@ def activate(
     now: Now,
     vault: Vault,
     actor: MaybeActor,
-    name: Annotated[str, Form()] = "",
-    id_number: Annotated[str, Form()] = "",
-    phone: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    region: Annotated[str, Form()] = "",
+    name: Annotated[str, Form(max_length=64)] = "",
+    id_number: Annotated[str, Form(max_length=32)] = "",
+    phone: Annotated[str, Form(max_length=32)] = "",
+    code: Annotated[str, Form(max_length=32)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    region: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
+    door = accounts.ActivationDoor(client_address(request), get_settings(request))
     try:
         people.activate_relative(
-            db, name=name, id_number=id_number, phone=phone, password=password,
-            usage_region_code=region, vault=vault, now=now,
+            db, name=name, id_number=id_number, phone=phone, code=code, password=password,
+            usage_region_code=region, vault=vault, door=door, now=now,
         )  # fmt: skip
     except DomainError as error:
-        db.rollback()
+        if accounts.refusal_is_counted(error):
+            db.commit()  # the failed attempt is what the throttle and the lock count
+        else:
+            db.rollback()
         context = {
             "open_regions": regions.open_regions(db, business_date(now)),
             "form": {"name": name, "phone": phone, "region": region},

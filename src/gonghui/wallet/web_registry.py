@@ -14,7 +14,7 @@ from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.core.inputs import InputError, input_error, parse_date
 from gonghui.wallet import people, queries, regions, spending
 from gonghui.wallet.rules import Scheme
-from gonghui.web.deps import Csrf, Db, Now, Vault, flash, permitted, render
+from gonghui.web.deps import Csrf, Db, Id, Now, Vault, flash, get_settings, permitted, render
 
 router = APIRouter(include_in_schema=False)
 Operator = Annotated[Actor, Depends(permitted(Permission.WALLET_OPERATE))]
@@ -71,6 +71,32 @@ def register(
     db.commit()
     linked = "，已关联会员名册" if insured.member_id else ""
     return _back(request, f"已登记参保人：{insured.name}（{insured.id_masked}）{linked}")
+
+
+@router.post(PATH + "/{insured_id}/activation-code", dependencies=[Csrf])
+def issue_activation_code(
+    request: Request, insured_id: Id, db: Db, now: Now, vault: Vault, actor: Operator
+) -> Response:
+    """The one-time code with which the relative opens their wallet, shown once here."""
+    settings = get_settings(request)
+    try:
+        insured, code = people.issue_activation_code(
+            db, insured_id, actor=actor, settings=settings, now=now
+        )
+    except DomainError as error:
+        db.rollback()
+        return _back(request, error.message, "error")
+    db.commit()
+    context = {
+        "results": queries.registry(db, actor, vault, "", 1),
+        "q": "",
+        "schemes": list(Scheme),
+        "regions": regions.all_regions(db),
+        "new_code": code,
+        "code_for": f"{insured.name}（{insured.id_masked}）",
+        "code_hours": settings.activation_code_hours,
+    }
+    return render(request, "wallet/insured.html", context, actor=actor)
 
 
 @router.post(PATH + "/{insured_id}/end", dependencies=[Csrf])

@@ -20,6 +20,7 @@ from gonghui.core.logging import configure_logging
 from gonghui.core.money import format_fen, yuan_string
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
+from gonghui.core.sms import sms_sender_for
 from gonghui.core.storage import ContentStore
 from gonghui.insurance import api as insurance_api
 from gonghui.insurance import web as insurance_web
@@ -69,6 +70,7 @@ def create_app(
     app.state.templates = _templates()
     app.state.balance_store = store_for(settings)
     app.state.documents = ContentStore(settings.storage_dir)
+    app.state.sms = sms_sender_for(settings)
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(GZipMiddleware, minimum_size=1024)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request, UploadFile
+from fastapi import Depends, Header, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,14 @@ from gonghui.core.errors import Forbidden, InvalidInput, Unauthenticated
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
 from gonghui.members import accounts
+
+# Every integer the outside world sends is bounded: ids fit the 64-bit columns, and a page
+# number times the page size still fits an SQL OFFSET. Beyond them FastAPI answers 422
+# (the drivers would raise OverflowError, a 500).
+MAX_ID = 2**63 - 1
+MAX_PAGE = 1_000_000
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+PageNo = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
@@ -62,6 +70,12 @@ def read_upload(upload: UploadFile, limit: int) -> bytes:
     if len(content) > limit:
         raise InvalidInput("file_too_large", f"文件不能超过{limit // (1024 * 1024)}MB")
     return content
+
+
+def client_address(request: Request) -> str:
+    """The caller's address, as the throttles count it. Behind a trusted proxy it is the one
+    the proxy reported (`TrustedProxies`); nobody else can choose it with a header."""
+    return request.client.host if request.client else "unknown"
 
 
 def csrf_token(request: Request) -> str:

@@ -25,6 +25,7 @@ from gonghui.web.deps import (
     PageActor,
     Vault,
     api_permitted,
+    client_address,
     csrf_token,
     flash,
     get_settings,
@@ -57,7 +58,7 @@ def login(
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/home",  # noqa: A002
 ) -> Response:
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     try:
         user = accounts.authenticate(
             db, username, password, client, settings=get_settings(request), now=now
@@ -102,11 +103,12 @@ def activate(
     db: Db,
     now: Now,
     vault: Vault,
-    name: Annotated[str, Form()] = "",
-    id_number: Annotated[str, Form()] = "",
-    phone: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    password_again: Annotated[str, Form()] = "",
+    name: Annotated[str, Form(max_length=64)] = "",
+    id_number: Annotated[str, Form(max_length=32)] = "",
+    phone: Annotated[str, Form(max_length=32)] = "",
+    code: Annotated[str, Form(max_length=32)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    password_again: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     form = {"name": name, "id_number": id_number, "phone": phone}
     if password != password_again:
@@ -116,11 +118,17 @@ def activate(
             {"form": form, "error": "两次输入的密码不一致"},
             status_code=422,
         )
+    door = accounts.ActivationDoor(client_address(request), get_settings(request))
     try:
         user = accounts.activate_member_account(
-            db, name=name, id_number=id_number, phone=phone, password=password, vault=vault, now=now
-        )
+            db, name=name, id_number=id_number, phone=phone, code=code, password=password,
+            vault=vault, door=door, now=now,
+        )  # fmt: skip
     except DomainError as refusal:
+        if accounts.refusal_is_counted(refusal):
+            db.commit()  # the failed attempt is what the throttle and the lock count
+        else:
+            db.rollback()
         return render(
             request,
             "activate.html",
@@ -138,7 +146,9 @@ def home(request: Request, db: Db, now: Now, actor: PageActor) -> Response:
     setup = None
     if actor.can(Permission.SETUP_VIEW):
         setup = readiness.checklist(db, get_settings(request), business_date(now))
-    return render(request, "home.html", {"overview": overview, "setup": setup}, actor=actor)
+    notices = accounts.work_notices_for(db, actor)
+    context = {"overview": overview, "setup": setup, "work_notices": notices}
+    return render(request, "home.html", context, actor=actor)
 
 
 @router.get("/setup")
