@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gonghui.core.clock import FixedClock
 from gonghui.jobs.models import WorkerBeat
 from gonghui.jobs.runner import wall_clock
 from gonghui.members import accounts
@@ -128,6 +129,31 @@ def test_a_bank_token_sees_its_own_cards_and_stops_working_when_revoked(
     refused = client.get("/api/v1/cards", headers=headers)
     assert refused.status_code == 401
     assert refused.json()["error"]["message"] == "API 令牌无效或已撤销"
+
+
+def test_a_polling_token_records_its_use_only_every_few_minutes(
+    app: FastAPI, client: TestClient, db: Session, world: World
+) -> None:
+    """Reads must not write: a bank polling /api/v1/me every second would otherwise make
+    every poll a write (and, on SQLite, a lock other requests trip over)."""
+    bank = db.get(Bank, world.bank_ytb)
+    assert bank is not None
+    clear, token = accounts.issue_api_token(db, bank, "轮询", actor=SETUP, now=NOW)
+    db.commit()
+    headers = {"Authorization": f"Bearer {clear}"}
+
+    def last_used() -> object:
+        db.expire_all()
+        return db.get(ApiToken, token.id).last_used_at  # type: ignore[union-attr]
+
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert last_used() == NOW
+    app.state.clock = FixedClock(NOW + timedelta(minutes=4))
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert last_used() == NOW, "not written again within five minutes"
+    app.state.clock = FixedClock(NOW + timedelta(minutes=6))
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert last_used() == NOW + timedelta(minutes=6)
 
 
 def test_tokens_are_stored_only_as_hashes(client: TestClient, db: Session) -> None:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     DateTime,
     Dialect,
     Engine,
@@ -85,10 +86,21 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, int: BIG_INT}
 
 
+# A connection (or session) given this execution option only reads: its transaction starts
+# with a plain (deferred) BEGIN. Everything else starts with BEGIN IMMEDIATE on SQLite.
+READS_ONLY = "gonghui_reads_only"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url,
+            echo=echo,
+            connect_args={
+                "check_same_thread": False,
+                "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+            },
         )
         _configure_sqlite(engine)
         return engine
@@ -97,19 +109,28 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 def _configure_sqlite(engine: Engine) -> None:
     # pysqlite opens transactions lazily on its own; let SQLAlchemy emit BEGIN so that
-    # SAVEPOINTs and rolled-back test transactions behave as on PostgreSQL.
+    # SAVEPOINTs and rolled-back test transactions behave as on PostgreSQL (SQLAlchemy's
+    # documented pysqlite recipe).
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+    def _on_begin(connection: Connection) -> None:
+        # A deferred transaction that reads and then writes must upgrade its lock, and SQLite
+        # refuses the upgrade at once ("database is locked", no busy wait) whenever another
+        # connection wrote since the read. Taking the write lock at BEGIN instead makes a
+        # writer queue behind the others under the busy timeout. Readers keep the plain BEGIN:
+        # in WAL mode they never wait for a writer.
+        if connection.get_execution_options().get(READS_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def engine_for(settings: Settings) -> Engine:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
@@ -570,7 +570,13 @@ def revoke_api_token(session: Session, token_id: int, *, actor: Actor, now: date
         )
 
 
-def actor_for_token(session: Session, clear: str, *, now: datetime) -> Actor:
+# How stale a token's "last used" may get before a request records it again.
+TOKEN_USE_RESOLUTION = timedelta(minutes=5)
+
+
+def actor_for_token(session: Session, clear: str, *, now: datetime) -> tuple[Actor, bool]:
+    """The bank system a token stands for, and whether its last use is stale enough to be
+    recorded (by `record_token_use`, in a transaction of its own: this only reads)."""
     token = session.scalars(
         select(ApiToken).where(ApiToken.token_hash == hash_api_token(clear))
     ).one_or_none()
@@ -579,14 +585,31 @@ def actor_for_token(session: Session, clear: str, *, now: datetime) -> Actor:
     bank = session.get(Bank, token.bank_id)
     if bank is None or (bank.retired_on is not None and bank.retired_on <= business_date(now)):
         raise Unauthenticated("该银行已停止合作，API 令牌已失效")
-    token.last_used_at = now
-    return Actor(
+    actor = Actor(
         user_id=None,
         username=f"token:{token.id}",
         role=Role.BANK_OPERATOR,
         display_name=f"{bank.name}接口（{token.name}）",
         bank_id=token.bank_id,
         token_id=token.id,
+    )
+    stale = token.last_used_at is None or token.last_used_at <= now - TOKEN_USE_RESOLUTION
+    return actor, stale
+
+
+def record_token_use(session: Session, actor: Actor, *, now: datetime) -> None:
+    if actor.token_id is None:
+        return
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == actor.token_id,
+            or_(
+                ApiToken.last_used_at.is_(None),
+                ApiToken.last_used_at <= now - TOKEN_USE_RESOLUTION,
+            ),
+        )
+        .values(last_used_at=now)
     )
 
 

@@ -10,9 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from gonghui.core.auth import Actor, Permission, tokens_equal
+from gonghui.core.db import READS_ONLY
 from gonghui.core.errors import Forbidden, InvalidInput, Unauthenticated
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
@@ -33,8 +34,10 @@ CSRF_HEADER = "X-CSRF-Token"
 
 def get_db(request: Request) -> Iterator[Session]:
     """One session per request. Handlers that change data commit explicitly; anything not
-    committed is rolled back when the request ends."""
-    session: Session = request.app.state.session_factory()
+    committed is rolled back when the request ends. A GET only reads, so on SQLite its
+    transaction does not take the write lock (see `gonghui.core.db`)."""
+    reads_only = request.method not in UNSAFE_METHODS
+    session: Session = request.app.state.session_factory(execution_options={READS_ONLY: reads_only})
     try:
         yield session
     finally:
@@ -132,8 +135,17 @@ def api_actor(request: Request, db: Db, now: Now) -> Actor:
     on changes, since a cookie alone proves nothing about who sent the request)."""
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        bank_actor = accounts.actor_for_token(db, header.removeprefix("Bearer ").strip(), now=now)
-        db.commit()  # records last_used_at even if the request itself fails later
+        # The token is read, and its last use recorded now and then, in short transactions
+        # of their own before the request's: a bank polling every second must not make every
+        # read a write (on SQLite, a lock that other requests trip over).
+        factory: sessionmaker[Session] = request.app.state.session_factory
+        with factory(execution_options={READS_ONLY: True}) as lookup:
+            bank_actor, stale = accounts.actor_for_token(
+                lookup, header.removeprefix("Bearer ").strip(), now=now
+            )
+        if stale:
+            with factory() as side, side.begin():
+                accounts.record_token_use(side, bank_actor, now=now)
         return bank_actor
     actor = session_actor(request, db)
     if actor is None:
