@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 from datetime import timedelta
 
@@ -17,7 +20,7 @@ from gonghui.core.clock import FixedClock
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Environment, Settings
 from gonghui.members import accounts, service
-from gonghui.members.models import ActivationCode, Member, User
+from gonghui.members.models import ActivationCode, Member, User, UserSession
 from gonghui.members.queries import members_by_hash
 from gonghui.members.rules import EmploymentStatus, PostType, parse_id_number
 from gonghui.members.service import MemberRecord
@@ -162,6 +165,106 @@ def test_logout_ends_the_session(client: TestClient) -> None:
     login(client, "admin")
     assert post_form(client, "/logout", {}).status_code == 303
     assert client.get("/home", follow_redirects=False).status_code == 303
+
+
+def _signed_in(app: FastAPI, username: str, agent: str = "testclient") -> TestClient:
+    client = TestClient(app, headers={"User-Agent": agent})
+    login(client, username)
+    return client
+
+
+def test_a_cookie_replayed_after_logout_reads_nothing(app: FastAPI) -> None:
+    """The outside test saved a cookie before logging out and kept reading /members with it."""
+    client = _signed_in(app, "federation_staff")
+    saved = client.cookies["gonghui_session"]
+    token = csrf_of(client, "/home")
+    assert post_form(client, "/logout", {}).status_code == 303
+
+    replay = TestClient(app, cookies={"gonghui_session": saved})
+    page = replay.get("/members", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login?next=/members"
+    assert replay.get("/api/v1/members").status_code == 401
+    changed = replay.post(
+        f"/api/v1/members/{1}/status",
+        json={"status": "suspended", "reason": "x"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert changed.status_code == 401
+
+
+def test_the_cookie_holds_a_random_id_the_server_keeps_only_hashed(
+    app: FastAPI, db: Session
+) -> None:
+    client = _signed_in(app, "admin")
+    cookie = client.cookies["gonghui_session"]
+    payload = json.loads(base64.b64decode(cookie.split(".", 1)[0] + "=="))
+    assert "uid" not in payload
+    stored = db.scalars(select(UserSession)).all()
+    assert len(stored) == 1
+    assert stored[0].token_hash == hashlib.sha256(payload["sid"].encode()).hexdigest()
+    assert payload["sid"] not in stored[0].token_hash
+
+
+def test_a_user_lists_their_sessions_and_ends_another_one(app: FastAPI) -> None:
+    phone = _signed_in(app, "federation_staff", "Phone-Browser")
+    desk = _signed_in(app, "federation_staff", "Office-PC")
+    page = desk.get("/account/sessions").text
+    assert "Phone-Browser" in page
+    assert "Office-PC" in page
+    assert page.count("当前会话") == 1
+    other = re.search(r'action="(/account/sessions/\d+/end)"', page)
+    assert other is not None
+    post_form(desk, other.group(1), {})
+    assert phone.get("/home", follow_redirects=False).status_code == 303
+    assert desk.get("/home").status_code == 200
+
+
+def test_ending_all_other_sessions_keeps_this_one(app: FastAPI) -> None:
+    others = [_signed_in(app, "insurer_adjuster") for _ in range(2)]
+    here = _signed_in(app, "insurer_adjuster")
+    post_form(here, "/account/sessions/end-others", {})
+    assert [c.get("/home", follow_redirects=False).status_code for c in others] == [303, 303]
+    assert here.get("/home").status_code == 200
+
+
+def test_a_password_change_ends_every_other_session(app: FastAPI) -> None:
+    elsewhere = _signed_in(app, "station_manager")
+    here = _signed_in(app, "station_manager")
+    wrong = post_form(
+        here,
+        "/account/password",
+        {
+            "current_password": "not-it",
+            "new_password": "brand-new-pass-1",
+            "new_password_again": "brand-new-pass-1",
+        },
+    )
+    assert wrong.status_code == 422
+    assert "当前密码不正确" in wrong.text
+    assert elsewhere.get("/home").status_code == 200
+    changed = post_form(
+        here,
+        "/account/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": "brand-new-pass-1",
+            "new_password_again": "brand-new-pass-1",
+        },
+    )
+    assert changed.status_code == 303
+    assert elsewhere.get("/home", follow_redirects=False).status_code == 303
+    assert here.get("/home").status_code == 200
+    login(TestClient(app), "station_manager", "brand-new-pass-1")
+
+
+def test_an_administrator_ends_a_users_sessions(app: FastAPI, db: Session) -> None:
+    victim = _signed_in(app, "bank_operator")
+    admin = _signed_in(app, "admin")
+    user = db.scalars(select(User).where(User.username == "bank_operator")).one()
+    assert post_form(admin, f"/admin/users/{user.id}/sessions/end", {}).status_code == 303
+    assert victim.get("/home", follow_redirects=False).status_code == 303
+    assert "已结束该用户的1个登录会话" in admin.get("/admin/users").text
 
 
 def test_deactivating_a_user_ends_their_open_sessions(client: TestClient, db: Session) -> None:

@@ -120,13 +120,6 @@ def _recent_failures(session: Session, who: object, since: datetime) -> int:
     )
 
 
-def user_for_session(session: Session, user_id: int, version: int) -> User | None:
-    user = session.get(User, user_id)
-    if user is None or not user.is_active or user.session_version != version:
-        return None
-    return user
-
-
 def create_user(
     session: Session,
     *,

@@ -14,7 +14,7 @@ from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
 from gonghui.core.pii import IdentityVault
 from gonghui.core.sms import SmsSender
 from gonghui.insurance import queries as insurance_queries
-from gonghui.members import accounts, queries, service
+from gonghui.members import accounts, queries, service, sessions
 from gonghui.members.exports import export_xlsx, template_xlsx
 from gonghui.members.imports import (
     ImportKind,
@@ -370,6 +370,20 @@ def create_user(
         )
     db.commit()
     flash(request, f"已创建用户 {username}")
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/admin/users/{user_id}/sessions/end", dependencies=[Csrf])
+def end_user_sessions(
+    request: Request,
+    user_id: Id,
+    db: Db,
+    now: Now,
+    actor: Annotated[Actor, Depends(permitted(Permission.USERS_MANAGE))],
+) -> Response:
+    ended = sessions.end_sessions_of(db, user_id, actor=actor, now=now)
+    db.commit()
+    flash(request, f"已结束该用户的{ended}个登录会话")
     return RedirectResponse("/admin/users", status_code=303)
 
 

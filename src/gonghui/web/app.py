@@ -41,7 +41,7 @@ from gonghui.wallet import api as wallet_api
 from gonghui.wallet import web as wallet_web
 from gonghui.wallet import web_operations as wallet_operations
 from gonghui.wallet import web_registry as wallet_registry
-from gonghui.web import errors, pages
+from gonghui.web import account, errors, pages
 from gonghui.web import metrics as web_metrics
 from gonghui.web.metrics import RequestTiming
 from gonghui.web.middleware import SecurityHeaders
@@ -87,6 +87,7 @@ def create_app(
     app.mount("/static", CachedStaticFiles(directory=static_dir), name="static")
     errors.install(app)
     app.include_router(pages.router)
+    app.include_router(account.router)
     app.include_router(members_web.router)
     app.include_router(members_banks.router)
     app.include_router(jobs_web.router)

@@ -17,7 +17,7 @@ from gonghui.core.db import READS_ONLY
 from gonghui.core.errors import Forbidden, InvalidInput, Unauthenticated
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
-from gonghui.members import accounts
+from gonghui.members import accounts, sessions
 
 # Every integer the outside world sends is bounded: ids fit the 64-bit columns, and a page
 # number times the page size still fits an SQL OFFSET. Beyond them FastAPI answers 422
@@ -89,13 +89,17 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def session_actor(request: Request, db: Db) -> Actor | None:
-    user_id, version = request.session.get("uid"), request.session.get("ver")
-    if not isinstance(user_id, int) or not isinstance(version, int):
+SESSION_ID = "sid"
+
+
+def session_actor(request: Request, db: Db, now: Now) -> Actor | None:
+    """Who the browser's session belongs to, while the server still holds that session."""
+    clear, version = request.session.get(SESSION_ID), request.session.get("ver")
+    if not isinstance(clear, str) or not isinstance(version, int):
         return None
-    user = accounts.user_for_session(db, user_id, version)
+    user = sessions.user_for_session(db, clear, version, now)
     if user is None:
-        request.session.pop("uid", None)
+        request.session.pop(SESSION_ID, None)
         return None
     return accounts.actor_for(user)
 
@@ -147,7 +151,7 @@ def api_actor(request: Request, db: Db, now: Now) -> Actor:
             with factory() as side, side.begin():
                 accounts.record_token_use(side, bank_actor, now=now)
         return bank_actor
-    actor = session_actor(request, db)
+    actor = session_actor(request, db, now)
     if actor is None:
         raise Unauthenticated
     if request.method in UNSAFE_METHODS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -14,9 +15,10 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, Throttled, Unauthenticated
 from gonghui.jobs.runner import wall_clock
-from gonghui.members import accounts, queries
+from gonghui.members import accounts, queries, sessions
 from gonghui.members.schemas import MeOut
 from gonghui.web.deps import (
+    SESSION_ID,
     ApiActor,
     Csrf,
     Db,
@@ -71,10 +73,19 @@ def login(
             {"error": refusal.message, "next": _safe_next(next), "username": username},
             status_code=refusal.http_status,
         )
+    settings = get_settings(request)
+    session_id = sessions.start_session(
+        db,
+        user,
+        client=client,
+        user_agent=request.headers.get("user-agent", ""),
+        lifetime=timedelta(seconds=settings.session_max_age_seconds),
+        now=now,
+    )
     db.commit()
     # A fresh session on login, so that a cookie planted before it (fixation) is worthless.
     request.session.clear()
-    request.session.update({"uid": user.id, "ver": user.session_version})
+    request.session.update({SESSION_ID: session_id, "ver": user.session_version})
     csrf_token(request)
     return RedirectResponse(_safe_next(next), status_code=303)
 
@@ -87,7 +98,12 @@ def _safe_next(target: str) -> str:
 
 
 @router.post("/logout", dependencies=[Csrf])
-def logout(request: Request) -> RedirectResponse:
+def logout(request: Request, db: Db, now: Now) -> RedirectResponse:
+    session_id = request.session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        # Ended on the server: a copy of the cookie kept from before is worth nothing now.
+        sessions.end_session(db, session_id, sessions.EndReason.LOGOUT, now)
+        db.commit()
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
