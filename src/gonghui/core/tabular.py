@@ -166,10 +166,13 @@ def _fill_sheet(sheet: Any, one: Sheet) -> None:
     headers, text_columns = one.headers, one.text_columns
     sheet.append(list(headers))
     for cell in sheet[1]:
+        _as_text(cell)
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="FFE8E8")
     for row in one.rows:
         sheet.append(list(row))
+        for cell in sheet[sheet.max_row]:
+            _as_text(cell)
     for index, name in enumerate(headers, start=1):
         letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = max(12, len(name) * 3)
@@ -178,6 +181,14 @@ def _fill_sheet(sheet: Any, one: Sheet) -> None:
                 cell.number_format = "@"
             sheet.column_dimensions[letter].number_format = "@"
     sheet.freeze_panes = "A2"
+
+
+def _as_text(cell: Any) -> None:
+    # openpyxl stores any string that starts with "=" as a formula: a member named
+    # =WEBSERVICE(...) would run in the spreadsheet of whoever opens the export. Every string
+    # is written as a string; numbers and dates stay numbers and dates.
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
 
 
 def parse_date_cell(text: str, label: str = "日期") -> date:
