@@ -1,11 +1,14 @@
 import io
+import time
+import tracemalloc
 import zipfile
 from datetime import date
 
 import pytest
 from openpyxl import load_workbook
 
-from gonghui.core.errors import ImportRejected
+from gonghui.core import tabular
+from gonghui.core.errors import ImportRejected, LineError
 from gonghui.core.tabular import parse_date_cell, read_table, write_xlsx
 
 
@@ -54,3 +57,61 @@ def test_numbers_and_dates_are_still_written_as_themselves() -> None:
     sheet = load_workbook(io.BytesIO(content)).active
     assert sheet["A2"].value == -12
     assert sheet["B2"].is_date
+
+
+def xlsx_bomb(rows: int) -> bytes:
+    """The outside test's file: a real workbook whose one sheet holds `rows` lines of the
+    members template, streamed into the zip (about 300 bytes of XML a line, 150 MB for
+    500,000 lines, which deflate to well under a megabyte)."""
+    template = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(write_xlsx("会员", ["姓名"], []))) as source,
+        zipfile.ZipFile(template, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target,
+    ):
+        for entry in source.infolist():
+            if entry.filename != "xl/worksheets/sheet1.xml":
+                target.writestr(entry, source.read(entry))
+                continue
+            with target.open(entry.filename, "w", force_zip64=True) as sheet:
+                sheet.write(b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="')
+                sheet.write(b'http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+                sheet.write(b"<sheetData>")
+                cell = '<c t="inlineStr"><is><t>{}</t></is></c>'
+                texts = ["王某某", "370602198001151234", "13800000000", "91370602MA3C4A1000"]
+                cells = "".join(cell.format(text) for text in [*texts, "生产一线", "在职"])
+                line = f"<row>{cells}</row>".encode()
+                for _ in range(rows // 10_000):
+                    sheet.write(line * 10_000)
+                sheet.write(b"</sheetData></worksheet>")
+    return template.getvalue()
+
+
+def test_an_xlsx_bomb_is_refused_before_it_is_parsed() -> None:
+    bomb = xlsx_bomb(500_000)
+    assert len(bomb) < 2 * 1024 * 1024
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(ImportRejected) as refused:
+        read_table(bomb)
+    elapsed = time.perf_counter() - started
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert elapsed < 5
+    assert peak < 20 * 1024 * 1024
+    assert "XLSX 文件过大" in str(refused.value.errors[0])
+
+
+def test_an_xlsx_with_more_rows_than_the_cap_is_refused_while_streaming(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tabular, "MAX_XLSX_ROWS", 15_000)
+    with pytest.raises(ImportRejected) as refused:
+        read_table(xlsx_bomb(20_000))
+    assert "超过15,000行" in str(refused.value.errors[0])
+
+
+def test_a_file_bad_on_every_line_reports_a_bounded_list() -> None:
+    rejected = ImportRejected([LineError(n, "身份证号校验位错误") for n in range(2, 50_002)])
+    assert rejected.message == "导入失败：共50000行有错误，未写入任何数据"
+    assert len(rejected.errors) == ImportRejected.MAX_REPORTED + 1
+    assert str(rejected.errors[-1]) == f"……以及另外 {50_000 - ImportRejected.MAX_REPORTED} 处错误"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from datetime import date, timedelta
 
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from gonghui.jobs.runner import wall_clock
 from gonghui.members import accounts
 from gonghui.members.models import ApiToken, Bank, Card, Member, MembershipChange
 from tests.conftest import NOW
+from tests.core.test_tabular import xlsx_bomb
 from tests.world import SETUP, World, csrf_of, login, make_id, post_form
 
 
@@ -186,6 +188,38 @@ def test_an_import_with_errors_on_the_page_lists_every_line_and_writes_nothing(
     assert "第3行：身份证号应为18位" in response.text
     assert "第4行：手机号应为11位中国大陆手机号码" in response.text
     assert db.scalar(select(func.count()).select_from(Member)) == before
+
+
+def test_the_outside_tests_xlsx_bomb_is_refused_in_seconds_with_a_short_answer(
+    client: TestClient,
+) -> None:
+    login(client, "federation_staff")
+    bomb = xlsx_bomb(500_000)
+    started = time.perf_counter()
+    response = client.post(
+        "/api/v1/imports",
+        headers={"X-CSRF-Token": csrf_of(client, "/home")},
+        files={"file": ("bomb.xlsx", io.BytesIO(bomb), "application/octet-stream")},
+    )
+    assert time.perf_counter() - started < 5
+    assert response.status_code == 422
+    assert len(response.content) < 2_000
+    assert "XLSX 文件过大" in response.text
+
+
+def test_a_file_bad_on_every_line_gets_an_answer_of_bounded_size(client: TestClient) -> None:
+    login(client, "federation_staff")
+    lines = "".join(f"某人,37060219800115{n:04d},1,1,生产操作岗,在职\n" for n in range(5_000))
+    content = "姓名,身份证号,手机号,统一社会信用代码,岗位类型,在职状态\n" + lines
+    response = client.post(
+        "/api/v1/imports",
+        headers={"X-CSRF-Token": csrf_of(client, "/home")},
+        files={"file": ("m.csv", io.BytesIO(content.encode()), "text/csv")},
+    )
+    assert response.status_code == 422
+    details = response.json()["error"]["details"]
+    assert len(details) == 201
+    assert details[-1].startswith("……以及另外 ")
 
 
 def test_a_clean_import_through_the_api_reports_its_counts(

@@ -63,13 +63,20 @@ class LineError:
 
 
 class ImportRejected(DomainError):
-    """A file import refused as a whole, with every bad line."""
+    """A file import refused as a whole, with its bad lines: the first `MAX_REPORTED` of them
+    and a count of the rest, so that a file bad on every line cannot make an answer of
+    megabytes."""
 
     http_status = 422
+    MAX_REPORTED: ClassVar[int] = 200
 
     def __init__(self, errors: list[LineError]) -> None:
         # The count matches what is listed: one item per bad line, however many reasons it has.
         lines = {error.line for error in errors}
         counted = f"共{len(errors)}处错误" if 0 in lines else f"共{len(lines)}行有错误"
         super().__init__("import_rejected", f"导入失败：{counted}，未写入任何数据")
-        self.errors = errors
+        self.total = len(errors)
+        self.errors = errors[: self.MAX_REPORTED]
+        if self.total > self.MAX_REPORTED:
+            more = self.total - self.MAX_REPORTED
+            self.errors.append(LineError(0, f"……以及另外 {more} 处错误"))

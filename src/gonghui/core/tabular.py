@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,6 +23,14 @@ from gonghui.core.errors import ImportRejected, LineError
 from gonghui.core.inputs import parse_date
 
 _XLSX_MAGIC = b"PK\x03\x04"
+
+# A workbook is a zip: a 656 KB upload can unpack to 150 MB of sheet XML and half a million
+# rows. The sizes the zip declares are checked before anything is parsed (Python's zipfile
+# never inflates an entry past its declared size), and rows are counted while they stream.
+# Larger files go as CSV, whose cost is bounded by the upload limit itself.
+MAX_XLSX_ROWS = 100_000
+MAX_XLSX_SHEET_BYTES = 50 * 1024 * 1024
+MAX_XLSX_TOTAL_BYTES = 80 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ def _delimiter(text: str) -> str:
 
 
 def _read_xlsx(content: bytes) -> Table:
+    _check_unpacked_sizes(content)
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError):
@@ -101,12 +111,35 @@ def _read_xlsx(content: bytes) -> Table:
         headers = [_clean_header(_cell_text(cell)) for cell in first]
         rows: list[Row] = []
         for number, cells in enumerate(lines, start=2):
+            if number > MAX_XLSX_ROWS + 1:
+                raise ImportRejected([LineError(0, _too_big(f"超过{MAX_XLSX_ROWS:,}行"))])
             texts = [_cell_text(cell) for cell in cells]
             if any(texts):
                 rows.append(Row(number, dict(zip(headers, texts, strict=False))))
         return Table(headers, rows)
+    except (zipfile.BadZipFile, zlib.error):
+        raise ImportRejected([LineError(0, "XLSX 文件已损坏或不是 Excel 工作簿")]) from None
     finally:
         workbook.close()
+
+
+def _too_big(what: str) -> str:
+    return f"XLSX 文件过大（{what}）：请拆分后分批导入，或另存为 CSV"
+
+
+def _check_unpacked_sizes(content: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise ImportRejected([LineError(0, "XLSX 文件已损坏或不是 Excel 工作簿")]) from None
+    sheets = [entry for entry in entries if entry.filename.startswith("xl/worksheets/")]
+    if any(entry.file_size > MAX_XLSX_SHEET_BYTES for entry in sheets):
+        limit = MAX_XLSX_SHEET_BYTES // (1024 * 1024)
+        raise ImportRejected([LineError(0, _too_big(f"工作表解压后超过{limit}MB"))])
+    if sum(entry.file_size for entry in entries) > MAX_XLSX_TOTAL_BYTES:
+        limit = MAX_XLSX_TOTAL_BYTES // (1024 * 1024)
+        raise ImportRejected([LineError(0, _too_big(f"解压后超过{limit}MB"))])
 
 
 def _clean_header(text: str) -> str:
