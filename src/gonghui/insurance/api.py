@@ -38,7 +38,7 @@ from gonghui.insurance.web import Balances
 from gonghui.members import banks
 from gonghui.members import queries as member_queries
 from gonghui.members.models import Bank
-from gonghui.web.deps import ApiActor, Db, Now, api_permitted
+from gonghui.web.deps import ApiActor, Db, Id, Now, PageNo, api_permitted
 
 router = APIRouter(prefix="/insurance", tags=["insurance"])
 
@@ -181,14 +181,16 @@ def card_standing(
 
 @router.get("/claims", response_model=list[ClaimOut])
 def list_claims(
-    db: Db, actor: Annotated[Actor, Depends(api_permitted(Permission.CLAIMS_VIEW))], page: int = 1
+    db: Db,
+    actor: Annotated[Actor, Depends(api_permitted(Permission.CLAIMS_VIEW))],
+    page: PageNo = 1,
 ) -> list[ClaimOut]:
     return [ClaimOut.of(claim) for claim in queries.claims_visible(db, actor, page=page).items]
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimOut)
 def get_claim(
-    claim_id: int, db: Db, actor: Annotated[Actor, Depends(api_permitted(Permission.CLAIMS_VIEW))]
+    claim_id: Id, db: Db, actor: Annotated[Actor, Depends(api_permitted(Permission.CLAIMS_VIEW))]
 ) -> ClaimOut:
     return ClaimOut.of(claims.claim_for(db, actor, claim_id))
 

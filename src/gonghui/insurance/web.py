@@ -32,8 +32,11 @@ from gonghui.members.models import Member
 from gonghui.web.deps import (
     Csrf,
     Db,
+    Id,
+    MaybeId,
     Now,
     PageActor,
+    PageNo,
     Vault,
     flash,
     permitted,
@@ -96,7 +99,7 @@ def my_cover(request: Request, db: Db, now: Now, store: Balances, actor: PageAct
 
 @router.get("/insurance/claims")
 def claim_list(
-    request: Request, db: Db, now: Now, actor: ClaimsViewer, status: str = "", page: int = 1
+    request: Request, db: Db, now: Now, actor: ClaimsViewer, status: str = "", page: PageNo = 1
 ) -> Response:
     chosen = [ClaimStatus(status)] if status in ClaimStatus.__members__.values() else []
     statuses = chosen or (list(QUEUE) if actor.can(Permission.CLAIMS_ADJUDICATE) else [])
@@ -152,9 +155,9 @@ def new_claim_page(
     now: Now,
     vault: Vault,
     actor: ClaimsFiler,
-    member_id: int | None = None,
+    member_id: MaybeId = None,
     q: str = "",
-    page: int = 1,
+    page: PageNo = 1,
 ) -> Response:
     if member_id is None and actor.member_id is None:
         # A unit officer files for a member of the unit: first, which one.
@@ -217,9 +220,7 @@ def create_claim(
 
 
 @router.get("/insurance/claims/{claim_id}")
-def claim_detail(
-    request: Request, claim_id: int, db: Db, now: Now, actor: ClaimsViewer
-) -> Response:
+def claim_detail(request: Request, claim_id: Id, db: Db, now: Now, actor: ClaimsViewer) -> Response:
     claim = claims.claim_for(db, actor, claim_id)
     documents = claims.documents_of(db, claim)
     plan = service.plan_by_id(db, claim.plan_id)
@@ -253,7 +254,7 @@ def _live_estimate(db: Db, plan: Plan, claim: Claim) -> object:
 @router.post("/insurance/claims/{claim_id}/documents", dependencies=[Csrf])
 def upload_document(
     request: Request,
-    claim_id: int,
+    claim_id: Id,
     db: Db,
     now: Now,
     store: Documents,
@@ -276,7 +277,7 @@ def upload_document(
 
 
 @router.post("/insurance/claims/{claim_id}/submit", dependencies=[Csrf])
-def submit(request: Request, claim_id: int, db: Db, now: Now, actor: ClaimsFiler) -> Response:
+def submit(request: Request, claim_id: Id, db: Db, now: Now, actor: ClaimsFiler) -> Response:
     claim = claims.claim_for(db, actor, claim_id)
     missing = claims.submit_claim(db, claim, actor=actor, now=now)
     db.commit()
@@ -289,7 +290,7 @@ def submit(request: Request, claim_id: int, db: Db, now: Now, actor: ClaimsFiler
 
 
 @router.post("/insurance/claims/{claim_id}/withdraw", dependencies=[Csrf])
-def withdraw(request: Request, claim_id: int, db: Db, now: Now, actor: ClaimsFiler) -> Response:
+def withdraw(request: Request, claim_id: Id, db: Db, now: Now, actor: ClaimsFiler) -> Response:
     claim = claims.claim_for(db, actor, claim_id)
     claims.withdraw_claim(db, claim, actor=actor, now=now)
     db.commit()
@@ -300,7 +301,7 @@ def withdraw(request: Request, claim_id: int, db: Db, now: Now, actor: ClaimsFil
 @router.post("/insurance/claims/{claim_id}/decision", dependencies=[Csrf])
 def decide(
     request: Request,
-    claim_id: int,
+    claim_id: Id,
     db: Db,
     now: Now,
     actor: Adjuster,
@@ -335,7 +336,7 @@ def decide(
 @router.post("/insurance/claims/{claim_id}/payment", dependencies=[Csrf])
 def pay(
     request: Request,
-    claim_id: int,
+    claim_id: Id,
     db: Db,
     now: Now,
     actor: Adjuster,
@@ -349,6 +350,6 @@ def pay(
 
 
 @router.get("/insurance/documents/{document_id}")
-def document(document_id: int, db: Db, store: Documents, actor: ClaimsViewer) -> Response:
+def document(document_id: Id, db: Db, store: Documents, actor: ClaimsViewer) -> Response:
     found, _claim = queries.document_for(db, actor, document_id)
     return download(store.read(found.sha256), found.filename, found.content_type, inline=True)

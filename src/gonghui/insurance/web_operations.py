@@ -19,7 +19,7 @@ from gonghui.insurance import assessment, figures, queries, service
 from gonghui.insurance.balances import Source, import_balances
 from gonghui.insurance.web import Balances
 from gonghui.members import queries as member_queries
-from gonghui.web.deps import Csrf, Db, Now, flash, permitted, read_upload, render
+from gonghui.web.deps import MAX_ID, Csrf, Db, Now, flash, permitted, read_upload, render
 from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
@@ -54,7 +54,7 @@ def balances_upload(
     store: Balances,
     actor: BalanceSender,
     file: Annotated[UploadFile, File()],
-    bank_id: Annotated[int, Form()],
+    bank_id: Annotated[int, Form(ge=1, le=MAX_ID)],
 ) -> Response:
     bank = member_queries.bank_for(db, actor, bank_id)
     content = read_upload(file, MAX_BALANCE_FILE)

@@ -23,7 +23,7 @@ from gonghui.members.schemas import (
     UnitOut,
 )
 from gonghui.members.service import Outcome
-from gonghui.web.deps import ApiActor, Db, Now, Vault, api_permitted, read_upload
+from gonghui.web.deps import ApiActor, Db, Id, Now, PageNo, Vault, api_permitted, read_upload
 
 router = APIRouter(tags=["members"])
 
@@ -36,7 +36,7 @@ def list_units(
     db: Db,
     actor: Annotated[Actor, Depends(api_permitted(Permission.UNITS_VIEW))],
     q: str = "",
-    page: int = 1,
+    page: PageNo = 1,
 ) -> PageOut[UnitOut]:
     results = queries.search_units(db, actor, q, page)
     return PageOut.of(results, [UnitOut.of(unit) for unit in results.items])
@@ -44,7 +44,7 @@ def list_units(
 
 @router.get("/units/{unit_id}", response_model=UnitOut)
 def get_unit(
-    unit_id: int,
+    unit_id: Id,
     db: Db,
     actor: Annotated[Actor, Depends(api_permitted(Permission.UNITS_VIEW))],
 ) -> UnitOut:
@@ -57,7 +57,7 @@ def list_members(
     vault: Vault,
     actor: Annotated[Actor, Depends(api_permitted(Permission.MEMBERS_VIEW))],
     q: str = "",
-    page: int = 1,
+    page: PageNo = 1,
 ) -> PageOut[MemberOut]:
     """Search by name, phone or a full ID number; ID numbers are masked unless the role
     keeps the roll."""
@@ -73,7 +73,7 @@ def my_member_record(db: Db, vault: Vault, actor: ApiActor) -> MemberOut:
 
 @router.get("/members/{member_id}", response_model=MemberOut)
 def get_member(
-    member_id: int,
+    member_id: Id,
     db: Db,
     vault: Vault,
     actor: Annotated[Actor, Depends(api_permitted(Permission.MEMBERS_VIEW))],
@@ -83,7 +83,7 @@ def get_member(
 
 @router.post("/members/{member_id}/status", response_model=MemberOut)
 def change_member_status(
-    member_id: int,
+    member_id: Id,
     change: StatusChangeIn,
     db: Db,
     now: Now,
@@ -101,7 +101,7 @@ def list_cards(
     db: Db,
     actor: Annotated[Actor, Depends(api_permitted(Permission.CARDS_VIEW))],
     q: str = "",
-    page: int = 1,
+    page: PageNo = 1,
 ) -> PageOut[CardOut]:
     """Cards the caller may see; a bank's token sees its own bank's cards only."""
     results = queries.search_cards(db, actor, q, page)

@@ -26,11 +26,13 @@ from gonghui.members.models import Bank, Member, Unit
 from gonghui.members.rules import ActivationSubject, CardStatus, MembershipStatus
 from gonghui.members.schemas import shown_id_number
 from gonghui.web.deps import (
+    MAX_ID,
     Csrf,
     Db,
     Id,
     Now,
     PageActor,
+    PageNo,
     Vault,
     flash,
     get_settings,
@@ -69,7 +71,7 @@ def member_list(
     vault: Vault,
     actor: Annotated[Actor, Depends(permitted(Permission.MEMBERS_VIEW))],
     q: str = "",
-    page: int = 1,
+    page: PageNo = 1,
 ) -> Response:
     results = queries.search_members(db, actor, vault, q, page)
     return render(request, "members/list.html", {"results": results, "q": q}, actor=actor)
@@ -158,7 +160,7 @@ def issue_activation_code(
 @router.post("/members/{member_id}/status", dependencies=[Csrf])
 def member_status(
     request: Request,
-    member_id: int,
+    member_id: Id,
     db: Db,
     now: Now,
     actor: Annotated[Actor, Depends(permitted(Permission.MEMBERS_MANAGE))],
@@ -179,7 +181,7 @@ def member_status(
 @router.post("/cards/{card_id}/status", dependencies=[Csrf])
 def card_status(
     request: Request,
-    card_id: int,
+    card_id: Id,
     db: Db,
     now: Now,
     actor: Annotated[Actor, Depends(permitted(Permission.CARDS_MANAGE))],
@@ -202,7 +204,7 @@ def unit_list(
     db: Db,
     actor: Annotated[Actor, Depends(permitted(Permission.UNITS_VIEW))],
     q: str = "",
-    page: int = 1,
+    page: PageNo = 1,
 ) -> Response:
     results = queries.search_units(db, actor, q, page)
     return render(request, "members/units.html", {"results": results, "q": q}, actor=actor)
@@ -211,7 +213,7 @@ def unit_list(
 @router.get("/units/{unit_id}")
 def unit_detail(
     request: Request,
-    unit_id: int,
+    unit_id: Id,
     db: Db,
     actor: Annotated[Actor, Depends(permitted(Permission.UNITS_VIEW))],
 ) -> Response:
@@ -230,7 +232,7 @@ def card_list(
     db: Db,
     actor: Annotated[Actor, Depends(permitted(Permission.CARDS_VIEW))],
     q: str = "",
-    page: int = 1,
+    page: PageNo = 1,
 ) -> Response:
     results = queries.search_cards(db, actor, q, page)
     context = {
@@ -414,7 +416,7 @@ def issue_token(
     db: Db,
     now: Now,
     actor: Annotated[Actor, Depends(permitted(Permission.USERS_MANAGE))],
-    bank_id: Annotated[int, Form()],
+    bank_id: Annotated[int, Form(ge=1, le=MAX_ID)],
     name: Annotated[str, Form()] = "",
 ) -> Response:
     bank = queries.bank_for(db, actor, bank_id)
@@ -437,7 +439,7 @@ def issue_token(
 @router.post("/admin/tokens/{token_id}/revoke", dependencies=[Csrf])
 def revoke_token(
     request: Request,
-    token_id: int,
+    token_id: Id,
     db: Db,
     now: Now,
     actor: Annotated[Actor, Depends(permitted(Permission.USERS_MANAGE))],
@@ -453,7 +455,7 @@ def audit_page(
     request: Request,
     db: Db,
     actor: Annotated[Actor, Depends(permitted(Permission.AUDIT_VIEW))],
-    page: int = 1,
+    page: PageNo = 1,
 ) -> Response:
     entries = queries.audit_entries(db, actor, page)
     return render(request, "members/audit.html", {"results": entries}, actor=actor)

@@ -42,7 +42,16 @@ from gonghui.stations.schemas import (
 )
 from gonghui.stations.visits import Visitor, check_in
 from gonghui.stations.web import QrKey
-from gonghui.web.deps import Db, Now, api_actor, api_permitted, get_settings, session_actor
+from gonghui.web.deps import (
+    Db,
+    Id,
+    Now,
+    PageNo,
+    api_actor,
+    api_permitted,
+    get_settings,
+    session_actor,
+)
 
 router = APIRouter(prefix="/stations", tags=["stations"])
 Viewer = Annotated[Actor, Depends(api_permitted(Permission.STATIONS_VIEW))]
@@ -74,15 +83,13 @@ def receipt_of(key: bytes, visit_id: int) -> str:
 
 
 @router.get("/positions", response_model=PositionPageOut)
-def list_positions(db: Db, actor: Viewer, q: str = "", page: int = 1) -> PositionPageOut:
+def list_positions(db: Db, actor: Viewer, q: str = "", page: PageNo = 1) -> PositionPageOut:
     """Positions by name or district; a station manager sees the ones they run."""
     return PositionPageOut.of(queries.positions_visible(db, actor, q, page))
 
 
 @router.get("/positions/{position_id}", response_model=PositionDetailOut)
-def get_position(
-    position_id: int, db: Db, now: Now, key: QrKey, actor: Viewer
-) -> PositionDetailOut:
+def get_position(position_id: Id, db: Db, now: Now, key: QrKey, actor: Viewer) -> PositionDetailOut:
     position = service.position_for(db, actor, position_id)
     history = [
         StatusChangeOut(
@@ -151,7 +158,7 @@ def check_in_by_token(
 
 
 @router.post("/visits/{visit_id}/rating", response_model=RatingOut)
-def rate(visit_id: int, body: RatingIn, db: Db, now: Now, receipts: ReceiptKey) -> RatingOut:
+def rate(visit_id: Id, body: RatingIn, db: Db, now: Now, receipts: ReceiptKey) -> RatingOut:
     """One rating per visit (`already_rated` the second time), with a like and a comment or
     suggestion if given."""
     if not hmac.compare_digest(body.receipt, receipt_of(receipts, visit_id)):
@@ -193,7 +200,7 @@ def list_runs(db: Db, actor: Viewer) -> list[RunOut]:
 
 
 @router.get("/evaluations/{run_id}", response_model=ScoreboardOut)
-def run_scoreboard(run_id: int, db: Db, actor: Viewer, page: int = 1) -> ScoreboardOut:
+def run_scoreboard(run_id: Id, db: Db, actor: Viewer, page: PageNo = 1) -> ScoreboardOut:
     """A run's scores, lowest total first, with the facts each was computed from."""
     run, version = queries.run_for(db, actor, run_id)
     board = queries.scoreboard(db, actor, run, page)
@@ -216,7 +223,7 @@ def run_evaluation(body: EvaluateIn, db: Db, now: Now, actor: Manager) -> Evalua
 
 @router.post("/visits/{visit_id}/complaint", response_model=ComplaintOut, status_code=201)
 def complain(
-    visit_id: int, body: ComplaintIn, db: Db, now: Now, receipts: ReceiptKey
+    visit_id: Id, body: ComplaintIn, db: Db, now: Now, receipts: ReceiptKey
 ) -> ComplaintOut:
     """A complaint about a visit (the check-in's receipt); real-name ones are called back."""
     if not hmac.compare_digest(body.receipt, receipt_of(receipts, visit_id)):

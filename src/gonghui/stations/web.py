@@ -25,7 +25,18 @@ from gonghui.stations.rules import (
 )
 from gonghui.stations.scoring import Aspect
 from gonghui.stations.visits import Visitor, check_in
-from gonghui.web.deps import Csrf, Db, MaybeActor, Now, flash, get_settings, permitted, render
+from gonghui.web.deps import (
+    Csrf,
+    Db,
+    Id,
+    MaybeActor,
+    Now,
+    PageNo,
+    flash,
+    get_settings,
+    permitted,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Actor, Depends(permitted(Permission.STATIONS_VIEW))]
@@ -53,14 +64,16 @@ def _labels(position: Position) -> dict[str, list[str]]:
 
 
 @router.get("/stations")
-def position_list(request: Request, db: Db, actor: Viewer, q: str = "", page: int = 1) -> Response:
+def position_list(
+    request: Request, db: Db, actor: Viewer, q: str = "", page: PageNo = 1
+) -> Response:
     results = queries.positions_visible(db, actor, q, page)
     return render(request, "stations/list.html", {"results": results, "q": q}, actor=actor)
 
 
 @router.get("/stations/positions/{position_id}")
 def position_detail(
-    request: Request, position_id: int, db: Db, now: Now, key: QrKey, actor: Viewer
+    request: Request, position_id: Id, db: Db, now: Now, key: QrKey, actor: Viewer
 ) -> Response:
     position = service.position_for(db, actor, position_id)
     token = tokens.issue(key, position.id, now)
@@ -79,7 +92,7 @@ def position_detail(
 
 @router.get("/stations/positions/{position_id}/door")
 def door_screen(
-    request: Request, position_id: int, db: Db, now: Now, key: QrKey, actor: Viewer
+    request: Request, position_id: Id, db: Db, now: Now, key: QrKey, actor: Viewer
 ) -> Response:
     """The screen at the door: a fresh signed code every couple of minutes."""
     position = service.position_for(db, actor, position_id)
@@ -152,7 +165,7 @@ def _my_visits(request: Request) -> list[int]:
 
 
 @router.get("/stations/visits/{visit_id}")
-def visit_page(request: Request, visit_id: int, db: Db, actor: MaybeActor) -> Response:
+def visit_page(request: Request, visit_id: Id, db: Db, actor: MaybeActor) -> Response:
     visit = queries.visit_of(db, visit_id, _my_visits(request))
     position = db.get(Position, visit.position_id)
     context = {"visit": visit, "position": position, "aspects": list(Aspect)}
@@ -166,7 +179,7 @@ async def form_fields(request: Request) -> dict[str, str]:
 @router.post("/stations/visits/{visit_id}/rating", dependencies=[Csrf])
 def rate(
     request: Request,
-    visit_id: int,
+    visit_id: Id,
     db: Db,
     now: Now,
     fields: Annotated[dict[str, str], Depends(form_fields)],
@@ -188,7 +201,7 @@ def rate(
 @router.post("/stations/visits/{visit_id}/complaint", dependencies=[Csrf])
 def complain(
     request: Request,
-    visit_id: int,
+    visit_id: Id,
     db: Db,
     now: Now,
     actor: MaybeActor,
@@ -288,7 +301,7 @@ def run_evaluation(
 
 
 @router.get("/stations/evaluations/{run_id}")
-def run_detail(request: Request, run_id: int, db: Db, actor: Viewer, page: int = 1) -> Response:
+def run_detail(request: Request, run_id: Id, db: Db, actor: Viewer, page: PageNo = 1) -> Response:
     run, version = queries.run_for(db, actor, run_id)
     board = queries.scoreboard(db, actor, run, page)
     context = {"run": run, "version": version, "board": board, "aspects": list(Aspect)}

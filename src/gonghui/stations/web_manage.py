@@ -28,7 +28,7 @@ from gonghui.stations.web_work import (
     redirect,
     station_managers,
 )
-from gonghui.web.deps import Csrf, Db, Now, flash, permitted, read_upload, render
+from gonghui.web.deps import Csrf, Db, Id, Now, flash, permitted, read_upload, render
 from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
@@ -93,14 +93,14 @@ def create_position(request: Request, db: Db, now: Now, actor: Manager, posted: 
 
 
 @router.get("/stations/positions/{position_id}/edit")
-def edit_position(request: Request, position_id: int, db: Db, actor: Manager) -> Response:
+def edit_position(request: Request, position_id: Id, db: Db, actor: Manager) -> Response:
     position = service.position_for(db, actor, position_id)
     return _position_page(request, db, actor, PositionForm.of(position), position)
 
 
 @router.post("/stations/positions/{position_id}/edit", dependencies=[Csrf])
 def update_position(
-    request: Request, position_id: int, db: Db, now: Now, actor: Manager, posted: Posted
+    request: Request, position_id: Id, db: Db, now: Now, actor: Manager, posted: Posted
 ) -> Response:
     position = service.position_for(db, actor, position_id)
     form = PositionForm.read(posted, code=position.code)
@@ -120,7 +120,7 @@ def update_position(
 @router.post("/stations/positions/{position_id}/manager", dependencies=[Csrf])
 def assign_manager(
     request: Request,
-    position_id: int,
+    position_id: Id,
     db: Db,
     now: Now,
     actor: Manager,
@@ -146,7 +146,7 @@ def assign_manager(
 @router.post("/stations/positions/{position_id}/status", dependencies=[Csrf])
 def change_status(
     request: Request,
-    position_id: int,
+    position_id: Id,
     db: Db,
     now: Now,
     actor: Manager,
@@ -263,7 +263,7 @@ def appeals_page(request: Request, db: Db, actor: Manager) -> Response:
 @router.post("/stations/appeals/{appeal_id}/decision", dependencies=[Csrf])
 def decide_appeal(
     request: Request,
-    appeal_id: int,
+    appeal_id: Id,
     db: Db,
     now: Now,
     actor: Manager,

@@ -32,7 +32,7 @@ from gonghui.stations.rules import (
     CountSource,
     VehicleService,
 )
-from gonghui.web.deps import Csrf, Db, Now, flash, permitted, render
+from gonghui.web.deps import Csrf, Db, Id, Now, flash, permitted, render
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Actor, Depends(permitted(Permission.STATIONS_VIEW))]
@@ -136,14 +136,14 @@ def _refused_work(
 
 
 @router.get("/stations/positions/{position_id}/work")
-def work_page(request: Request, position_id: int, db: Db, now: Now, actor: Operator) -> Response:
+def work_page(request: Request, position_id: Id, db: Db, now: Now, actor: Operator) -> Response:
     position = service.position_for(db, actor, position_id)
     return _work_page(request, db, now, actor, position)
 
 
 @router.post("/stations/positions/{position_id}/activities", dependencies=[Csrf])
 def record_activity(
-    request: Request, position_id: int, db: Db, now: Now, actor: Operator, posted: Posted
+    request: Request, position_id: Id, db: Db, now: Now, actor: Operator, posted: Posted
 ) -> Response:
     position = service.position_for(db, actor, position_id)
     try:
@@ -166,7 +166,7 @@ def record_activity(
 
 @router.post("/stations/positions/{position_id}/counts", dependencies=[Csrf])
 def record_count(
-    request: Request, position_id: int, db: Db, now: Now, actor: Operator, posted: Posted
+    request: Request, position_id: Id, db: Db, now: Now, actor: Operator, posted: Posted
 ) -> Response:
     position = service.position_for(db, actor, position_id)
     try:
@@ -193,7 +193,7 @@ def record_count(
 @router.post("/stations/scores/{score_id}/appeal", dependencies=[Csrf])
 def file_appeal(
     request: Request,
-    score_id: int,
+    score_id: Id,
     db: Db,
     now: Now,
     actor: Operator,
@@ -234,7 +234,7 @@ def _complaints_page(
 
 
 @router.get("/stations/positions/{position_id}/complaints")
-def complaints_page(request: Request, position_id: int, db: Db, actor: Operator) -> Response:
+def complaints_page(request: Request, position_id: Id, db: Db, actor: Operator) -> Response:
     position = service.position_for(db, actor, position_id)
     return _complaints_page(request, db, actor, position)
 
@@ -273,7 +273,7 @@ def _handle_complaint(
 @router.post("/stations/complaints/{complaint_id}/callback", dependencies=[Csrf])
 def call_back(
     request: Request,
-    complaint_id: int,
+    complaint_id: Id,
     db: Db,
     now: Now,
     actor: Operator,
@@ -287,7 +287,7 @@ def call_back(
 @router.post("/stations/complaints/{complaint_id}/close", dependencies=[Csrf])
 def close_complaint(
     request: Request,
-    complaint_id: int,
+    complaint_id: Id,
     db: Db,
     now: Now,
     actor: Operator,
@@ -382,14 +382,14 @@ def _vehicle_page(
 
 
 @router.get("/stations/vehicles/{vehicle_id}")
-def vehicle_detail(request: Request, vehicle_id: int, db: Db, now: Now, actor: Viewer) -> Response:
+def vehicle_detail(request: Request, vehicle_id: Id, db: Db, now: Now, actor: Viewer) -> Response:
     vehicle = service.vehicle_for(db, actor, vehicle_id)
     return _vehicle_page(request, db, now, actor, vehicle)
 
 
 @router.post("/stations/vehicles/{vehicle_id}/trips", dependencies=[Csrf])
 def schedule_trip(
-    request: Request, vehicle_id: int, db: Db, now: Now, actor: Operator, posted: Posted
+    request: Request, vehicle_id: Id, db: Db, now: Now, actor: Operator, posted: Posted
 ) -> Response:
     vehicle = service.vehicle_for(db, actor, vehicle_id)
     try:
@@ -420,7 +420,7 @@ def schedule_trip(
 
 @router.post("/stations/trips/{trip_id}/completion", dependencies=[Csrf])
 def complete_trip(
-    request: Request, trip_id: int, db: Db, now: Now, actor: Operator, posted: Posted
+    request: Request, trip_id: Id, db: Db, now: Now, actor: Operator, posted: Posted
 ) -> Response:
     trip = manage_queries.trip_for(db, actor, trip_id)
     vehicle = service.vehicle_for(db, actor, trip.vehicle_id)

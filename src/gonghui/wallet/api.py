@@ -34,7 +34,7 @@ from gonghui.wallet.schemas import (
 )
 from gonghui.wallet.verification import Proof, run_money_request
 from gonghui.wallet.web import verifier_of
-from gonghui.web.deps import Db, IdempotencyKey, Now, Vault, api_permitted
+from gonghui.web.deps import Db, Id, IdempotencyKey, Now, PageNo, Vault, api_permitted
 
 router = APIRouter(prefix="/wallet", tags=["wallet"])
 User = Annotated[Actor, Depends(api_permitted(Permission.WALLET_USE))]
@@ -80,7 +80,7 @@ def _insured_out(line: queries.RegistryLine) -> InsuredOut:
 
 @router.get("/insured", response_model=list[InsuredOut])
 def insured_registry(
-    db: Db, vault: Vault, actor: Operator, q: str = "", page: int = 1
+    db: Db, vault: Vault, actor: Operator, q: str = "", page: PageNo = 1
 ) -> list[InsuredOut]:
     """The agency's insured registry, 50 a page: by name or a whole ID number."""
     return [_insured_out(line) for line in queries.registry(db, actor, vault, q, page).items]
@@ -152,7 +152,7 @@ def declare_relative(body: RelativeIn, db: Db, now: Now, vault: Vault, actor: Us
 
 @router.post("/relatives/{relationship_id}/confirm", response_model=RelativeOut)
 def confirm_relative(
-    relationship_id: int, body: ConfirmIn, request: Request, db: Db, now: Now, actor: User
+    relationship_id: Id, body: ConfirmIn, request: Request, db: Db, now: Now, actor: User
 ) -> RelativeOut:
     people.confirm_relationship(
         db,
@@ -169,7 +169,7 @@ def confirm_relative(
 
 @router.post("/relatives/{relationship_id}/dissolve", response_model=DissolvedOut)
 def dissolve_relative(
-    relationship_id: int, body: DissolveIn, db: Db, now: Now, actor: User
+    relationship_id: Id, body: DissolveIn, db: Db, now: Now, actor: User
 ) -> DissolvedOut:
     """Either party ends it: a pending transfer goes back, and the unspent quota with it."""
     returned = spending.dissolve_relationship(
@@ -233,7 +233,7 @@ def submit_transfer(
 
 @router.post("/transfers/{transfer_id}/accept", response_model=TransferOut)
 def accept_transfer(
-    transfer_id: int, db: Db, now: Now, actor: User, key: IdempotencyKey
+    transfer_id: Id, db: Db, now: Now, actor: User, key: IdempotencyKey
 ) -> TransferOut:
     result = run_money_request(
         db,

@@ -28,7 +28,7 @@ class TransferOut(BaseModel):
     status: str
     amount: str
     giver_id: int
-    recipient_id: int
+    recipient_id: int = Field(ge=1, le=2**63 - 1)
     submitted_at: str
     release_at: str
 

@@ -21,8 +21,10 @@ from gonghui.wallet import people, queries, regions, spending, transfers
 from gonghui.wallet.rules import KINSHIP_LABELS, PURPOSE_LABELS, Purpose, Verification
 from gonghui.wallet.verification import FaceVerifier, Proof, face_verifier_for, run_money_request
 from gonghui.web.deps import (
+    MAX_ID,
     Csrf,
     Db,
+    Id,
     MaybeActor,
     Now,
     Vault,
@@ -134,7 +136,7 @@ def declare(
 @router.post("/wallet/relatives/{relationship_id}/confirm", dependencies=[Csrf])
 def confirm(
     request: Request,
-    relationship_id: int,
+    relationship_id: Id,
     db: Db,
     now: Now,
     actor: WalletUser,
@@ -156,7 +158,7 @@ def confirm(
 @router.post("/wallet/relatives/{relationship_id}/dissolve", dependencies=[Csrf])
 def dissolve(
     request: Request,
-    relationship_id: int,
+    relationship_id: Id,
     db: Db,
     now: Now,
     actor: WalletUser,
@@ -193,7 +195,7 @@ def send(
     db: Db,
     now: Now,
     actor: WalletUser,
-    recipient_id: Annotated[int, Form()],
+    recipient_id: Annotated[int, Form(ge=1, le=MAX_ID)],
     amount: Annotated[str, Form()],
     method: Annotated[Verification, Form()],
     idempotency_key: Annotated[str, Form()],
@@ -217,7 +219,7 @@ def send(
 @router.post("/wallet/transfers/{transfer_id}/accept", dependencies=[Csrf])
 def accept(
     request: Request,
-    transfer_id: int,
+    transfer_id: Id,
     db: Db,
     now: Now,
     actor: WalletUser,

@@ -14,7 +14,18 @@ from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.core.inputs import InputError, input_error, parse_date
 from gonghui.wallet import people, queries, regions, spending
 from gonghui.wallet.rules import Scheme
-from gonghui.web.deps import Csrf, Db, Id, Now, Vault, flash, get_settings, permitted, render
+from gonghui.web.deps import (
+    Csrf,
+    Db,
+    Id,
+    Now,
+    PageNo,
+    Vault,
+    flash,
+    get_settings,
+    permitted,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 Operator = Annotated[Actor, Depends(permitted(Permission.WALLET_OPERATE))]
@@ -35,7 +46,7 @@ def read_date(text: str, what: str) -> date:
 
 @router.get(PATH)
 def registry_page(
-    request: Request, db: Db, vault: Vault, actor: Operator, q: str = "", page: int = 1
+    request: Request, db: Db, vault: Vault, actor: Operator, q: str = "", page: PageNo = 1
 ) -> Response:
     context = {
         "results": queries.registry(db, actor, vault, q, page),
@@ -102,7 +113,7 @@ def issue_activation_code(
 @router.post(PATH + "/{insured_id}/end", dependencies=[Csrf])
 def end(
     request: Request,
-    insured_id: int,
+    insured_id: Id,
     db: Db,
     now: Now,
     actor: Operator,
@@ -122,7 +133,7 @@ def end(
 @router.post(PATH + "/{insured_id}/move", dependencies=[Csrf])
 def move(
     request: Request,
-    insured_id: int,
+    insured_id: Id,
     db: Db,
     now: Now,
     actor: Operator,

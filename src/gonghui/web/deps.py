@@ -26,6 +26,7 @@ MAX_ID = 2**63 - 1
 MAX_PAGE = 1_000_000
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 PageNo = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+MaybeId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
