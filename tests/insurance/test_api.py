@@ -58,7 +58,7 @@ def test_a_bad_batch_is_refused_with_every_row_and_nothing_stored(
     refused = client.post("/api/v1/insurance/balances", json=batch, headers=headers)
     assert refused.status_code == 422
     assert refused.json()["error"]["details"] == [
-        "第3行：卡号 6231680000000000022 不是本行（烟台银行）的会员卡",
+        "第3行：卡号 6231680000000000022 不是本行（烟台银行）已登记的会员卡",
         "第4行：日期“20250132”不存在",
         "第5行：日终余额不能为负数：-1",
     ]

@@ -92,8 +92,8 @@ def test_every_malformed_line_is_reported_and_nothing_is_stored(
         + f"{world.card_a},2025-01-01,2500.00\n"  # 10: same card-day as line 2, other balance
     )
     assert rejected(db, world, store, content) == [
-        "第3行：卡号 6200000000000000000 不是已登记的会员卡",
-        "第4行：卡号 6231680000000000022 不是本行（烟台银行）的会员卡",
+        "第3行：卡号 6200000000000000000 不是本行（烟台银行）已登记的会员卡",
+        "第4行：卡号 6231680000000000022 不是本行（烟台银行）已登记的会员卡",
         "第5行：日期“2025-02-30”不存在",
         "第6行：日期“01/03/2025”格式不正确，应为 YYYY-MM-DD、YYYY/M/D 或 YYYYMMDD",
         "第7行：日终余额不能为负数：-5.00",
@@ -194,6 +194,19 @@ def test_the_count_matches_the_lines_listed_and_the_summary_says_what_happened(
         db, world, store, HEADER + f"{world.card_a},2025-01-01,1.00\n{world.card_a},2025-01-02,1\n"
     )
     assert second.summary == "余额导入完成：共2行，新增1行，其余1行与已导入数据相同"
+
+
+def test_a_bank_hears_the_same_about_another_banks_card_and_no_card_at_all(
+    db: Session, world: World, store: BalanceStore
+) -> None:
+    """Otherwise a balance file would tell a bank which numbers its competitor issued."""
+    unknown, other_bank = "6231680000000000099", world.card_b
+    lines = rejected(
+        db, world, store, f"卡号,日期,日终余额\n{unknown},2025-01-01,1\n{other_bank},2025-01-01,1\n"
+    )
+    assert [
+        line.split("：", 1)[1].replace(unknown, "N").replace(other_bank, "N") for line in lines
+    ] == ["卡号 N 不是本行（烟台银行）已登记的会员卡"] * 2
 
 
 def test_a_balance_that_contradicts_an_earlier_file_is_refused(

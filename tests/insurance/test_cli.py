@@ -112,8 +112,8 @@ def test_a_bad_balance_file_exits_non_zero_with_its_lines(
     file.write_text(f"卡号,日期,日终余额\n{qlb},2025-01-01,10.00\n123,2025-01-01,1\n")
     result = runner.invoke(app, ["insurance", "import-balances", str(file), "--bank", "YTB"])
     assert result.exit_code == 1
-    assert f"第2行：卡号 {qlb} 不是本行（烟台银行）的会员卡" in result.output
-    assert "第3行：卡号 123 不是已登记的会员卡" in result.output
+    assert f"第2行：卡号 {qlb} 不是本行（烟台银行）已登记的会员卡" in result.output
+    assert "第3行：卡号 123 不是本行（烟台银行）已登记的会员卡" in result.output
 
 
 @pytest.mark.parametrize(

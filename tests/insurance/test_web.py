@@ -26,7 +26,7 @@ def test_a_bad_balance_file_on_the_page_lists_every_line_and_stores_nothing(
     )
     assert page.status_code == 422
     assert "第2行：日终余额最多两位小数：1.005" in page.text
-    assert "第3行：卡号 6231680000000000022 不是本行（烟台银行）的会员卡" in page.text
+    assert "第3行：卡号 6231680000000000022 不是本行（烟台银行）已登记的会员卡" in page.text
     assert db.scalar(select(func.count()).select_from(BalanceImport)) == 0
     assert not list(store.root.rglob("*.parquet"))
 

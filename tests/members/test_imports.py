@@ -204,12 +204,30 @@ def test_a_unit_officer_may_import_members_of_their_own_unit_only(
         + f"甲,{make_id(sequence='311')},13700000041,{world.unit_b_code},生产操作岗,在职\n"
         + f"周秀英,{world.member_b_id_number},13900000002,{world.unit_a_code},管理技术岗,在职\n"
     )
-    assert rejected_lines(db, vault, content, officer) == [
-        "第2行：只能导入本单位的会员",
-        "第3行：该会员已在其他单位登记，请联系总工会办理转会",
-    ]
+    # The file fails anyway: it says nothing about who is registered in another unit.
+    assert rejected_lines(db, vault, content, officer) == ["第2行：只能导入本单位的会员"]
     with pytest.raises(Forbidden):
         run(db, vault, "单位名称,统一社会信用代码,行业,区县,上级工会\n", officer)
+
+
+def test_a_failing_import_is_no_probe_of_other_units_members(
+    db: Session, vault: IdentityVault, world: World
+) -> None:
+    """The outside test's officer: a file with a bad line, listing an ID number to probe."""
+    officer = Actor(
+        user_id=None, username="o", role=Role.UNIT_OFFICER, display_name="o", unit_id=world.unit_a
+    )
+    probe = f"某人,{world.member_b_id_number},13900000002,{world.unit_a_code},管理技术岗,在职\n"
+    stranger = f"某人,{make_id(sequence='388')},13900000002,{world.unit_a_code},管理技术岗,在职\n"
+    bad = f"坏手机,{make_id(sequence='399')},1390,{world.unit_a_code},管理技术岗,在职\n"
+    for candidate in (probe, stranger):
+        assert rejected_lines(db, vault, MEMBER_HEADER + bad + candidate, officer) == [
+            "第2行：手机号应为11位中国大陆手机号码"
+        ]
+    # Only a file that is otherwise right (and would be written) hears it.
+    assert rejected_lines(db, vault, MEMBER_HEADER + probe, officer) == [
+        "第2行：该会员已在其他单位登记，请联系总工会办理转会"
+    ]
 
 
 def test_a_bank_may_import_its_own_cards_only(

@@ -115,7 +115,7 @@ def import_file(
     checker = _Checker(session, actor, vault, business_date(now))
     records = checker.check(kind, table.rows)
     if checker.errors:
-        raise ImportRejected(checker.errors)
+        raise ImportRejected(checker.reportable_errors())
     report = ImportReport(kind, rows=len(records))
     for done, record in enumerate(records, start=1):
         outcome = _save(session, record, actor=actor, now=now, vault=vault)
@@ -197,6 +197,10 @@ class _CardDraft:
         return CardRecord(self.card_no, member.id, self.bank.id, self.opened)
 
 
+log = get_logger("gonghui.imports")
+_OTHER_UNIT = "该会员已在其他单位登记，请联系总工会办理转会"
+
+
 class _Checker:
     """Turns rows into records, collecting one error line per bad row."""
 
@@ -207,6 +211,9 @@ class _Checker:
         self.vault = vault
         self.today = today
         self.errors: list[LineError] = []
+        # Lines refused because the ID number is a member of a unit the importer does not keep,
+        # with the line's other reasons.
+        self.other_unit: dict[int, list[str]] = {}
 
     def check(
         self, kind: ImportKind, rows: list[Row]
@@ -220,6 +227,27 @@ class _Checker:
 
     def _fail(self, row: Row, reasons: list[str]) -> None:
         self.errors.append(LineError(row.line, "；".join(reasons)))
+        if _OTHER_UNIT in reasons:
+            self.other_unit[row.line] = [reason for reason in reasons if reason != _OTHER_UNIT]
+
+    def reportable_errors(self) -> list[LineError]:
+        """The errors to show. That an ID number belongs to another unit's member is said only
+        about a file that is otherwise right (whose other lines would be written): a file that
+        fails anyway must not serve an officer as a free probe of the federation's roll."""
+        fails_anyway = any(
+            error.line not in self.other_unit or self.other_unit[error.line]
+            for error in self.errors
+        )
+        if not fails_anyway:
+            log.warning("import.other_units_member", actor=self.actor.username)
+            return self.errors
+        return [
+            LineError(error.line, "；".join(self.other_unit[error.line]))
+            if error.line in self.other_unit
+            else error
+            for error in self.errors
+            if error.line not in self.other_unit or self.other_unit[error.line]
+        ]
 
     def _first_seen(self, seen: dict[str, int], key: str, row: Row, what: str) -> str | None:
         if key in seen:
@@ -291,7 +319,7 @@ class _Checker:
             draft.reasons.append(dup)
         known = existing.get(self.vault.search_hash(draft.id_number.value))
         if known is not None and not self._may_manage_unit(known.unit_id):
-            draft.reasons.append("该会员已在其他单位登记，请联系总工会办理转会")
+            draft.reasons.append(_OTHER_UNIT)
 
     def _may_manage_unit(self, unit_id: int) -> bool:
         return self.actor.is_federation_wide or self.actor.unit_id == unit_id
