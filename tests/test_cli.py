@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import uvicorn
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
@@ -151,3 +152,16 @@ def test_bad_configuration_exits_with_a_clear_message(monkeypatch: pytest.Monkey
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 2
     assert "配置不正确" in result.output
+
+
+def test_serve_leaves_proxy_headers_to_the_app_and_sends_no_server_header(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn's own X-Forwarded-For handling believes any peer on loopback, and its
+    `server: uvicorn` header tells a scanner what runs here."""
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **options: seen.update(options))
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert seen["proxy_headers"] is False
+    assert seen["server_header"] is False

@@ -84,6 +84,9 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
+            # X-Forwarded-For is believed only from GONGHUI_TRUSTED_PROXIES, by the app itself
+            # (`TrustedProxies`); uvicorn's own handling would believe any peer on loopback.
+            proxy_headers=False,
             server_header=False,
             # A stop lets requests in flight finish (systemd waits, then kills).
             timeout_graceful_shutdown=20,

@@ -20,10 +20,11 @@ from gonghui.core.clock import FixedClock
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Environment, Settings
 from gonghui.members import accounts, service
-from gonghui.members.models import ActivationCode, Member, User, UserSession
+from gonghui.members.models import ActivationCode, LoginAttempt, Member, User, UserSession
 from gonghui.members.queries import members_by_hash
 from gonghui.members.rules import EmploymentStatus, PostType, parse_id_number
 from gonghui.members.service import MemberRecord
+from gonghui.web.app import create_app
 from tests.conftest import NOW
 from tests.world import PASSWORD, SETUP, World, csrf_of, login, make_id, post_form
 
@@ -515,3 +516,57 @@ def test_unknown_pages_answer_in_chinese(client: TestClient, app: FastAPI) -> No
     api = client.get("/api/v1/no/such")
     assert api.status_code == 404
     assert api.json()["error"]["message"] == "页面不存在"
+
+
+def _failing_logins_from(client: TestClient, count: int, forwarded: str = "") -> list[int]:
+    statuses = []
+    for n in range(count):
+        headers = {"X-Forwarded-For": forwarded or f"203.0.113.{n}"}
+        token = csrf_of(client)
+        response = client.post(
+            "/login",
+            data={"username": f"nobody{n}", "password": "x", "csrf_token": token},
+            headers=headers,
+        )
+        statuses.append(response.status_code)
+    return statuses
+
+
+def test_x_forwarded_for_from_an_untrusted_peer_does_not_dodge_the_address_throttle(
+    app: FastAPI, db: Session
+) -> None:
+    """The outside test sat behind a local proxy and named a new address on every try."""
+    client = TestClient(app, client=("127.0.0.1", 5000))
+    statuses = _failing_logins_from(client, 21)
+    assert statuses[-1] == 429
+    clients = set(db.scalars(select(LoginAttempt.client)))
+    assert clients == {"127.0.0.1"}
+
+
+def _app_behind_proxy(app: FastAPI, settings: Settings, proxies: str) -> FastAPI:
+    proxied = create_app(
+        settings.model_copy(update={"trusted_proxies": proxies}),
+        engine=app.state.engine,
+        clock=app.state.clock,
+    )
+    proxied.state.session_factory = app.state.session_factory
+    return proxied
+
+
+def test_a_configured_proxy_reports_the_client_address(
+    app: FastAPI, settings: Settings, db: Session
+) -> None:
+    proxied = _app_behind_proxy(app, settings, "10.0.0.0/8, 127.0.0.1")
+    client = TestClient(proxied, client=("10.1.2.3", 5000))
+    # The client wrote the first address itself; the proxies appended the rest.
+    _failing_logins_from(client, 1, "192.0.2.66, 198.51.100.7, 10.9.9.9")
+    assert set(db.scalars(select(LoginAttempt.client))) == {"198.51.100.7"}
+    stranger = TestClient(proxied, client=("192.0.2.1", 5000))
+    _failing_logins_from(stranger, 1, "198.51.100.8")
+    assert "198.51.100.8" not in set(db.scalars(select(LoginAttempt.client)))
+
+
+def test_bad_trusted_proxies_stop_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GONGHUI_TRUSTED_PROXIES", "10.0.0.0/8, not-an-address")
+    with pytest.raises(ValueError, match="GONGHUI_TRUSTED_PROXIES"):
+        Settings()

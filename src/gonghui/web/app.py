@@ -44,7 +44,7 @@ from gonghui.wallet import web_registry as wallet_registry
 from gonghui.web import account, errors, pages
 from gonghui.web import metrics as web_metrics
 from gonghui.web.metrics import RequestTiming
-from gonghui.web.middleware import SecurityHeaders
+from gonghui.web.middleware import SecurityHeaders, TrustedProxies
 from gonghui.web.nav import nav_for
 
 API_PREFIX = "/api/v1"
@@ -83,6 +83,8 @@ def create_app(
         same_site="lax",
         https_only=settings.cookie_secure,
     )
+    # Outermost: every layer inside sees the client address the trusted proxy reported.
+    app.add_middleware(TrustedProxies, networks=settings.trusted_proxy_networks)
     static_dir = Path(str(files("gonghui") / "web" / "static"))
     app.mount("/static", CachedStaticFiles(directory=static_dir), name="static")
     errors.install(app)
