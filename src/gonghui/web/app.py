@@ -19,7 +19,7 @@ from gonghui.core.db import engine_for, session_factory
 from gonghui.core.logging import configure_logging
 from gonghui.core.money import format_fen, yuan_string
 from gonghui.core.pii import IdentityVault
-from gonghui.core.settings import Settings
+from gonghui.core.settings import Environment, Settings
 from gonghui.core.sms import sms_sender_for
 from gonghui.core.storage import ContentStore
 from gonghui.insurance import api as insurance_api
@@ -72,7 +72,7 @@ def create_app(
     app.state.documents = ContentStore(settings.storage_dir)
     app.state.sms = sms_sender_for(settings)
 
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, hsts=settings.environment is Environment.PRODUCTION)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(RequestTiming)
     app.add_middleware(

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from gonghui.core.errors import DomainError, ImportRejected, Unauthenticated
 from gonghui.core.logging import get_logger
@@ -74,9 +75,27 @@ async def on_validation_error(request: Request, error: Exception) -> Response:
 async def on_http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)  # noqa: S101
     code, message = _HTTP_MESSAGES.get(error.status_code, ("http_error", str(error.detail)))
+    headers = dict(error.headers or {})
+    if error.status_code == 405:  # noqa: PLR2004 - Method Not Allowed
+        headers["Allow"] = ", ".join(sorted(_allowed_methods(request))) or headers.get("Allow", "")
     if _is_api(request):
-        return JSONResponse(_error_body(code, message), error.status_code)
-    return _page(request, error.status_code, code, message)
+        return JSONResponse(_error_body(code, message), error.status_code, headers=headers)
+    page = _page(request, error.status_code, code, message)
+    page.headers.update(headers)
+    return page
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route serves at this path: Starlette names only those of the first
+    route that matched the path, and a page's GET and POST are two routes."""
+    allowed: set[str] = set()
+    for route in request.app.router.routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        for candidate in contexts() if contexts is not None else [route]:
+            methods = getattr(candidate, "methods", None)
+            if methods and candidate.matches(request.scope)[0] is not Match.NONE:
+                allowed |= set(methods)
+    return allowed
 
 
 def install(app: FastAPI) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,21 +22,67 @@ _HEADERS = [
 ]
 
 
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+# Pages and JSON carry full ID numbers, medical bills and balances: no cache keeps a copy.
+_NO_STORE = (b"cache-control", b"no-store")
+_INTERNAL_ERROR_JSON = json.dumps(
+    {"error": {"code": "internal_error", "message": "服务器内部错误，请稍后重试"}},
+    ensure_ascii=False,
+).encode()
+_INTERNAL_ERROR_PAGE = (
+    '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+    "<title>服务器内部错误 · 职工服务平台</title></head><body><h1>服务器内部错误</h1>"
+    '<p>请稍后重试。如果问题持续，请联系管理员。</p><p><a href="/">返回首页</a></p></body></html>'
+).encode()
+
+
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    """Adds the headers to every answer, an unexpected error's 500 included: that one is
+    written here (JSON under /api, a page elsewhere) rather than by Starlette's outermost
+    error middleware, whose plain-text answer would pass no middleware on its way out."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self.headers = [*_HEADERS, _HSTS] if hsts else list(_HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        cacheable = scope["path"].startswith("/static/")
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_HEADERS]
+                started = True
+                headers = [*message.get("headers", []), *self.headers]
+                if not cacheable and not any(name == b"cache-control" for name, _ in headers):
+                    headers.append(_NO_STORE)
+                message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if not started:
+                await self._internal_error(scope, send_with_headers)
+            # On to the server's error middleware, which logs it (and sends nothing more).
+            raise
+
+    @staticmethod
+    async def _internal_error(scope: Scope, send: Send) -> None:
+        is_api = scope["path"].startswith("/api/")
+        body = _INTERNAL_ERROR_JSON if is_api else _INTERNAL_ERROR_PAGE
+        kind = b"application/json" if is_api else b"text/html; charset=utf-8"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 Network = IPv4Network | IPv6Network
