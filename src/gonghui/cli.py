@@ -162,6 +162,10 @@ def _print_logins() -> None:
     for persona in demo.PERSONAS:
         table.add_row(persona.username, persona.role.label)
     console.print(table)
+    console.print(
+        "会员自助开通账号需要激活码：以 officer 登录，在“会员”中打开一名会员，点“发放激活码”，"
+        "再到 /activate 用姓名、身份证号、手机号和激活码开通。"
+    )
 
 
 @users_app.command("create")

@@ -420,6 +420,34 @@ def test_searching_id_numbers_for_one_person_is_stopped_within_a_few_tries(
     )
 
 
+def test_writing_the_phone_another_way_is_still_the_same_person(app: FastAPI, world: World) -> None:
+    for attempt in range(5):
+        _activate(
+            TestClient(app, client=(f"198.51.100.{attempt}", 5000)),
+            name="周秀英",
+            id_number=make_id(birth=f"197203{attempt + 1:02d}", sequence="242"),
+            phone="13900000002",
+            code="AAAA-AAAA",
+        )
+    again = _activate(
+        TestClient(app, client=("198.51.100.99", 5000)),
+        name="周秀英",
+        id_number=world.member_b_id_number,
+        phone="+86 139-0000-0002",
+        code="AAAA-AAAA",
+    )
+    assert again.status_code == 429
+
+
+def test_logging_in_again_ends_the_earlier_session_of_that_browser(
+    app: FastAPI, db: Session
+) -> None:
+    client = _signed_in(app, "admin")
+    login(client, "admin")
+    rows = db.scalars(select(UserSession).order_by(UserSession.id)).all()
+    assert [row.ended_at is None for row in rows] == [False, True]
+
+
 def test_one_client_trying_many_people_is_held_back(client: TestClient) -> None:
     statuses = [
         _activate(

@@ -449,7 +449,12 @@ def check_activation_throttle(
 
 
 def _phone_key(phone: str) -> str:
-    return "".join(phone.split())[:32]
+    # The number as the roll would hold it, so that writing it another way ("+86 138…")
+    # does not count as another person.
+    try:
+        return parse_mobile(phone)
+    except InvalidValue:
+        return "".join(phone.split())[:32]
 
 
 def check_activation_code(

@@ -74,6 +74,8 @@ def login(
             status_code=refusal.http_status,
         )
     settings = get_settings(request)
+    if isinstance(earlier := request.session.get(SESSION_ID), str):
+        sessions.end_session(db, earlier, sessions.EndReason.LOGOUT, now)
     session_id = sessions.start_session(
         db,
         user,
