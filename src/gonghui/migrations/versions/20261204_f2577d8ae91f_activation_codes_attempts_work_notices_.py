@@ -1,7 +1,7 @@
 """activation codes attempts work notices user sessions
 
 Revision ID: f2577d8ae91f
-Revises: a733ab38e3e7
+Revises: dd90cb78a348
 Create Date: 2026-12-04 14:28:30.607515
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import gonghui.core.db
 
 revision: str = "f2577d8ae91f"
-down_revision: str | None = "a733ab38e3e7"
+down_revision: str | None = "dd90cb78a348"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
