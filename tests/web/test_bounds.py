@@ -34,7 +34,9 @@ def _someone_allowed(allowed: set[Role] | str) -> Role | None:
 ROUTES_WITH_IDS = sorted(key for key in POLICY if _ID.search(key[1]))
 
 
-@pytest.mark.parametrize(("method", "template"), ROUTES_WITH_IDS, ids=" ".join)
+@pytest.mark.parametrize(
+    ("method", "template"), ROUTES_WITH_IDS, ids=[f"{m} {t}" for m, t in ROUTES_WITH_IDS]
+)
 def test_an_id_of_2_to_the_63_is_a_422_on_every_route(
     app: FastAPI, world: World, method: str, template: str
 ) -> None:

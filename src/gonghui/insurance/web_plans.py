@@ -17,7 +17,7 @@ from gonghui.insurance.plan_forms import read_day, read_terms
 from gonghui.insurance.rules import SETTLEMENT_FIELDS, DayCount, PeriodKind
 from gonghui.members import banks
 from gonghui.members import queries as member_queries
-from gonghui.web.deps import Csrf, Db, Now, flash, permitted, render
+from gonghui.web.deps import Csrf, Db, Id, Now, flash, permitted, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -126,14 +126,14 @@ def _detail_page(
 
 
 @router.get("/insurance/plans/{plan_id}")
-def plan_page(request: Request, plan_id: int, db: Db, actor: Manager) -> Response:
+def plan_page(request: Request, plan_id: Id, db: Db, actor: Manager) -> Response:
     return _detail_page(request, db, actor, service.plan_by_id(db, plan_id))
 
 
 @router.post("/insurance/plans/{plan_id}/units", dependencies=[Csrf])
 def enrol_units(
     request: Request,
-    plan_id: int,
+    plan_id: Id,
     db: Db,
     now: Now,
     actor: Manager,
@@ -185,7 +185,7 @@ def enrol_units(
 
 
 @router.post("/insurance/plans/{plan_id}/versions", dependencies=[Csrf])
-async def amend_plan(request: Request, plan_id: int, db: Db, now: Now, actor: Manager) -> Response:
+async def amend_plan(request: Request, plan_id: Id, db: Db, now: Now, actor: Manager) -> Response:
     """First the changes against the version in force, then (confirmed) the new version."""
     plan = service.plan_by_id(db, plan_id)
     form = await request.form()

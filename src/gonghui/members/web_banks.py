@@ -11,7 +11,7 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import DomainError, InvalidInput, NotFound
 from gonghui.members import banks
 from gonghui.members.models import Bank
-from gonghui.web.deps import Csrf, Db, Now, flash, permitted, render
+from gonghui.web.deps import Csrf, Db, Id, Now, flash, permitted, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,7 +69,7 @@ def register(
 @router.post(PAGE + "/{bank_id}", dependencies=[Csrf])
 def update(
     request: Request,
-    bank_id: int,
+    bank_id: Id,
     db: Db,
     now: Now,
     actor: BankManager,
@@ -93,7 +93,7 @@ def update(
 @router.post(PAGE + "/{bank_id}/retire", dependencies=[Csrf])
 def retire(
     request: Request,
-    bank_id: int,
+    bank_id: Id,
     db: Db,
     now: Now,
     actor: BankManager,
