@@ -4,6 +4,7 @@ uvicorn server on a file database. A busy database makes a request wait, never a
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 from collections import Counter
@@ -24,12 +25,17 @@ from gonghui.core.settings import Environment, Settings
 from gonghui.members import accounts
 from gonghui.members.models import Bank
 from gonghui.web.app import create_app
-from tests.browser.conftest import _free_port
 from tests.conftest import NOW
 from tests.world import PASSWORD, SETUP, build_world
 
 LOGINS = 50
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
