@@ -12,14 +12,14 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.charts import Series, bar_chart, line_chart
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
-from gonghui.core.inputs import InputError, input_error, parse_month
+from gonghui.core.inputs import MAX_ID, InputError, input_error, parse_month
 from gonghui.core.money import fen_to_yuan
 from gonghui.core.tabular import write_xlsx
 from gonghui.insurance import assessment, figures, queries, service
 from gonghui.insurance.balances import Source, import_balances
 from gonghui.insurance.web import Balances
 from gonghui.members import queries as member_queries
-from gonghui.web.deps import MAX_ID, Csrf, Db, Now, flash, permitted, read_upload, render
+from gonghui.web.deps import Csrf, Db, Now, flash, permitted, read_upload, render
 from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)

@@ -453,7 +453,7 @@ def _phone_key(phone: str) -> str:
     # does not count as another person.
     try:
         return parse_mobile(phone)
-    except InvalidValue:
+    except InputError:
         return "".join(phone.split())[:32]
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
+from gonghui.core.inputs import MAX_ID
 from gonghui.core.pii import IdentityVault
 from gonghui.core.sms import SmsSender
 from gonghui.insurance import queries as insurance_queries
@@ -26,7 +27,6 @@ from gonghui.members.models import Bank, Member, Unit
 from gonghui.members.rules import ActivationSubject, CardStatus, MembershipStatus
 from gonghui.members.schemas import shown_id_number
 from gonghui.web.deps import (
-    MAX_ID,
     Csrf,
     Db,
     Id,

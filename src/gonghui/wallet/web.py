@@ -14,14 +14,13 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import BUSINESS_TZ, business_date
 from gonghui.core.errors import DomainError, InvalidInput, NotFound
-from gonghui.core.inputs import InputError, input_error, parse_amount
+from gonghui.core.inputs import MAX_ID, InputError, input_error, parse_amount
 from gonghui.core.money import format_fen
 from gonghui.members import accounts
 from gonghui.wallet import people, queries, regions, spending, transfers
 from gonghui.wallet.rules import KINSHIP_LABELS, PURPOSE_LABELS, Purpose, Verification
 from gonghui.wallet.verification import FaceVerifier, Proof, face_verifier_for, run_money_request
 from gonghui.web.deps import (
-    MAX_ID,
     Csrf,
     Db,
     Id,

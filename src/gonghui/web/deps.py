@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gonghui.core.auth import Actor, Permission, tokens_equal
 from gonghui.core.db import READS_ONLY
 from gonghui.core.errors import Forbidden, InvalidInput, Unauthenticated
+from gonghui.core.inputs import MAX_ID
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
 from gonghui.members import accounts, sessions
@@ -22,7 +23,6 @@ from gonghui.members import accounts, sessions
 # Every integer the outside world sends is bounded: ids fit the 64-bit columns, and a page
 # number times the page size still fits an SQL OFFSET. Beyond them FastAPI answers 422
 # (the drivers would raise OverflowError, a 500).
-MAX_ID = 2**63 - 1
 MAX_PAGE = 1_000_000
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 PageNo = Annotated[int, Query(ge=1, le=MAX_PAGE)]
