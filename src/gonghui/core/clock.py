@@ -46,3 +46,9 @@ def clock_from(settings: Settings) -> Clock:
 def business_date(instant: datetime) -> date:
     """The Asia/Shanghai calendar date of an instant: the date every business rule speaks of."""
     return instant.astimezone(BUSINESS_TZ).date()
+
+
+def machine_now() -> datetime:
+    """The machine's own time, for operational facts that must not follow a fixed or shifted
+    business clock: when a session expires, when a job really ran, when a worker last beat."""
+    return datetime.now(UTC)

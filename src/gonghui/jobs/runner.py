@@ -17,13 +17,13 @@ import socket
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gonghui.core.clock import Clock
+from gonghui.core.clock import Clock, machine_now
 from gonghui.core.db import insert_if_absent, transaction
 from gonghui.core.logging import get_logger
 from gonghui.core.metrics import JOB_FAILURES, JOB_SECONDS
@@ -38,7 +38,7 @@ def wall_clock() -> datetime:
     """When a run really started and ended, and when a worker last beat: operational facts,
     read from the machine's clock even when the business clock is fixed or shifted (a pinned
     clock would make every worker look alive forever)."""
-    return datetime.now(UTC)
+    return machine_now()
 
 
 def worker_name() -> str:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor
+from gonghui.core.clock import machine_now
 from gonghui.core.errors import DomainError
 from gonghui.members import sessions
 from gonghui.web.deps import SESSION_ID, Csrf, Db, Id, Now, PageActor, flash, render
@@ -23,16 +24,16 @@ def _current(request: Request) -> str:
 
 
 def _sessions_page(
-    request: Request, db: Db, now: Now, actor: Actor, extra: dict[str, object] | None = None
+    request: Request, db: Db, actor: Actor, extra: dict[str, object] | None = None
 ) -> Response:
     current = sessions.session_hash(_current(request))
-    context = {"sessions": sessions.live_sessions(db, actor, now), "current": current}
+    context = {"sessions": sessions.live_sessions(db, actor, machine_now()), "current": current}
     return render(request, "account/sessions.html", context | (extra or {}), actor=actor)
 
 
 @router.get(SESSIONS_PATH)
-def sessions_page(request: Request, db: Db, now: Now, actor: PageActor) -> Response:
-    return _sessions_page(request, db, now, actor)
+def sessions_page(request: Request, db: Db, actor: PageActor) -> Response:
+    return _sessions_page(request, db, actor)
 
 
 @router.post(SESSIONS_PATH + "/{session_id}/end", dependencies=[Csrf])

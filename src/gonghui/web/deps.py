@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from gonghui.core.auth import Actor, Permission, tokens_equal
+from gonghui.core.clock import machine_now
 from gonghui.core.db import READS_ONLY
 from gonghui.core.errors import Forbidden, InvalidInput, Unauthenticated
 from gonghui.core.inputs import MAX_ID
@@ -93,12 +94,14 @@ def csrf_token(request: Request) -> str:
 SESSION_ID = "sid"
 
 
-def session_actor(request: Request, db: Db, now: Now) -> Actor | None:
+def session_actor(request: Request, db: Db) -> Actor | None:
     """Who the browser's session belongs to, while the server still holds that session."""
     clear, version = request.session.get(SESSION_ID), request.session.get("ver")
     if not isinstance(clear, str) or not isinstance(version, int):
         return None
-    user = sessions.user_for_session(db, clear, version, now)
+    # Sessions live in the machine's time: a demo's fixed or shifted clock must not expire
+    # them at once, nor keep them for ever.
+    user = sessions.user_for_session(db, clear, version, machine_now())
     if user is None:
         request.session.pop(SESSION_ID, None)
         return None
@@ -152,7 +155,7 @@ def api_actor(request: Request, db: Db, now: Now) -> Actor:
             with factory() as side, side.begin():
                 accounts.record_token_use(side, bank_actor, now=now)
         return bank_actor
-    actor = session_actor(request, db, now)
+    actor = session_actor(request, db)
     if actor is None:
         raise Unauthenticated
     if request.method in UNSAFE_METHODS:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from gonghui import readiness, readiness_probe
 from gonghui.core.auth import Actor, Permission
-from gonghui.core.clock import business_date
+from gonghui.core.clock import business_date, machine_now
 from gonghui.core.errors import DomainError, Throttled, Unauthenticated
 from gonghui.jobs.runner import wall_clock
 from gonghui.members import accounts, queries, sessions
@@ -82,7 +82,7 @@ def login(
         client=client,
         user_agent=request.headers.get("user-agent", ""),
         lifetime=timedelta(seconds=settings.session_max_age_seconds),
-        now=now,
+        now=machine_now(),
     )
     db.commit()
     # A fresh session on login, so that a cookie planted before it (fixation) is worthless.
