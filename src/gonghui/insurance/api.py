@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
@@ -245,7 +245,7 @@ def create_plan(body: PlanIn, db: Db, now: Now, actor: PlanManager) -> PlanOut:
 
 @router.post("/plans/{plan_id}/units", response_model=EnrolmentOut)
 def enrol_units(
-    plan_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    plan_id: Id,
     body: EnrolmentIn,
     db: Db,
     now: Now,
@@ -272,7 +272,7 @@ def enrol_units(
 
 @router.post("/plans/{plan_id}/versions", response_model=AmendmentOut)
 def amend_plan(
-    plan_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    plan_id: Id,
     body: AmendmentIn,
     db: Db,
     now: Now,

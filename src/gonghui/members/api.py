@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Path, UploadFile
+from fastapi import APIRouter, Depends, File, UploadFile
 
 from gonghui.core.auth import Actor, Permission
-from gonghui.core.errors import NotFound
 from gonghui.members import banks, queries, service
 from gonghui.members.imports import import_file
-from gonghui.members.models import Bank
 from gonghui.members.schemas import (
     BankIn,
     BankOut,
@@ -28,7 +26,6 @@ from gonghui.web.deps import ApiActor, Db, Id, Now, PageNo, Vault, api_permitted
 router = APIRouter(tags=["members"])
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_ID = 2**63 - 1
 
 
 @router.get("/units", response_model=PageOut[UnitOut])
@@ -154,34 +151,25 @@ def register_bank(body: BankIn, db: Db, now: Now, actor: BankManager) -> BankOut
     return _bank_out(db, bank.id)
 
 
-def _bank_row(db: Db, bank_id: int) -> Bank:
-    bank = db.get(Bank, bank_id)
-    if bank is None:
-        raise NotFound("银行")
-    return bank
-
-
 @router.post("/banks/{bank_id}", response_model=BankOut)
 def update_bank(
-    bank_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    bank_id: Id,
     body: BankUpdateIn,
     db: Db,
     now: Now,
     actor: BankManager,
 ) -> BankOut:
     """Rename a bank and replace its prefixes; cards already issued are not touched."""
-    bank = _bank_row(db, bank_id)
+    bank = queries.bank_for(db, actor, bank_id)
     banks.update_bank(db, bank, name=body.name, prefixes=body.prefixes, actor=actor, now=now)
     db.commit()
     return _bank_out(db, bank.id)
 
 
 @router.post("/banks/{bank_id}/retire", response_model=BankOut)
-def retire_bank(
-    bank_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: Db, now: Now, actor: BankManager
-) -> BankOut:
+def retire_bank(bank_id: Id, db: Db, now: Now, actor: BankManager) -> BankOut:
     """End the partnership from today: history kept, no new cards, the bank's tokens stop."""
-    bank = _bank_row(db, bank_id)
+    bank = queries.bank_for(db, actor, bank_id)
     banks.retire_bank(db, bank, actor=actor, now=now)
     db.commit()
     return _bank_out(db, bank.id)

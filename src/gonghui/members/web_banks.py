@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission
-from gonghui.core.errors import DomainError, InvalidInput, NotFound
-from gonghui.members import banks
-from gonghui.members.models import Bank
+from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.members import banks, queries
 from gonghui.web.deps import Csrf, Db, Id, Now, flash, permitted, render
 
 router = APIRouter(include_in_schema=False)
@@ -29,13 +28,6 @@ def _page(
         actor=actor,
         status_code=status_code,
     )
-
-
-def _bank(db: Db, bank_id: int) -> Bank:
-    bank = db.get(Bank, bank_id)
-    if bank is None:
-        raise NotFound("银行")
-    return bank
 
 
 @router.get(PAGE)
@@ -76,7 +68,7 @@ def update(
     name: Annotated[str, Form()] = "",
     prefixes: Annotated[str, Form()] = "",
 ) -> Response:
-    bank = _bank(db, bank_id)
+    bank = queries.bank_for(db, actor, bank_id)
     try:
         banks.update_bank(
             db, bank, name=name, prefixes=banks.parse_prefixes(prefixes), actor=actor, now=now
@@ -99,7 +91,7 @@ def retire(
     actor: BankManager,
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
-    bank = _bank(db, bank_id)
+    bank = queries.bank_for(db, actor, bank_id)
     try:
         if confirm != "yes":
             raise InvalidInput("confirm_required", "请勾选确认后再停止合作")
