@@ -45,6 +45,7 @@ check: $(DEV)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(DEV)
 	$(BIN)/python -m benchmarks

@@ -37,7 +37,7 @@ from gonghui.insurance.schemas import (
 from gonghui.insurance.web import Balances
 from gonghui.members import banks
 from gonghui.members import queries as member_queries
-from gonghui.members.models import Bank
+from gonghui.members.queries import Bank
 from gonghui.web.deps import ApiActor, Db, Id, Now, PageNo, api_permitted
 
 router = APIRouter(prefix="/insurance", tags=["insurance"])

@@ -38,8 +38,7 @@ from gonghui.insurance.rules import (
 )
 from gonghui.insurance.store import BalanceStore, scan, staged
 from gonghui.members import queries as member_queries
-from gonghui.members.models import Bank
-from gonghui.members.queries import CardHolding
+from gonghui.members.queries import Bank, CardHolding
 from gonghui.members.rules import CardStatus, EmploymentStatus, MembershipStatus
 
 log = get_logger(__name__)

@@ -27,7 +27,7 @@ from gonghui.core.tabular import Row, Table, read_table
 from gonghui.insurance.models import BalanceImport
 from gonghui.insurance.store import BalanceStore, scan, staged
 from gonghui.members import queries as member_queries
-from gonghui.members.models import Bank
+from gonghui.members.queries import Bank
 
 # Each column under its Chinese name and the English one banks' systems often use.
 _T = TypeVar("_T")

@@ -50,7 +50,7 @@ from gonghui.insurance.models import (
 )
 from gonghui.members import queries as member_queries
 from gonghui.members import service as member_service
-from gonghui.members.models import Member
+from gonghui.members.queries import Member
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from gonghui.insurance.rules import DayCount, PeriodKind, Terms
 from gonghui.insurance.store import store_for
 from gonghui.members import banks
 from gonghui.members import queries as member_queries
-from gonghui.members.models import Bank
+from gonghui.members.queries import Bank
 
 app = typer.Typer(help="补充医保“一卡一计划”", no_args_is_help=True)
 plan_app = typer.Typer(help="保险计划", no_args_is_help=True)

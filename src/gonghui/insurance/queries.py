@@ -34,7 +34,7 @@ from gonghui.insurance.rules import (
 )
 from gonghui.insurance.store import BalanceStore
 from gonghui.members import queries as member_queries
-from gonghui.members.models import Member
+from gonghui.members.queries import Member
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from gonghui.insurance.models import Claim, Plan
 from gonghui.insurance.store import BalanceStore
 from gonghui.members import queries as member_queries
 from gonghui.members import service as member_service
-from gonghui.members.models import Member
+from gonghui.members.queries import Member
 from gonghui.web.deps import (
     Csrf,
     Db,

@@ -18,7 +18,12 @@ from gonghui.core.errors import InvalidInput, NotFound
 from gonghui.core.inputs import Sex, parse_id_number
 from gonghui.core.pagination import Page, paged
 from gonghui.core.pii import IdentityVault
-from gonghui.members.models import Bank, Card, Member, MembershipChange, Notification, Unit, User
+
+# Bank and Member are re-exported (`as`): they are the records other modules receive from these
+# queries, and the import contracts (pyproject.toml) keep those modules out of members' tables.
+from gonghui.members.models import Bank as Bank  # noqa: PLC0414
+from gonghui.members.models import Card, MembershipChange, Notification, Unit, User
+from gonghui.members.models import Member as Member  # noqa: PLC0414
 from gonghui.members.rules import (
     CardStatus,
     EmploymentStatus,
