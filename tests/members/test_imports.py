@@ -18,6 +18,7 @@ from gonghui.members.imports import ImportKind, import_file
 from gonghui.members.models import Card, Member, Unit
 from gonghui.members.service import Outcome
 from tests.conftest import NOW
+from tests.templates import drop_downs, filled_with_example
 from tests.world import SETUP, World, make_credit_code, make_id
 
 MEMBER_HEADER = "姓名,身份证号,手机号,统一社会信用代码,岗位类型,在职状态\n"
@@ -255,14 +256,44 @@ def test_an_export_imports_back_unchanged(db: Session, vault: IdentityVault, wor
         assert report.rows > 0
 
 
-def test_the_templates_carry_the_published_headers_and_text_columns() -> None:
-    sheet = load_workbook(io.BytesIO(template_xlsx(ImportKind.MEMBERS))).active
-    assert [cell.value for cell in sheet[1]] == [
-        "姓名",
-        "身份证号",
-        "手机号",
-        "统一社会信用代码",
-        "岗位类型",
-        "在职状态",
+def test_the_templates_carry_the_published_headers_and_text_columns(db: Session) -> None:
+    for kind in ImportKind:
+        sheet = load_workbook(io.BytesIO(template_xlsx(db, SETUP, kind))).worksheets[0]
+        assert tuple(cell.value for cell in sheet[1]) == kind.headers
+        assert sheet.max_row == 1, "a template imports nothing until someone writes a row"
+    members = load_workbook(io.BytesIO(template_xlsx(db, SETUP, ImportKind.MEMBERS))).active
+    assert members.column_dimensions["B"].number_format == "@"
+
+
+def test_each_templates_example_row_imports_as_written(
+    db: Session, vault: IdentityVault, world: World
+) -> None:
+    # A unit, then a member of it, then that member's card: the notes' examples fit together.
+    for kind in (ImportKind.UNITS, ImportKind.MEMBERS, ImportKind.CARDS):
+        template = template_xlsx(db, SETUP, kind)
+        assert run(db, vault, filled_with_example(template)).counts[Outcome.CREATED] == 1, kind
+    with pytest.raises(ImportRejected) as blank:
+        run(db, vault, template_xlsx(db, SETUP, ImportKind.MEMBERS))
+    assert [str(line) for line in blank.value.errors] == ["文件中没有数据行"]
+
+
+def test_coded_columns_are_drop_down_lists_of_what_the_import_accepts(
+    db: Session, world: World
+) -> None:
+    lists = drop_downs(template_xlsx(db, SETUP, ImportKind.MEMBERS))
+    assert lists == {
+        "岗位类型": ["管理技术岗", "生产操作岗"],
+        "在职状态": ["在职", "退休", "返聘", "内退"],
+    }
+    units = drop_downs(template_xlsx(db, SETUP, ImportKind.UNITS))
+    assert "制造业" in units["行业"]
+    assert units["区县"] == sorted(set(db.scalars(select(Unit.district))))
+    assert drop_downs(template_xlsx(db, SETUP, ImportKind.CARDS))["发卡银行"] == [
+        "烟台银行",
+        "齐鲁银行",
     ]
-    assert sheet.column_dimensions["B"].number_format == "@"
+    a_bank = Actor(
+        user_id=None, username="b", role=Role.BANK_OPERATOR, display_name="b",
+        bank_id=world.bank_ytb,
+    )  # fmt: skip
+    assert drop_downs(template_xlsx(db, a_bank, ImportKind.CARDS))["发卡银行"] == ["烟台银行"]

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from gonghui.core.errors import ImportRejected, InvalidInput, NotFound
 from gonghui.stations import finder, imports, tokens
 from gonghui.stations.models import Position, Visit
-from gonghui.stations.records import HEADERS
+from gonghui.stations.records import HEADERS, REQUIRED
 from gonghui.stations.rules import Amenity, PositionStatus, PositionType
 from gonghui.stations.visits import Visitor, check_in
 from tests.conftest import NOW
 from tests.stations.helpers import STAFF, position
+from tests.templates import filled_with_example
 from tests.world import World
 
 KEY = tokens.derive_key("test-secret-key-of-enough-length!!")
@@ -156,5 +157,8 @@ def test_an_import_is_all_or_nothing_with_every_bad_line_named(db: Session) -> N
     assert (again.created, again.updated) == (0, 1)
 
 
-def test_the_template_imports_as_it_is(db: Session) -> None:
-    assert imports.import_positions(db, imports.template(), actor=STAFF, now=NOW).created == 1
+def test_the_templates_example_row_imports_and_its_columns_are_the_readers(db: Session) -> None:
+    assert [column.header for column in imports.COLUMNS] == list(HEADERS)
+    assert [c.header for c in imports.COLUMNS if c.required] == list(REQUIRED)
+    filled = filled_with_example(imports.template())
+    assert imports.import_positions(db, filled, actor=STAFF, now=NOW).created == 1

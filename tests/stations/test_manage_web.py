@@ -41,6 +41,7 @@ from gonghui.stations.rules import (
 from gonghui.stations.scoring import RuleSet
 from tests.conftest import NOW
 from tests.stations.helpers import STAFF, position
+from tests.templates import filled_with_example
 from tests.world import World, csrf_of, login
 
 TODAY = "2025-02-10"  # NOW in Asia/Shanghai
@@ -269,7 +270,7 @@ def _cells(workbook: bytes) -> list[tuple[object, ...]]:
     return list(load_workbook(io.BytesIO(workbook)).active.iter_rows(values_only=True))
 
 
-def test_the_published_template_downloads_and_imports_as_it_is(
+def test_the_published_template_downloads_and_its_example_row_imports(
     client: TestClient, db: Session, world: World
 ) -> None:
     _as_staff(client, world)
@@ -279,11 +280,11 @@ def test_the_published_template_downloads_and_imports_as_it_is(
     assert "filename*=UTF-8''" in template.headers["content-disposition"]
     # The published template, cell for cell (the bytes differ: a workbook stamps its time).
     assert _cells(template.content) == _cells(imports.template())
-    assert _cells(template.content)[0] == tuple(HEADERS)
+    assert _cells(template.content) == [tuple(HEADERS)]
     answer = client.post(
         "/stations/imports",
         data={"csrf_token": csrf_of(client, "/home")},
-        files={"file": ("模板.xlsx", template.content, "application/octet-stream")},
+        files={"file": ("模板.xlsx", filled_with_example(template.content), "application/x")},
         follow_redirects=False,
     )
     assert answer.status_code == 303

@@ -18,6 +18,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 
 from gonghui.core.errors import ImportRejected, LineError
 from gonghui.core.inputs import parse_date
@@ -214,6 +215,78 @@ def _fill_sheet(sheet: Any, one: Sheet) -> None:
                 cell.number_format = "@"
             sheet.column_dimensions[letter].number_format = "@"
     sheet.freeze_panes = "A2"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an import template: what to write in it, an example, and, for a coded
+    column, the values it takes (offered as a drop-down list in Excel)."""
+
+    header: str
+    note: str
+    example: str
+    required: bool = True
+    choices: Sequence[str] = ()
+    # A strict list refuses other values in Excel; a loose one only offers its values.
+    strict: bool = True
+    text: bool = False
+
+
+# The drop-down lists cover this many data rows (the import reads at most MAX_XLSX_ROWS).
+_TEMPLATE_ROWS = 5_000
+NOTES_SHEET = "填写说明"
+_CHOICES_SHEET = "选项"
+
+
+def write_template(title: str, columns: Sequence[Column]) -> bytes:
+    """An import template: the sheet to fill (header only, so the file imports nothing until
+    someone writes a row; coded columns as drop-down lists, long digit strings as text), then a
+    notes sheet saying what each column takes with an example row, and a hidden sheet holding
+    the lists. The import reads the first sheet only."""
+    workbook = Workbook()
+    data = workbook.active
+    data.title = title
+    headers = [column.header for column in columns]
+    _fill_sheet(data, Sheet(title, headers, [], [c.header for c in columns if c.text]))
+    choices = workbook.create_sheet(_CHOICES_SHEET)
+    choices.sheet_state = "hidden"
+    coded = [column for column in columns if column.choices]
+    for index, column in enumerate(coded, start=1):
+        letter = get_column_letter(index)
+        choices.cell(1, index, column.header)
+        for row, value in enumerate(column.choices, start=2):
+            _as_text(choices.cell(row, index, value))
+        target = get_column_letter(headers.index(column.header) + 1)
+        rule = DataValidation(
+            type="list",
+            formula1=f"'{_CHOICES_SHEET}'!${letter}$2:${letter}${len(column.choices) + 1}",
+            allow_blank=not column.required,
+            showErrorMessage=column.strict,
+            errorTitle="请从列表中选择",
+            error=f"{column.header}：{column.note}",
+        )
+        rule.add(f"{target}2:{target}{_TEMPLATE_ROWS + 1}")
+        data.add_data_validation(rule)
+    notes = workbook.create_sheet(NOTES_SHEET, 1)
+    _fill_sheet(
+        notes,
+        Sheet(
+            NOTES_SHEET,
+            ("列名", "是否必填", "填写要求", "示例"),
+            [(c.header, "必填" if c.required else "选填", c.note, c.example) for c in columns],
+            ("示例",),
+        ),
+    )
+    notes.append([])
+    notes.append([f"请在「{title}」工作表第2行起逐行填写，示例行如下（本页不会被导入）："])
+    notes.append(headers)
+    notes.append([column.example for column in columns])
+    for cell in notes[notes.max_row]:
+        _as_text(cell)
+    notes.column_dimensions["C"].width = 60
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 def _as_text(cell: Any) -> None:

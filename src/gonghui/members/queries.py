@@ -191,6 +191,16 @@ def audit_entries(session: Session, actor: Actor, page: int = 1) -> Page[AuditEn
     return paged(session, select(AuditEntry).order_by(AuditEntry.id.desc()), page)
 
 
+def districts_in_scope(session: Session, actor: Actor) -> list[str]:
+    """The districts of the units this person sees, for the units template's drop-down list."""
+    actor.require(Permission.UNITS_VIEW)
+    return list(
+        session.scalars(
+            select(Unit.district).where(_unit_scope(actor)).distinct().order_by(Unit.district)
+        )
+    )
+
+
 def export_units(actor: Actor) -> Select[Unit]:
     actor.require(Permission.UNITS_VIEW)
     return select(Unit).where(_unit_scope(actor)).order_by(Unit.id)

@@ -285,9 +285,11 @@ def imports_upload(
     return RedirectResponse("/imports", status_code=303)
 
 
-@router.get("/imports/templates/{kind}.xlsx", dependencies=[Depends(_may_import)])
-def import_template(kind: ImportKind) -> Response:
-    return download(template_xlsx(kind), f"{kind.label}导入模板.xlsx")
+@router.get("/imports/templates/{kind}.xlsx")
+def import_template(
+    kind: ImportKind, db: Db, actor: Annotated[Actor, Depends(_may_import)]
+) -> Response:
+    return download(template_xlsx(db, actor, kind), f"{kind.label}导入模板.xlsx")
 
 
 @router.get("/exports/{kind}.xlsx")
