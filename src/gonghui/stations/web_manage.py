@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from gonghui.core.auth import Actor, Permission
-from gonghui.core.clock import beijing
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
 from gonghui.stations import appeals, evaluation, imports, manage_queries, service, web_work
 from gonghui.stations.forms import RULE_LABELS, PositionForm, read_rule_set
@@ -246,7 +245,6 @@ def _appeals_page(
     context = {
         "pending": manage_queries.appeals_visible(db, actor, pending=True),
         "decided": manage_queries.appeals_visible(db, actor, pending=False),
-        "local": beijing,
         "errors": errors or {},
         "forms": forms or {},
     }
@@ -310,7 +308,6 @@ def _rules_page(
         "versions": versions,
         "current": current.as_dict(),
         "labels": RULE_LABELS,
-        "local": beijing,
         "form": form,
         "error": error,
     }

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission, Role
-from gonghui.core.clock import beijing, business_date
+from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.members import accounts
 from gonghui.stations import appeals, feedback, manage_queries, operations, service, visits
@@ -224,7 +224,6 @@ def _complaints_page(
     context = {
         "position": position,
         "complaints": manage_queries.complaints_of(db, position),
-        "local": beijing,
         "errors": errors or {},
         "forms": forms or {},
     }

@@ -1,0 +1,92 @@
+"""Every time a person reads is Beijing time.
+
+Each page every role may open is read for any moment the database holds written out in UTC:
+the walk of the access policy, with its claim, station and token cases, and then the page texts
+searched for each stored instant's UTC spelling.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gonghui.core.auth import Role
+from gonghui.core.clock import beijing
+from gonghui.core.db import UTCDateTime
+from gonghui.core.storage import ContentStore
+from gonghui.insurance.store import BalanceStore
+from gonghui.members import accounts
+from gonghui.members.models import Bank
+from gonghui.schema import metadata
+from tests.conftest import NOW
+from tests.web.test_access import (
+    ANYONE,
+    POLICY,
+    _client_for,
+    _concrete,
+    _insurance_case,
+    _stations_case,
+)
+from tests.world import SETUP, World
+
+PATTERNS = ("%Y-%m-%d %H:%M", "%m-%d %H:%M", "%Y/%m/%d %H:%M")
+
+
+def stored_moments(db: Session) -> set[datetime]:
+    found: set[datetime] = set()
+    for table in metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, UTCDateTime):
+                found.update(v for v in db.scalars(select(column)) if v is not None)
+    return found
+
+
+def utc_spellings(moments: set[datetime]) -> dict[str, datetime]:
+    """Each moment as a page would wrongly show it, unless the same text is also some moment's
+    right (Beijing) spelling."""
+    right = {beijing(moment, pattern) for moment in moments for pattern in PATTERNS}
+    wrong = {
+        moment.astimezone(UTC).strftime(pattern): moment
+        for moment in moments
+        for pattern in PATTERNS
+    }
+    return {text: moment for text, moment in wrong.items() if text not in right}
+
+
+def _is_page(method: str, template: str) -> bool:
+    return method == "GET" and not template.startswith(("/api/", "/static", "/metrics"))
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda role: role.value)
+def test_no_page_shows_a_stored_moment_in_utc(
+    app: FastAPI,
+    db: Session,
+    world: World,
+    store: BalanceStore,
+    documents: ContentStore,
+    role: Role,
+) -> None:
+    bank = db.get(Bank, world.bank_ytb)
+    assert bank is not None
+    _clear, token = accounts.issue_api_token(db, bank, "walk", actor=SETUP, now=NOW)
+    token.last_used_at = NOW
+    extra = _insurance_case(db, world, store, documents) | _stations_case(db)
+    db.commit()
+    client = _client_for(app, world, role)  # signing in stamps the user's last login
+    db.expire_all()
+    wrong = utc_spellings(stored_moments(db))
+    assert wrong, "the walk must hold moments whose UTC and Beijing spellings differ"
+    found: list[str] = []
+    for (method, template), allowed in sorted(POLICY.items()):
+        if not _is_page(method, template) or not (allowed == ANYONE or role in allowed):
+            continue
+        path = _concrete(template, world, token.id, extra)
+        response = client.get(path, follow_redirects=False)
+        if not response.headers.get("content-type", "").startswith("text/html"):
+            continue
+        found += [f"{path}: {text} (UTC)" for text in wrong if text in response.text]
+    assert found == []
