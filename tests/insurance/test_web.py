@@ -67,9 +67,11 @@ def test_a_bank_sees_its_own_pass_rates_and_not_the_federation_figures(
     assert client.get("/insurance/dashboard.xlsx").status_code == 403
     assert "医保数据" not in client.get("/home").text
     runs = client.get("/insurance/assessments").text
-    # Its own card only (the other bank's card is not counted), and no other bank named.
-    assert "YTB 100.0%（1/1）" in runs
-    assert "QLB" not in runs
+    # Its own card only (the other bank's card is not counted), and no other bank named; banks
+    # by name, never by code (issue 14).
+    assert "烟台银行 100.0%（1/1）" in runs
+    assert "齐鲁银行" not in runs
+    assert "YTB" not in runs
     assert '<td data-label="考核卡数">1</td>' in runs
 
 
@@ -119,6 +121,7 @@ def test_the_figures_export_to_a_workbook(client: TestClient, covered: Plan) -> 
     assert rows[2][:2] == ("累计赠送保险人次", 1)
     dashboard = client.get("/insurance/dashboard").text
     assert dashboard.count('class="bar"') >= 1
+    assert '<td data-label="银行">烟台银行</td>' in dashboard  # banks by name, not code
 
 
 def test_a_unit_officer_files_a_claim_for_a_member_from_the_roll(

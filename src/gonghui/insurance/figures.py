@@ -122,8 +122,9 @@ def _by_unit(session: Session, limit: int = 10) -> list[tuple[str, int, Fen]]:
 
 
 def _pass_rates(session: Session) -> list[tuple[str, str, int, int]]:
+    names = member_queries.bank_names(session)
     return [
-        (f"{run.period_start:%Y-%m}", code, tally["assessed"], tally["passed"])
+        (f"{run.period_start:%Y-%m}", names.get(code, code), tally["assessed"], tally["passed"])
         for run in session.scalars(select(AssessmentRun).order_by(AssessmentRun.period_start))
         for code, tally in sorted(run.by_bank.items())
     ]

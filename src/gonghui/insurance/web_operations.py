@@ -97,7 +97,11 @@ def _assessments_context(db: Db, actor: Actor) -> dict[str, object]:
         (run, assessed, passed, tally)
         for run, (assessed, passed), tally in zip(runs, totals, tallies, strict=True)
     ]
-    return {"rows": rows, "can_run": actor.can(Permission.INSURANCE_MANAGE)}
+    return {
+        "rows": rows,
+        "bank_names": member_queries.bank_names(db),
+        "can_run": actor.can(Permission.INSURANCE_MANAGE),
+    }
 
 
 @router.get("/insurance/assessments")

@@ -179,6 +179,11 @@ def all_banks(session: Session) -> Sequence[Bank]:
     return session.scalars(select(Bank).order_by(Bank.id)).all()
 
 
+def bank_names(session: Session) -> dict[str, str]:
+    """Each bank's name by its code: people read names; files and tallies keep codes."""
+    return dict(session.execute(select(Bank.code, Bank.name)).all())
+
+
 def bank_for(session: Session, actor: Actor, bank_id: int) -> Bank:
     bank = session.get(Bank, bank_id)
     if bank is None or (actor.bank_id is not None and actor.bank_id != bank.id):
