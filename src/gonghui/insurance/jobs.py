@@ -14,7 +14,7 @@ from gonghui.core.auth import SYSTEM, Actor
 from gonghui.core.clock import business_date
 from gonghui.core.db import insert_if_absent
 from gonghui.insurance import assessment, queries, service
-from gonghui.insurance.claims_rules import ClaimStatus, statutory_clock
+from gonghui.insurance.claims_rules import ClaimStatus
 from gonghui.insurance.models import Claim, ClaimNotice
 from gonghui.insurance.rules import period_containing
 from gonghui.insurance.store import BalanceStore
@@ -34,12 +34,7 @@ def notify_overdue_claims(session: Session, now: datetime) -> int:
     today = business_date(now)
     flagged = 0
     for claim in session.scalars(select(Claim).where(Claim.status.in_(_WATCHED))):
-        clock = statutory_clock(
-            claim.status,
-            complete_on=business_date(claim.complete_at) if claim.complete_at else None,
-            decided_on=business_date(claim.decided_at) if claim.decided_at else None,
-            today=today,
-        )
+        clock = queries.clock_of(claim, today)
         if clock is None or not clock.overdue:
             continue
         kind = "decision_overdue" if clock.label == "核定时限" else "payment_overdue"

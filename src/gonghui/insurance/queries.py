@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Permission, Role
+from gonghui.core.clock import business_date
 from gonghui.core.errors import NotFound
-from gonghui.core.pagination import Page, paged
+from gonghui.core.pagination import PAGE_SIZE, Page, paged
 from gonghui.insurance import service
 from gonghui.insurance.assessment import balance_sums, facts_of, late_banks
 from gonghui.insurance.claims import claim_for
-from gonghui.insurance.claims_rules import ClaimStatus
+from gonghui.insurance.claims_rules import ClaimStatus, Clock, statutory_clock
 from gonghui.insurance.models import (
     AssessmentRun,
     BalanceImport,
@@ -113,6 +115,13 @@ def claims_visible(
     session: Session, actor: Actor, statuses: Sequence[ClaimStatus] = (), page: int = 1
 ) -> Page[Claim]:
     """Claims in the actor's reach, most urgent first: the oldest complete packet on top."""
+    statement = _claims_in_reach(actor, statuses)
+    return paged(
+        session, statement.order_by(Claim.complete_at.is_(None), Claim.complete_at, Claim.id), page
+    )
+
+
+def _claims_in_reach(actor: Actor, statuses: Sequence[ClaimStatus]) -> Select[Claim]:
     actor.require(Permission.CLAIMS_VIEW)
     statement = select(Claim)
     if actor.role is Role.MEMBER:
@@ -121,9 +130,86 @@ def claims_visible(
         statement = statement.where(Claim.unit_id == actor.unit_id)
     if statuses:
         statement = statement.where(Claim.status.in_(statuses))
-    return paged(
-        session, statement.order_by(Claim.complete_at.is_(None), Claim.complete_at, Claim.id), page
+    return statement
+
+
+def clock_of(claim: Claim, today: date) -> Clock | None:
+    """The statutory clock running on a claim, counted in Beijing days (as the claim-clock job
+    counts them)."""
+    return statutory_clock(
+        claim.status,
+        complete_on=business_date(claim.complete_at) if claim.complete_at else None,
+        decided_on=business_date(claim.decided_at) if claim.decided_at else None,
+        today=today,
     )
+
+
+class QueueOrder(StrEnum):
+    DEADLINE = "deadline"
+    NEWEST = "newest"
+    AMOUNT = "amount"
+
+    @property
+    def label(self) -> str:
+        return {"deadline": "法定时限最近", "newest": "最新申请", "amount": "金额最高"}[self.value]
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    statuses: Sequence[ClaimStatus] = ()
+    search: str = ""
+    overdue_only: bool = False
+    order: QueueOrder = QueueOrder.DEADLINE
+
+
+def claim_queue(
+    session: Session, actor: Actor, wanted: QueueFilter, today: date, page: int = 1
+) -> Page[Claim]:
+    """Claims in the actor's reach that match the filter: by claim number, member name or
+    hospital; overdue only; soonest statutory deadline, newest or largest first."""
+    statement = _claims_in_reach(actor, wanted.statuses)
+    if text := wanted.search.strip().lstrip("#＃"):
+        matches = [
+            Claim.hospital.contains(text, autoescape=True),
+            Claim.member_id.in_(member_queries.members_named(text)),
+        ]
+        if text.isdigit() and len(text) <= MAX_CLAIM_NUMBER_DIGITS:
+            matches.append(Claim.id == int(text))
+        statement = statement.where(or_(*matches))
+    if wanted.overdue_only or wanted.order is QueueOrder.DEADLINE:
+        return _by_deadline(session, statement, wanted.overdue_only, today, page)
+    if wanted.order is QueueOrder.NEWEST:
+        return paged(session, statement.order_by(Claim.created_at.desc(), Claim.id.desc()), page)
+    amount = func.coalesce(Claim.approved_fen, Claim.estimated_fen)
+    return paged(session, statement.order_by(amount.desc(), Claim.id), page)
+
+
+MAX_CLAIM_NUMBER_DIGITS = 18
+
+
+def _by_deadline(
+    session: Session, statement: Select[Claim], overdue_only: bool, today: date, page: int
+) -> Page[Claim]:
+    """The soonest deadline first, then claims with no clock running. The two clocks start at
+    different moments, so the order is counted here, over the matching claims' few columns."""
+    keys = []
+    for row in session.execute(
+        statement.with_only_columns(Claim.id, Claim.status, Claim.complete_at, Claim.decided_at)
+    ):
+        clock = statutory_clock(
+            row.status,
+            complete_on=business_date(row.complete_at) if row.complete_at else None,
+            decided_on=business_date(row.decided_at) if row.decided_at else None,
+            today=today,
+        )
+        if overdue_only and not (clock and clock.overdue):
+            continue
+        keys.append((clock is None, clock.due if clock else date.max, row.id))
+    keys.sort()
+    page = max(page, 1)
+    chosen = [claim_id for *_rest, claim_id in keys[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
+    loaded = {c.id: c for c in session.scalars(select(Claim).where(Claim.id.in_(chosen)))}
+    return Page([loaded[claim_id] for claim_id in chosen], len(keys), page)
 
 
 def document_for(session: Session, actor: Actor, document_id: int) -> tuple[ClaimDocument, Claim]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission
@@ -20,11 +20,11 @@ from gonghui.insurance.claims_rules import (
     DocumentKind,
     RejectionCode,
     missing_documents,
-    statutory_clock,
     whose,
 )
 from gonghui.insurance.forms import MONEY_FIELDS, read_claim_form
 from gonghui.insurance.models import Claim, Plan
+from gonghui.insurance.queries import QueueFilter, QueueOrder
 from gonghui.insurance.store import BalanceStore
 from gonghui.members import queries as member_queries
 from gonghui.members import service as member_service
@@ -99,13 +99,22 @@ def my_cover(request: Request, db: Db, now: Now, store: Balances, actor: PageAct
 
 @router.get("/insurance/claims")
 def claim_list(
-    request: Request, db: Db, now: Now, actor: ClaimsViewer, status: str = "", page: PageNo = 1
+    request: Request,
+    db: Db,
+    now: Now,
+    actor: ClaimsViewer,
+    status: str = "",
+    q: Annotated[str, Query(max_length=50)] = "",
+    overdue: bool = False,
+    order: QueueOrder = QueueOrder.DEADLINE,
+    page: PageNo = 1,
 ) -> Response:
     chosen = [ClaimStatus(status)] if status in ClaimStatus.__members__.values() else []
     statuses = chosen or (list(QUEUE) if actor.can(Permission.CLAIMS_ADJUDICATE) else [])
-    results = queries.claims_visible(db, actor, statuses, page)
+    wanted = QueueFilter(statuses, q, overdue, order)
     today = business_date(now)
-    rows = [(claim, _clock(claim, today)) for claim in results.items]
+    results = queries.claim_queue(db, actor, wanted, today, page)
+    rows = [(claim, queries.clock_of(claim, today)) for claim in results.items]
     names = queries.member_names(db, [claim.member_id for claim in results.items])
     return render(
         request,
@@ -116,17 +125,11 @@ def claim_list(
             "names": names,
             "status": status,
             "statuses": list(ClaimStatus),
+            "wanted": wanted,
+            "orders": list(QueueOrder),
+            "query": {"status": status, "q": q, "overdue": "1" if overdue else "", "order": order},
         },
         actor=actor,
-    )
-
-
-def _clock(claim: Claim, today: date) -> object:
-    return statutory_clock(
-        claim.status,
-        complete_on=claim.complete_at.date() if claim.complete_at else None,
-        decided_on=claim.decided_at.date() if claim.decided_at else None,
-        today=today,
     )
 
 
@@ -233,7 +236,7 @@ def claim_detail(request: Request, claim_id: Id, db: Db, now: Now, actor: Claims
             "documents": documents,
             "missing": missing_documents(document.kind for document in documents),
             "events": claims.events_of(db, claim),
-            "clock": _clock(claim, business_date(now)),
+            "clock": queries.clock_of(claim, business_date(now)),
             "estimate": _live_estimate(db, plan, claim),
             "kinds": list(DocumentKind),
             "codes": REJECTION_LABELS,

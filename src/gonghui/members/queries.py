@@ -398,6 +398,11 @@ def unit_names(session: Session, unit_ids: list[int]) -> dict[int, str]:
     }
 
 
+def members_named(text: str) -> Select[int]:
+    """The ids of members whose name contains `text`, for another module's search."""
+    return select(Member.id).where(Member.name.contains(text, autoescape=True))
+
+
 def member_names(session: Session, member_ids: list[int]) -> dict[int, str]:
     if not member_ids:
         return {}
