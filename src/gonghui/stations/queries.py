@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import NotFound
 from gonghui.core.pagination import PAGE_SIZE, Page, paged
 from gonghui.stations.models import EvaluationRun, Position, RuleSetVersion, Score, Visit
+from gonghui.stations.rules import Card
 from gonghui.stations.service import position_scope
 
 
@@ -37,15 +38,31 @@ def run_for(session: Session, actor: Actor, run_id: int) -> tuple[EvaluationRun,
 
 
 def scoreboard(
-    session: Session, actor: Actor, run: EvaluationRun, page: int = 1
+    session: Session,
+    actor: Actor,
+    run: EvaluationRun,
+    page: int = 1,
+    *,
+    card: Card | None = None,
+    search: str = "",
 ) -> Page[tuple[Score, str]]:
-    """The run's scores, lowest first, with each position's name, within the actor's reach."""
+    """The run's scores, lowest first, with each position's name, within the actor's reach;
+    only one card's holders, or the positions whose name or code contains `search`."""
     statement = (
         select(Score, Position.name)
         .join(Position, Position.id == Score.position_id)
         .where(Score.run_id == run.id, position_scope(actor))
         .order_by(Score.total, Score.position_id)
     )
+    if card is not None:
+        statement = statement.where(Score.card == card)
+    if text := search.strip():
+        statement = statement.where(
+            or_(
+                Position.name.contains(text, autoescape=True),
+                Position.code.contains(text, autoescape=True),
+            )
+        )
     page = max(page, 1)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     results = session.execute(statement.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission
@@ -19,6 +19,7 @@ from gonghui.stations.rules import (
     AMENITY_LABELS,
     TYPE_LABELS,
     Amenity,
+    Card,
     FeedbackKind,
     PositionType,
     flags_of,
@@ -301,8 +302,25 @@ def run_evaluation(
 
 
 @router.get("/stations/evaluations/{run_id}")
-def run_detail(request: Request, run_id: Id, db: Db, actor: Viewer, page: PageNo = 1) -> Response:
+def run_detail(
+    request: Request,
+    run_id: Id,
+    db: Db,
+    actor: Viewer,
+    card: Card | None = None,
+    q: Annotated[str, Query(max_length=50)] = "",
+    page: PageNo = 1,
+) -> Response:
     run, version = queries.run_for(db, actor, run_id)
-    board = queries.scoreboard(db, actor, run, page)
-    context = {"run": run, "version": version, "board": board, "aspects": list(Aspect)}
+    board = queries.scoreboard(db, actor, run, page, card=card, search=q)
+    context = {
+        "run": run,
+        "version": version,
+        "board": board,
+        "aspects": list(Aspect),
+        "cards": list(Card),
+        "card": card,
+        "q": q,
+        "query": {"card": card.value if card else "", "q": q},
+    }
     return render(request, "stations/run.html", context, actor=actor)
