@@ -164,7 +164,7 @@ def new_claim_page(
 ) -> Response:
     if member_id is None and actor.member_id is None:
         # A unit officer files for a member of the unit: first, which one.
-        found = member_queries.search_members(db, actor, vault, q, page)
+        found = member_queries.search_members(db, actor, vault, member_queries.RollFilter(q), page)
         context = {"results": found, "q": q}
         return render(request, "insurance/claim_pick.html", context, actor=actor)
     member = _claim_member(db, actor, member_id)

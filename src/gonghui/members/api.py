@@ -58,7 +58,7 @@ def list_members(
 ) -> PageOut[MemberOut]:
     """Search by name, phone or a full ID number; ID numbers are masked unless the role
     keeps the roll."""
-    results = queries.search_members(db, actor, vault, q, page)
+    results = queries.search_members(db, actor, vault, queries.RollFilter(q), page)
     return PageOut.of(results, [MemberOut.of(member, actor, vault) for member in results.items])
 
 

@@ -57,13 +57,42 @@ def card_scope(actor: Actor) -> ColumnElement[bool]:
     return Card.member_id.in_(select(Member.id).where(_member_scope(actor)))
 
 
+@dataclass(frozen=True)
+class RollFilter:
+    """What the roll's list is narrowed to: a search text and any of the coded columns."""
+
+    search: str = ""
+    membership: MembershipStatus | None = None
+    employment: EmploymentStatus | None = None
+    post_type: PostType | None = None
+    district: str = ""
+
+    def conditions(self, vault: IdentityVault) -> list[ColumnElement[bool]]:
+        found = [
+            column == value
+            for column, value in (
+                (Member.membership_status, self.membership),
+                (Member.employment_status, self.employment),
+                (Member.post_type, self.post_type),
+            )
+            if value is not None
+        ]
+        if self.district:
+            found.append(Member.unit_id.in_(select(Unit.id).where(Unit.district == self.district)))
+        if self.search.strip():
+            found.append(_member_matches(self.search.strip(), vault))
+        return found
+
+
 def search_members(
-    session: Session, actor: Actor, vault: IdentityVault, query: str = "", page: int = 1
+    session: Session,
+    actor: Actor,
+    vault: IdentityVault,
+    wanted: RollFilter,
+    page: int = 1,
 ) -> Page[Member]:
     actor.require(Permission.MEMBERS_VIEW)
-    statement = select(Member).where(_member_scope(actor))
-    if query.strip():
-        statement = statement.where(_member_matches(query.strip(), vault))
+    statement = select(Member).where(_member_scope(actor), *wanted.conditions(vault))
     return paged(session, statement.order_by(Member.id), page, joinedload(Member.unit))
 
 

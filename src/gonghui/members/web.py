@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission, Role
@@ -24,7 +24,13 @@ from gonghui.members.imports import (
     require_import_right,
 )
 from gonghui.members.models import Bank, Member, Unit
-from gonghui.members.rules import ActivationSubject, CardStatus, MembershipStatus
+from gonghui.members.rules import (
+    ActivationSubject,
+    CardStatus,
+    EmploymentStatus,
+    MembershipStatus,
+    PostType,
+)
 from gonghui.members.schemas import shown_id_number
 from gonghui.web.deps import (
     Csrf,
@@ -70,11 +76,34 @@ def member_list(
     db: Db,
     vault: Vault,
     actor: Annotated[Actor, Depends(permitted(Permission.MEMBERS_VIEW))],
-    q: str = "",
+    q: Annotated[str, Query(max_length=50)] = "",
+    membership: MembershipStatus | None = None,
+    employment: EmploymentStatus | None = None,
+    post: PostType | None = None,
+    district: Annotated[str, Query(max_length=32)] = "",
     page: PageNo = 1,
 ) -> Response:
-    results = queries.search_members(db, actor, vault, q, page)
-    return render(request, "members/list.html", {"results": results, "q": q}, actor=actor)
+    wanted = queries.RollFilter(q, membership, employment, post, district)
+    results = queries.search_members(db, actor, vault, wanted, page)
+    context = {
+        "results": results,
+        "q": q,
+        "wanted": wanted,
+        "districts": queries.districts_in_scope(db, actor) if actor.is_federation_wide else [],
+        "choices": {
+            "membership": list(MembershipStatus),
+            "employment": list(EmploymentStatus),
+            "post": list(PostType),
+        },
+        "query": {
+            "q": q,
+            "membership": membership or "",
+            "employment": employment or "",
+            "post": post or "",
+            "district": district,
+        },
+    }
+    return render(request, "members/list.html", context, actor=actor)
 
 
 @router.get("/members/{member_id}")
