@@ -226,9 +226,8 @@ def members_export(
     if file.suffix.lower() != ".xlsx":
         fail("导出文件名应以 .xlsx 结尾")
     with unit_of_work() as (session, settings):
-        content = export_xlsx(
-            session, CLI_ACTOR, IdentityVault(settings.data_key.get_secret_value()), kind
-        )
+        vault = IdentityVault(settings.data_key.get_secret_value())
+        content = export_xlsx(session, CLI_ACTOR, vault, kind, clock_from(settings).now())
     file.write_bytes(content)
     console.print(f"已导出{kind.label}到 {file}")
 

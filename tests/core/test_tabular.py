@@ -2,7 +2,7 @@ import io
 import time
 import tracemalloc
 import zipfile
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -115,3 +115,22 @@ def test_a_file_bad_on_every_line_reports_a_bounded_list() -> None:
     assert rejected.message == "导入失败：共50000行有错误，未写入任何数据"
     assert len(rejected.errors) == ImportRejected.MAX_REPORTED + 1
     assert str(rejected.errors[-1]) == f"……以及另外 {50_000 - ImportRejected.MAX_REPORTED} 处错误"
+
+
+def test_an_export_opens_with_who_took_it_and_when_and_still_imports() -> None:
+    taken = datetime(2025, 2, 10, 1, 30, tzinfo=UTC)
+    caption = tabular.export_caption("张经办", "会员名册", taken)
+    assert caption == "会员名册 · 张经办 导出于 2025-02-10 09:30（北京时间）"
+    content = write_xlsx(
+        "会员", ["姓名", "单位"], [["林建国", "烟台甲机械有限公司"]], caption=caption
+    )
+    sheet = load_workbook(io.BytesIO(content)).active
+    assert sheet["A1"].value == caption
+    assert [cell.value for cell in sheet[2]] == ["姓名", "单位"]
+    assert sheet.freeze_panes == "A3"
+    # A column is as wide as its longest value (a CJK character counts two).
+    assert sheet.column_dimensions["B"].width == len("烟台甲机械有限公司") * 2 + 2
+    assert sheet.column_dimensions["A"].width == 8
+    table = read_table(content)
+    assert table.headers == ["姓名", "单位"]
+    assert [(row.line, row.get("姓名")) for row in table.rows] == [(3, "林建国")]

@@ -122,8 +122,11 @@ def test_the_agency_sees_the_rollout_and_exports_the_settlement(
     assert "<svg" in page
     workbook = client.get("/wallet/settlement.xlsx?month=2025-02")
     assert workbook.status_code == 200
-    sheet = load_workbook(io.BytesIO(workbook.content)).active
-    assert [cell.value for cell in sheet[1]][:2] == ["使用地代码", "使用地"]
+    book = load_workbook(io.BytesIO(workbook.content))
+    assert book.sheetnames == ["统筹区之间", "省之间"]
+    for sheet in book.worksheets:
+        assert sheet["A1"].value.startswith("2025年02月统筹区间清算 · 测试医保经办 导出于 ")
+        assert [cell.value for cell in sheet[2]][:2] == ["使用地代码", "使用地"]
 
 
 def test_relatives_are_declared_confirmed_and_dissolved_through_the_api(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from gonghui.core.clock import beijing
 from gonghui.core.errors import ImportRejected, LineError
 from gonghui.core.inputs import parse_date
 
@@ -109,10 +111,14 @@ def _read_xlsx(content: bytes) -> Table:
         first = next(lines, None)
         if first is None:
             raise ImportRejected([LineError(0, "文件为空")])
+        start = 2
+        if _is_caption(first):
+            # An export's title row ("… 导出于 …") above the header: the header is the next row.
+            first, start = next(lines, ()), 3
         headers = [_clean_header(_cell_text(cell)) for cell in first]
         rows: list[Row] = []
-        for number, cells in enumerate(lines, start=2):
-            if number > MAX_XLSX_ROWS + 1:
+        for number, cells in enumerate(lines, start=start):
+            if number > MAX_XLSX_ROWS + start - 1:
                 raise ImportRejected([LineError(0, _too_big(f"超过{MAX_XLSX_ROWS:,}行"))])
             texts = [_cell_text(cell) for cell in cells]
             if any(texts):
@@ -122,6 +128,11 @@ def _read_xlsx(content: bytes) -> Table:
         raise ImportRejected([LineError(0, "XLSX 文件已损坏或不是 Excel 工作簿")]) from None
     finally:
         workbook.close()
+
+
+def _is_caption(cells: Sequence[object]) -> bool:
+    filled = [cell for cell in cells if _cell_text(cell)]
+    return len(filled) == 1 and "导出于" in _cell_text(filled[0])
 
 
 def _too_big(what: str) -> str:
@@ -173,48 +184,77 @@ class Sheet:
     text_columns: Sequence[str] = ()
 
 
+def export_caption(who: str, what: str, now: datetime) -> str:
+    """The title row of an export: who took what, and when (Beijing time)."""
+    return f"{what} · {who} 导出于 {beijing(now)}（北京时间）"
+
+
 def write_xlsx(
     title: str,
     headers: Sequence[str],
     rows: Iterable[Sequence[object]],
     *,
     text_columns: Sequence[str] = (),
+    caption: str = "",
 ) -> bytes:
     """A one-sheet workbook with a bold header; `text_columns` are kept as text, so that
     Excel never turns an 18-digit ID or card number into a rounded float."""
-    return write_workbook([Sheet(title, headers, rows, text_columns)])
+    return write_workbook([Sheet(title, headers, rows, text_columns)], caption=caption)
 
 
-def write_workbook(sheets: Sequence[Sheet]) -> bytes:
-    """A workbook of several sheets, each laid out as `write_xlsx` lays out its one."""
+def write_workbook(sheets: Sequence[Sheet], *, caption: str = "") -> bytes:
+    """A workbook of several sheets, each laid out as `write_xlsx` lays out its one; with a
+    caption, every sheet opens with it as a title row above its header (the imports read a
+    caption row and skip it, so an export with one still imports)."""
     workbook = Workbook(write_only=False)
     workbook.remove(workbook.active)
     for one in sheets:
-        _fill_sheet(workbook.create_sheet(one.title), one)
+        _fill_sheet(workbook.create_sheet(one.title), one, caption)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
-def _fill_sheet(sheet: Any, one: Sheet) -> None:
+# Column widths in Excel's character units: a CJK character takes two.
+_MIN_WIDTH, _MAX_WIDTH = 8, 60
+
+
+def _display_width(value: object) -> int:
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _fill_sheet(sheet: Any, one: Sheet, caption: str = "") -> None:
     headers, text_columns = one.headers, one.text_columns
+    if caption:
+        sheet.append([caption])
+        sheet["A1"].font = Font(bold=True, size=12)
+        _as_text(sheet["A1"])
+        if len(headers) > 1:
+            sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
+    header_row = sheet.max_row + 1 if caption else 1
     sheet.append(list(headers))
-    for cell in sheet[1]:
+    for cell in sheet[header_row]:
         _as_text(cell)
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="FFE8E8")
+    widths = [_display_width(name) for name in headers]
     for row in one.rows:
         sheet.append(list(row))
-        for cell in sheet[sheet.max_row]:
+        for index, cell in enumerate(sheet[sheet.max_row]):
             _as_text(cell)
+            if index < len(widths):
+                widths[index] = max(widths[index], _display_width(cell.value))
     for index, name in enumerate(headers, start=1):
         letter = get_column_letter(index)
-        sheet.column_dimensions[letter].width = max(12, len(name) * 3)
+        sheet.column_dimensions[letter].width = min(
+            _MAX_WIDTH, max(_MIN_WIDTH, widths[index - 1] + 2)
+        )
         if name in text_columns:
-            for (cell,) in sheet.iter_rows(min_col=index, max_col=index, min_row=2):
+            for (cell,) in sheet.iter_rows(min_col=index, max_col=index, min_row=header_row + 1):
                 cell.number_format = "@"
             sheet.column_dimensions[letter].number_format = "@"
-    sheet.freeze_panes = "A2"
+    sheet.freeze_panes = f"A{header_row + 1}"
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.pii import IdentityVault
-from gonghui.core.tabular import Column, write_template, write_xlsx
+from gonghui.core.tabular import Column, export_caption, write_template, write_xlsx
 from gonghui.members import banks, queries
 from gonghui.members.imports import TEXT_COLUMNS, ImportKind
 from gonghui.members.models import Card, Member
@@ -108,13 +109,18 @@ def _card_columns(session: Session, actor: Actor) -> list[Column]:
     ]
 
 
-def export_xlsx(session: Session, actor: Actor, vault: IdentityVault, kind: ImportKind) -> bytes:
+def export_xlsx(
+    session: Session, actor: Actor, vault: IdentityVault, kind: ImportKind, now: datetime
+) -> bytes:
+    """The roll in its import template's layout, under a title row naming who exported it and
+    when (the import skips that row)."""
     rows = {
         ImportKind.UNITS: _unit_rows,
         ImportKind.MEMBERS: _member_rows,
         ImportKind.CARDS: _card_rows,
     }[kind](session, actor, vault)
-    return write_xlsx(f"{kind.label}", kind.headers, rows, text_columns=TEXT_COLUMNS)
+    caption = export_caption(actor.display_name, f"{kind.label}名册", now)
+    return write_xlsx(kind.label, kind.headers, rows, text_columns=TEXT_COLUMNS, caption=caption)
 
 
 def _unit_rows(session: Session, actor: Actor, _vault: IdentityVault) -> Iterator[list[object]]:

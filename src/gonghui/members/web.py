@@ -325,10 +325,11 @@ def import_template(
 def export(
     kind: ImportKind,
     db: Db,
+    now: Now,
     vault: Vault,
     actor: Annotated[Actor, Depends(_may_import)],
 ) -> Response:
-    return download(export_xlsx(db, actor, vault, kind), f"{kind.label}.xlsx")
+    return download(export_xlsx(db, actor, vault, kind, now), f"{kind.label}.xlsx")
 
 
 @router.get("/admin/users")

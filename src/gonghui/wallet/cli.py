@@ -10,9 +10,9 @@ import typer
 from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings, unit_of_work
 from gonghui.core.clock import business_date, clock_from
 from gonghui.core.inputs import InputError, parse_amount, parse_date, parse_month
-from gonghui.core.money import fen_to_yuan, format_fen
-from gonghui.core.tabular import write_xlsx
+from gonghui.core.money import format_fen
 from gonghui.wallet import ledger, queries, regions, transfers
+from gonghui.wallet.exports import settlement_workbook
 from gonghui.wallet.verification import run_money_request
 
 app = typer.Typer(help="医保钱包：跨省共济", no_args_is_help=True)
@@ -103,21 +103,12 @@ def settlement(
         first = parse_month(month)
     except InputError as error:
         fail(str(error))
-    with unit_of_work() as (session, _settings):
+    with unit_of_work() as (session, settings):
         pairs, provinces = queries.settlement(session, CLI_ACTOR, first)
+        now = clock_from(settings).now()
     for line in pairs:
         console.print(f"{line.spent_name} ← {line.giver_name}：{format_fen(line.amount_fen)}")
     if out is not None:
-        out.write_bytes(settlement_workbook(pairs, provinces))
+        who = CLI_ACTOR.display_name
+        out.write_bytes(settlement_workbook(pairs, provinces, month=first, who=who, now=now))
         console.print(f"已导出到 {out}")
-
-
-def settlement_workbook(
-    pairs: list[queries.SettlementLine], provinces: list[queries.SettlementLine]
-) -> bytes:
-    headers = ["使用地代码", "使用地", "共济人参保地代码", "共济人参保地", "金额（元）"]
-    rows = [
-        (x.spent_code, x.spent_name, x.giver_code, x.giver_name, fen_to_yuan(x.amount_fen))
-        for x in [*pairs, *provinces]
-    ]
-    return write_xlsx("统筹区间清算", headers, rows, text_columns=headers[:1] + headers[2:3])

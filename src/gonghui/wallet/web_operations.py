@@ -14,7 +14,7 @@ from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError
 from gonghui.core.inputs import InputError, input_error, parse_date, parse_month
 from gonghui.wallet import queries, regions
-from gonghui.wallet.cli import settlement_workbook
+from gonghui.wallet.exports import settlement_workbook
 from gonghui.web.deps import Csrf, Db, Now, flash, permitted, render
 from gonghui.web.responses import download
 
@@ -101,4 +101,5 @@ def settlement_page(
 def settlement_export(db: Db, now: Now, actor: Operator, month: str = "") -> Response:
     first = _month(month, business_date(now))
     pairs, provinces = queries.settlement(db, actor, first)
-    return download(settlement_workbook(pairs, provinces), f"统筹区间清算-{first:%Y-%m}.xlsx")
+    content = settlement_workbook(pairs, provinces, month=first, who=actor.display_name, now=now)
+    return download(content, f"统筹区间清算-{first:%Y-%m}.xlsx")
