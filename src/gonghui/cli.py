@@ -19,6 +19,7 @@ from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings,
 from gonghui.core.auth import Role
 from gonghui.core.clock import clock_from
 from gonghui.core.db import engine_for, session_factory, transaction
+from gonghui.core.metrics import use_multiprocess
 from gonghui.core.migrate import upgrade
 from gonghui.core.pii import IdentityVault
 from gonghui.demo import load_demo
@@ -75,6 +76,8 @@ def serve(
     import uvicorn  # noqa: PLC0415
 
     settings = load_settings()
+    # Before the web processes start, so that they inherit where to write their figures.
+    use_multiprocess(settings)
     console.print(f"职工服务平台已启动：http://{host or settings.host}:{port or settings.port}/")
     with _worker_beside() if with_worker else nullcontext():
         uvicorn.run(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import Actor, Role
 from gonghui.core.db import engine_for, session_factory, transaction
 from gonghui.core.errors import DomainError, ImportRejected
+from gonghui.core.logging import configure_logging
 from gonghui.core.settings import Settings
 
 console = Console()
@@ -34,10 +35,12 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def load_settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as error:
         lines = [f"{'.'.join(map(str, e['loc'])) or '配置'}: {e['msg']}" for e in error.errors()]
         fail("配置不正确（GONGHUI_* 环境变量）：\n  " + "\n  ".join(lines), code=2)
+    configure_logging(settings)
+    return settings
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """Every table of every module, gathered on one metadata for Alembic and the tests."""
 
-from gonghui.core import audit
+from gonghui.core import audit, outbox
 from gonghui.core.db import Base
 from gonghui.insurance import models as insurance_models
 from gonghui.jobs import models as jobs_models
@@ -16,6 +16,7 @@ __all__ = [
     "jobs_models",
     "members_models",
     "metadata",
+    "outbox",
     "stations_models",
     "wallet_models",
 ]

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Lets a Prometheus scraper that is not on this machine read /metrics (empty: local only).
     metrics_token: SecretStr = SecretStr("")
+    # Where several processes keep their figures for /metrics (empty: `metrics` beside the
+    # storage directory).
+    metrics_dir: Path | None = None
     # A worker that has not said it is alive for this long has died: its runs are queued again.
     worker_silence_seconds: int = Field(default=45, ge=3, le=3600)
     host: str = "127.0.0.1"

@@ -9,6 +9,7 @@ pass rates and the new coverage rows come back to the database.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from gonghui.core.clock import business_date
 from gonghui.core.db import copy_rows
 from gonghui.core.errors import InvalidInput
 from gonghui.core.logging import get_logger
-from gonghui.core.metrics import ASSESSMENTS
+from gonghui.core.metrics import ASSESSED_CARDS, ASSESSMENT_SECONDS
 from gonghui.insurance import service
 from gonghui.insurance.balances import last_days_reported, parts_before, parts_overlapping
 from gonghui.insurance.models import AssessmentRun, Coverage, Plan, PlanVersion
@@ -239,6 +240,7 @@ def assess(
             f"以下银行的余额文件尚未报送至 {period.end}，暂不能考核 {_name(period)}："
             + "、".join(missing.values()),
         )
+    started = time.perf_counter()
     version = service.version_on(session, plan, period.end)
     terms = service.terms_of(version)
     results_path = f"assessments/{plan.code}/{period.start:%Y-%m}.parquet"
@@ -252,8 +254,19 @@ def assess(
         ineligible=decided.assessed - decided.eligible,
         banks_missing=tuple(missing),
     )
-    ASSESSMENTS.labels(plan.code).inc()
-    log.info("insurance.assessed", plan=plan.code, granted=granted, **summary.__dict__)
+    seconds = time.perf_counter() - started
+    ASSESSMENT_SECONDS.labels(plan.code).observe(seconds)
+    ASSESSED_CARDS.labels("eligible").inc(summary.eligible)
+    ASSESSED_CARDS.labels("ineligible").inc(summary.ineligible)
+    log.info(
+        "insurance.assessed",
+        plan=plan.code,
+        run=run.id,
+        granted=granted,
+        seconds=round(seconds, 3),
+        actor=actor.username,
+        **summary.__dict__,
+    )
     audit.record(
         session,
         actor=actor,

@@ -22,6 +22,7 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import Forbidden, ImportRejected, LineError
 from gonghui.core.inputs import InputError, parse_amount, parse_date
+from gonghui.core.metrics import import_refused, imported
 from gonghui.core.money import format_fen
 from gonghui.core.tabular import Row, Table, read_table
 from gonghui.insurance.models import BalanceImport
@@ -142,8 +143,15 @@ def _import(
     known = _known(session, batch.bank, sha256)
     if known is not None:
         return BalanceImportReport(known.rows, 0, already_known=True)
-    rows = _checked_rows(session, table(), batch.bank, business_date(batch.now))
-    return _store(session, rows, sha256, batch)
+    who = {"bank": batch.bank.code, "file": batch.filename, "actor": batch.actor.username}
+    try:
+        rows = _checked_rows(session, table(), batch.bank, business_date(batch.now))
+        report = _store(session, rows, sha256, batch)
+    except ImportRejected as refused:
+        import_refused("balances", refused.total, **who)
+        raise
+    imported("balances", len(rows), new_rows=report.new_rows, **who)
+    return report
 
 
 def _known(session: Session, bank: Bank, sha256: str) -> BalanceImport | None:

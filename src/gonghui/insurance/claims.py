@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
+from gonghui.core.committed import after_commit
 from gonghui.core.db import insert_if_absent
 from gonghui.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gonghui.core.metrics import money_moved
 from gonghui.core.money import Fen, format_fen
 from gonghui.core.storage import ContentStore
 from gonghui.insurance import service
@@ -561,6 +563,11 @@ def record_payment(
         raise InvalidInput("reference_required", "请填写支付流水号")
     claim.payment_ref, claim.paid_at = reference.strip()[:64], now
     _move(session, claim, ClaimStatus.PAID, actor, now, f"已支付，流水号 {reference.strip()}")
+    paid, claim_id = claim.approved_fen or 0, claim.id
+    after_commit(
+        session,
+        lambda: money_moved("claim_payment", paid, claim=claim_id, actor=actor.username),
+    )
     member_service.notify_member(
         session,
         claim.member_id,

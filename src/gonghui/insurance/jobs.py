@@ -48,6 +48,7 @@ def notify_overdue_claims(session: Session, now: datetime) -> int:
             _MESSAGES[clock.label].format(due=clock.due),
             now=now,
             link=f"/insurance/claims/{claim.id}",
+            sms_key=f"claim:{claim.id}:{kind}:{clock.due.isoformat()}",
         )
         audit.record(
             session,

@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from gonghui.core import outbox
 from gonghui.core.auth import Actor, Role
 from gonghui.core.settings import Settings
+from gonghui.core.sms import sms_sender_for
 from gonghui.insurance import jobs as insurance_jobs
 from gonghui.insurance.store import store_for
 from gonghui.jobs.models import JobRun, RunStatus
 from gonghui.jobs.schedule import Schedule
 from gonghui.members import accounts
+from gonghui.stations import deadlines
 from gonghui.wallet import transfers
 
 # Jobs act with an administrator's rights, as the CLI's operator does; the audit log names them.
@@ -58,6 +61,19 @@ def _assessment(context: JobContext) -> str:
     return "；".join(said) or "尚无保险计划"
 
 
+def _card_deadlines(context: JobContext) -> str:
+    return deadlines.watch_deadlines(context.session, context.now).summary
+
+
+def _send_notifications(context: JobContext) -> str:
+    # Sending claims, sends and records each message in transactions of its own (see
+    # core.outbox): a text that went out must stay marked sent whatever happens to this run.
+    # The job's own session has not begun (nothing ran in it yet), so on SQLite these
+    # transactions do not wait behind it.
+    factory = sessionmaker(bind=context.session.get_bind(), expire_on_commit=False)
+    return outbox.send_due(factory, sms_sender_for(context.settings), context.now).summary
+
+
 def _purge(context: JobContext) -> str:
     attempts = accounts.purge_login_attempts(context.session, context.now - LOGIN_ATTEMPTS_KEPT)
     runs = context.session.execute(
@@ -80,5 +96,12 @@ JOBS: dict[str, Job] = {
             _assessment,
         ),
         Job("housekeeping.purge", "清理过期记录", Schedule(30, 3), _purge),
+        Job(
+            "stations.card_deadlines",
+            "黄牌整改期限提醒与期满标记",
+            Schedule(15, 7),
+            _card_deadlines,
+        ),
+        Job("notifications.send", "发送待发短信", Schedule(20), _send_notifications),
     )
 }

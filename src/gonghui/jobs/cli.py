@@ -9,6 +9,7 @@ from rich.table import Table
 
 from gonghui.cli_support import console, fail, load_settings
 from gonghui.core.clock import beijing
+from gonghui.core.metrics import use_multiprocess
 from gonghui.jobs import queries
 from gonghui.jobs.catalogue import JOBS
 from gonghui.jobs.runner import JobBusy
@@ -21,7 +22,9 @@ def worker(
     threads: Annotated[int, typer.Option(min=1, max=8, help="同时运行的任务数")] = 1,
 ) -> None:
     """运行后台任务：按北京时间的计划执行定时任务，并处理网页和接口排队的任务。"""
-    queue = Queue(load_settings())
+    settings = load_settings()
+    use_multiprocess(settings)  # its job figures reach the web processes' /metrics
+    queue = Queue(settings)
     console.print(f"后台任务进程已启动（{queue.runner.worker}），按 Ctrl+C 停止")
     queue.run_worker(threads=threads)
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gonghui.core.clock import Clock, machine_now
 from gonghui.core.db import insert_if_absent, transaction
-from gonghui.core.logging import get_logger
+from gonghui.core.logging import bound, get_logger
 from gonghui.core.metrics import JOB_FAILURES, JOB_SECONDS
 from gonghui.core.settings import Settings
 from gonghui.jobs.catalogue import JOBS, JobContext
@@ -58,16 +58,22 @@ class Runner:
 
     def run(self, name: str, *, trigger: str, attempt: int = 1) -> JobRun:
         """Run a job now; raises what the job raised (after recording it), or JobBusy."""
-        job = JOBS[name]
+        if name not in JOBS:
+            raise KeyError(name)
         if trigger in {"schedule", "startup"} and self.paused(name):
             raise JobBusy(f"{name} 已暂停")
         run_id = self._start(name, trigger, attempt)
-        log.info("job.started", job=name, run=run_id, trigger=trigger, attempt=attempt)
+        # Every event the job logs carries the job and its run.
+        with bound(job=name, job_run=run_id):
+            return self._work(name, run_id, trigger, attempt)
+
+    def _work(self, name: str, run_id: int, trigger: str, attempt: int) -> JobRun:
+        log.info("job.started", trigger=trigger, attempt=attempt, worker=self.worker)
         started = time.perf_counter()
         try:
             with transaction(self.factory) as session:
                 now = self.clock.now()
-                summary = job.run(JobContext(session, self.settings, now))
+                summary = JOBS[name].run(JobContext(session, self.settings, now))
                 session.execute(
                     update(JobRun)
                     .where(JobRun.id == run_id)
@@ -77,12 +83,14 @@ class Runner:
             self._finish(
                 run_id, RunStatus.FAILED, error="".join(traceback.format_exception(error))[-4000:]
             )
-            log.exception("job.failed", job=name, run=run_id)
+            seconds = time.perf_counter() - started
+            log.exception("job.failed", seconds=round(seconds, 3), attempt=attempt)
             JOB_FAILURES.labels(name).inc()
-            JOB_SECONDS.labels(name, "failed").observe(time.perf_counter() - started)
+            JOB_SECONDS.labels(name, "failed").observe(seconds)
             raise
-        JOB_SECONDS.labels(name, "succeeded").observe(time.perf_counter() - started)
-        log.info("job.succeeded", job=name, run=run_id, summary=summary)
+        seconds = time.perf_counter() - started
+        JOB_SECONDS.labels(name, "succeeded").observe(seconds)
+        log.info("job.succeeded", seconds=round(seconds, 3), summary=summary)
         return self._load(run_id)
 
     def paused(self, name: str) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
@@ -33,6 +33,7 @@ from gonghui.core.errors import (
 )
 from gonghui.core.inputs import InputError, parse_id_number, parse_mobile
 from gonghui.core.logging import get_logger
+from gonghui.core.metrics import LOGINS
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
 from gonghui.members import service
@@ -86,6 +87,7 @@ def authenticate(
         settings.login_max_failures * _CLIENT_FAILURE_FACTOR
     ):
         log.warning("login.throttled", username=username, client=client)
+        LOGINS.labels("throttled").inc()
         raise Throttled(
             "login_throttled", f"登录失败次数过多，请{settings.login_lock_minutes}分钟后再试"
         )
@@ -97,9 +99,11 @@ def authenticate(
     )
     if not succeeded or user is None:
         log.info("login.failed", username=username, client=client)
+        LOGINS.labels("failed").inc()
         raise Unauthenticated("用户名或密码错误")
     user.last_login_at = now
-    log.info("login.succeeded", username=username, user_id=user.id)
+    log.info("login.succeeded", username=username, user_id=user.id, client=client)
+    LOGINS.labels("succeeded").inc()
     return user
 
 
@@ -616,10 +620,14 @@ def member_has_account(session: Session, member_id: int) -> bool:
 
 
 def work_notices_for(session: Session, actor: Actor, limit: int = 10) -> list[WorkNotice]:
-    """The notices for the actor's role (and unit, for a unit officer), newest first."""
+    """The notices for the actor's role (and unit, for a unit officer) and those for the actor
+    alone, newest first."""
     if actor.role is None:
         return []
-    statement = select(WorkNotice).where(WorkNotice.role == actor.role)
+    mine: ColumnElement[bool] = WorkNotice.user_id.is_(None)
+    if actor.user_id is not None:
+        mine = or_(mine, WorkNotice.user_id == actor.user_id)
+    statement = select(WorkNotice).where(WorkNotice.role == actor.role, mine)
     if actor.role is Role.UNIT_OFFICER:
         statement = statement.where(WorkNotice.unit_id == actor.unit_id)
     return list(session.scalars(statement.order_by(WorkNotice.id.desc()).limit(limit)))

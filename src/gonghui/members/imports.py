@@ -19,7 +19,7 @@ from gonghui.core.clock import business_date
 from gonghui.core.errors import Forbidden, ImportRejected, LineError
 from gonghui.core.inputs import IdNumber, parse_credit_code, parse_id_number, parse_mobile
 from gonghui.core.logging import get_logger
-from gonghui.core.metrics import IMPORTED_ROWS, IMPORTS
+from gonghui.core.metrics import import_refused, imported
 from gonghui.core.pii import IdentityVault
 from gonghui.core.tabular import Row, Table, missing_columns, parse_date_cell, read_table
 from gonghui.members import queries, service
@@ -107,6 +107,35 @@ def import_file(
     table = read_table(content)
     kind = detect_kind(table)
     _require_right(actor, kind)
+    try:
+        records = _checked(session, table, kind, actor, vault, now)
+    except ImportRejected as refused:
+        import_refused(kind.value, refused.total, actor=actor.username)
+        raise
+    report = ImportReport(kind, rows=len(records))
+    for done, record in enumerate(records, start=1):
+        outcome = _save(session, record, actor=actor, now=now, vault=vault)
+        report.counts[outcome] += 1
+        if progress is not None:
+            progress(done, len(records))
+    session.flush()
+    imported(
+        kind.value,
+        len(records),
+        actor=actor.username,
+        **{outcome.value: count for outcome, count in report.counts.items()},
+    )
+    return report
+
+
+def _checked(
+    session: Session,
+    table: Table,
+    kind: ImportKind,
+    actor: Actor,
+    vault: IdentityVault,
+    now: datetime,
+) -> list[UnitRecord | MemberRecord | CardRecord]:
     errors = missing_columns(table, kind.headers)
     if errors:
         raise ImportRejected(errors)
@@ -116,17 +145,7 @@ def import_file(
     records = checker.check(kind, table.rows)
     if checker.errors:
         raise ImportRejected(checker.reportable_errors())
-    report = ImportReport(kind, rows=len(records))
-    for done, record in enumerate(records, start=1):
-        outcome = _save(session, record, actor=actor, now=now, vault=vault)
-        report.counts[outcome] += 1
-        if progress is not None:
-            progress(done, len(records))
-    session.flush()
-    IMPORTS.labels(kind.value, "accepted").inc()
-    IMPORTED_ROWS.labels(kind.value).inc(len(records))
-    log.info("roll.imported", kind=kind.value, rows=len(records), actor=actor.username)
-    return report
+    return records
 
 
 def _require_right(actor: Actor, kind: ImportKind) -> None:

@@ -214,7 +214,8 @@ class ActivationAttempt(Base):
 
 class WorkNotice(Base):
     """A message to the staff of one role (and unit, for unit officers), shown on their home
-    page: e.g. that a member's activation was locked after repeated failures."""
+    page: e.g. that a member's activation was locked after repeated failures. With a user, it is
+    for that one account only (e.g. a position's manager reminded of its card deadline)."""
 
     __tablename__ = "work_notices"
     __table_args__ = (Index("ix_work_notices_role_unit_id", "role", "unit_id"),)
@@ -222,6 +223,7 @@ class WorkNotice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     role: Mapped[Role] = mapped_column(text_enum(Role))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     at: Mapped[datetime]
     title: Mapped[str] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(String(1000))

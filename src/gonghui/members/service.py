@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gonghui.core import audit
+from gonghui.core import audit, outbox
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.errors import Forbidden, InvalidInput
@@ -26,6 +26,7 @@ from gonghui.members.models import (
     MembershipChange,
     Notification,
     Unit,
+    User,
     WorkNotice,
 )
 from gonghui.members.rules import (
@@ -315,11 +316,19 @@ def notify_member(
     *,
     now: datetime,
     link: str | None = None,
+    sms_key: str | None = None,
 ) -> None:
-    """Tell a member something in the app; they see it on their next visit."""
+    """Tell a member something in the app; they see it on their next visit. With `sms_key`
+    (what the message is about, unique), a text to their phone is queued too, once per key."""
     session.add(
         Notification(member_id=member_id, at=now, title=title, body=body, link=link, read_at=None)
     )
+    if sms_key is not None:
+        phone = session.scalar(select(Member.phone).where(Member.id == member_id))
+        if phone:
+            outbox.queue_sms(
+                session, key=sms_key, phone=phone, body=f"【职工服务平台】{title}：{body}", now=now
+            )
 
 
 def mark_notifications_read(session: Session, actor: Actor, *, now: datetime) -> None:
@@ -345,3 +354,23 @@ def notify_staff(
 ) -> None:
     """A notice for the staff in one role (of one unit, for unit officers) on their home page."""
     session.add(WorkNotice(role=role, unit_id=unit_id, at=now, title=title, body=body, link=link))
+
+
+def notify_user(
+    session: Session, user_id: int, *, title: str, body: str, link: str | None, now: datetime
+) -> None:
+    """A notice for one staff account alone, on its home page (nothing if it is gone)."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        return
+    session.add(
+        WorkNotice(
+            role=user.role,
+            unit_id=user.unit_id,
+            user_id=user.id,
+            at=now,
+            title=title,
+            body=body,
+            link=link,
+        )
+    )

@@ -11,6 +11,7 @@ run's rule-set version alone.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -36,6 +37,8 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.db import UTCDateTime
 from gonghui.core.errors import Conflict, InvalidInput
+from gonghui.core.logging import get_logger
+from gonghui.core.metrics import EVALUATED_CARDS, EVALUATION_SECONDS
 from gonghui.stations.models import (
     Activity,
     Complaint,
@@ -61,6 +64,7 @@ from gonghui.stations.scoring import (
     total_column,
 )
 
+log = get_logger(__name__)
 ACTIVE, YELLOW, RED = (PositionStatus.ACTIVE.value, PositionStatus.YELLOW.value, "red")
 REASONS = {
     YELLOW: "考核未达标，亮黄牌，限期整改",
@@ -253,6 +257,7 @@ def evaluate(session: Session, period_text: str, *, actor: Actor, now: datetime)
     if latest is not None and period.end <= latest:
         # Cards follow one another in time: an older period judged now would undo newer ones.
         raise InvalidInput("period_behind", f"已考核至 {latest}，不能再考核更早的期间")
+    started = time.perf_counter()
     version = current_rule_set(session, actor=actor, now=now)
     rules = RuleSet.from_dict(version.values)
     run = EvaluationRun(
@@ -288,6 +293,22 @@ def evaluate(session: Session, period_text: str, *, actor: Actor, now: datetime)
         target_type="station_run",
         target_id=run.id,
         after={"period": period.label, "rules": version.version, **_counts(summary)},
+    )
+    seconds = time.perf_counter() - started
+    EVALUATION_SECONDS.labels("year" if "-" not in period.label else "month").observe(seconds)
+    for card in Card:
+        EVALUATED_CARDS.labels(card.value).inc(counts.get(card, 0))
+    log.info(
+        "stations.evaluated",
+        run=run.id,
+        period=period.label,
+        rules=version.version,
+        evaluated=summary.evaluated,
+        green=summary.green,
+        yellow=summary.yellow,
+        red=summary.red,
+        seconds=round(seconds, 3),
+        actor=actor.username,
     )
     return summary
 

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import ImportRejected, LineError
-from gonghui.core.tabular import Column, missing_columns, read_table, write_template
+from gonghui.core.metrics import import_refused, imported
+from gonghui.core.tabular import Column, Table, missing_columns, read_table, write_template
 from gonghui.stations.records import MAX_STARS, REQUIRED, PositionRecord, read_position
 from gonghui.stations.rules import AMENITY_LABELS, TYPE_LABELS
 from gonghui.stations.service import save_position
@@ -63,7 +64,20 @@ def import_positions(
     session: Session, content: bytes, *, actor: Actor, now: datetime
 ) -> ImportReport:
     actor.require(Permission.STATIONS_MANAGE)
-    table = read_table(content)
+    try:
+        records = _checked(read_table(content))
+    except ImportRejected as refused:
+        import_refused("stations", refused.total, actor=actor.username)
+        raise
+    created = 0
+    for record in records:
+        _position, new = save_position(session, record, actor=actor, now=now)
+        created += new
+    imported("stations", len(records), created=created, actor=actor.username)
+    return ImportReport(len(records), created, len(records) - created)
+
+
+def _checked(table: Table) -> list[PositionRecord]:
     if problems := missing_columns(table, REQUIRED):
         raise ImportRejected(problems)
     errors: list[LineError] = []
@@ -86,8 +100,4 @@ def import_positions(
         errors.append(LineError(0, "文件中没有阵地"))
     if errors:
         raise ImportRejected(errors)
-    created = 0
-    for record in records:
-        _position, new = save_position(session, record, actor=actor, now=now)
-        created += new
-    return ImportReport(len(records), created, len(records) - created)
+    return records

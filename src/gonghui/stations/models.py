@@ -300,3 +300,19 @@ class Appeal(Base):
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decision_note: Mapped[str | None] = mapped_column(String(500))
+
+
+class CardNotice(Base):
+    """What the deadlines job did for one yellow card, once per position, deadline and kind:
+    `reminder` (its manager told a week ahead) and `reached` (the deadline passed while the card
+    still stood: the next evaluation of a period that ends on or after it judges the
+    rectification). The job may run any number of times."""
+
+    __tablename__ = "station_card_notices"
+    __table_args__ = (UniqueConstraint("position_id", "deadline", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position_id: Mapped[int] = mapped_column(ForeignKey("station_positions.id"))
+    deadline: Mapped[date]
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import DomainError, InvalidInput
-from gonghui.stations import evaluation, finder, queries, service, tokens
+from gonghui.stations import deadlines, evaluation, finder, queries, service, tokens
 from gonghui.stations.feedback import Stars, file_complaint, leave_feedback, rate_visit
 from gonghui.stations.mapsvg import map_svg
 from gonghui.stations.models import Position
@@ -83,6 +83,7 @@ def position_detail(
         "position": position,
         **_labels(position),
         "history": service.history_of(db, position),
+        "rectification_due": deadlines.rectification_due(db, position),
         "score": queries.latest_score(db, position),
         "checkin_url": url,
         "qr": qr_svg(url),

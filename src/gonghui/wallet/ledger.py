@@ -20,8 +20,10 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from gonghui.core.committed import after_commit
 from gonghui.core.db import insert_if_absent, table_of
 from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.core.metrics import money_moved
 from gonghui.core.money import Fen
 from gonghui.wallet.models import Account, Entry, IdempotentRequest, Posting, Transfer
 from gonghui.wallet.rules import (
@@ -196,6 +198,13 @@ def post(
             {"posting_id": posting_id, "account_id": ids[ref.key], "amount_fen": amount}
             for ref, amount in legs
         ],
+    )
+    moved = sum(amount for _, amount in legs if amount > 0)
+    after_commit(
+        session,
+        lambda: money_moved(
+            kind, moved, posting=posting_id, transfer=transfer_id, actor=actor_label
+        ),
     )
     return posting_id
 

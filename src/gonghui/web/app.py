@@ -46,6 +46,7 @@ from gonghui.web import metrics as web_metrics
 from gonghui.web.metrics import RequestTiming
 from gonghui.web.middleware import SecurityHeaders, TrustedProxies
 from gonghui.web.nav import nav_for
+from gonghui.web.request_ids import RequestIds
 
 API_PREFIX = "/api/v1"
 
@@ -83,6 +84,8 @@ def create_app(
         same_site="lax",
         https_only=settings.cookie_secure,
     )
+    # Every log event of a request, errors included, carries its id.
+    app.add_middleware(RequestIds)
     # Outermost: every layer inside sees the client address the trusted proxy reported.
     app.add_middleware(TrustedProxies, networks=settings.trusted_proxy_networks)
     static_dir = Path(str(files("gonghui") / "web" / "static"))

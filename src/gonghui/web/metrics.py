@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gonghui.core.metrics import REGISTRY, REQUEST_SECONDS
+from gonghui.core.metrics import REQUEST_SECONDS, registry_to_serve
 from gonghui.web.deps import get_settings
 
 router = APIRouter(include_in_schema=False)
@@ -55,4 +55,4 @@ def metrics(request: Request) -> Response:
     local = request.client is not None and request.client.host in LOCAL
     if not local and not (token and hmac.compare_digest(offered, token)):
         return PlainTextResponse("Not Found", status_code=404)
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry_to_serve()), media_type=CONTENT_TYPE_LATEST)
