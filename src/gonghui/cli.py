@@ -87,6 +87,8 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
+            # uvicorn's records go to the root logger, written by ours (JSON in production).
+            log_config=None,
             # X-Forwarded-For is believed only from GONGHUI_TRUSTED_PROXIES, by the app itself
             # (`TrustedProxies`); uvicorn's own handling would believe any peer on loopback.
             proxy_headers=False,

@@ -3,6 +3,7 @@ recovered; admins see, run, pause and resume jobs on the 任务 page."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from gonghui.core.clock import FixedClock
 from gonghui.core.db import make_engine, session_factory
+from gonghui.core.logging import get_logger
 from gonghui.core.migrate import upgrade
 from gonghui.core.settings import Environment, Settings
 from gonghui.jobs.catalogue import JOBS, Job, JobContext
@@ -132,3 +134,23 @@ def test_the_admin_sees_every_job_and_pauses_queues_and_resumes_one(
     assert "排队中：housekeeping.purge" in client.get("/admin/jobs").text
     assert post_form(client, "/admin/jobs/housekeeping.purge/resume", {}).status_code == 303
     assert post_form(client, "/admin/jobs/no.such.job/run", {}).status_code == 404
+
+
+def test_every_event_of_a_run_carries_the_job_and_its_run(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    inner = get_logger("gonghui.test")
+
+    def speak(context: JobContext) -> str:
+        inner.info("test.inside_the_job")
+        return "说了一句"
+
+    monkeypatch.setitem(JOBS, "test.speaks", Job("test.speaks", "说话", None, speak))
+    run = runner.run("test.speaks", trigger="manual")
+    logged = [r.msg for r in caplog.records if isinstance(r.msg, dict)]
+    names = [e["event"] for e in logged]
+    assert names == ["job.started", "test.inside_the_job", "job.succeeded"]
+    assert {(e["job"], e["job_run"]) for e in logged} == {("test.speaks", run.id)}
+    assert logged[-1]["summary"] == "说了一句"
+    assert logged[-1]["seconds"] >= 0

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import Actor, Role
 from gonghui.core.db import make_engine
 from gonghui.core.migrate import upgrade
+from gonghui.core.outbox import MessageStatus, OutboxMessage
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Environment, Settings
 from gonghui.core.storage import ContentStore
@@ -177,6 +178,12 @@ def test_the_morning_returns_the_transfer_and_flags_the_late_claim_with_no_comma
     assert "应于 2025-03-12 前核定" in str(notice)
     kinds = federation.scalar(select(func.count()).select_from(ClaimNotice))
     assert kinds == 1, "flagged once however often the job ran"
+    # And a text to the member's phone is queued once; at 06:00 it waits for the morning.
+    with Session(federation.engine) as session:
+        texts = session.execute(select(OutboxMessage.key, OutboxMessage.status)).all()
+    assert texts == [
+        (f"claim:{federation.claim_id}:decision_overdue:2025-03-12", MessageStatus.PENDING)
+    ]
     returned = federation.scalar(
         select(func.count()).where(
             TransferEvent.transfer_id == federation.transfer_id,

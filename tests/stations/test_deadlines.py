@@ -27,9 +27,7 @@ DEADLINE = date(2025, 2, 17)
 
 
 def _manager(db: Session, world: World) -> Actor:
-    user = db.scalars(
-        select(User).where(User.username == world.users[Role.STATION_MANAGER])
-    ).one()
+    user = db.scalars(select(User).where(User.username == world.users[Role.STATION_MANAGER])).one()
     return Actor(
         user_id=user.id, username=user.username, role=user.role, display_name=user.display_name
     )

@@ -19,6 +19,9 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run(session: Session) -> None:
+    # SQLAlchemy says "after_commit" for a savepoint released too; only the outermost counts.
+    if session.get_nested_transaction() is not None:
+        return
     for _within, callback in session.info.pop(_KEY, []):
         callback()
 

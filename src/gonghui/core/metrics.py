@@ -98,10 +98,10 @@ def imported(kind: str, rows: int, **fields: object) -> None:
     log_imports.info("import.accepted", kind=kind, rows=rows, **fields)
 
 
-def import_refused(kind: str, lines: int, **fields: object) -> None:
-    """A refused import (all-or-nothing): how many lines were reported bad."""
+def import_refused(kind: str, errors: int, **fields: object) -> None:
+    """A refused import (all-or-nothing), with how many errors it reported."""
     IMPORTS.labels(kind, "refused").inc()
-    log_imports.info("import.refused", kind=kind, bad_lines=lines, **fields)
+    log_imports.info("import.refused", kind=kind, errors=errors, **fields)
 
 
 def metrics_dir(settings: Settings) -> Path:

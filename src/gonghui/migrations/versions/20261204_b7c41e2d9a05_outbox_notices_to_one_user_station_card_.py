@@ -12,7 +12,6 @@ from alembic import op
 
 import gonghui.core.db
 
-
 revision: str = "b7c41e2d9a05"
 down_revision: str | None = "f2577d8ae91f"
 branch_labels: str | Sequence[str] | None = None
