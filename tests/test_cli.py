@@ -161,6 +161,8 @@ def test_serve_leaves_proxy_headers_to_the_app_and_sends_no_server_header(
     `server: uvicorn` header tells a scanner what runs here."""
     seen: dict[str, object] = {}
     monkeypatch.setattr(uvicorn, "run", lambda _app, **options: seen.update(options))
+    # Multiprocess metrics would switch this test process's figures to files for good.
+    monkeypatch.setattr("gonghui.cli.use_multiprocess", lambda _settings: None)
     result = runner.invoke(app, ["serve"])
     assert result.exit_code == 0, result.output
     assert seen["proxy_headers"] is False

@@ -7,14 +7,17 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gonghui.core import outbox
+from gonghui.core.auth import Role
 from gonghui.core.clock import BUSINESS_TZ, machine_now
 from gonghui.core.outbox import MessageStatus, OutboxMessage
 from gonghui.core.sms import FakeSmsSender, SentSms
 from tests.conftest import NOW  # 09:00 in Beijing
+from tests.world import World, login
 
 PHONE = "13800000001"
 
@@ -156,3 +159,20 @@ def test_without_a_gateway_texts_wait_then_expire_after_a_day(
     sender = FakeSmsSender()
     outbox.send_due(sessions, sender, NOW + timedelta(days=1, hours=2))
     assert sender.outbox == []
+
+
+def test_admins_see_texts_that_did_not_go_on_the_jobs_page(
+    client: TestClient, sessions: sessionmaker[Session], world: World
+) -> None:
+    _queue(sessions)
+    gateway = GatewayDown()
+    now = NOW
+    for _ in range(outbox.MAX_ATTEMPTS):
+        outbox.send_due(sessions, gateway, now)
+        now += timedelta(hours=1)
+    login(client, world.users[Role.ADMIN])
+    page = client.get("/admin/jobs").text
+    assert "发送失败 1" in page
+    assert "138****0001" in page
+    assert PHONE not in page
+    assert "ConnectionError: 短信网关无响应" in page

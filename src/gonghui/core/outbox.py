@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Index, String, Text, select, update
+from sqlalchemy import Index, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from gonghui.core.clock import BUSINESS_TZ, machine_now
@@ -257,3 +257,29 @@ def _refused(
         "sms.refused", message=message_id, attempts=attempts, gave_up=give_up, error=str(error)
     )
     return give_up
+
+
+@dataclass(frozen=True)
+class OutboxView:
+    counts: dict[MessageStatus, int]
+    problems: list[OutboxMessage]  # the latest not sent: failed, unknown, expired
+
+
+def overview(session: Session, limit: int = 20) -> OutboxView:
+    """For the 任务 page: how many texts are in each state, and the latest that did not go."""
+    counts = dict(
+        session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        ).all()
+    )
+    problems = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status.in_(
+                [MessageStatus.FAILED, MessageStatus.UNKNOWN, MessageStatus.EXPIRED]
+            )
+        )
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    return OutboxView({status: counts.get(status, 0) for status in MessageStatus}, list(problems))

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from gonghui.core import outbox
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import NotFound
 from gonghui.jobs import queries, service
@@ -40,6 +41,7 @@ def jobs_page(request: Request, db: Db, now: Now, actor: JobManager) -> Response
             "failures": queries.recent_failures(db),
             "runs": queries.recent_runs(db),
             "queued": queue_of(request).pending(),
+            "texts": outbox.overview(db),
         },
         actor=actor,
     )

@@ -18,7 +18,7 @@ from gonghui.core.clock import Clock, beijing, clock_from
 from gonghui.core.db import engine_for, session_factory
 from gonghui.core.logging import configure_logging
 from gonghui.core.money import format_fen, yuan_string
-from gonghui.core.pii import IdentityVault
+from gonghui.core.pii import IdentityVault, mask_phone
 from gonghui.core.settings import Environment, Settings
 from gonghui.core.sms import sms_sender_for
 from gonghui.core.storage import ContentStore
@@ -132,5 +132,6 @@ def _templates() -> Jinja2Templates:
     templates.env.filters["yuan"] = format_fen
     templates.env.filters["yuan_plain"] = yuan_string
     templates.env.filters["beijing"] = beijing
+    templates.env.filters["mask_phone"] = mask_phone
     templates.env.globals["nav_for"] = nav_for
     return templates
