@@ -11,6 +11,7 @@ from gonghui.core.clock import business_date
 from gonghui.retirement import inputs, queries
 from gonghui.retirement.schemas import AgeOut, ImpactOut, PensionOut
 from gonghui.web.deps import Db, Now, api_permitted
+from gonghui.web.errors import refusals
 
 router = APIRouter(prefix="/retirement", tags=["retirement"])
 
@@ -43,7 +44,7 @@ def pension_estimate(
     )
 
 
-@router.get("/impact", response_model=ImpactOut)
+@router.get("/impact", response_model=ImpactOut, responses=refusals(404))
 def retirement_impact(
     db: Db,
     now: Now,

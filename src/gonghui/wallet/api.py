@@ -35,6 +35,7 @@ from gonghui.wallet.schemas import (
 from gonghui.wallet.verification import Proof, run_money_request
 from gonghui.wallet.web import verifier_of
 from gonghui.web.deps import Db, Id, IdempotencyKey, Now, PageNo, Vault, api_permitted
+from gonghui.web.errors import refusals
 
 router = APIRouter(prefix="/wallet", tags=["wallet"])
 User = Annotated[Actor, Depends(api_permitted(Permission.WALLET_USE))]
@@ -132,7 +133,7 @@ def my_relatives(db: Db, actor: User) -> list[RelativeOut]:
     return [_relative_out(line) for line in queries.relationships_of(db, me)]
 
 
-@router.post("/relatives", response_model=RelativeOut, status_code=201)
+@router.post("/relatives", response_model=RelativeOut, status_code=201, responses=refusals(404))
 def declare_relative(body: RelativeIn, db: Db, now: Now, vault: Vault, actor: User) -> RelativeOut:
     """Declare a close relative (Civil Code art. 1045) with the commitment; one under 16 is bound
     at once, an older one confirms with face verification."""

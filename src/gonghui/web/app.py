@@ -90,7 +90,7 @@ def create_app(
     app.add_middleware(TrustedProxies, networks=settings.trusted_proxy_networks)
     static_dir = Path(str(files("gonghui") / "web" / "static"))
     app.mount("/static", CachedStaticFiles(directory=static_dir), name="static")
-    errors.install(app)
+    errors.install(app, api_prefix=API_PREFIX)
     app.include_router(pages.router)
     app.include_router(account.router)
     app.include_router(members_web.router)
