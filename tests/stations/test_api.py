@@ -301,3 +301,26 @@ def test_a_complaint_about_a_visit_takes_its_receipt(
     complaint = db.get(Complaint, made.json()["complaint_id"])
     assert complaint is not None
     assert (complaint.position_id, complaint.visit_id) == (found.id, visit["visit_id"])
+
+
+def test_a_receipt_or_code_in_other_characters_is_refused_not_a_server_error(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    # Found by the schemathesis run: `hmac.compare_digest` raises TypeError on non-ASCII
+    # text, and `int()` on a digit that `str.isdigit` accepts ("²"); both answered 500.
+    found = position(db, "APIUNICODE")
+    db.commit()
+    key = _key(settings)
+    visit = client.post(
+        f"{API}/checkins", json={"token": tokens.issue(key, found.id, NOW), **VISITOR}
+    ).json()
+    for action, body in (("rating", FIVE), ("complaint", {"body": "灯坏了"})):
+        answer = client.post(
+            f"{API}/visits/{visit['visit_id']}/{action}", json={**body, "receipt": "收据\u0080"}
+        )
+        assert (answer.status_code, _code(answer)) == (404, "not_found"), action
+    issued = int(NOW.timestamp())
+    for token in (f"{found.id}.{issued}.签名", f"²{found.id}.{issued}.abc", f"1.²{issued}.x"):
+        answer = client.post(f"{API}/checkins", json={"token": token, **VISITOR})
+        assert (answer.status_code, _code(answer)) == (422, "bad_token"), token
+    assert _visits(db) == 1

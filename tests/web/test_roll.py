@@ -9,14 +9,17 @@ from datetime import date, timedelta
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from pydantic import SecretStr
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from gonghui.core.clock import FixedClock
+from gonghui.core.settings import Settings
 from gonghui.jobs.models import WorkerBeat
 from gonghui.jobs.runner import wall_clock
 from gonghui.members import accounts
 from gonghui.members.models import ApiToken, Bank, Card, Member, MembershipChange
+from gonghui.web.app import create_app
 from tests.conftest import NOW
 from tests.core.test_tabular import xlsx_bomb
 from tests.world import SETUP, World, csrf_of, login, make_id, post_form
@@ -321,3 +324,14 @@ def test_metrics_answer_the_machine_itself_and_nobody_else(app: FastAPI) -> None
         scraped = local.get("/metrics")
     assert scraped.status_code == 200
     assert 'gonghui_request_seconds_count{method="GET",route="/login",status="200"}' in scraped.text
+
+
+def test_a_metrics_token_in_other_characters_is_refused_not_a_server_error(
+    settings: Settings, engine: Engine
+) -> None:
+    # `hmac.compare_digest` raises TypeError on non-ASCII text, which a header may carry.
+    token = settings.model_copy(update={"metrics_token": SecretStr("scrape-token")})
+    with TestClient(create_app(token, engine=engine), client=("203.0.113.9", 40000)) as outsider:
+        wrong = outsider.get("/metrics", headers={"Authorization": "Bearer 令牌".encode()})
+        right = outsider.get("/metrics", headers={"Authorization": "Bearer scrape-token"})
+    assert (wrong.status_code, right.status_code) == (404, 200)

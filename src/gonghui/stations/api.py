@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from gonghui.core.auth import Actor, Permission
+from gonghui.core.auth import Actor, Permission, tokens_equal
 from gonghui.core.errors import InvalidInput, NotFound
 from gonghui.stations import evaluation, finder, queries, service, tokens
 from gonghui.stations.dashboard import dashboard
@@ -161,7 +161,7 @@ def check_in_by_token(
 def rate(visit_id: Id, body: RatingIn, db: Db, now: Now, receipts: ReceiptKey) -> RatingOut:
     """One rating per visit (`already_rated` the second time), with a like and a comment or
     suggestion if given."""
-    if not hmac.compare_digest(body.receipt, receipt_of(receipts, visit_id)):
+    if not tokens_equal(body.receipt, receipt_of(receipts, visit_id)):
         raise NotFound("到访记录")
     visit = queries.visit_of(db, visit_id, [visit_id])
     stars = Stars(
@@ -226,7 +226,7 @@ def complain(
     visit_id: Id, body: ComplaintIn, db: Db, now: Now, receipts: ReceiptKey
 ) -> ComplaintOut:
     """A complaint about a visit (the check-in's receipt); real-name ones are called back."""
-    if not hmac.compare_digest(body.receipt, receipt_of(receipts, visit_id)):
+    if not tokens_equal(body.receipt, receipt_of(receipts, visit_id)):
         raise NotFound("到访记录")
     visit = queries.visit_of(db, visit_id, [visit_id])
     position = db.get(Position, visit.position_id)

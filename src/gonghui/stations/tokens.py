@@ -14,6 +14,8 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from gonghui.core.auth import tokens_equal
+
 TOKEN_WINDOW = timedelta(minutes=10)
 # The door screen refreshes its code well inside the window.
 REFRESH_SECONDS = 120
@@ -47,10 +49,11 @@ class Scan:
 
 def verify(key: bytes, token: str, now: datetime, *, position_id: int | None = None) -> Scan:
     parts = token.strip().split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():  # noqa: PLR2004
+    # ASCII digits only: `isdigit` alone also passes "²", which `int` refuses.
+    if len(parts) != 3 or not all(part.isascii() and part.isdigit() for part in parts[:2]):  # noqa: PLR2004
         raise TokenRefused("二维码无效，请扫描阵地门口的签到二维码")
     claimed, issued = int(parts[0]), int(parts[1])
-    if not hmac.compare_digest(parts[2], _mac(key, claimed, issued)):
+    if not tokens_equal(parts[2], _mac(key, claimed, issued)):
         raise TokenRefused("二维码无效或已被篡改，请扫描阵地门口的签到二维码")
     if position_id is not None and claimed != position_id:
         raise TokenRefused("二维码不属于该阵地")

@@ -4,7 +4,6 @@ gets 404, as if there were nothing there."""
 
 from __future__ import annotations
 
-import hmac
 import time
 
 from fastapi import APIRouter, Request
@@ -12,6 +11,7 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gonghui.core.auth import tokens_equal
 from gonghui.core.metrics import REQUEST_SECONDS, registry_to_serve
 from gonghui.web.deps import get_settings
 
@@ -53,6 +53,6 @@ def metrics(request: Request) -> Response:
     token = get_settings(request).metrics_token.get_secret_value()
     offered = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     local = request.client is not None and request.client.host in LOCAL
-    if not local and not (token and hmac.compare_digest(offered, token)):
+    if not local and not (token and tokens_equal(offered, token)):
         return PlainTextResponse("Not Found", status_code=404)
     return Response(generate_latest(registry_to_serve()), media_type=CONTENT_TYPE_LATEST)
