@@ -90,6 +90,8 @@ REFUSED: list[tuple[Callable[[str], object], str, str]] = [
     (parse_date, "2025-02-30", "日期“2025-02-30”不存在"),
     (parse_date, "31/01/2025", "日期“31/01/2025”格式不正确，应为 YYYY-MM-DD、YYYY/M/D 或 YYYYMMDD"),
     (parse_date, "", "请填写日期"),
+    # "²" passes `str.isdigit` but not `int`: it was a ValueError, a 500.
+    (parse_date, "²²²²-01-01", "日期“²²²²-01-01”格式不正确，应为 YYYY-MM-DD、YYYY/M/D 或 YYYYMMDD"),
     (parse_month, " ", "请填写月份（YYYY-MM）"),
     (parse_date, "3025-01-01", "日期“3025-01-01”的年份应在 1900 至 2100 之间"),
     (parse_month, "2025-13", "月份“2025-13”格式不正确，应为 YYYY-MM，如 2025-01"),

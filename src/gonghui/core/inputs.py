@@ -139,9 +139,10 @@ def parse_date(text: str, label: str = "日期") -> date:
     if (
         len(value) == _ISO_LENGTH
         and value[4] == value[7] == "-"
-        and value[:4].isdigit()
-        and value[5:7].isdigit()
-        and value[8:].isdigit()
+        # `isdecimal`, not `isdigit`: "²" is a digit that `int` refuses.
+        and value[:4].isdecimal()
+        and value[5:7].isdecimal()
+        and value[8:].isdecimal()
         and MIN_YEAR <= int(value[:4]) <= MAX_YEAR
     ):
         try:
