@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,11 +36,44 @@ POSTGRES_URL = os.environ.get("GONGHUI_TEST_POSTGRES_URL", "")
 NOW = datetime(2025, 2, 10, 1, 0, tzinfo=UTC)
 
 
+NOT_AVAILABLE = " is not available"
+
+
 def missing(what: str) -> None:
-    message = f"{what} is not available"
+    message = f"{what}{NOT_AVAILABLE}"
     if STRICT:
         pytest.fail(f"{message} (GONGHUI_TEST_STRICT=1)")
     pytest.skip(message)
+
+
+def not_run_for_missing(reports: Iterable[pytest.TestReport]) -> list[str]:
+    """One line per missing PostgreSQL or Chromium: how many tests it kept from running."""
+    reasons: Counter[str] = Counter()
+    for report in reports:
+        if isinstance(report.longrepr, tuple) and report.longrepr[2].endswith(NOT_AVAILABLE):
+            reasons[report.longrepr[2].removeprefix("Skipped: ")] += 1
+    return [
+        f"{count} test{'s' if count > 1 else ''} NOT RUN: {reason}"
+        for reason, count in sorted(reasons.items())
+    ]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
+    # A developer's default run has no PostgreSQL and perhaps no Chromium: a few "s" in the
+    # progress dots are easy to miss, and CI (GONGHUI_TEST_STRICT=1) runs them all. Said
+    # last (after the outermost wrapper's `yield`), below pytest's own list of skips.
+    yield
+    lines = not_run_for_missing(terminalreporter.stats.get("skipped", []))
+    for line in lines:
+        terminalreporter.write_sep("!", line, red=True, bold=True)
+    if lines:
+        terminalreporter.write_line(
+            "These tests did not run here; CI runs them (GONGHUI_TEST_STRICT=1 makes a missing "
+            "one a failure).",
+            red=True,
+            bold=True,
+        )
 
 
 def _postgres_database() -> Iterator[str]:
