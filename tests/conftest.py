@@ -213,3 +213,9 @@ def fresh_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]
     finally:
         engine.dispose()
         databases.close()
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """An empty PostgreSQL database of the test's own, not migrated (dropped afterwards)."""
+    yield from _postgres_database()

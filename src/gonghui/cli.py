@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gonghui import backup
+from gonghui.auditing import cli as audit_cli
 from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings, unit_of_work
 from gonghui.core.auth import Role
 from gonghui.core.clock import clock_from
@@ -50,6 +51,7 @@ app.add_typer(retirement_cli.app, name="retirement")
 app.add_typer(insurance_cli.app, name="insurance")
 app.add_typer(stations_cli.app, name="stations")
 app.add_typer(wallet_cli.app, name="wallet")
+app.add_typer(audit_cli.app, name="audit")
 
 
 def _progress() -> Progress:

@@ -1,6 +1,8 @@
 """The append-only audit log: who did what, when, to what, with the values before and after.
 
-Rows are only ever inserted; the migration adds triggers that refuse UPDATE and DELETE.
+Rows are only ever inserted; the migration adds triggers that refuse UPDATE and DELETE (except
+a retention purge a checkpoint covers). Each row is chained when its transaction commits; see
+`audit_chain`.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def record(
 ) -> AuditEntry:
     entry = AuditEntry(**_row(actor, at, action, target_type, target_id, before, after))
     session.add(entry)
+    session.info.setdefault(PENDING_LINKS, []).append(entry)
     return entry
 
 
@@ -60,11 +63,17 @@ def append(
     """The same row as `record`, inserted at once by one Core INSERT instead of through the
     unit of work: for hot paths (the wallet's transfers), where the flush's bookkeeping costs
     more than the insert. No entry object comes back; a bad value fails here, not at flush."""
-    session.execute(_INSERT, _row(actor, at, action, target_type, target_id, before, after))
+    row = _row(actor, at, action, target_type, target_id, before, after)
+    new_id = session.execute(_INSERT, row).scalar_one()
+    session.info.setdefault(PENDING_LINKS, []).append(new_id)
 
 
-# Built once; `inline()`: no RETURNING of the new id, which `append` does not give back.
-_INSERT = insert(AuditEntry.metadata.tables[AuditEntry.__tablename__]).inline()
+# Built once. The new id comes back so that the commit can chain the row.
+_INSERT = insert(AuditEntry.metadata.tables[AuditEntry.__tablename__]).returning(
+    AuditEntry.metadata.tables[AuditEntry.__tablename__].c.id
+)
+# Session.info key: this transaction's audit rows (entries, or ids), chained at commit.
+PENDING_LINKS = "gonghui_audit_pending"
 
 
 def _row(
@@ -80,7 +89,7 @@ def _row(
         "at": at,
         "actor_user_id": actor.user_id,
         "actor_token_id": actor.token_id,
-        "actor_label": f"{actor.username}({actor.display_name})",
+        "actor_label": label_of(actor),
         "action": action,
         "target_type": target_type,
         "target_id": str(target_id),
@@ -89,7 +98,15 @@ def _row(
     }
 
 
+def label_of(actor: Actor) -> str:
+    return f"{actor.username}({actor.display_name})"
+
+
 def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Only the fields that differ, for a compact before/after pair."""
     keys = [key for key in after if before.get(key) != after[key]]
     return {key: before.get(key) for key in keys}, {key: after[key] for key in keys}
+
+
+# Registers the commit hook that chains the rows (it needs the names above).
+from gonghui.core import audit_chain  # noqa: E402, F401

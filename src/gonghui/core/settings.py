@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     metrics_dir: Path | None = None
     # A worker that has not said it is alive for this long has died: its runs are queued again.
     worker_silence_seconds: int = Field(default=45, ge=3, le=3600)
+    # 网络安全法 art. 21: network logs are kept no less than six months; only more is allowed.
+    audit_keep_days: int = Field(default=180, ge=180, le=36500)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

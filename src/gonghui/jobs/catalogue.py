@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from gonghui.core import outbox
+from gonghui.core import audit, audit_chain, outbox
 from gonghui.core.auth import Actor, Role
 from gonghui.core.settings import Settings
 from gonghui.core.sms import sms_sender_for
@@ -81,7 +81,17 @@ def _purge(context: JobContext) -> str:
             JobRun.status == RunStatus.SUCCEEDED, JobRun.started_at < context.now - RUNS_KEPT
         )
     )
-    return f"清理登录记录 {attempts} 条（保留180天）、任务记录 {runs.rowcount} 条"  # type: ignore[attr-defined]
+    anchor = audit_chain.purge(
+        context.session,
+        now=context.now,
+        keep_days=context.settings.audit_keep_days,
+        actor_label=audit.label_of(JOB_ACTOR),
+    )
+    audited = anchor.purged if anchor else 0
+    return (
+        f"清理登录记录 {attempts} 条（保留180天）、任务记录 {runs.rowcount} 条、"  # type: ignore[attr-defined]
+        f"审计记录 {audited} 条（保留{context.settings.audit_keep_days}天）"
+    )
 
 
 JOBS: dict[str, Job] = {

@@ -1,0 +1,283 @@
+"""The tamper-evident chain over the audit log (等保 2.0 level 3, GB/T 22239-2019 8.1.4.3).
+
+Every committed audit row gets one link: its place in the chain (`seq`), the hash of the link
+before it, and a SHA-256 over the row's canonical content and that previous hash. Changing,
+removing or slipping in a row anywhere breaks the hashes from there on; `verify` walks the
+chain and names the first row that does not fit.
+
+Links are made when a transaction commits, not when the row is written: appending a link
+locks the one-row chain head, and taking that lock last (after every row lock a service took)
+means it cannot deadlock against them, and is held only for the commit itself. Writers on
+SQLite already queue at BEGIN IMMEDIATE. So the chain runs in commit order, which is the order
+in which rows became visible, and two concurrent writers can never both link onto one head.
+
+A purge (retention, 网络安全法 art. 21: at least six months) removes a prefix of the chain and
+first records a checkpoint with the seq and hash it ended at; verification starts from the
+latest checkpoint. The database refuses a DELETE of an audit row or link no checkpoint covers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    String,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
+
+from gonghui.core.audit import AuditEntry, PENDING_LINKS
+from gonghui.core.db import Base
+
+GENESIS = "0" * 64
+# 网络安全法 art. 21: network logs are kept no less than six months.
+MIN_RETENTION_DAYS = 180
+_BATCH = 1000
+
+
+class AuditLink(Base):
+    __tablename__ = "audit_chain"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    audit_id: Mapped[int] = mapped_column(unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """One row (id 1): the last link's seq and hash, locked by whoever appends."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """Where a purge cut the chain: links up to `through_seq` are gone, and the next one must
+    follow `through_hash`."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    through_seq: Mapped[int]
+    through_hash: Mapped[str] = mapped_column(String(64))
+    cutoff: Mapped[datetime]
+    purged: Mapped[int]
+    actor_label: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+_CONTENT = (
+    "id",
+    "at",
+    "actor_user_id",
+    "actor_token_id",
+    "actor_label",
+    "action",
+    "target_type",
+    "target_id",
+    "before",
+    "after",
+)
+
+
+def canonical(row: Mapping[str, Any]) -> bytes:
+    """The row as hashed: every column, the instant as UTC ISO text, JSON with sorted keys, so
+    the same stored row always gives the same bytes on either database."""
+    content = {name: row[name] for name in _CONTENT}
+    at: datetime = content["at"]
+    content["at"] = at.astimezone(UTC).isoformat(timespec="microseconds")
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def link_hash(prev_hash: str, seq: int, row: Mapping[str, Any]) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{seq}:{prev_hash}:".encode())
+    digest.update(canonical(row))
+    return digest.hexdigest()
+
+
+def chain_links(
+    prev_hash: str, last_seq: int, rows: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The links for rows appended after (`last_seq`, `prev_hash`), in the order given."""
+    links = []
+    for seq, row in enumerate(rows, start=last_seq + 1):
+        this = link_hash(prev_hash, seq, row)
+        links.append({"seq": seq, "audit_id": row["id"], "prev_hash": prev_hash, "hash": this})
+        prev_hash = this
+    return links
+
+
+_AUDIT = AuditEntry.__table__
+_LINK = AuditLink.__table__
+_HEAD = AuditChainHead.__table__
+
+
+def _rows(session: Session, ids: Sequence[int]) -> list[Mapping[str, Any]]:
+    found: list[Mapping[str, Any]] = []
+    for start in range(0, len(ids), _BATCH):
+        chunk = ids[start : start + _BATCH]
+        found.extend(
+            session.execute(select(_AUDIT).where(_AUDIT.c.id.in_(chunk))).mappings().all()
+        )
+    return sorted(found, key=lambda row: row["id"])
+
+
+def link_pending(session: Session) -> None:
+    """Chain this transaction's audit rows onto the head; called just before commit."""
+    pending = session.info.pop(PENDING_LINKS, None)
+    if not pending:
+        return
+    session.flush()
+    # Rows of a rolled-back savepoint are gone (an entry's id is None again, an id finds no
+    # row): only what is still there is linked.
+    found = (item if isinstance(item, int) else item.id for item in pending)
+    ids = sorted({audit_id for audit_id in found if audit_id is not None})
+    rows = _rows(session, ids)
+    if not rows:
+        return
+    head = session.execute(select(_HEAD).where(_HEAD.c.id == 1).with_for_update()).one()
+    links = chain_links(head.hash, head.seq, rows)
+    session.execute(insert(_LINK), links)
+    session.execute(
+        update(_HEAD).where(_HEAD.c.id == 1).values(seq=links[-1]["seq"], hash=links[-1]["hash"])
+    )
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    link_pending(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(PENDING_LINKS, None)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checked: int
+    broken_at: int | None = None  # the audit row id that does not fit
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+
+def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    return session.scalars(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.through_seq.desc()).limit(1)
+    ).first()
+
+
+def verify(session: Session) -> Verdict:
+    """Walk the chain from the latest checkpoint; the first link that does not fit is named."""
+    checkpoint = latest_checkpoint(session)
+    seq, prev = (checkpoint.through_seq, checkpoint.through_hash) if checkpoint else (0, GENESIS)
+    checked = 0
+    while True:
+        batch = session.execute(
+            select(_LINK, _AUDIT)
+            .join_from(_LINK, _AUDIT, _AUDIT.c.id == _LINK.c.audit_id, isouter=True)
+            .where(_LINK.c.seq > seq)
+            .order_by(_LINK.c.seq)
+            .limit(_BATCH)
+        ).all()
+        for found in batch:
+            link = found._mapping
+            audit_id = link[_LINK.c.audit_id]
+            if link[_LINK.c.seq] != seq + 1:
+                return Verdict(checked, audit_id, f"链序号跳过：{seq} 之后是 {link[_LINK.c.seq]}")
+            if link[_LINK.c.prev_hash] != prev:
+                return Verdict(checked, audit_id, "前一条的哈希不符（其前有记录被改动或删除）")
+            if link[_AUDIT.c.id] is None:
+                return Verdict(checked, audit_id, "审计记录已被删除")
+            row = {name: link[_AUDIT.c[name]] for name in _CONTENT}
+            if link_hash(prev, seq + 1, row) != link[_LINK.c.hash]:
+                return Verdict(checked, audit_id, "记录内容与哈希不符（已被改动）")
+            seq, prev = seq + 1, link[_LINK.c.hash]
+            checked += 1
+        if len(batch) < _BATCH:
+            break
+    head = session.execute(select(_HEAD).where(_HEAD.c.id == 1)).one()
+    if (head.seq, head.hash) != (seq, prev):
+        return Verdict(checked, None, f"链尾不符：链头记为第 {head.seq} 条，实际到第 {seq} 条")
+    unlinked = session.scalar(
+        select(func.min(_AUDIT.c.id)).where(~_AUDIT.c.id.in_(select(_LINK.c.audit_id)))
+    )
+    if unlinked is not None:
+        return Verdict(checked, unlinked, "记录不在链上（绕过审计写入）")
+    return Verdict(checked)
+
+
+class RetentionTooShortError(ValueError):
+    pass
+
+
+class ChainBrokenError(RuntimeError):
+    pass
+
+
+def purge(
+    session: Session, *, now: datetime, keep_days: int, actor_label: str
+) -> AuditCheckpoint | None:
+    """Remove the longest prefix of the chain whose rows are all older than `keep_days`; a
+    younger row stops it (a row written late with an early time keeps everything after it).
+    Nothing is purged from a chain that does not verify: the evidence would go with it."""
+    if keep_days < MIN_RETENTION_DAYS:
+        msg = f"审计日志至少保留 {MIN_RETENTION_DAYS} 天（网络安全法第二十一条）"
+        raise RetentionTooShortError(msg)
+    cutoff = now - timedelta(days=keep_days)
+    head = session.execute(select(_HEAD).where(_HEAD.c.id == 1).with_for_update()).one()
+    verdict = verify(session)
+    if not verdict.ok:
+        msg = f"审计链校验未通过，不清理：第 {verdict.broken_at} 条，{verdict.reason}"
+        raise ChainBrokenError(msg)
+    checkpoint = latest_checkpoint(session)
+    start = checkpoint.through_seq if checkpoint else 0
+    first_young = session.scalar(
+        select(func.min(_LINK.c.seq))
+        .join(_AUDIT, _AUDIT.c.id == _LINK.c.audit_id)
+        .where(_LINK.c.seq > start, _AUDIT.c.at >= cutoff)
+    )
+    through = head.seq if first_young is None else first_young - 1
+    if through <= start:
+        return None
+    through_hash = session.scalar(select(_LINK.c.hash).where(_LINK.c.seq == through))
+    assert through_hash is not None  # noqa: S101 - verified just above
+    anchor = AuditCheckpoint(
+        at=now,
+        through_seq=through,
+        through_hash=through_hash,
+        cutoff=cutoff,
+        purged=through - start,
+        actor_label=actor_label,
+        detail={"from_seq": start + 1, "keep_days": keep_days},
+    )
+    session.add(anchor)
+    session.flush()
+    # The database lets these DELETEs through only because the checkpoint now covers them.
+    session.execute(
+        delete(_AUDIT).where(
+            _AUDIT.c.id.in_(select(_LINK.c.audit_id).where(_LINK.c.seq <= through))
+        )
+    )
+    session.execute(delete(_LINK).where(_LINK.c.seq <= through))
+    return anchor
