@@ -17,6 +17,7 @@ from rich.table import Table
 from gonghui import backup
 from gonghui.auditing import cli as audit_cli
 from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings, unit_of_work
+from gonghui.core import audit
 from gonghui.core.auth import Role
 from gonghui.core.clock import clock_from
 from gonghui.core.db import engine_for, session_factory, transaction
@@ -235,6 +236,16 @@ def members_export(
     with unit_of_work() as (session, settings):
         vault = IdentityVault(settings.data_key.get_secret_value())
         content = export_xlsx(session, CLI_ACTOR, vault, kind, clock_from(settings).now())
+        if kind is not ImportKind.UNITS:
+            audit.record(
+                session,
+                actor=CLI_ACTOR,
+                at=clock_from(settings).now(),
+                action=audit.ID_EXPORTED,
+                target_type="export",
+                target_id=kind.value,
+                after={"client": "cli", "file": str(file)},
+            )
     file.write_bytes(content)
     console.print(f"已导出{kind.label}到 {file}")
 

@@ -220,6 +220,9 @@ def test_concurrent_writers_on_sqlite_never_fork_the_chain(tmp_path: Path) -> No
     engine.dispose()
 
 
+OLD = datetime(2025, 1, 1, tzinfo=UTC)
+
+
 def _migrate_with_rows_already_there(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as connection:
@@ -230,7 +233,11 @@ def _migrate_with_rows_already_there(url: str) -> None:
                     "INSERT INTO audit_log (at, actor_label, action, target_type, target_id, "
                     "after) VALUES (:at, 'old', 't.before_chain', 't', :n, :after)"
                 ),
-                {"at": datetime(2025, 1, 1, tzinfo=UTC), "n": str(n), "after": '{"b": 1, "a": "名"}'},
+                {
+                    "at": datetime(2025, 1, 1, tzinfo=UTC),
+                    "n": str(n),
+                    "after": '{"b": 1, "a": "名"}',
+                },
             )
     with engine.begin() as connection:
         command.upgrade(alembic_config(url, connection), "heads")

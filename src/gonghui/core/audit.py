@@ -16,6 +16,13 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from gonghui.core.auth import Actor
 from gonghui.core.db import Base
 
+# Views of personal information (the one kind of row a GET writes); the 我的数据 page lists
+# the first as "who saw my full ID number".
+ID_VIEWED = "member.id_viewed"
+ID_EXPORTED = "member.ids_exported"
+DOCUMENT_VIEWED = "claim.document_viewed"
+CLAIM_VIEWED = "claim.viewed"
+
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"

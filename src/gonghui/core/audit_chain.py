@@ -37,8 +37,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
-from gonghui.core.audit import AuditEntry, PENDING_LINKS
-from gonghui.core.db import Base
+from gonghui.core.audit import PENDING_LINKS, AuditEntry
+from gonghui.core.db import Base, table_of
 
 GENESIS = "0" * 64
 # 网络安全法 art. 21: network logs are kept no less than six months.
@@ -95,7 +95,7 @@ _CONTENT = (
 )
 
 
-def canonical(row: Mapping[str, Any]) -> bytes:
+def canonical(row: Mapping[Any, Any]) -> bytes:
     """The row as hashed: every column, the instant as UTC ISO text, JSON with sorted keys, so
     the same stored row always gives the same bytes on either database."""
     content = {name: row[name] for name in _CONTENT}
@@ -104,7 +104,7 @@ def canonical(row: Mapping[str, Any]) -> bytes:
     return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def link_hash(prev_hash: str, seq: int, row: Mapping[str, Any]) -> str:
+def link_hash(prev_hash: str, seq: int, row: Mapping[Any, Any]) -> str:
     digest = hashlib.sha256()
     digest.update(f"{seq}:{prev_hash}:".encode())
     digest.update(canonical(row))
@@ -112,7 +112,7 @@ def link_hash(prev_hash: str, seq: int, row: Mapping[str, Any]) -> str:
 
 
 def chain_links(
-    prev_hash: str, last_seq: int, rows: Iterable[Mapping[str, Any]]
+    prev_hash: str, last_seq: int, rows: Iterable[Mapping[Any, Any]]
 ) -> list[dict[str, Any]]:
     """The links for rows appended after (`last_seq`, `prev_hash`), in the order given."""
     links = []
@@ -123,18 +123,16 @@ def chain_links(
     return links
 
 
-_AUDIT = AuditEntry.__table__
-_LINK = AuditLink.__table__
-_HEAD = AuditChainHead.__table__
+_AUDIT = table_of(AuditEntry)
+_LINK = table_of(AuditLink)
+_HEAD = table_of(AuditChainHead)
 
 
-def _rows(session: Session, ids: Sequence[int]) -> list[Mapping[str, Any]]:
-    found: list[Mapping[str, Any]] = []
+def _rows(session: Session, ids: Sequence[int]) -> list[Mapping[Any, Any]]:
+    found: list[Mapping[Any, Any]] = []
     for start in range(0, len(ids), _BATCH):
         chunk = ids[start : start + _BATCH]
-        found.extend(
-            session.execute(select(_AUDIT).where(_AUDIT.c.id.in_(chunk))).mappings().all()
-        )
+        found.extend(session.execute(select(_AUDIT).where(_AUDIT.c.id.in_(chunk))).mappings().all())
     return sorted(found, key=lambda row: row["id"])
 
 
@@ -193,26 +191,21 @@ def verify(session: Session) -> Verdict:
     seq, prev = (checkpoint.through_seq, checkpoint.through_hash) if checkpoint else (0, GENESIS)
     checked = 0
     while True:
-        batch = session.execute(
-            select(_LINK, _AUDIT)
-            .join_from(_LINK, _AUDIT, _AUDIT.c.id == _LINK.c.audit_id, isouter=True)
-            .where(_LINK.c.seq > seq)
-            .order_by(_LINK.c.seq)
-            .limit(_BATCH)
-        ).all()
-        for found in batch:
-            link = found._mapping
-            audit_id = link[_LINK.c.audit_id]
-            if link[_LINK.c.seq] != seq + 1:
-                return Verdict(checked, audit_id, f"链序号跳过：{seq} 之后是 {link[_LINK.c.seq]}")
-            if link[_LINK.c.prev_hash] != prev:
-                return Verdict(checked, audit_id, "前一条的哈希不符（其前有记录被改动或删除）")
-            if link[_AUDIT.c.id] is None:
-                return Verdict(checked, audit_id, "审计记录已被删除")
-            row = {name: link[_AUDIT.c[name]] for name in _CONTENT}
-            if link_hash(prev, seq + 1, row) != link[_LINK.c.hash]:
-                return Verdict(checked, audit_id, "记录内容与哈希不符（已被改动）")
-            seq, prev = seq + 1, link[_LINK.c.hash]
+        batch = (
+            session.execute(
+                select(_LINK, _AUDIT)
+                .join_from(_LINK, _AUDIT, _AUDIT.c.id == _LINK.c.audit_id, isouter=True)
+                .where(_LINK.c.seq > seq)
+                .order_by(_LINK.c.seq)
+                .limit(_BATCH)
+            )
+            .mappings()
+            .all()
+        )
+        for link in batch:
+            if reason := _misfit(link, seq, prev):
+                return Verdict(checked, link["audit_id"], reason)
+            seq, prev = seq + 1, link["hash"]
             checked += 1
         if len(batch) < _BATCH:
             break
@@ -225,6 +218,18 @@ def verify(session: Session) -> Verdict:
     if unlinked is not None:
         return Verdict(checked, unlinked, "记录不在链上（绕过审计写入）")
     return Verdict(checked)
+
+
+def _misfit(link: Mapping[Any, Any], seq: int, prev: str) -> str:
+    if link["seq"] != seq + 1:
+        return f"链序号跳过：{seq} 之后是 {link['seq']}"
+    if link["prev_hash"] != prev:
+        return "前一条的哈希不符（其前有记录被改动或删除）"
+    if link["id"] is None:
+        return "审计记录已被删除"
+    if link_hash(prev, seq + 1, link) != link["hash"]:
+        return "记录内容与哈希不符（已被改动）"
+    return ""
 
 
 class RetentionTooShortError(ValueError):

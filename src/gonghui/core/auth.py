@@ -67,6 +67,8 @@ class Permission(StrEnum):
     JOBS_MANAGE = "jobs_manage"
     USERS_MANAGE = "users_manage"
     AUDIT_VIEW = "audit_view"
+    # Reading and exporting the audit log (the audit administrator's page).
+    AUDIT_READ = "audit_read"
     WALLET_USE = "wallet_use"
     WALLET_OPERATE = "wallet_operate"
     STATIONS_VIEW = "stations_view"
@@ -145,6 +147,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | {
         Permission.USERS_MANAGE,
         Permission.AUDIT_VIEW,
+        Permission.AUDIT_READ,
         Permission.WALLET_OPERATE,
         Permission.JOBS_MANAGE,
     },

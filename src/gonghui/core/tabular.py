@@ -337,6 +337,26 @@ def _as_text(cell: Any) -> None:
         cell.data_type = "s"
 
 
+# A spreadsheet opening a CSV runs any cell that starts with one of these as a formula
+# (OWASP, "CSV Injection"); such a cell is written with a leading apostrophe.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def write_csv(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """UTF-8 with a BOM (so Excel reads the Chinese), every cell as text, never a formula."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow([_csv_text(cell) for cell in headers])
+    for row in rows:
+        writer.writerow([_csv_text(cell) for cell in row])
+    return b"\xef\xbb\xbf" + buffer.getvalue().encode()
+
+
+def _csv_text(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def parse_date_cell(text: str, label: str = "日期") -> date:
     """A date cell, read by the input layer's one date rule (an XLSX date cell arrives here as
     YYYY-MM-DD)."""

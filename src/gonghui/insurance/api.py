@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
+from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.errors import InvalidInput, NotFound
@@ -39,6 +40,7 @@ from gonghui.members import banks
 from gonghui.members import queries as member_queries
 from gonghui.members.queries import Bank
 from gonghui.web.deps import ApiActor, Db, Id, Now, PageNo, api_permitted
+from gonghui.web.viewlog import record_view
 
 router = APIRouter(prefix="/insurance", tags=["insurance"])
 
@@ -190,9 +192,25 @@ def list_claims(
 
 @router.get("/claims/{claim_id}", response_model=ClaimOut)
 def get_claim(
-    claim_id: Id, db: Db, actor: Annotated[Actor, Depends(api_permitted(Permission.CLAIMS_VIEW))]
+    request: Request,
+    claim_id: Id,
+    db: Db,
+    now: Now,
+    actor: Annotated[Actor, Depends(api_permitted(Permission.CLAIMS_VIEW))],
 ) -> ClaimOut:
-    return ClaimOut.of(claims.claim_for(db, actor, claim_id))
+    claim = claims.claim_for(db, actor, claim_id)
+    if actor.member_id != claim.member_id:
+        record_view(
+            request,
+            db,
+            actor=actor,
+            now=now,
+            action=audit.CLAIM_VIEWED,
+            target_type="claim",
+            target_ids=[claim.id],
+            detail={"member_id": claim.member_id},
+        )
+    return ClaimOut.of(claim)
 
 
 @router.get("/figures", response_model=FiguresOut)

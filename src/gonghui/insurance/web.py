@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, InvalidInput
@@ -44,6 +45,7 @@ from gonghui.web.deps import (
     render,
 )
 from gonghui.web.responses import download
+from gonghui.web.viewlog import record_view
 
 router = APIRouter(include_in_schema=False)
 
@@ -225,6 +227,18 @@ def create_claim(
 @router.get("/insurance/claims/{claim_id}")
 def claim_detail(request: Request, claim_id: Id, db: Db, now: Now, actor: ClaimsViewer) -> Response:
     claim = claims.claim_for(db, actor, claim_id)
+    if actor.member_id != claim.member_id:
+        # The claim page carries the 医保结算单 figures: medical data, sensitive PI.
+        record_view(
+            request,
+            db,
+            actor=actor,
+            now=now,
+            action=audit.CLAIM_VIEWED,
+            target_type="claim",
+            target_ids=[claim.id],
+            detail={"member_id": claim.member_id},
+        )
     documents = claims.documents_of(db, claim)
     plan = service.plan_by_id(db, claim.plan_id)
     return render(
@@ -353,6 +367,19 @@ def pay(
 
 
 @router.get("/insurance/documents/{document_id}")
-def document(document_id: Id, db: Db, store: Documents, actor: ClaimsViewer) -> Response:
-    found, _claim = queries.document_for(db, actor, document_id)
+def document(
+    request: Request, document_id: Id, db: Db, now: Now, store: Documents, actor: ClaimsViewer
+) -> Response:
+    found, claim = queries.document_for(db, actor, document_id)
+    if actor.member_id != claim.member_id:
+        record_view(
+            request,
+            db,
+            actor=actor,
+            now=now,
+            action=audit.DOCUMENT_VIEWED,
+            target_type="claim_document",
+            target_ids=[found.id],
+            detail={"claim_id": claim.id, "member_id": claim.member_id, "kind": found.kind.value},
+        )
     return download(store.read(found.sha256), found.filename, found.content_type, inline=True)

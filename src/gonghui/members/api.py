@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 
+from gonghui.core.audit import ID_VIEWED
 from gonghui.core.auth import Actor, Permission
 from gonghui.members import banks, queries, service
 from gonghui.members.imports import import_file
@@ -22,6 +23,7 @@ from gonghui.members.schemas import (
 )
 from gonghui.members.service import Outcome
 from gonghui.web.deps import ApiActor, Db, Id, Now, PageNo, Vault, api_permitted, read_upload
+from gonghui.web.viewlog import record_view
 
 router = APIRouter(tags=["members"])
 
@@ -48,9 +50,25 @@ def get_unit(
     return UnitOut.of(queries.unit_for(db, actor, unit_id))
 
 
+def _log_full_ids(request: Request, db: Db, actor: Actor, now: Now, member_ids: list[int]) -> None:
+    """Every answer that carries full ID numbers is an audited view of each of them."""
+    if actor.can(Permission.FULL_ID_VIEW) and member_ids:
+        record_view(
+            request,
+            db,
+            actor=actor,
+            now=now,
+            action=ID_VIEWED,
+            target_type="member",
+            target_ids=member_ids,
+        )
+
+
 @router.get("/members", response_model=PageOut[MemberOut])
 def list_members(
+    request: Request,
     db: Db,
+    now: Now,
     vault: Vault,
     actor: Annotated[Actor, Depends(api_permitted(Permission.MEMBERS_VIEW))],
     q: str = "",
@@ -59,6 +77,7 @@ def list_members(
     """Search by name, phone or a full ID number; ID numbers are masked unless the role
     keeps the roll."""
     results = queries.search_members(db, actor, vault, queries.RollFilter(q), page)
+    _log_full_ids(request, db, actor, now, [member.id for member in results.items])
     return PageOut.of(results, [MemberOut.of(member, actor, vault) for member in results.items])
 
 
@@ -70,16 +89,21 @@ def my_member_record(db: Db, vault: Vault, actor: ApiActor) -> MemberOut:
 
 @router.get("/members/{member_id}", response_model=MemberOut)
 def get_member(
+    request: Request,
     member_id: Id,
     db: Db,
+    now: Now,
     vault: Vault,
     actor: Annotated[Actor, Depends(api_permitted(Permission.MEMBERS_VIEW))],
 ) -> MemberOut:
-    return MemberOut.of(queries.member_for(db, actor, member_id), actor, vault)
+    member = queries.member_for(db, actor, member_id)
+    _log_full_ids(request, db, actor, now, [member.id])
+    return MemberOut.of(member, actor, vault)
 
 
 @router.post("/members/{member_id}/status", response_model=MemberOut)
 def change_member_status(
+    request: Request,
     member_id: Id,
     change: StatusChangeIn,
     db: Db,
@@ -89,6 +113,7 @@ def change_member_status(
 ) -> MemberOut:
     member = queries.member_for(db, actor, member_id)
     service.change_membership_status(db, member, change.status, change.reason, actor=actor, now=now)
+    _log_full_ids(request, db, actor, now, [member.id])
     db.commit()
     return MemberOut.of(member, actor, vault)
 

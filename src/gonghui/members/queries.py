@@ -12,7 +12,6 @@ import pyarrow as pa
 from sqlalchemy import ColumnElement, Select, String, cast, func, or_, select, true
 from sqlalchemy.orm import Session, joinedload
 
-from gonghui.core.audit import AuditEntry
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import InvalidInput, NotFound
 from gonghui.core.inputs import Sex, parse_id_number
@@ -218,11 +217,6 @@ def bank_for(session: Session, actor: Actor, bank_id: int) -> Bank:
     if bank is None or (actor.bank_id is not None and actor.bank_id != bank.id):
         raise NotFound("银行")
     return bank
-
-
-def audit_entries(session: Session, actor: Actor, page: int = 1) -> Page[AuditEntry]:
-    actor.require(Permission.AUDIT_VIEW)
-    return paged(session, select(AuditEntry).order_by(AuditEntry.id.desc()), page)
 
 
 def districts_in_scope(session: Session, actor: Actor) -> list[str]:

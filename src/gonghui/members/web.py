@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from gonghui.core.audit import ID_EXPORTED, ID_VIEWED
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
@@ -47,6 +48,7 @@ from gonghui.web.deps import (
     render,
 )
 from gonghui.web.responses import download
+from gonghui.web.viewlog import record_view
 
 router = APIRouter(include_in_schema=False)
 
@@ -129,6 +131,16 @@ def _member_page(
     extra: dict[str, object],
 ) -> Response:
     can_manage = actor.can(Permission.MEMBERS_MANAGE)
+    if actor.can(Permission.FULL_ID_VIEW):
+        record_view(
+            request,
+            db,
+            actor=actor,
+            now=now,
+            action=ID_VIEWED,
+            target_type="member",
+            target_ids=[member.id],
+        )
     return render(
         request,
         "members/detail.html",
@@ -323,13 +335,27 @@ def import_template(
 
 @router.get("/exports/{kind}.xlsx")
 def export(
+    request: Request,
     kind: ImportKind,
     db: Db,
     now: Now,
     vault: Vault,
     actor: Annotated[Actor, Depends(_may_import)],
 ) -> Response:
-    return download(export_xlsx(db, actor, vault, kind, now), f"{kind.label}.xlsx")
+    content = export_xlsx(db, actor, vault, kind, now)
+    if kind is not ImportKind.UNITS and actor.can(Permission.FULL_ID_VIEW):
+        # One row for the file, not one per member: it names the scope that was exported.
+        record_view(
+            request,
+            db,
+            actor=actor,
+            now=now,
+            action=ID_EXPORTED,
+            target_type="export",
+            target_ids=[kind.value],
+            detail={"unit_id": actor.unit_id},
+        )
+    return download(content, f"{kind.label}.xlsx")
 
 
 @router.get("/admin/users")
@@ -480,14 +506,3 @@ def revoke_token(
     db.commit()
     flash(request, "令牌已撤销")
     return RedirectResponse("/admin/tokens", status_code=303)
-
-
-@router.get("/admin/audit")
-def audit_page(
-    request: Request,
-    db: Db,
-    actor: Annotated[Actor, Depends(permitted(Permission.AUDIT_VIEW))],
-    page: PageNo = 1,
-) -> Response:
-    entries = queries.audit_entries(db, actor, page)
-    return render(request, "members/audit.html", {"results": entries}, actor=actor)

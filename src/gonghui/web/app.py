@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 from starlette.types import Scope
 
+from gonghui.auditing import web as auditing_web
 from gonghui.core.clock import Clock, beijing, clock_from
 from gonghui.core.db import engine_for, session_factory
 from gonghui.core.logging import configure_logging
@@ -94,6 +95,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(account.router)
     app.include_router(members_web.router)
+    app.include_router(auditing_web.router)
     app.include_router(members_banks.router)
     app.include_router(jobs_web.router)
     app.include_router(web_metrics.router)

@@ -50,7 +50,7 @@ NAV: list[NavItem] = [
     NavItem("系统设置", "/setup", frozenset({Permission.SETUP_VIEW})),
     NavItem("用户", "/admin/users", frozenset({Permission.USERS_MANAGE})),
     NavItem("接口令牌", "/admin/tokens", frozenset({Permission.USERS_MANAGE})),
-    NavItem("审计日志", "/admin/audit", frozenset({Permission.AUDIT_VIEW})),
+    NavItem("审计日志", "/admin/audit", frozenset({Permission.AUDIT_READ})),
     NavItem("任务", "/admin/jobs", frozenset({Permission.JOBS_MANAGE})),
 ]
 
