@@ -37,9 +37,11 @@ run: $(RUNTIME)
 	$(BIN)/gonghui serve --with-worker
 
 ## The whole suite on SQLite; on PostgreSQL too with GONGHUI_TEST_POSTGRES_URL; browser tests
-## when Chromium is there (GONGHUI_TEST_STRICT=1 turns every skip into a failure).
+## when Chromium is there (GONGHUI_TEST_STRICT=1 turns every skip into a failure). The ID-number
+## and roll tests run a second time under the commercial-cryptography scheme (GONGHUI_CRYPTO=sm).
 test: $(DEV)
 	$(BIN)/python -m pytest
+	GONGHUI_CRYPTO=sm $(BIN)/python -m pytest -p no:cacheprovider tests/core/test_clock_and_pii.py tests/members tests/test_rekey.py tests/web/test_roll.py
 
 check: $(DEV)
 	$(BIN)/ruff format --check src tests benchmarks

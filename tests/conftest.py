@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gonghui.core.clock import FixedClock
 from gonghui.core.db import make_engine
 from gonghui.core.migrate import alembic_config
-from gonghui.core.pii import IdentityVault
+from gonghui.core.pii import IdentityVault, vault_for
 from gonghui.core.settings import Environment, Settings
 from gonghui.core.storage import ContentStore
 from gonghui.insurance.store import BalanceStore
@@ -117,7 +117,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 @pytest.fixture(scope="session")
 def vault(settings: Settings) -> IdentityVault:
-    return IdentityVault(settings.data_key.get_secret_value())
+    return vault_for(settings)
 
 
 @pytest.fixture(scope="session")

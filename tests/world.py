@@ -9,6 +9,8 @@ from datetime import date, datetime
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from gonghui.consents import service as consents
+from gonghui.consents.rules import Purpose, Subject
 from gonghui.core.auth import Actor, Role
 from gonghui.core.pii import IdentityVault
 from gonghui.members import accounts, service
@@ -89,6 +91,16 @@ def build_world(session: Session, vault: IdentityVault, now: datetime) -> World:
         )
     members = members_by_hash(session, {vault.search_hash(id_a), vault.search_hash(id_b)})
     member_a, member_b = members[vault.search_hash(id_a)], members[vault.search_hash(id_b)]
+    for member in (member_a, member_b):
+        consents.give(
+            session,
+            Subject.MEMBER,
+            member.id,
+            Purpose.MEDICAL_DOCUMENTS,
+            actor=SETUP,
+            now=now,
+            client="test",
+        )
     session.add_all(
         [
             Card(

@@ -14,7 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gonghui import backup
+from gonghui import backup, pii_cli
 from gonghui.auditing import cli as audit_cli
 from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings, unit_of_work
 from gonghui.core import audit
@@ -23,7 +23,7 @@ from gonghui.core.clock import clock_from
 from gonghui.core.db import engine_for, session_factory, transaction
 from gonghui.core.metrics import use_multiprocess
 from gonghui.core.migrate import upgrade
-from gonghui.core.pii import IdentityVault
+from gonghui.core.pii import vault_for
 from gonghui.demo import load_demo
 from gonghui.insurance import cli as insurance_cli
 from gonghui.jobs import cli as jobs_cli
@@ -53,6 +53,7 @@ app.add_typer(insurance_cli.app, name="insurance")
 app.add_typer(stations_cli.app, name="stations")
 app.add_typer(wallet_cli.app, name="wallet")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(pii_cli.app, name="pii")
 
 
 def _progress() -> Progress:
@@ -219,7 +220,7 @@ def members_import(
             file.read_bytes(),
             actor=CLI_ACTOR,
             now=clock_from(settings).now(),
-            vault=IdentityVault(settings.data_key.get_secret_value()),
+            vault=vault_for(settings),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     console.print(report.summary)
@@ -234,7 +235,7 @@ def members_export(
     if file.suffix.lower() != ".xlsx":
         fail("导出文件名应以 .xlsx 结尾")
     with unit_of_work() as (session, settings):
-        vault = IdentityVault(settings.data_key.get_secret_value())
+        vault = vault_for(settings)
         content = export_xlsx(session, CLI_ACTOR, vault, kind, clock_from(settings).now())
         if kind is not ImportKind.UNITS:
             audit.record(

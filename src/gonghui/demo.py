@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from gonghui.core.pii import IdentityVault
+from gonghui.core.pii import vault_for
 from gonghui.core.settings import Settings
 from gonghui.core.storage import ContentStore
 from gonghui.insurance import demo as insurance_demo
@@ -36,7 +36,7 @@ def load_demo(
 ) -> DemoSummary:
     personas = members_demo.load(
         session,
-        vault=IdentityVault(settings.data_key.get_secret_value()),
+        vault=vault_for(settings),
         now=now,
         members=members,
         units=units,

@@ -1,5 +1,6 @@
 """Every table of every module, gathered on one metadata for Alembic and the tests."""
 
+from gonghui.consents import models as consents_models
 from gonghui.core import audit, outbox
 from gonghui.core.db import Base
 from gonghui.insurance import models as insurance_models
@@ -12,6 +13,7 @@ metadata = Base.metadata
 
 __all__ = [
     "audit",
+    "consents_models",
     "insurance_models",
     "jobs_models",
     "members_models",

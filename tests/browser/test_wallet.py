@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import SYSTEM
 from gonghui.core.db import make_engine
 from gonghui.core.migrate import upgrade
-from gonghui.core.pii import IdentityVault
+from gonghui.core.pii import vault_for
 from gonghui.core.settings import Environment, Settings
 from gonghui.demo import load_demo
 from gonghui.members.demo import DEMO_PASSWORD
@@ -75,7 +75,7 @@ def wallet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletSe
         load_demo(session, settings, now=NOW, members=300, units=20)
         people.register_insured(
             session, name="赵淑芬", id_number=SPOUSE_ID, scheme=Scheme.RESIDENT,
-            region_code="440100", vault=IdentityVault(settings.data_key.get_secret_value()),
+            region_code="440100", vault=vault_for(settings),
             actor=SYSTEM, now=NOW,
         )  # fmt: skip
     clock = MovableClock(beijing(11, 10))

@@ -21,7 +21,7 @@ from gonghui.core.auth import Actor, Role
 from gonghui.core.db import make_engine
 from gonghui.core.migrate import upgrade
 from gonghui.core.outbox import MessageStatus, OutboxMessage
-from gonghui.core.pii import IdentityVault
+from gonghui.core.pii import vault_for
 from gonghui.core.settings import Environment, Settings
 from gonghui.core.storage import ContentStore
 from gonghui.insurance import claims
@@ -79,7 +79,7 @@ class Federation:
 def _build(settings: Settings) -> Federation:
     upgrade(settings)
     engine = make_engine(settings.database_url)
-    vault = IdentityVault(settings.data_key.get_secret_value())
+    vault = vault_for(settings)
     with Session(engine) as db, db.begin():
         world = build_world(db, vault, NOW)
         family = build_family(db, world, vault, NOW)

@@ -112,6 +112,13 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/admin/tokens"): {R.ADMIN},
     ("POST", "/admin/tokens/{token_id}/revoke"): {R.ADMIN},
     ("GET", "/admin/audit"): {R.ADMIN},
+    ("GET", "/admin/audit/export.xlsx"): {R.ADMIN},
+    ("GET", "/admin/audit/export.csv"): {R.ADMIN},
+    ("GET", "/me/consents"): {R.MEMBER},
+    ("POST", "/me/consents/{purpose}"): {R.MEMBER},
+    ("GET", "/me/data"): {R.MEMBER},
+    ("GET", "/me/data.json"): {R.MEMBER},
+    ("GET", "/me/data.xlsx"): {R.MEMBER},
     ("GET", "/retirement"): ANYONE,
     ("GET", "/retirement/me"): {R.MEMBER},
     ("GET", "/retirement/impact"): ROLL_KEEPERS,
@@ -324,6 +331,7 @@ def _concrete(path: str, world: World, token_id: int, extra: dict[str, str]) -> 
         .replace("{unit_id}", str(world.unit_a))
         .replace("{token_id}", str(token_id))
         .replace("{kind}", "cards")
+        .replace("{purpose}", "balance_sharing")
         .replace("{name}", "housekeeping.purge")
         .replace("/static", "/static/app.css")
     )

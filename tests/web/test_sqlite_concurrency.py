@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import Role
 from gonghui.core.db import make_engine
 from gonghui.core.migrate import upgrade
-from gonghui.core.pii import IdentityVault
+from gonghui.core.pii import vault_for
 from gonghui.core.settings import Environment, Settings
 from gonghui.members import accounts
 from gonghui.members.models import Bank
@@ -49,7 +49,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     upgrade(settings)
     engine = make_engine(settings.database_url)
     with Session(engine) as session, session.begin():
-        build_world(session, IdentityVault(settings.data_key.get_secret_value()), NOW)
+        build_world(session, vault_for(settings), NOW)
         bank = session.get(Bank, 1)
         assert bank is not None
         token, _row = accounts.issue_api_token(session, bank, "poll", actor=SETUP, now=NOW)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -45,10 +46,17 @@ def audit_page(request: Request, db: Db, actor: Reader, page: PageNo = 1) -> Res
     )
 
 
-@router.get("/admin/audit/export.{kind}")
-def audit_export(request: Request, db: Db, now: Now, actor: Reader, kind: str) -> Response:
-    if kind not in {"xlsx", "csv"}:
-        return Response(status_code=404)
+@router.get("/admin/audit/export.xlsx")
+def audit_export_xlsx(request: Request, db: Db, now: Now, actor: Reader) -> Response:
+    return _export(request, db, now, actor, "xlsx")
+
+
+@router.get("/admin/audit/export.csv")
+def audit_export_csv(request: Request, db: Db, now: Now, actor: Reader) -> Response:
+    return _export(request, db, now, actor, "csv")
+
+
+def _export(request: Request, db: Db, now: datetime, actor: Actor, kind: str) -> Response:
     search, form = queries.parse_search(_typed(request))
     if search is None:
         return render(

@@ -25,6 +25,13 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class CryptoScheme(StrEnum):
+    """How ID numbers are kept at rest (see `gonghui.core.pii`)."""
+
+    DEFAULT = "default"  # AES-256-GCM and HMAC-SHA256
+    SM = "sm"  # SM4-GCM and HMAC-SM3 (GB/T 39786-2021 commercial cryptography)
+
+
 class LogFormat(StrEnum):
     CONSOLE = "console"
     JSON = "json"
@@ -41,6 +48,8 @@ class Settings(BaseSettings):
     # Keys the searchable hash and the encryption of ID numbers; kept apart from
     # `secret_key` so that rotating sessions never makes stored ID numbers unreadable.
     data_key: SecretStr = SecretStr(DEVELOPMENT_SECRET + "-data")
+    # Change it only together with `gonghui pii rekey --to …`, which moves the stored rows.
+    crypto: CryptoScheme = CryptoScheme.DEFAULT
     cookie_secure: bool = False
     session_max_age_seconds: int = Field(default=8 * 3600, gt=0)
     login_max_failures: int = Field(default=5, ge=1)

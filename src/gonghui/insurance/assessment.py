@@ -18,6 +18,8 @@ import duckdb
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gonghui.consents import service as consents
+from gonghui.consents.rules import Purpose
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
@@ -333,8 +335,15 @@ def _decide_all(
     inside, before = _parts(session, store, period)
     enrolled = service.enrolled_unit_ids(session, plan, period.end)
     codes = {bank.id: bank.code for bank in member_queries.all_banks(session)}
-    rows = member_queries.card_holding_rows(
-        session, service.plan_bank_ids(session, plan, period.start)
+    # A member who withdrew the balance-sharing consent before this period began is not
+    # assessed from it on (PIPL art. 15; honoured from the next period).
+    withdrawn = consents.withdrawn_for_period(session, Purpose.BALANCE_SHARING, period.start)
+    rows = (
+        row
+        for row in member_queries.card_holding_rows(
+            session, service.plan_bank_ids(session, plan, period.start)
+        )
+        if row[3] not in withdrawn
     )
     with store.staging(rows) as path, store.analytics() as connection:
         connection.execute(

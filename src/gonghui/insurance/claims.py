@@ -11,6 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gonghui.consents import service as consents
+from gonghui.consents.rules import Purpose, Subject
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
@@ -214,6 +216,11 @@ def open_claim(
     """A draft claim; refused at once when it could never be paid (not covered, time-barred,
     the invoice already claimed)."""
     member = _member_in_reach(session, actor, member_id)
+    if not consents.has_consent(session, Subject.MEMBER, member.id, Purpose.MEDICAL_DOCUMENTS):
+        # PIPL art. 29: medical records are sensitive; their processing needs the member's
+        # separate consent, which an officer filing for them cannot give in their place.
+        whose = "请先在“我的同意”页" if actor.member_id == member.id else "请该会员先在“我的同意”页"
+        raise InvalidInput("consent_required", f"{whose}同意《医疗材料处理》后再申请理赔")
     today = business_date(now)
     problems = check_hospitalisation(stay, today) + settlement.problems()
     if not invoice_no.strip():

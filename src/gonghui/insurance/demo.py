@@ -15,6 +15,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gonghui.consents import service as consents
+from gonghui.consents.rules import Purpose, Subject
 from gonghui.core.auth import Actor, Role
 from gonghui.core.clock import BUSINESS_TZ, business_date
 from gonghui.core.storage import ContentStore
@@ -289,6 +291,15 @@ def _one_claim(
     )
     admitted, discharged, at = timeline.admitted, timeline.discharged, timeline.filed
     self_pay = rng.randrange(50_000, 2_500_000)
+    consents.give(
+        session,
+        Subject.MEMBER,
+        coverage.member_id,
+        Purpose.MEDICAL_DOCUMENTS,
+        actor=member,
+        now=at,
+        client="demo",
+    )
     claim = claims.open_claim(
         session,
         plan,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import SYSTEM, Actor, Role
 from gonghui.core.clock import BUSINESS_TZ, business_date
 from gonghui.core.inputs import id_check_character
-from gonghui.core.pii import IdentityVault
+from gonghui.core.pii import IdentityVault, vault_for
 from gonghui.core.settings import Settings
 from gonghui.members import accounts
 from gonghui.members import queries as member_queries
@@ -36,7 +36,7 @@ def load(session: Session, settings: Settings, *, now: datetime) -> None:
     member = member_queries.member_of_user(session, "member")
     if member is None:
         return
-    vault = IdentityVault(settings.data_key.get_secret_value())
+    vault = vault_for(settings)
     giver = people.register_insured(
         session, name=member.name, id_number=vault.decrypt(member.id_cipher),
         scheme=Scheme.EMPLOYEE, region_code="370600", member_id=member.id, vault=vault,

@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from gonghui.consents import service as consents
+from gonghui.consents.rules import Purpose, Subject
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
@@ -368,6 +370,11 @@ def declare_relationship(
     require_wallet(session, giver.id)
     recipient = _recipient(session, recipient_name, recipient_id_number, vault, now)
     _check_declaration(session, giver, recipient, kinship, commitment)
+    # Ticking the letter is the giver's consent to its wording now in force (recorded once per
+    # version; given again after a withdrawal).
+    consents.give(
+        session, Subject.INSURED, giver.id, Purpose.WALLET_COMMITMENT, actor=actor, now=now
+    )
     adult = needs_face_check(recipient.birth_date, business_date(now))
     relationship = Relationship(
         giver_id=giver.id,

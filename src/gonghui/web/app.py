@@ -15,11 +15,12 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from gonghui.auditing import web as auditing_web
+from gonghui.consents import web as consents_web
 from gonghui.core.clock import Clock, beijing, clock_from
 from gonghui.core.db import engine_for, session_factory
 from gonghui.core.logging import configure_logging
 from gonghui.core.money import format_fen, yuan_string
-from gonghui.core.pii import IdentityVault, mask_phone
+from gonghui.core.pii import mask_phone, vault_for
 from gonghui.core.settings import Environment, Settings
 from gonghui.core.sms import sms_sender_for
 from gonghui.core.storage import ContentStore
@@ -68,7 +69,7 @@ def create_app(
     app.state.engine = engine or engine_for(settings)
     app.state.session_factory = session_factory(app.state.engine)
     app.state.clock = clock or clock_from(settings)
-    app.state.vault = IdentityVault(settings.data_key.get_secret_value())
+    app.state.vault = vault_for(settings)
     app.state.templates = _templates()
     app.state.balance_store = store_for(settings)
     app.state.documents = ContentStore(settings.storage_dir)
@@ -96,6 +97,7 @@ def create_app(
     app.include_router(account.router)
     app.include_router(members_web.router)
     app.include_router(auditing_web.router)
+    app.include_router(consents_web.router)
     app.include_router(members_banks.router)
     app.include_router(jobs_web.router)
     app.include_router(web_metrics.router)

@@ -21,6 +21,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("首页", "/home"),
     NavItem("我的档案", "/me", frozenset({Permission.OWN_PROFILE})),
+    NavItem("我的数据", "/me/data", frozenset({Permission.OWN_PROFILE, Permission.WALLET_USE})),
     NavItem("补充医保", "/insurance/me", frozenset({Permission.OWN_PROFILE})),
     NavItem("理赔", "/insurance/claims", frozenset({Permission.CLAIMS_VIEW})),
     NavItem("退休测算", "/retirement/me", frozenset({Permission.OWN_PROFILE})),

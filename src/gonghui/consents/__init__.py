@@ -1,0 +1,1 @@
+"""Separate, versioned consents under the PIPL, given and withdrawn by the person."""
