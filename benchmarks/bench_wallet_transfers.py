@@ -289,12 +289,24 @@ INSERT INTO audit_log (at, actor_user_id, actor_token_id, actor_label, action, t
 VALUES (to_timestamp(:at), :giver_user, NULL,
   'ring0(参保人0)', 'wallet.transfer_submitted', 'wallet_transfer', :transfer_id, 'null',
   '{"amount_fen": 100, "recipient_id": 2}')
-RETURNING audit_log.id;
+RETURNING audit_log.id \gset audit_
 RELEASE SAVEPOINT sa_savepoint_1;
 UPDATE wallet_requests SET result='{"transfer_id": 2, "status": "pending", "amount_fen": 100,
   "giver_id": 1, "recipient_id": 2, "submitted_at": "2025-02-11T02:00:00+00:00",
   "release_at": "2025-02-11T22:00:00+00:00"}'
 WHERE wallet_requests.scope = 'user:' || :giver_user AND wallet_requests.key = 's' || :key;
+SELECT audit_log.id, audit_log.at, audit_log.actor_user_id, audit_log.actor_token_id,
+  audit_log.actor_label, audit_log.action, audit_log.target_type, audit_log.target_id,
+  audit_log.before, audit_log.after
+FROM audit_log WHERE audit_log.id IN (:audit_id);
+SELECT audit_chain_head.id, audit_chain_head.seq, audit_chain_head.hash
+FROM audit_chain_head WHERE audit_chain_head.id = 1 FOR UPDATE \gset head_
+INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
+VALUES (:head_seq + 1, :audit_id, :head_hash,
+  '5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7');
+UPDATE audit_chain_head SET seq=:head_seq + 1,
+  hash='5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7'
+WHERE audit_chain_head.id = 1;
 COMMIT;
 BEGIN;
 SELECT wallet_insured.id FROM wallet_insured
@@ -341,12 +353,25 @@ INSERT INTO audit_log (at, actor_user_id, actor_token_id, actor_label, action, t
   target_id, before, after)
 VALUES (to_timestamp(:at), :recipient_user, NULL,
   'ring1(参保人1)', 'wallet.transfer_accepted', 'wallet_transfer', :transfer_id, 'null',
-  '{"amount_fen": 100, "giver_id": 1}');
+  '{"amount_fen": 100, "giver_id": 1}')
+RETURNING audit_log.id \gset audit_
 RELEASE SAVEPOINT sa_savepoint_1;
 UPDATE wallet_requests SET result='{"transfer_id": 2, "status": "accepted", "amount_fen": 100,
   "giver_id": 1, "recipient_id": 2, "submitted_at": "2025-02-11T02:00:00+00:00",
   "release_at": "2025-02-11T22:00:00+00:00"}'
 WHERE wallet_requests.scope = 'user:' || :recipient_user AND wallet_requests.key = 'a' || :key;
+SELECT audit_log.id, audit_log.at, audit_log.actor_user_id, audit_log.actor_token_id,
+  audit_log.actor_label, audit_log.action, audit_log.target_type, audit_log.target_id,
+  audit_log.before, audit_log.after
+FROM audit_log WHERE audit_log.id IN (:audit_id);
+SELECT audit_chain_head.id, audit_chain_head.seq, audit_chain_head.hash
+FROM audit_chain_head WHERE audit_chain_head.id = 1 FOR UPDATE \gset head_
+INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
+VALUES (:head_seq + 1, :audit_id, :head_hash,
+  '5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7');
+UPDATE audit_chain_head SET seq=:head_seq + 1,
+  hash='5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7'
+WHERE audit_chain_head.id = 1;
 COMMIT;
 """
 

@@ -138,6 +138,10 @@ def _rows(session: Session, ids: Sequence[int]) -> list[Mapping[Any, Any]]:
 
 def link_pending(session: Session) -> None:
     """Chain this transaction's audit rows onto the head; called just before commit."""
+    if session.in_nested_transaction():
+        # A savepoint's release is not the commit: the enclosing transaction may still roll it
+        # back, and with it links made for rows written before the savepoint.
+        return
     pending = session.info.pop(PENDING_LINKS, None)
     if not pending:
         return
