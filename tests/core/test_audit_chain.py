@@ -170,8 +170,9 @@ def test_a_purge_is_refused_when_the_chain_is_broken(
         session.commit()
         _drop_guards(connection)
         session.execute(text("UPDATE audit_log SET action = 'x' WHERE action = 't.old'"))
+        later = NOW + timedelta(days=400)  # the whole chain so far is past its keep
         with pytest.raises(audit_chain.ChainBrokenError):
-            audit_chain.purge(session, now=NOW, keep_days=180, actor_label="t")
+            audit_chain.purge(session, now=later, keep_days=180, actor_label="t")
         assert session.scalar(select(func.count()).select_from(AuditCheckpoint)) == 0
 
 

@@ -44,6 +44,7 @@ GENESIS = "0" * 64
 # 网络安全法 art. 21: network logs are kept no less than six months.
 MIN_RETENTION_DAYS = 180
 _BATCH = 1000
+_NO_END = 2**62
 
 
 class AuditLink(Base):
@@ -189,8 +190,9 @@ def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
     ).first()
 
 
-def verify(session: Session) -> Verdict:
-    """Walk the chain from the latest checkpoint; the first link that does not fit is named."""
+def verify(session: Session, *, through: int | None = None) -> Verdict:
+    """Walk the chain from the latest checkpoint; the first link that does not fit is named.
+    With `through`, only the links up to that seq (what a purge is about to remove)."""
     checkpoint = latest_checkpoint(session)
     seq, prev = (checkpoint.through_seq, checkpoint.through_hash) if checkpoint else (0, GENESIS)
     checked = 0
@@ -199,7 +201,7 @@ def verify(session: Session) -> Verdict:
             session.execute(
                 select(_LINK, _AUDIT)
                 .join_from(_LINK, _AUDIT, _AUDIT.c.id == _LINK.c.audit_id, isouter=True)
-                .where(_LINK.c.seq > seq)
+                .where(_LINK.c.seq > seq, _LINK.c.seq <= (through or _NO_END))
                 .order_by(_LINK.c.seq)
                 .limit(_BATCH)
             )
@@ -213,6 +215,8 @@ def verify(session: Session) -> Verdict:
             checked += 1
         if len(batch) < _BATCH:
             break
+    if through is not None:
+        return Verdict(checked)
     head = session.execute(select(_HEAD).where(_HEAD.c.id == 1)).one()
     if (head.seq, head.hash) != (seq, prev):
         return Verdict(checked, None, f"链尾不符：链头记为第 {head.seq} 条，实际到第 {seq} 条")
@@ -249,16 +253,13 @@ def purge(
 ) -> AuditCheckpoint | None:
     """Remove the longest prefix of the chain whose rows are all older than `keep_days`; a
     younger row stops it (a row written late with an early time keeps everything after it).
-    Nothing is purged from a chain that does not verify: the evidence would go with it."""
+    Nothing is purged from a part of the chain that does not verify: the evidence would go
+    with it."""
     if keep_days < MIN_RETENTION_DAYS:
         msg = f"审计日志至少保留 {MIN_RETENTION_DAYS} 天（网络安全法第二十一条）"
         raise RetentionTooShortError(msg)
     cutoff = now - timedelta(days=keep_days)
     head = session.execute(select(_HEAD).where(_HEAD.c.id == 1).with_for_update()).one()
-    verdict = verify(session)
-    if not verdict.ok:
-        msg = f"审计链校验未通过，不清理：第 {verdict.broken_at} 条，{verdict.reason}"
-        raise ChainBrokenError(msg)
     checkpoint = latest_checkpoint(session)
     start = checkpoint.through_seq if checkpoint else 0
     first_young = session.scalar(
@@ -269,6 +270,11 @@ def purge(
     through = head.seq if first_young is None else first_young - 1
     if through <= start:
         return None
+    # Only what is about to go is checked (the whole chain is `gonghui audit verify`'s job).
+    verdict = verify(session, through=through)
+    if not verdict.ok:
+        msg = f"审计链校验未通过，不清理：第 {verdict.broken_at} 条，{verdict.reason}"
+        raise ChainBrokenError(msg)
     through_hash = session.scalar(select(_LINK.c.hash).where(_LINK.c.seq == through))
     assert through_hash is not None  # noqa: S101 - verified just above
     anchor = AuditCheckpoint(
