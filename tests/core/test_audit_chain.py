@@ -227,7 +227,7 @@ OLD = datetime(2025, 1, 1, tzinfo=UTC)
 def _migrate_with_rows_already_there(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as connection:
-        command.upgrade(alembic_config(url, connection), "f2577d8ae91f")
+        command.upgrade(alembic_config(url, connection), "b7c41e2d9a05")
         for n in range(3):
             connection.execute(
                 text(

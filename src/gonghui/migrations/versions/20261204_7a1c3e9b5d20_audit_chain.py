@@ -1,7 +1,7 @@
 """audit chain: links, head, checkpoints; the rows already there are chained in id order
 
 Revision ID: 7a1c3e9b5d20
-Revises: f2577d8ae91f
+Revises: b7c41e2d9a05
 Create Date: 2026-12-04 17:40:00
 """
 
@@ -15,7 +15,7 @@ from gonghui.core.append_only import allow_changes_to, forbid_changes_to
 from gonghui.core.audit_chain import GENESIS, chain_links
 
 revision: str = "7a1c3e9b5d20"
-down_revision: str | None = "f2577d8ae91f"
+down_revision: str | None = "b7c41e2d9a05"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
