@@ -31,7 +31,9 @@ def _other(scheme: CryptoScheme) -> CryptoScheme:
 
 
 def _finds(db: Session, vault: IdentityVault, world: World) -> tuple[bool, bool]:
-    member = member_queries.search_members(db, SETUP, vault, world.member_b_id_number)
+    member = member_queries.search_members(
+        db, SETUP, vault, member_queries.RollFilter(world.member_b_id_number)
+    )
     insured = wallet_queries.registry(db, SETUP, vault, MOTHER_ID)
     return (
         [m.id for m in member.items] == [world.member_b],
