@@ -214,3 +214,58 @@ def apply_group_minimum(
     if not minimum:
         return set()
     return {unit for unit, members in passing_members_by_unit.items() if len(members) < minimum}
+
+
+@dataclass(frozen=True)
+class RunningAverage:
+    """Where a card stands inside a period that has not ended: the average of the days already
+    reported, and the balance to hold on each remaining day to end the period on the line."""
+
+    period: Period
+    kind: PeriodKind
+    through: date | None  # the last day counted (yesterday); None on the period's first day
+    average_fen: Fen  # over the days counted so far; 0 when none
+    needed_daily_fen: Fen  # to hold every remaining day, today included; 0: already assured
+    remaining_days: int
+
+    @property
+    def assured(self) -> bool:
+        return self.needed_daily_fen == 0
+
+
+def running_average(
+    total_fen_days: int, today: date, opened_on: date, terms: Terms
+) -> RunningAverage:
+    """The running average of the period containing `today`, from the fen-days of its days
+    before `today` (a day is reported only once it has ended).
+
+    Holding the amount a day on every remaining day reaches the threshold over the whole
+    period, by the period's own day-count rule and rounding."""
+    period = period_containing(today, terms.period_kind)
+    whole = days_counted(period, terms.day_count, opened_on)
+    through = today - timedelta(days=1) if today > period.start else None
+    elapsed = (
+        days_counted(Period(period.start, through), terms.day_count, opened_on) if through else 0
+    )
+    remaining = whole - elapsed
+    # The least whole fen d with round_half_up((total + d × remaining) / whole) ≥ threshold,
+    # i.e. 2 × (total + d × remaining) + whole ≥ 2 × whole × threshold (the decision's own
+    # rounding, so the amount is exact: a fen less and the period falls short).
+    shortfall = 2 * whole * terms.threshold_fen - whole - 2 * total_fen_days
+    needed = max(0, -(-shortfall // (2 * remaining))) if remaining > 0 else 0
+    average = average_daily_balance(total_fen_days, elapsed)
+    return RunningAverage(period, terms.period_kind, through, average, needed, remaining)
+
+
+def running_average_words(standing: RunningAverage, threshold_fen: Fen) -> str:
+    """What a member reads: "本月截至昨日日均 ¥1,640.00，月底前每天保持 ¥2,380.00 即可达标"."""
+    name = {PeriodKind.MONTH: "本月", PeriodKind.QUARTER: "本季度", PeriodKind.YEAR: "本年度"}
+    end = {PeriodKind.MONTH: "月底", PeriodKind.QUARTER: "季度末", PeriodKind.YEAR: "年底"}
+    kind = standing.kind
+    if standing.through is None:
+        head = f"{name[kind]}刚开始"
+    else:
+        head = f"{name[kind]}截至昨日日均 {format_fen(standing.average_fen)}"
+    if standing.assured:
+        return f"{head}，{name[kind]}已确定达标（{format_fen(threshold_fen)}）"
+    return f"{head}，{end[kind]}前每天保持 {format_fen(standing.needed_daily_fen)} 即可达标"
