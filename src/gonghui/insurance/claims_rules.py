@@ -257,6 +257,25 @@ def not_covered_reason(
     return reason + f"{owner}最近一期保障期为 {start} 至 {end}。"
 
 
+# Who acts next on a claim in each state, and what they do: the member's timeline reads it.
+NEXT_STEPS: dict[ClaimStatus, tuple[str, str]] = {
+    ClaimStatus.DRAFT: ("您", "上传六项材料后提交申请"),
+    ClaimStatus.SUBMITTED: ("保险公司", "核对材料是否齐全"),
+    ClaimStatus.DOCUMENTS_PENDING: ("您", "补齐所缺材料，齐全后自动进入审核"),
+    ClaimStatus.UNDER_REVIEW: ("保险公司", "材料齐全后30日内作出核定"),
+    ClaimStatus.APPROVED: ("保险公司", "达成赔付协议后10日内支付到您的会员卡"),
+    ClaimStatus.PARTIALLY_APPROVED: ("保险公司", "达成赔付协议后10日内支付到您的会员卡"),
+    ClaimStatus.REJECTED: ("您", "如有异议，可联系单位工会或保险公司"),
+    ClaimStatus.PAID: ("—", "已办结"),
+    ClaimStatus.WITHDRAWN: ("—", "已撤回，不再办理"),
+}
+
+
+def next_step(status: ClaimStatus) -> tuple[str, str]:
+    """(who acts next, what they do) for a claim in `status`; deadlines from 保险法 arts. 23–25."""
+    return NEXT_STEPS[status]
+
+
 # 保险法 arts. 23–25 and 26: the insurer's clocks, in calendar days.
 DECISION_DAYS = 30
 REJECTION_NOTICE_DAYS = 3

@@ -28,7 +28,6 @@ from gonghui.insurance.models import Claim, Plan
 from gonghui.insurance.queries import QueueFilter, QueueOrder
 from gonghui.insurance.store import BalanceStore
 from gonghui.members import queries as member_queries
-from gonghui.members import service as member_service
 from gonghui.members.queries import Member
 from gonghui.web.deps import (
     Csrf,
@@ -94,8 +93,6 @@ def my_cover(request: Request, db: Db, now: Now, store: Balances, actor: PageAct
         "claims": queries.claims_visible(db, actor).items,
         "notifications": member_queries.notifications_for(db, actor, limit=10),
     }
-    member_service.mark_notifications_read(db, actor, now=now)
-    db.commit()
     return render(request, "insurance/me.html", context, actor=actor)
 
 

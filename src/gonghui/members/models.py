@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gonghui.core.auth import Role
@@ -13,6 +13,7 @@ from gonghui.core.db import Base, text_enum
 from gonghui.core.inputs import Sex
 from gonghui.members.rules import (
     ActivationSubject,
+    ApplicationStatus,
     CardStatus,
     EmploymentStatus,
     MembershipStatus,
@@ -126,6 +127,8 @@ class User(Base):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+    # 长辈模式 (适老化): larger text and buttons, a simpler home, the hotline; the user's choice.
+    elder_mode: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ApiToken(Base):
@@ -245,3 +248,26 @@ class UserSession(Base):
     user_agent: Mapped[str] = mapped_column(String(200))
     ended_at: Mapped[datetime | None]
     ended_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class MemberApplication(Base):
+    """网上入会: a worker not on the roll asks to join through their employer's union. The
+    unit officer approves it (the member is created and their activation code issued) or
+    returns it with a reason. The ID number is kept as the roll keeps it (hash, cipher, mask)."""
+
+    __tablename__ = "member_applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    id_hash: Mapped[str] = mapped_column(String(64), index=True)
+    id_cipher: Mapped[str] = mapped_column(String(128))
+    id_masked: Mapped[str] = mapped_column(String(18))
+    phone: Mapped[str] = mapped_column(String(11))
+    post_type: Mapped[PostType] = mapped_column(text_enum(PostType))
+    status: Mapped[ApplicationStatus] = mapped_column(text_enum(ApplicationStatus), index=True)
+    submitted_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))

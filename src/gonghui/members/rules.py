@@ -174,3 +174,15 @@ INDUSTRY_SECTIONS = (
     "公共管理、社会保障和社会组织",
     "国际组织",
 )
+
+
+class ApplicationStatus(StrEnum):
+    """An online application to join (网上入会), decided by the unit's union officer."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    RETURNED = "returned"
+
+    @property
+    def label(self) -> str:
+        return {"pending": "待审核", "approved": "已通过", "returned": "已退回"}[self.value]

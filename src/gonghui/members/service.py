@@ -331,14 +331,18 @@ def notify_member(
             )
 
 
-def mark_notifications_read(session: Session, actor: Actor, *, now: datetime) -> None:
+def mark_notifications_read(
+    session: Session, actor: Actor, *, now: datetime, notice_id: int | None = None
+) -> None:
+    """Mark the actor's own unread notices read: one of them, or every one."""
     if actor.member_id is None:
         return
-    for notice in session.scalars(
-        select(Notification).where(
-            Notification.member_id == actor.member_id, Notification.read_at.is_(None)
-        )
-    ):
+    statement = select(Notification).where(
+        Notification.member_id == actor.member_id, Notification.read_at.is_(None)
+    )
+    if notice_id is not None:
+        statement = statement.where(Notification.id == notice_id)
+    for notice in session.scalars(statement):
         notice.read_at = now
 
 

@@ -33,6 +33,7 @@ from gonghui.jobs import web as jobs_web
 from gonghui.members import api as members_api
 from gonghui.members import web as members_web
 from gonghui.members import web_banks as members_banks
+from gonghui.members import web_join as members_join
 from gonghui.retirement import api as retirement_api
 from gonghui.retirement import web as retirement_web
 from gonghui.stations import api as stations_api
@@ -44,6 +45,7 @@ from gonghui.wallet import web as wallet_web
 from gonghui.wallet import web_operations as wallet_operations
 from gonghui.wallet import web_registry as wallet_registry
 from gonghui.web import account, errors, pages
+from gonghui.web import member as member_pages
 from gonghui.web import metrics as web_metrics
 from gonghui.web.metrics import RequestTiming
 from gonghui.web.middleware import SecurityHeaders, TrustedProxies
@@ -95,6 +97,8 @@ def create_app(
     errors.install(app, api_prefix=API_PREFIX)
     app.include_router(pages.router)
     app.include_router(account.router)
+    app.include_router(member_pages.router)
+    app.include_router(members_join.router)
     app.include_router(members_web.router)
     app.include_router(auditing_web.router)
     app.include_router(consents_web.router)

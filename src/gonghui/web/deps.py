@@ -215,6 +215,13 @@ def render(
     status_code: int = 200,
 ) -> HTMLResponse:
     messages = [Flash(**item) for item in request.session.pop("flash", [])]
+    chrome = accounts.Chrome()
+    if actor is not None:
+        # The frame's unread badge and 长辈模式, read in a short session of their own so that
+        # every page shows them without each handler passing them down.
+        factory: sessionmaker[Session] = request.app.state.session_factory
+        with factory(execution_options={READS_ONLY: True}) as frame:
+            chrome = accounts.chrome_for(frame, actor)
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request,
         template,
@@ -222,6 +229,7 @@ def render(
             "actor": actor,
             "csrf_token": csrf_token(request),
             "flashes": messages,
+            "chrome": chrome,
             **(context or {}),
         },
         status_code=status_code,

@@ -22,6 +22,7 @@ NAV: list[NavItem] = [
     NavItem("首页", "/home"),
     NavItem("我的档案", "/me", frozenset({Permission.OWN_PROFILE})),
     NavItem("我的数据", "/me/data", frozenset({Permission.OWN_PROFILE, Permission.WALLET_USE})),
+    NavItem("消息", "/messages", frozenset({Permission.OWN_PROFILE})),
     NavItem("补充医保", "/insurance/me", frozenset({Permission.OWN_PROFILE})),
     NavItem("理赔", "/insurance/claims", frozenset({Permission.CLAIMS_VIEW})),
     NavItem("退休测算", "/retirement/me", frozenset({Permission.OWN_PROFILE})),
@@ -30,6 +31,7 @@ NAV: list[NavItem] = [
     NavItem("会员", "/members", frozenset({Permission.MEMBERS_VIEW})),
     NavItem("单位", "/units", frozenset({Permission.UNITS_VIEW})),
     NavItem("会员卡", "/cards", frozenset({Permission.CARDS_VIEW})),
+    NavItem("入会申请", "/join/applications", frozenset({Permission.MEMBERS_MANAGE})),
     NavItem(
         "导入导出",
         "/imports",

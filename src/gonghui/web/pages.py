@@ -11,12 +11,13 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from gonghui import readiness, readiness_probe
-from gonghui.core.auth import Actor, Permission
+from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date, machine_now
 from gonghui.core.errors import DomainError, Throttled, Unauthenticated
 from gonghui.jobs.runner import wall_clock
 from gonghui.members import accounts, queries, sessions
 from gonghui.members.schemas import MeOut
+from gonghui.web import member
 from gonghui.web.deps import (
     SESSION_ID,
     ApiActor,
@@ -160,6 +161,8 @@ def activate(
 
 @router.get("/home")
 def home(request: Request, db: Db, now: Now, actor: PageActor) -> Response:
+    if actor.role is Role.MEMBER and actor.member_id is not None:
+        return member.member_home(request, db, now, actor)
     overview = queries.roll_overview(db, actor)
     setup = None
     if actor.can(Permission.SETUP_VIEW):
