@@ -70,6 +70,16 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/account/password"): ALL_ROLES,
     ("POST", "/account/password"): ALL_ROLES,
     ("GET", "/me"): {R.MEMBER},
+    ("GET", "/services"): ALL_ROLES,
+    ("GET", "/messages"): ALL_ROLES,
+    ("POST", "/messages/read"): ALL_ROLES,
+    ("POST", "/preferences/elder"): ALL_ROLES,
+    ("GET", "/join"): ANYONE,
+    ("POST", "/join"): ANYONE,
+    ("GET", "/join/sent"): ANYONE,
+    ("GET", "/join/applications"): ROLL_KEEPERS,
+    ("POST", "/join/applications/{application_id}/approve"): ROLL_KEEPERS,
+    ("POST", "/join/applications/{application_id}/return"): ROLL_KEEPERS,
     ("GET", "/members"): ROLL_KEEPERS,
     ("GET", "/members/{member_id}"): ROLL_KEEPERS,
     ("POST", "/members/{member_id}/status"): ROLL_KEEPERS,
@@ -332,6 +342,7 @@ def _concrete(path: str, world: World, token_id: int, extra: dict[str, str]) -> 
         .replace("{token_id}", str(token_id))
         .replace("{kind}", "cards")
         .replace("{purpose}", "balance_sharing")
+        .replace("{application_id}", "1")
         .replace("{name}", "housekeeping.purge")
         .replace("/static", "/static/app.css")
     )

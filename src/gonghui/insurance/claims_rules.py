@@ -115,6 +115,17 @@ DOCUMENT_LABELS = {
 }
 
 
+# A line on each document, shown before the claim form so the member gathers them first.
+DOCUMENT_HINTS = {
+    DocumentKind.ID_CARD: "申请人身份证正反两面，拍照即可",
+    DocumentKind.BANK_CARD: "收取赔款的本人银行卡或会员卡正面，卡号清楚",
+    DocumentKind.INVOICE: "医院开具的住院收费票据；电子票据可直接上传 PDF",
+    DocumentKind.FEE_LIST: "住院费用明细清单，出院时在医院收费处打印",
+    DocumentKind.DISCHARGE_SUMMARY: "出院记录或出院小结，写有诊断和住院日期",
+    DocumentKind.SETTLEMENT_SHEET: "基本医保结算单，写有统筹基金支付、个人自付等金额",
+}
+
+
 def missing_documents(present: Iterable[DocumentKind]) -> list[DocumentKind]:
     have = set(present)
     return [kind for kind in DocumentKind if kind not in have]

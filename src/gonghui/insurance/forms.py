@@ -18,6 +18,15 @@ MONEY_FIELDS = {
     "fully_self_paid": "全自费",
 }
 
+# A short line beside each bill field, in the member's words (the terms of the 医保结算单).
+MONEY_HELP = {
+    "total": "结算单上本次住院的全部医疗费用",
+    "fund_paid": "基本医保统筹基金已替您支付的部分，这部分不再赔付",
+    "policy_self_pay": "医保目录内按规定由个人负担的部分，补充医保主要赔付这一项",
+    "class_b_self_pay": "乙类药品和诊疗项目先按比例由个人支付的部分，没有可不填",
+    "fully_self_paid": "医保目录外、全部由个人支付的费用，没有可不填",
+}
+
 
 @dataclass(frozen=True)
 class ClaimForm:

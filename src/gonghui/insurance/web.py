@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
@@ -16,14 +17,16 @@ from gonghui.core.money import parse_yuan
 from gonghui.core.storage import MAX_DOCUMENT_BYTES, ContentStore
 from gonghui.insurance import claims, queries, service
 from gonghui.insurance.claims_rules import (
+    DOCUMENT_HINTS,
     REJECTION_LABELS,
     ClaimStatus,
     DocumentKind,
     RejectionCode,
     missing_documents,
+    next_step,
     whose,
 )
-from gonghui.insurance.forms import MONEY_FIELDS, read_claim_form
+from gonghui.insurance.forms import MONEY_FIELDS, MONEY_HELP, read_claim_form
 from gonghui.insurance.models import Claim, Plan
 from gonghui.insurance.queries import QueueFilter, QueueOrder
 from gonghui.insurance.store import BalanceStore
@@ -144,6 +147,9 @@ def _claim_form_context(db: Db, actor: Actor, member: Member, today: date) -> di
         "member": member,
         "cards": member_queries.cards_of(db, actor, member),
         "money_fields": MONEY_FIELDS,
+        "money_help": MONEY_HELP,
+        "kinds": list(DocumentKind),
+        "hints": DOCUMENT_HINTS,
         "form": {},
         "cover": queries.cover_of(db, member, today),
         "owner": whose(oneself=actor.member_id == member.id),
@@ -236,8 +242,21 @@ def claim_detail(request: Request, claim_id: Id, db: Db, now: Now, actor: Claims
             target_ids=[claim.id],
             detail={"member_id": claim.member_id},
         )
+    return _claim_page(request, db, now, actor, claim)
+
+
+def _claim_page(
+    request: Request,
+    db: Db,
+    now: datetime,
+    actor: Actor,
+    claim: Claim,
+    status_code: int = 200,
+    **extra: object,
+) -> Response:
     documents = claims.documents_of(db, claim)
     plan = service.plan_by_id(db, claim.plan_id)
+    events = claims.events_of(db, claim)
     return render(
         request,
         "insurance/claim.html",
@@ -246,16 +265,20 @@ def claim_detail(request: Request, claim_id: Id, db: Db, now: Now, actor: Claims
             "member_name": queries.member_names(db, [claim.member_id]).get(claim.member_id, ""),
             "documents": documents,
             "missing": missing_documents(document.kind for document in documents),
-            "events": claims.events_of(db, claim),
+            "events": events,
+            "next_step": next_step(claim.status),
             "clock": queries.clock_of(claim, business_date(now)),
             "estimate": _live_estimate(db, plan, claim),
             "kinds": list(DocumentKind),
+            "hints": DOCUMENT_HINTS,
             "codes": REJECTION_LABELS,
             "can_file": actor.can(Permission.CLAIMS_SUBMIT),
             "can_decide": actor.can(Permission.CLAIMS_ADJUDICATE),
             "max_mb": MAX_DOCUMENT_BYTES // (1024 * 1024),
+            **extra,
         },
         actor=actor,
+        status_code=status_code,
     )
 
 
@@ -265,28 +288,60 @@ def _live_estimate(db: Db, plan: Plan, claim: Claim) -> object:
     return claims.estimate(db, plan, claim.member_id, claim.admitted_on, claims.claim_fields(claim))
 
 
+async def chosen_files(request: Request) -> list[tuple[DocumentKind, StarletteUpload]]:
+    """The files of one upload: any number per document kind (`file_<kind>`, `multiple` on
+    the page), or one file with its `kind` chosen from a list, as older forms send it."""
+    form = await request.form()
+    found: list[tuple[DocumentKind, StarletteUpload]] = []
+    for kind in DocumentKind:
+        for item in form.getlist(f"file_{kind.value}"):
+            if isinstance(item, StarletteUpload) and item.filename:
+                found.append((kind, item))  # noqa: PERF401 - two conditions read better
+    single, kind_text = form.get("file"), form.get("kind")
+    if isinstance(single, StarletteUpload) and single.filename and isinstance(kind_text, str):
+        if kind_text not in DocumentKind.__members__.values():
+            raise InvalidInput("bad_kind", "请选择材料类型")
+        found.append((DocumentKind(kind_text), single))
+    return found
+
+
 @router.post("/insurance/claims/{claim_id}/documents", dependencies=[Csrf])
-def upload_document(
+def upload_documents(
     request: Request,
     claim_id: Id,
     db: Db,
     now: Now,
     store: Documents,
     actor: ClaimsFiler,
-    kind: Annotated[str, Form()],
-    file: Annotated[UploadFile, File()],
+    files: Annotated[list[tuple[DocumentKind, StarletteUpload]], Depends(chosen_files)],
 ) -> Response:
+    """Every chosen file in one go, all or none: a refused file is named and nothing of the
+    upload is kept, so the member chooses again knowing which one."""
     claim = claims.claim_for(db, actor, claim_id)
+    if not files:
+        return _claim_page(
+            request, db, now, actor, claim, 422, upload_error="请至少选择一个材料文件"
+        )
     try:
-        chosen = DocumentKind(kind)
-    except ValueError:
-        raise InvalidInput("bad_kind", "请选择材料类型") from None
-    content = read_upload(file, MAX_DOCUMENT_BYTES)
-    claims.attach_document(
-        db, claim, chosen, file.filename or "", content, store=store, actor=actor, now=now
-    )
+        for kind, upload in files:
+            content = read_upload(upload, MAX_DOCUMENT_BYTES)
+            try:
+                claims.attach_document(
+                    db, claim, kind, upload.filename or "", content,
+                    store=store, actor=actor, now=now,
+                )  # fmt: skip
+            except DomainError as refusal:
+                raise InvalidInput(
+                    refusal.code, f"{kind.label}“{upload.filename}”：{refusal.message}"
+                ) from None
+    except DomainError as refusal:
+        db.rollback()
+        claim = claims.claim_for(db, actor, claim_id)
+        return _claim_page(
+            request, db, now, actor, claim, refusal.http_status, upload_error=refusal.message
+        )
     db.commit()
-    flash(request, f"已上传{chosen.label}")
+    flash(request, f"已上传 {len(files)} 个文件：" + "、".join(sorted({k.label for k, _ in files})))
     return _redirect(f"/insurance/claims/{claim.id}")
 
 

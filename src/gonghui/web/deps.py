@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Path, Query, Request, UploadFile
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from gonghui.core.auth import Actor, Permission, tokens_equal
 from gonghui.core.clock import machine_now
@@ -70,7 +71,7 @@ def get_vault(request: Request) -> IdentityVault:
 Vault = Annotated[IdentityVault, Depends(get_vault)]
 
 
-def read_upload(upload: UploadFile, limit: int) -> bytes:
+def read_upload(upload: StarletteUpload, limit: int) -> bytes:
     content = upload.file.read(limit + 1)
     if len(content) > limit:
         raise InvalidInput("file_too_large", f"文件不能超过{limit // (1024 * 1024)}MB")
