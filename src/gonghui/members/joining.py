@@ -162,7 +162,7 @@ def _decide(
     application: MemberApplication, status: ApplicationStatus, actor: Actor, now: datetime
 ) -> None:
     if application.status is not ApplicationStatus.PENDING:
-        raise Conflict("application_decided", f"该申请已{application.status.label}")
+        raise Conflict("application_decided", f"该申请{application.status.label}，不能再处理")
     application.status = status
     application.decided_at = now
     application.decided_by = f"{actor.display_name}（{actor.username}）"[:100]
