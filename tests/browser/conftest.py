@@ -39,6 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PHONE = {"width": 390, "height": 844}
+SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 SERVER_NOW = datetime(2025, 3, 5, 2, 0, tzinfo=UTC)
 
 
@@ -107,3 +108,12 @@ def sign_in(
     page.get_by_role("button", name="登录").click()
     page.wait_for_url("**/home")
     return page
+
+
+def screen(page: Any, name: str) -> None:
+    """The whole page at phone width, as tall as it is, so the fixed tab bar sits at its foot."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": PHONE["width"], "height": max(height, PHONE["height"])})
+    page.screenshot(path=str(SCREENS / f"{name}.png"))
+    page.set_viewport_size(PHONE)

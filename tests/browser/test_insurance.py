@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gonghui.members.models import Card, Member, User
-from tests.browser.conftest import PHONE, LiveServer, sign_in
+from tests.browser.conftest import PHONE, LiveServer, screen, sign_in
 
 pytestmark = pytest.mark.browser
 DESKTOP = {"width": 1280, "height": 900}
@@ -95,16 +95,24 @@ def member_claims_on_a_phone(browser: Any, server: LiveServer, tmp_path: Path) -
     assert "本次预计可赔付 ¥5,230.40" in member.get_by_test_id("estimate").inner_text()
     member.get_by_role("button", name="保存申请").click()
     assert "请一次性补充以下材料" in member.get_by_test_id("missing").inner_text()
-    kinds = ["身份证", "收款银行卡", "住院发票", "费用清单", "出院小结", "医保结算单"]
+    # Every document in one upload, two pages of the fee list among them.
+    kinds = ["id_card", "bank_card", "invoice", "fee_list", "discharge_summary", "settlement_sheet"]
+    upload = member.get_by_test_id("upload")
     for number, kind in enumerate(kinds):
-        document = tmp_path / f"doc{number}.{'pdf' if number % 2 else 'png'}"
-        document.write_bytes(PDF if number % 2 else PNG)
-        member.get_by_label("材料类型").select_option(label=kind)
-        member.get_by_label("选择材料文件").set_input_files(str(document))
-        member.get_by_role("button", name="上传").click()
-        member.get_by_role("status").wait_for()
+        pages = 2 if kind == "fee_list" else 1
+        chosen = []
+        for part in range(pages):
+            document = tmp_path / f"doc{number}-{part}.{'pdf' if number % 2 else 'png'}"
+            document.write_bytes((PDF if number % 2 else PNG) + bytes([number, part]))
+            chosen.append(str(document))
+        upload.locator(f'input[name="file_{kind}"]').set_input_files(chosen)
+    upload.get_by_role("button", name="上传", exact=True).click()
+    assert "已上传 7 个文件" in member.get_by_role("status").inner_text()
+    assert member.get_by_test_id("missing").count() == 0
+    screen(member, "claim")
     member.get_by_role("button", name="提交申请").click()
     assert member.get_by_test_id("claim-status").inner_text() == "审核中"
+    assert "保险公司：材料齐全后30日内作出核定" in member.get_by_test_id("next-step").inner_text()
     url: str = member.url
     member.close()
     return url

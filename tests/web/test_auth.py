@@ -29,14 +29,33 @@ from tests.conftest import NOW
 from tests.world import PASSWORD, SETUP, World, csrf_of, login, make_id, post_form
 
 NAV_BY_ROLE = {
-    Role.MEMBER: ["首页", "我的档案", "补充医保", "理赔", "退休测算", "医保钱包", "附近阵地"],
-    Role.UNIT_OFFICER: ["首页", "理赔", "会员", "单位", "会员卡", "导入导出", "延迟退休影响"],
+    Role.MEMBER: [
+        "首页",
+        "我的档案",
+        "消息",
+        "补充医保",
+        "理赔",
+        "退休测算",
+        "医保钱包",
+        "附近阵地",
+    ],
+    Role.UNIT_OFFICER: [
+        "首页",
+        "理赔",
+        "会员",
+        "单位",
+        "会员卡",
+        "入会申请",
+        "导入导出",
+        "延迟退休影响",
+    ],
     Role.FEDERATION_STAFF: [
         "首页",
         "理赔",
         "会员",
         "单位",
         "会员卡",
+        "入会申请",
         "导入导出",
         "保险计划",
         "余额文件",
@@ -60,6 +79,7 @@ NAV_BY_ROLE = {
         "会员",
         "单位",
         "会员卡",
+        "入会申请",
         "导入导出",
         "保险计划",
         "余额文件",
