@@ -71,6 +71,8 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/account/password"): ALL_ROLES,
     ("GET", "/me"): {R.MEMBER},
     ("GET", "/services"): ALL_ROLES,
+    ("GET", "/me/card"): {R.MEMBER},
+    ("GET", "/card/verify"): ANYONE,
     ("GET", "/messages"): ALL_ROLES,
     ("POST", "/messages/read"): ALL_ROLES,
     ("POST", "/preferences/elder"): ALL_ROLES,

@@ -596,3 +596,23 @@ def retired_bank_ids(session: Session, on: date) -> set[int]:
     return set(
         session.scalars(select(Bank.id).where(Bank.retired_on.is_not(None), Bank.retired_on <= on))
     )
+
+
+@dataclass(frozen=True)
+class CardHolder:
+    name: str
+    unit_name: str
+    active: bool
+
+
+def card_holder(session: Session, member_id: int) -> CardHolder | None:
+    """Who a verified member card belongs to. Loaded by bare id on purpose: the caller has
+    checked the card's signature, which is the only authority a scanner holds."""
+    row = session.execute(
+        select(Member.name, Unit.name, Member.membership_status)
+        .join(Unit, Unit.id == Member.unit_id)
+        .where(Member.id == member_id)
+    ).first()
+    if row is None:
+        return None
+    return CardHolder(row[0], row[1], row[2] is MembershipStatus.ACTIVE)

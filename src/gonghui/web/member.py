@@ -19,16 +19,17 @@ from gonghui.insurance import service as insurance_service
 from gonghui.insurance.claims_rules import ClaimStatus, next_step
 from gonghui.insurance.models import Claim
 from gonghui.insurance.store import BalanceStore
-from gonghui.members import accounts
+from gonghui.members import accounts, cardcode
 from gonghui.members import queries as member_queries
 from gonghui.members import service as member_service
 from gonghui.members.models import Member
 from gonghui.retirement.membership import category_of
 from gonghui.retirement.rules import Month, decide_retirement
+from gonghui.stations.qr import qr_svg
 from gonghui.wallet import people as wallet_people
 from gonghui.wallet import queries as wallet_queries
 from gonghui.wallet.rules import TransferStatus
-from gonghui.web.deps import Csrf, Db, Now, PageActor, flash, render
+from gonghui.web.deps import Csrf, Db, MaybeActor, Now, PageActor, flash, get_settings, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,6 +63,7 @@ SERVICES = (
     Service("医保钱包", "/wallet", "wallet", "亲属共济", Permission.WALLET_USE),
     Service("退休测算", "/retirement/me", "clock", "退休时间与养老金"),
     Service("附近阵地", "/stations/find", "pin", "驿站、职工之家"),
+    Service("会员电子卡", "/me/card", "card", "到阵地、商户出示"),
     Service("我的档案", "/me", "person", "会籍与会员卡"),
     Service("消息", "/messages", "bell", "通知与提醒"),
 )
@@ -227,3 +229,42 @@ def elder_mode(
     flash(request, "已切换到长辈模式：字更大，按钮更大" if on == "1" else "已切换到标准模式")
     target = back if back.startswith("/") and not back.startswith("//") else "/home"
     return RedirectResponse(target, status_code=303)
+
+
+def _card_key(request: Request) -> bytes:
+    return cardcode.derive_key(get_settings(request).secret_key.get_secret_value())
+
+
+@router.get("/me/card")
+def member_card(request: Request, db: Db, now: Now, actor: PageActor) -> Response:
+    """The electronic member card: a QR code a station or partner shop scans to check that the
+    holder is a member in good standing. It lasts ten minutes; the page makes a new one."""
+    actor.require(Permission.OWN_PROFILE)
+    member = member_queries.own_member(db, actor)
+    token = cardcode.issue(_card_key(request), member.id, now)
+    url = str(request.url_for("verify_card").include_query_params(t=token))
+    context = {
+        "member": member,
+        "holder": member_queries.card_holder(db, member.id),
+        "qr": qr_svg(url, label="会员电子卡二维码"),
+        "url": url,
+        "valid_until": now + cardcode.CARD_WINDOW,
+    }
+    return render(request, "member/card.html", context, actor=actor)
+
+
+@router.get("/card/verify", name="verify_card")
+def verify_card(request: Request, db: Db, now: Now, actor: MaybeActor, t: str = "") -> Response:
+    """What a scanner sees: the holder's name masked, their unit, and whether the card is valid."""
+    try:
+        scan = cardcode.verify(_card_key(request), t[:200], now)
+    except cardcode.CardRefused as refusal:
+        refused: dict[str, object] = {"refusal": str(refusal)}
+        return render(request, "member/card_verify.html", refused, actor=actor, status_code=422)
+    holder = member_queries.card_holder(db, scan.member_id)
+    context = {
+        "holder": holder,
+        "masked": cardcode.masked_name(holder.name) if holder else "",
+        "issued_at": scan.issued_at,
+    }
+    return render(request, "member/card_verify.html", context, actor=actor)
