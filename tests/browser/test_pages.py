@@ -65,7 +65,8 @@ def test_the_public_calculator_shows_the_date_and_the_chart_on_a_phone(
     page.goto(live_server.url + "/login")
     page.get_by_role("link", name="退休年龄与养老金测算").click()
     page.get_by_label("人员类别").select_option("male")
-    page.get_by_label("出生年月").fill("1980-01")
+    page.get_by_label("出生年份").select_option("1980")
+    page.get_by_label("出生月份").select_option("1")
     for label, value in (
         ("计发基数", "10000"),
         ("已缴费年限", "20"),

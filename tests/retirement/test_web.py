@@ -59,6 +59,16 @@ def test_it_shows_the_statutory_month_window_and_minimum_years(client: TestClien
     assert "国家另有规定" in page.text
 
 
+def test_the_year_and_month_lists_give_the_same_answer_and_stay_chosen(client: TestClient) -> None:
+    page = client.get(
+        "/retirement", params={"category": "male", "birth_year": "1965", "birth_month": "1"}
+    )
+    assert page.status_code == 200
+    assert 'data-testid="retirement-month">2025年2月<' in page.text
+    assert '<option value="1965" selected>1965年</option>' in page.text
+    assert '<option value="1" selected>1月</option>' in page.text
+
+
 def test_the_estimate_charts_every_month_of_the_window_still_ahead(client: TestClient) -> None:
     # Window 2025-01…2028-02; from this month (2025-02) on: 37 months.
     page = client.get("/retirement", params={"category": "male", "birth": "1965-01", **PENSION})

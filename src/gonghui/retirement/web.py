@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
@@ -131,7 +131,13 @@ def calculator(
     form: PensionFormQuery,
     category: str = "",
     birth: str = "",
+    birth_year: Annotated[str, Query(max_length=4)] = "",
+    birth_month: Annotated[str, Query(max_length=2)] = "",
 ) -> Response:
+    # The page asks for the year and the month in two lists (Chromium draws an empty
+    # <input type="month"> as "--------- ----"); links and the API still send `birth`.
+    if not birth and birth_year and birth_month.isdigit():
+        birth = f"{birth_year}-{int(birth_month):02d}"
     calculation = calculate(category, birth, form, now)
     return render(
         request,
