@@ -68,12 +68,13 @@ def test_a_member_scans_checks_in_and_rates_on_a_phone(
     assert "您以会员身份签到" in member.content()
     member.get_by_role("button", name="签到").click()
     assert "签到成功" in member.get_by_role("status").inner_text()
-    for label in ("制度明", "服务精", "环境美", "设施全", "效能佳"):
-        member.get_by_label(label).select_option("5")
+    for label in ("公示清楚", "服务态度", "干净整洁", "设施齐全好用", "解决了我的需要"):
+        member.get_by_label(label).select_option(label="很满意")
     member.get_by_label("点赞").check()
     member.get_by_label("留言或建议").fill("饮水机很方便，希望增加充电线")
     member.get_by_role("button", name="提交评价").click()
     assert "评价已提交" in member.get_by_role("status").inner_text()
+    assert "谢谢您的评价" in member.get_by_test_id("thanks").inner_text()
     assert member.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     member.close()
 

@@ -43,11 +43,15 @@ def test_a_member_scans_checks_in_and_rates_once(
     stars = {"rules": "5", "service": "4", "environment": "5", "facilities": "3"}
     refused = post_form(client, visit_path + "/rating", stars)
     assert refused.status_code == 422  # type: ignore[attr-defined]
-    assert "请为“效能佳”打1至5星" in refused.text  # type: ignore[attr-defined]
+    assert "请为“解决了我的需要”选择满意程度" in refused.text  # type: ignore[attr-defined]
+    assert '<option value="3" selected>一般</option>' in refused.text  # type: ignore[attr-defined]
     rated = post_form(client, visit_path + "/rating", {**stars, "effectiveness": "4", "like": "1"})
     assert rated.status_code == 303  # type: ignore[attr-defined]
     again = post_form(client, visit_path + "/rating", {**stars, "effectiveness": "4"})
+    assert again.status_code == 409  # type: ignore[attr-defined]
     assert "已经评价过了" in again.text  # type: ignore[attr-defined]
+    assert 'data-testid="rating-error"' in again.text  # type: ignore[attr-defined]
+    assert 'data-testid="thanks"' in client.get(visit_path).text
     assert db.scalar(select(func.count()).select_from(Rating)) == 1
     assert db.scalar(select(func.count()).select_from(Visit)) == 1
 

@@ -112,6 +112,26 @@ def test_the_relative_accepts_and_pays_on_the_page(
     assert 'data-testid="quota">¥420.00<' in page
 
 
+def test_a_wrong_password_keeps_the_amount_and_says_how_many_tries_are_left(
+    client: TestClient, world: World, family: Family
+) -> None:
+    login(client, world.users[Role.MEMBER])
+    form = {
+        "recipient_id": str(family.mother.id),
+        "amount": "300",
+        "method": "password",
+        "password": "000000",
+        "idempotency_key": "wrong-1",
+    }
+    refused = post_form(client, "/wallet/transfers", form)
+    assert refused.headers["location"].startswith("/wallet?amount=300")  # type: ignore[attr-defined]
+    page = client.get(refused.headers["location"]).text  # type: ignore[attr-defined]
+    assert "医保码密码错误，还可再试4次（连续输错5次将锁定30分钟）" in page
+    assert 'name="amount" inputmode="decimal" value="300"' in page
+    again = post_form(client, "/wallet/transfers", {**form, "idempotency_key": "wrong-2"})
+    assert "还可再试3次" in client.get(again.headers["location"]).text  # type: ignore[attr-defined]
+
+
 def test_the_agency_sees_the_rollout_and_exports_the_settlement(
     client: TestClient, world: World
 ) -> None:

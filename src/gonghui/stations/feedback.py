@@ -15,7 +15,7 @@ from gonghui.core.errors import Conflict, InvalidInput
 from gonghui.core.inputs import parse_mobile
 from gonghui.stations.models import Complaint, Feedback, Position, Rating, Visit
 from gonghui.stations.rules import ComplaintStatus, FeedbackKind, complaint_step
-from gonghui.stations.scoring import Aspect
+from gonghui.stations.scoring import VISITOR_QUESTIONS, Aspect
 from gonghui.stations.service import require_operator
 
 MAX_TEXT = 500
@@ -35,7 +35,7 @@ class Stars:
         for aspect in Aspect:
             raw = values.get(aspect.value, "").strip()
             if raw not in {"1", "2", "3", "4", "5"}:
-                problems.append(f"请为“{aspect.label}”打1至5星")
+                problems.append(f"请为“{VISITOR_QUESTIONS[aspect]}”选择满意程度")
             stars[aspect.value] = int(raw) if raw.isdigit() else 0
         if problems:
             raise InvalidInput("bad_rating", "；".join(problems))

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import NotFound
 from gonghui.core.pagination import PAGE_SIZE, Page, paged
-from gonghui.stations.models import EvaluationRun, Position, RuleSetVersion, Score, Visit
+from gonghui.stations.models import EvaluationRun, Position, Rating, RuleSetVersion, Score, Visit
 from gonghui.stations.rules import Card
 from gonghui.stations.service import position_scope
 
@@ -81,6 +81,10 @@ def visit_of(session: Session, visit_id: int, allowed: list[int]) -> Visit:
     if visit is None:
         raise NotFound("到访记录")
     return visit
+
+
+def visit_rated(session: Session, visit_id: int) -> bool:
+    return session.scalars(select(Rating.id).where(Rating.visit_id == visit_id)).first() is not None
 
 
 def has_published_rule_set(session: Session) -> bool:

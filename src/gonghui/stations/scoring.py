@@ -38,6 +38,16 @@ ASPECT_LABELS = {
     Aspect.FACILITIES: "设施全",
     Aspect.EFFECTIVENESS: "效能佳",
 }
+# What a visitor is asked, in plain words, for each aspect: a courier can say whether the staff
+# were kind, not whether "服务精" holds. Each answer still scores its own aspect.
+VISITOR_QUESTIONS = {
+    Aspect.RULES: "开放时间、服务项目公示清楚",
+    Aspect.SERVICE: "工作人员服务态度",
+    Aspect.ENVIRONMENT: "环境干净整洁",
+    Aspect.FACILITIES: "设施齐全好用（饮水、充电、休息等）",
+    Aspect.EFFECTIVENESS: "解决了我的需要",
+}
+STAR_WORDS = {5: "很满意", 4: "满意", 3: "一般", 2: "不满意", 1: "很不满意"}
 FULL = 100
 
 

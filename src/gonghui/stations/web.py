@@ -13,7 +13,7 @@ from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.stations import deadlines, evaluation, finder, queries, service, tokens
 from gonghui.stations.feedback import Stars, file_complaint, leave_feedback, rate_visit
 from gonghui.stations.mapsvg import map_svg
-from gonghui.stations.models import Position
+from gonghui.stations.models import Position, Visit
 from gonghui.stations.qr import qr_svg
 from gonghui.stations.rules import (
     AMENITY_LABELS,
@@ -24,7 +24,7 @@ from gonghui.stations.rules import (
     PositionType,
     flags_of,
 )
-from gonghui.stations.scoring import Aspect
+from gonghui.stations.scoring import STAR_WORDS, VISITOR_QUESTIONS, Aspect
 from gonghui.stations.visits import Visitor, check_in
 from gonghui.web.deps import (
     Csrf,
@@ -169,9 +169,28 @@ def _my_visits(request: Request) -> list[int]:
 @router.get("/stations/visits/{visit_id}")
 def visit_page(request: Request, visit_id: Id, db: Db, actor: MaybeActor) -> Response:
     visit = queries.visit_of(db, visit_id, _my_visits(request))
-    position = db.get(Position, visit.position_id)
-    context = {"visit": visit, "position": position, "aspects": list(Aspect)}
-    return render(request, "stations/visit.html", context, actor=actor)
+    return _visit_page(request, db, visit, actor)
+
+
+def _visit_page(
+    request: Request,
+    db: Db,
+    visit: Visit,
+    actor: Actor | None,
+    status_code: int = 200,
+    **extra: object,
+) -> Response:
+    context = {
+        "visit": visit,
+        "position": db.get(Position, visit.position_id),
+        "aspects": list(Aspect),
+        "questions": VISITOR_QUESTIONS,
+        "star_words": STAR_WORDS,
+        "rated": queries.visit_rated(db, visit.id),
+        "chosen": {},
+        **extra,
+    }
+    return render(request, "stations/visit.html", context, actor=actor, status_code=status_code)
 
 
 async def form_fields(request: Request) -> dict[str, str]:
@@ -184,10 +203,20 @@ def rate(
     visit_id: Id,
     db: Db,
     now: Now,
+    actor: MaybeActor,
     fields: Annotated[dict[str, str], Depends(form_fields)],
 ) -> Response:
+    """A refused rating (an answer missing, or this visit already rated) comes back as the
+    page with the message and the answers kept, never an error page."""
     visit = queries.visit_of(db, visit_id, _my_visits(request))
-    rate_visit(db, visit, Stars.read(fields), now=now)
+    try:
+        rate_visit(db, visit, Stars.read(fields), now=now)
+    except DomainError as refusal:
+        db.rollback()
+        return _visit_page(
+            request, db, visit, actor, refusal.http_status,
+            rating_error=refusal.message, chosen=fields,
+        )  # fmt: skip
     if fields.get("like"):
         leave_feedback(db, visit, FeedbackKind.LIKE, "", now=now)
     if fields.get("comment", "").strip():
@@ -222,20 +251,11 @@ def complain(
         )  # fmt: skip
     except DomainError as refusal:
         db.rollback()
-        context = {
-            "visit": visit,
-            "position": position,
-            "aspects": list(Aspect),
-            "complaint_error": refusal.message,
-            "complaint": {
-                "body": body,
-                "contact_name": contact_name,
-                "contact_phone": contact_phone,
-            },
-        }
-        return render(
-            request, "stations/visit.html", context, actor=actor, status_code=refusal.http_status
-        )
+        typed = {"body": body, "contact_name": contact_name, "contact_phone": contact_phone}
+        return _visit_page(
+            request, db, visit, actor, refusal.http_status,
+            complaint_error=refusal.message, complaint=typed,
+        )  # fmt: skip
     db.commit()
     flash(
         request,

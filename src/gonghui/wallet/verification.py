@@ -78,8 +78,16 @@ class Proof:
 class PasswordRejected(WalletRefused):
     """A wrong 医保码 password; the entry point counts it after rolling the request back."""
 
-    def __init__(self, wallet_id: int) -> None:
-        super().__init__(Refusal.VERIFICATION_FAILED, "医保码密码错误")
+    def __init__(self, wallet_id: int, tries_left: int) -> None:
+        minutes = int(PASSWORD_LOCK.total_seconds() // 60)
+        if tries_left > 0:
+            words = (
+                f"医保码密码错误，还可再试{tries_left}次"
+                f"（连续输错{PASSWORD_MAX_FAILURES}次将锁定{minutes}分钟）"
+            )
+        else:
+            words = f"医保码密码错误，已连续输错{PASSWORD_MAX_FAILURES}次，请{minutes}分钟后再试"
+        super().__init__(Refusal.VERIFICATION_FAILED, words)
         self.wallet_id = wallet_id
 
 
@@ -99,7 +107,9 @@ def check(
     if password_locked(wallet.password_failures, wallet.last_password_failure, now):
         raise WalletRefused(Refusal.VERIFICATION_LOCKED)
     if not verify_password(wallet.password_hash, proof.secret):
-        raise PasswordRejected(wallet.id)
+        # After a lock has run out the count starts again (see `count_failure`).
+        before = wallet.password_failures if wallet.password_failures < PASSWORD_MAX_FAILURES else 0
+        raise PasswordRejected(wallet.id, PASSWORD_MAX_FAILURES - before - 1)
 
 
 def password_succeeded(session: Session, wallet: Wallet) -> None:

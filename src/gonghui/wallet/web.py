@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -18,6 +19,7 @@ from gonghui.core.inputs import MAX_ID, InputError, input_error, parse_amount
 from gonghui.core.money import format_fen
 from gonghui.members import accounts
 from gonghui.wallet import people, queries, regions, spending, transfers
+from gonghui.wallet.regions_data import PROVINCES
 from gonghui.wallet.rules import KINSHIP_LABELS, PURPOSE_LABELS, Purpose, Verification
 from gonghui.wallet.verification import FaceVerifier, Proof, face_verifier_for, run_money_request
 from gonghui.web.deps import (
@@ -44,6 +46,10 @@ def verifier_of(request: Request) -> FaceVerifier:
         verifier = face_verifier_for(request.app.state.settings)
         request.app.state.face_verifier = verifier
     return verifier
+
+
+# What a refused transfer form shows again (never the password).
+KEPT_FIELDS = ("amount", "recipient", "method")
 
 
 def _back(path: str = "/wallet") -> RedirectResponse:
@@ -77,6 +83,8 @@ def wallet_home(request: Request, db: Db, now: Now, actor: WalletUser) -> Respon
         "now": now,
         "purposes": PURPOSE_LABELS,
         "open_regions": regions.open_regions(db, business_date(now)),
+        "provinces": PROVINCES,
+        "kept": {key: request.query_params.get(key, "")[:20] for key in KEPT_FIELDS},
         "key": secrets.token_urlsafe(16),
         "fake_face": verifier_of(request).name == "fake",
         "tz": BUSINESS_TZ,
@@ -95,14 +103,18 @@ def _money_move(
     now: datetime,
     operation: Callable[[], dict[str, Any]],
     done: Callable[[dict[str, Any]], str],
+    keep: dict[str, str] | None = None,
 ) -> RedirectResponse:
     """A money move from a form: committed and told in `done`'s words, or refused in the
-    refusal's (which `run_money_request` has recorded under the form's key)."""
+    refusal's (which `run_money_request` has recorded under the form's key). A refused form's
+    `keep` values come back in the page's address, so the form shows them again (never the
+    password)."""
     try:
         result = run_money_request(db, operation, now)
     except DomainError as error:
         db.rollback()
-        return _refused(request, error)
+        flash(request, error.message, "error")
+        return _back("/wallet?" + urlencode(keep) if keep else "/wallet")
     db.commit()
     flash(request, done(result))
     return _back()
@@ -212,6 +224,7 @@ def send(
             idempotency_key=idempotency_key, now=now,
         ),
         lambda result: f"转账成功，{format_fen(result['amount_fen'])} 待对方接收",
+        keep={"amount": amount[:20], "recipient": str(recipient_id), "method": method.value},
     )  # fmt: skip
 
 
