@@ -32,6 +32,7 @@ NAV_BY_ROLE = {
     Role.MEMBER: [
         "首页",
         "我的档案",
+        "我的数据",
         "消息",
         "补充医保",
         "理赔",
@@ -72,7 +73,7 @@ NAV_BY_ROLE = {
     Role.INSURER_ADJUSTER: ["首页", "理赔", "余额考核", "医保数据"],
     Role.STATION_MANAGER: ["首页", "服务阵地", "阵地考核", "阵地概览"],
     Role.INSURANCE_AGENCY: ["首页", "钱包开通", "参保登记", "钱包监测", "统筹区清算"],
-    Role.INSURED: ["首页", "医保钱包"],
+    Role.INSURED: ["首页", "我的数据", "医保钱包"],
     Role.ADMIN: [
         "首页",
         "理赔",

@@ -1,7 +1,7 @@
 """member applications and elder mode
 
 Revision ID: 05118706d34d
-Revises: b7c41e2d9a05
+Revises: 4cfbfff80c14
 Create Date: 2026-12-04 17:26:49.317415
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import gonghui.core.db
 
 revision: str = "05118706d34d"
-down_revision: str | None = "b7c41e2d9a05"
+down_revision: str | None = "4cfbfff80c14"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
