@@ -35,7 +35,7 @@ def map_svg(latitude: float, longitude: float, found: Sequence[Found]) -> Markup
     parts = [
         (
             f'<svg xmlns="http://www.w3.org/2000/svg" class="chart map" viewBox="0 0 {WIDTH} '
-            f'{HEIGHT}" role="img" aria-label="附近阵地地图"><title>附近阵地地图</title>'
+            f'{HEIGHT}" role="group" aria-label="附近阵地地图"><title>附近阵地地图</title>'
             f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#f6f7f9"/>'
         )
     ]

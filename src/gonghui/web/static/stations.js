@@ -12,3 +12,11 @@
     });
   });
 })();
+
+// The door screen: a new check-in code when the current one expires. A script rather than a
+// <meta http-equiv="refresh">, which would also reload the page under a person using it with a
+// screen reader (WCAG 2.2.1); the screen itself has no one to press a button.
+(function () {
+  var seconds = Number(document.body.getAttribute("data-refresh-seconds"));
+  if (seconds > 0) { setTimeout(function () { window.location.reload(); }, seconds * 1000); }
+})();
