@@ -57,3 +57,9 @@ def test_a_malformed_request_names_its_fields(client: TestClient, world: World) 
     assert error["code"] == "invalid_request"
     assert [issue["loc"] for issue in error["details"]] == [["path", "unit_id"]]
     assert set(error["details"][0]) == {"loc", "msg"}
+
+
+def test_the_schema_lists_the_json_api_only(client: TestClient) -> None:
+    # The audit pages once appeared in it, as JSON operations answering HTML and XLSX.
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert [path for path in paths if not path.startswith("/api/v1/")] == []

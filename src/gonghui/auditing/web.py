@@ -17,7 +17,7 @@ from gonghui.web.deps import Db, Now, PageNo, permitted, render
 from gonghui.web.responses import download
 from gonghui.web.viewlog import record_view
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 Reader = Annotated[Actor, Depends(permitted(Permission.AUDIT_READ))]
 
