@@ -5,6 +5,7 @@ from gonghui.core import audit, outbox
 from gonghui.core.db import Base
 from gonghui.insurance import models as insurance_models
 from gonghui.jobs import models as jobs_models
+from gonghui.jobs import task_models
 from gonghui.members import models as members_models
 from gonghui.stations import models as stations_models
 from gonghui.wallet import models as wallet_models
@@ -20,5 +21,6 @@ __all__ = [
     "metadata",
     "outbox",
     "stations_models",
+    "task_models",
     "wallet_models",
 ]

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from gonghui.core.db import make_engine
 from gonghui.core.migrate import upgrade
 from gonghui.core.settings import Environment, Settings
 from gonghui.demo import load_demo
+from gonghui.jobs.worker import Queue
 from gonghui.members.demo import DEMO_PASSWORD
 from gonghui.web.app import create_app
 from tests.conftest import NOW, missing
@@ -43,10 +45,47 @@ SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 SERVER_NOW = datetime(2025, 3, 5, 2, 0, tzinfo=UTC)
 
 
+class ThreadWorker:
+    """The worker, in a thread of the test process: it takes what the pages queue, as
+    `gonghui worker` would, from the same queue and database. A test may hold it back to see
+    a task wait."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.queue = Queue(settings)
+        self.working = threading.Event()
+        self.working.set()
+        self.stopping = threading.Event()
+        self.busy = threading.Lock()
+        self.thread = threading.Thread(target=self._loop, name="test-worker", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stopping.wait(0.1):
+            if self.working.is_set():
+                with self.busy:
+                    self.queue.run_pending()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """No task runs inside the block (one already running finishes first)."""
+        self.working.clear()
+        with self.busy:
+            pass
+        try:
+            yield
+        finally:
+            self.working.set()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=30)
+
+
 @dataclass(frozen=True)
 class LiveServer:
     url: str
     engine: Engine
+    worker: ThreadWorker
 
 
 def _free_port() -> int:
@@ -81,7 +120,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         if time.monotonic() > deadline:
             pytest.fail("the live server did not start")
         time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", engine)
+    worker = ThreadWorker(settings)
+    yield LiveServer(f"http://127.0.0.1:{port}", engine, worker)
+    worker.stop()
     server.should_exit = True
     thread.join(timeout=10)
     engine.dispose()

@@ -61,6 +61,8 @@ def bank_sends_february(browser: Any, server: LiveServer, tmp_path: Path) -> Non
 
 
 def federation_assesses_february(browser: Any, server: LiveServer) -> None:
+    """Issue 11's acceptance: the assessment started from its page runs on the worker, and
+    its page's bar moves to the result without a reload."""
     staff = sign_in(browser, server, "staff", DESKTOP)
     staff.goto(server.url + "/insurance/assessments")
     staff.get_by_label("考核月份").fill("2025-02")
@@ -70,8 +72,39 @@ def federation_assesses_february(browser: Any, server: LiveServer) -> None:
     assert "齐鲁银行（已报送至" in refusal
     assert staff.get_by_label("考核月份").input_value() == "2025-02"
     staff.get_by_label("有银行未报送至期末时仍然考核").check()
-    staff.get_by_role("button", name="运行考核").click()
-    assert "2025-02 考核完成" in staff.get_by_role("status").inner_text()
+    with server.worker.held():
+        staff.get_by_role("button", name="运行考核").click()
+        staff.wait_for_url("**/jobs/tasks/*")
+        assert staff.get_by_test_id("task-status").inner_text() == "排队中"
+        assert staff.get_by_test_id("task-percent").inner_text() == "0%"
+        # What the bar shows, sampled in the page itself: a reload would lose the samples.
+        staff.evaluate(
+            """() => {
+                const bar = document.querySelector('[data-testid="task-bar"]');
+                window.seen = [];
+                setInterval(() => window.seen.push(bar.value / bar.max), 20);
+            }"""
+        )
+    staff.get_by_test_id("task-result").wait_for(state="visible", timeout=30_000)
+    assert staff.get_by_test_id("task-status").inner_text() == "已完成"
+    assert staff.get_by_test_id("task-percent").inner_text() == "100%"
+    assert "2025-02 考核完成" in staff.get_by_test_id("task-summary").inner_text()
+    assert "QLB 的余额未报送至期末" in staff.get_by_test_id("task-summary").inner_text()
+    seen = staff.evaluate("() => window.seen")
+    assert seen[0] == 0
+    assert seen[-1] == 1
+    assert seen == sorted(seen)  # never backwards
+    # On a phone the page fits the screen: no sideways scrolling, the bar within it.
+    staff.set_viewport_size(PHONE)
+    staff.reload()
+    assert staff.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    bar = staff.get_by_test_id("task-bar").bounding_box()
+    assert bar is not None
+    assert bar["x"] >= 0
+    assert bar["x"] + bar["width"] <= PHONE["width"]
+    staff.get_by_test_id("task-link").click()
+    staff.wait_for_url("**/insurance/assessments")
+    assert "2025-02" in staff.get_by_test_id("runs").inner_text()
     staff.close()
 
 

@@ -100,7 +100,10 @@ def test_staff_run_an_evaluation_and_see_the_cards(browser: Any, live_server: Li
     staff.goto(live_server.url + "/stations/evaluations")
     staff.get_by_label("考核期间").fill("2025-02")
     staff.get_by_role("button", name="运行考核").click()
-    assert "2025-02 考核完成" in staff.get_by_role("status").inner_text()
+    # The worker evaluates; the task's page links to the run once it is done.
+    staff.get_by_test_id("task-result").wait_for(state="visible", timeout=30_000)
+    assert "2025-02 考核完成" in staff.get_by_test_id("task-summary").inner_text()
+    staff.get_by_test_id("task-link").click()
     board = staff.get_by_test_id("scoreboard").inner_text()
     assert "黄牌" in board or "红牌" in board
     staff.close()

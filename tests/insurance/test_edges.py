@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from gonghui.insurance.store import BalanceStore
 from tests.insurance import bank_rules
 from tests.insurance.scenario import close_january, send_file
 from tests.insurance.test_api import bank_token
+from tests.jobs.tasks import finished_task
 from tests.world import World, csrf_of, login, post_form
 
 
@@ -86,7 +88,7 @@ def test_the_page_and_the_api_refuse_an_unfinished_or_unreported_month_alike(
 
 
 def test_the_operator_ticks_the_override_and_the_page_says_which_bank_was_late(
-    client: TestClient, db: Session, world: World, store: BalanceStore, plan: Plan
+    app: FastAPI, client: TestClient, db: Session, world: World, store: BalanceStore, plan: Plan
 ) -> None:
     send_file(db, store, world.bank_ytb, [f"{world.card_a},2025-01-31,3000.00"])
     db.commit()
@@ -94,9 +96,9 @@ def test_the_operator_ticks_the_override_and_the_page_says_which_bank_was_late(
     page = post_form(
         client, "/insurance/assessments", {"period": "2025-01", "allow_missing_banks": "1"}
     )
-    assert page.status_code == 303  # type: ignore[attr-defined]
+    task = finished_task(client, app, page)  # type: ignore[arg-type]
+    assert "QLB 的余额未报送至期末" in task["summary"]
     listing = client.get("/insurance/assessments").text
-    assert "QLB 的余额未报送至期末" in listing
     # Run at NOW, 01:00 UTC: the page reads Beijing time.
     assert "1 次，最近 2025-02-10 09:00" in listing
     token = {"X-CSRF-Token": csrf_of(client, "/home")}
@@ -105,11 +107,12 @@ def test_the_operator_ticks_the_override_and_the_page_says_which_bank_was_late(
         json={"period": "2025-01", "allow_missing_banks": True},
         headers=token,
     )
-    assert answer.json()["banks_missing"] == ["QLB"]
+    assert answer.status_code == 202
+    assert "QLB 的余额未报送至期末" in finished_task(client, app, answer)["summary"]
 
 
 def test_a_reported_finished_month_is_assessed_through_the_api(
-    client: TestClient, db: Session, world: World, store: BalanceStore, plan: Plan
+    app: FastAPI, client: TestClient, db: Session, world: World, store: BalanceStore, plan: Plan
 ) -> None:
     send_file(db, store, world.bank_ytb, [f"{world.card_a},2024-12-31,3000.00"])
     close_january(db, world, store, a="3000.00")
@@ -120,10 +123,11 @@ def test_a_reported_finished_month_is_assessed_through_the_api(
         json={"period": "2025-01"},
         headers={"X-CSRF-Token": csrf_of(client, "/home")},
     )
-    assert answer.json() == {
-        "period": "2025-01",
-        "cards_assessed": 2,
-        "eligible": 1,
-        "ineligible": 1,
-        "banks_missing": [],
-    }
+    assert answer.status_code == 202
+    assert answer.headers["location"] == answer.json()["url"]
+    assert answer.json()["status"] == "queued"
+    task = finished_task(client, app, answer)
+    assert (task["status"], task["percent"]) == ("succeeded", 100)
+    assert task["summary"] == "2025-01 考核完成：2 张卡，达标 1"
+    assert task["result_url"] == "/insurance/assessments"
+    assert db.scalars(select(AssessmentRun.eligible)).one() == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gonghui.insurance.models import BalanceImport, Claim, Plan
 from gonghui.insurance.store import BalanceStore
+from tests.jobs.tasks import finished_task, run_tasks
 from tests.world import World, csrf_of, login, post_form
 
 
@@ -44,23 +46,26 @@ def test_a_bank_may_not_upload_for_another_bank(
 
 
 def test_staff_run_an_assessment_and_a_bad_period_is_explained(
-    client: TestClient, world: World, covered: Plan
+    app: FastAPI, client: TestClient, world: World, covered: Plan
 ) -> None:
     login(client, "federation_staff")
     done = post_form(client, "/insurance/assessments", {"period": "2025-01"})
-    assert done.status_code == 303
-    assert "2025-01 考核完成：2 张卡，达标 1" in client.get("/insurance/assessments").text
+    assert done.status_code == 303  # type: ignore[attr-defined]
+    task = finished_task(client, app, done)  # type: ignore[arg-type]
+    assert task["summary"] == "2025-01 考核完成：2 张卡，达标 1"
+    assert "2025-01" in client.get("/insurance/assessments").text
     refused = post_form(client, "/insurance/assessments", {"period": "2025/01"})
     assert refused.status_code == 422
     assert "应为 YYYY-MM" in refused.text
 
 
 def test_a_bank_sees_its_own_pass_rates_and_not_the_federation_figures(
-    client: TestClient, world: World, covered: Plan
+    app: FastAPI, client: TestClient, world: World, covered: Plan
 ) -> None:
     """Issue 13.5: the bank operator saw the federation-wide dashboard (payouts by unit)."""
     login(client, "federation_staff")
     post_form(client, "/insurance/assessments", {"period": "2025-01"})
+    run_tasks(app)
     client.post("/logout", data={"csrf_token": csrf_of(client, "/home")})
     login(client, "bank_operator")
     assert client.get("/insurance/dashboard").status_code == 403

@@ -18,6 +18,7 @@ from gonghui.stations import tokens
 from gonghui.stations.models import Complaint, Feedback, Rating, Score, Visit
 from gonghui.stations.rules import Amenity, PositionType
 from tests.conftest import NOW
+from tests.jobs.tasks import finished_task
 from tests.stations.helpers import STAFF, position
 from tests.stations.scene import build
 from tests.world import World, csrf_of, login
@@ -224,7 +225,7 @@ def test_the_dashboard_figures_match_the_page_data_and_the_managers_scope(
 
 
 def test_staff_run_an_evaluation_and_read_its_scoreboard(
-    client: TestClient, db: Session, world: World
+    app: FastAPI, client: TestClient, db: Session, world: World
 ) -> None:
     found = position(db, "APIEVAL")
     db.commit()
@@ -237,9 +238,14 @@ def test_staff_run_an_evaluation_and_read_its_scoreboard(
     headers = {"X-CSRF-Token": csrf_of(client, "/home")}
     still_open = client.post(f"{API}/evaluations", json={"period": "2025-02"}, headers=headers)
     assert (still_open.status_code, _code(still_open)) == (422, "period_open")
-    done = client.post(f"{API}/evaluations", json={"period": "2025-01"}, headers=headers).json()
-    scores = db.scalars(select(Score).where(Score.run_id == done["run_id"])).all()
+    queued = client.post(f"{API}/evaluations", json={"period": "2025-01"}, headers=headers)
+    assert queued.status_code == 202
+    task = finished_task(client, app, queued)
+    run_id = int(task["result_url"].rsplit("/", 1)[1])
+    done = client.get(f"{API}/evaluations/{run_id}").json()["run"] | {"run_id": run_id}
+    scores = db.scalars(select(Score).where(Score.run_id == run_id)).all()
     assert done["evaluated"] == len(scores) == done["green"] + done["yellow"] + done["red"]
+    assert f"共{len(scores)}个阵地" in task["summary"]
     twice = client.post(f"{API}/evaluations", json={"period": "2025-01"}, headers=headers)
     assert (twice.status_code, _code(twice)) == (409, "already_evaluated")
     runs = client.get(f"{API}/evaluations").json()

@@ -8,6 +8,7 @@ import io
 from dataclasses import fields
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx2 import Response
 from openpyxl import load_workbook
@@ -40,6 +41,7 @@ from gonghui.stations.rules import (
 )
 from gonghui.stations.scoring import RuleSet
 from tests.conftest import NOW
+from tests.jobs.tasks import finished_task
 from tests.stations.helpers import STAFF, position
 from tests.templates import filled_with_example
 from tests.world import World, csrf_of, login
@@ -537,7 +539,7 @@ def _rules(**changes: int) -> dict[str, str]:
 
 
 def test_staff_publish_a_rule_set_and_the_next_evaluation_uses_it(
-    client: TestClient, db: Session, world: World
+    app: FastAPI, client: TestClient, db: Session, world: World
 ) -> None:
     found = position(db, "RULES")
     db.commit()
@@ -562,7 +564,7 @@ def test_staff_publish_a_rule_set_and_the_next_evaluation_uses_it(
 
     run = _post(client, "/stations/evaluations", {"period": "2025-01"})
     assert run.status_code == 303
-    board = client.get(run.headers["location"]).text
+    board = client.get(finished_task(client, app, run)["result_url"]).text
     assert "规则第1版（试行宽松标准）" in board
     assert "绿牌（达标）" in board
     version = db.scalars(select(RuleSetVersion)).one()

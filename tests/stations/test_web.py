@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from gonghui.core.settings import Settings
 from gonghui.stations import tokens
 from gonghui.stations.models import Complaint, Rating, Visit
 from tests.conftest import NOW
+from tests.jobs.tasks import finished_task
 from tests.stations.helpers import position
 from tests.world import World, csrf_of, login, post_form
 
@@ -103,14 +105,15 @@ def test_a_visitor_without_an_account_checks_in_with_phone_and_occupation(
 
 
 def test_staff_run_an_evaluation_and_see_the_card_it_earns(
-    client: TestClient, db: Session, world: World
+    app: FastAPI, client: TestClient, db: Session, world: World
 ) -> None:
     found = position(db, "EVAL")
     db.commit()
     login(client, world.users[Role.FEDERATION_STAFF])
     answer = post_form(client, "/stations/evaluations", {"period": "2025-01"})
     assert answer.status_code == 303  # type: ignore[attr-defined]
-    board = client.get(answer.headers["location"])  # type: ignore[attr-defined]
+    task = finished_task(client, app, answer)  # type: ignore[arg-type]
+    board = client.get(task["result_url"])
     assert "黄牌" in board.text
     detail = client.get(f"/stations/positions/{found.id}").text
     assert "黄牌整改中" in detail

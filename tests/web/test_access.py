@@ -135,6 +135,11 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/retirement/me"): {R.MEMBER},
     ("GET", "/retirement/impact"): ROLL_KEEPERS,
     ("GET", "/retirement/impact.xlsx"): ROLL_KEEPERS,
+    ("POST", "/retirement/impact/export"): ROLL_KEEPERS,
+    # A task is its starter's (and admins'): anyone signed in may ask; others' answer 404.
+    ("GET", "/jobs/tasks/{task_id}"): ALL_ROLES,
+    ("GET", "/jobs/tasks/{task_id}/result"): ALL_ROLES,
+    ("GET", "/api/v1/jobs/tasks/{task_id}"): ALL_ROLES,
     ("GET", "/api/v1/openapi.json"): ANYONE,
     ("GET", "/api/v1/health"): ANYONE,
     ("GET", "/api/v1/me"): ALL_ROLES,
@@ -173,6 +178,7 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/api/v1/retirement/age"): ANYONE,
     ("GET", "/api/v1/retirement/pension"): ANYONE,
     ("GET", "/api/v1/retirement/impact"): ROLL_KEEPERS,
+    ("POST", "/api/v1/retirement/impact/exports"): ROLL_KEEPERS,
     ("GET", "/wallet"): WALLET_USERS,
     ("POST", "/wallet/relatives"): WALLET_USERS,
     ("POST", "/wallet/relatives/{relationship_id}/confirm"): WALLET_USERS,
@@ -346,6 +352,7 @@ def _concrete(path: str, world: World, token_id: int, extra: dict[str, str]) -> 
         .replace("{purpose}", "balance_sharing")
         .replace("{application_id}", "1")
         .replace("{name}", "housekeeping.purge")
+        .replace("{task_id}", "1")
         .replace("/static", "/static/app.css")
     )
 

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     worker_silence_seconds: int = Field(default=45, ge=3, le=3600)
     # 网络安全法 art. 21: network logs are kept no less than six months; only more is allowed.
     audit_keep_days: int = Field(default=180, ge=180, le=36500)
+    # A balance or roll file larger than this is imported by the worker as a task (with a
+    # progress page) rather than inside the upload's request; 0 sends every file to the worker.
+    sync_import_max_bytes: int = Field(default=1024 * 1024, ge=0, le=1024 * 1024 * 1024)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission, Role
@@ -21,7 +22,6 @@ from gonghui.insurance.schemas import (
     AmendmentIn,
     AmendmentOut,
     AssessmentIn,
-    AssessmentOut,
     BalanceBatchIn,
     BalanceBatchOut,
     ClaimOut,
@@ -36,6 +36,8 @@ from gonghui.insurance.schemas import (
     TermChangeOut,
 )
 from gonghui.insurance.web import Balances
+from gonghui.jobs.starting import TaskOut, accepted, queue_task
+from gonghui.jobs.tasks import ASSESSMENT
 from gonghui.members import banks
 from gonghui.members import queries as member_queries
 from gonghui.members.queries import Bank
@@ -84,37 +86,42 @@ def push_balances(
     )
 
 
-@router.post("/assessments", response_model=AssessmentOut)
+@router.post(
+    "/assessments",
+    status_code=202,
+    response_model=TaskOut,
+    responses={202: {"description": "已排队；`Location` 为任务地址"}},
+)
 def run_assessment(
+    request: Request,
     body: AssessmentIn,
     db: Db,
     now: Now,
-    store: Balances,
     actor: Annotated[Actor, Depends(api_permitted(Permission.INSURANCE_MANAGE))],
-) -> AssessmentOut:
-    """Run the assessment of a finished period; refused (422 `period_open` or
-    `balances_incomplete`) as the page and the CLI refuse it."""
+) -> JSONResponse:
+    """Queue the assessment of a finished period for the worker; answers 202 with the task's
+    URL (`Location`, and `url` in the body), which gives its progress and then its result.
+    Refused at once (422 `period_open` or `balances_incomplete`) as the page and the CLI
+    refuse it."""
     try:
         month = parse_month(body.period, "考核期间")
     except InputError as error:
         raise input_error("bad_period", error) from None
-    summary = assessment.assess(
+    assessment.check_assessable(
         db,
         service.plan_by_code(db, body.plan_code),
         month,
         actor=actor,
         now=now,
-        store=store,
         allow_missing_banks=body.allow_missing_banks,
     )
-    db.commit()
-    return AssessmentOut(
-        period=summary.period,
-        cards_assessed=summary.cards_assessed,
-        eligible=summary.eligible,
-        ineligible=summary.ineligible,
-        banks_missing=list(summary.banks_missing),
-    )
+    parameters = {
+        "period": f"{month:%Y-%m}",
+        "plan_code": body.plan_code,
+        "allow_missing_banks": body.allow_missing_banks,
+    }
+    task = queue_task(request, db, ASSESSMENT, parameters, actor=actor, now=now)
+    return accepted(request, task)
 
 
 def _holding_in_reach(db: Db, actor: Actor, card_no: str) -> int:

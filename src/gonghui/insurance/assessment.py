@@ -10,6 +10,7 @@ pass rates and the new coverage rows come back to the database.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -223,6 +224,7 @@ def assess(
     now: datetime,
     store: BalanceStore,
     allow_missing_banks: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> AssessmentSummary:
     """Assess the period containing `month` under the plan version in force at its end.
 
@@ -231,24 +233,23 @@ def assess(
     otherwise be assessed on stale balances. `allow_missing_banks` assesses anyway (a bank's
     outage should not hold back every other bank's members); the audit row names the banks, and
     a re-run once their files arrive adds the cover they then earn.
+
+    `progress(done, total, stage)` hears of each of its four steps as it starts: the work is
+    set-based, so it moves by steps, not by cards.
     """
-    actor.require(Permission.INSURANCE_MANAGE)
-    period = period_containing(month, service.version_on(session, plan, month).period_kind)
-    _require_finished(period, now)
-    missing = banks_not_reaching(session, plan, period)
-    if missing and not allow_missing_banks:
-        raise InvalidInput(
-            "balances_incomplete",
-            f"以下银行的余额文件尚未报送至 {period.end}，暂不能考核 {_name(period)}："
-            + "、".join(missing.values()),
-        )
+    period, missing = check_assessable(
+        session, plan, month, actor=actor, now=now, allow_missing_banks=allow_missing_banks
+    )
     started = time.perf_counter()
     version = service.version_on(session, plan, period.end)
     terms = service.terms_of(version)
     results_path = f"assessments/{plan.code}/{period.start:%Y-%m}.parquet"
-    decided = _decide_all(session, plan, period, terms, store, results_path)
+    step = progress or _silent
+    decided = _decide_all(session, plan, period, terms, store, results_path, step)
+    step(STEPS - 1, STEPS, "授予保障")
     run = _record_run(session, plan, version, period, decided, results_path, now)
     granted = _grant_coverage(session, plan, version, run, period, terms, decided, now)
+    step(STEPS, STEPS, "完成")
     summary = AssessmentSummary(
         period=period.code,
         cards_assessed=decided.assessed,
@@ -284,6 +285,38 @@ def assess(
         },
     )
     return summary
+
+
+STEPS = 4
+
+
+def _silent(_done: int, _total: int, _stage: str) -> None:
+    """Nobody watches a run from the CLI or the schedule."""
+
+
+def check_assessable(
+    session: Session,
+    plan: Plan,
+    month: date,
+    *,
+    actor: Actor,
+    now: datetime,
+    allow_missing_banks: bool = False,
+) -> tuple[Period, dict[str, str]]:
+    """The refusals `assess` would give, without its work: what a page checks before it
+    queues the assessment as a task, so that the form comes back at once with the reason. The
+    period, and the banks assessed without their files reaching its end."""
+    actor.require(Permission.INSURANCE_MANAGE)
+    period = period_containing(month, service.version_on(session, plan, month).period_kind)
+    _require_finished(period, now)
+    missing = banks_not_reaching(session, plan, period)
+    if missing and not allow_missing_banks:
+        raise InvalidInput(
+            "balances_incomplete",
+            f"以下银行的余额文件尚未报送至 {period.end}，暂不能考核 {_name(period)}："
+            + "、".join(missing.values()),
+        )
+    return period, missing
 
 
 def _name(period: Period) -> str:
@@ -330,8 +363,15 @@ def banks_not_reaching(session: Session, plan: Plan, period: Period) -> dict[str
 
 
 def _decide_all(
-    session: Session, plan: Plan, period: Period, terms: Terms, store: BalanceStore, results: str
+    session: Session,
+    plan: Plan,
+    period: Period,
+    terms: Terms,
+    store: BalanceStore,
+    results: str,
+    step: Callable[[int, int, str], None],
 ) -> _Decided:
+    step(0, STEPS, "读取会员卡")
     inside, before = _parts(session, store, period)
     enrolled = service.enrolled_unit_ids(session, plan, period.end)
     codes = {bank.id: bank.code for bank in member_queries.all_banks(session)}
@@ -351,10 +391,12 @@ def _decide_all(
             f"AS unit_enrolled FROM {staged(path, _HOLDING_TYPES)}",
             {"units": sorted(enrolled)},
         )
+        step(1, STEPS, "汇总日均余额")
         connection.execute(
             f"CREATE TEMP TABLE sums AS {fen_days_sql(inside, before)}",
             {"start": period.start, "end": period.end},
         )
+        step(2, STEPS, "判定资格")
         decide(connection, period, terms)
         store.write_part(
             connection,

@@ -11,13 +11,15 @@ from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.charts import Series, bar_chart, line_chart
-from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
+from gonghui.core.errors import ImportRejected, InvalidInput
 from gonghui.core.inputs import MAX_ID, InputError, input_error, parse_month
 from gonghui.core.money import fen_to_yuan
 from gonghui.core.tabular import write_xlsx
 from gonghui.insurance import assessment, figures, queries, service
 from gonghui.insurance.balances import Source, import_balances
 from gonghui.insurance.web import Balances
+from gonghui.jobs.starting import queue_task, queue_upload, to_task_page, too_big_for_request
+from gonghui.jobs.tasks import ASSESSMENT, BALANCE_IMPORT
 from gonghui.members import queries as member_queries
 from gonghui.web.deps import Csrf, Db, Now, flash, permitted, read_upload, render
 from gonghui.web.responses import download
@@ -58,6 +60,11 @@ def balances_upload(
 ) -> Response:
     bank = member_queries.bank_for(db, actor, bank_id)
     content = read_upload(file, MAX_BALANCE_FILE)
+    if too_big_for_request(request, content):
+        # A big file is checked and written by the worker; its page shows how it went.
+        parameters = {"bank_id": bank.id, "filename": file.filename or ""}
+        task = queue_upload(request, db, BALANCE_IMPORT, content, parameters, actor=actor, now=now)
+        return to_task_page(task)
     try:
         report = import_balances(
             db,
@@ -116,19 +123,18 @@ def run_assessment(
     request: Request,
     db: Db,
     now: Now,
-    store: Balances,
     actor: Manager,
     period: Annotated[str, Form()] = "",
     allow_missing_banks: Annotated[bool, Form()] = False,
 ) -> Response:
     try:
-        summary = assessment.assess(
+        month = _period_month(period)
+        assessment.check_assessable(
             db,
             service.plan_by_code(db),
-            _period_month(period),
+            month,
             actor=actor,
             now=now,
-            store=store,
             allow_missing_banks=allow_missing_banks,
         )
     except InvalidInput as refused:
@@ -142,18 +148,10 @@ def run_assessment(
             "allow_missing_banks": allow_missing_banks,
         }
         return render(request, "insurance/assessments.html", context, actor=actor, status_code=422)
-    except DomainError:
-        db.rollback()
-        raise
-    db.commit()
-    late = (
-        f"；{'、'.join(summary.banks_missing)} 的余额未报送至期末" if summary.banks_missing else ""
-    )
-    flash(
-        request,
-        f"{summary.period} 考核完成：{summary.cards_assessed} 张卡，达标 {summary.eligible}{late}",
-    )
-    return RedirectResponse("/insurance/assessments", status_code=303)
+    # The province's assessment takes minutes: the worker runs it; its page shows the progress.
+    parameters = {"period": f"{month:%Y-%m}", "allow_missing_banks": allow_missing_banks}
+    task = queue_task(request, db, ASSESSMENT, parameters, actor=actor, now=now)
+    return to_task_page(task)
 
 
 def _period_month(text: str) -> date:

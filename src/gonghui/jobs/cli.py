@@ -64,3 +64,17 @@ def run_job(name: Annotated[str, typer.Argument(help="任务名，如 wallet.rel
     except Exception as error:  # noqa: BLE001 - recorded on the run; the operator sees why
         fail(f"{name} 运行失败：{error}")
     console.print(f"{JOBS[name].label}：{run.summary}")
+
+
+@jobs_app.command("run-tasks")
+def run_tasks() -> None:
+    """立即在本进程运行所有排队中的任务（网页或接口发起的考核、导入、导出等），不必等待后台任务进程。"""
+    queue = Queue(load_settings())
+    waiting = queue.tasks.waiting()
+    with queue.beating():
+        for task_id in waiting:
+            status = queue.tasks.run(task_id)
+            label = status.label if status else "已由其他进程运行"
+            console.print(f"任务 {task_id}：{label}")
+    if not waiting:
+        console.print("没有排队中的任务")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core import outbox
@@ -14,7 +14,7 @@ from gonghui.core.errors import NotFound
 from gonghui.jobs import queries, service
 from gonghui.jobs.catalogue import JOBS
 from gonghui.jobs.worker import Queue
-from gonghui.web.deps import Csrf, Db, Now, flash, get_settings, permitted, render
+from gonghui.web.deps import Csrf, Db, Now, flash, permitted, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,11 +23,15 @@ PAGE = "/admin/jobs"
 
 
 def queue_of(request: Request) -> Queue:
+    return queue_for(request.app)
+
+
+def queue_for(app: FastAPI) -> Queue:
     """The app's handle on the queue, made on first use (pages that never queue need none)."""
-    queue: Queue | None = getattr(request.app.state, "job_queue", None)
+    queue: Queue | None = getattr(app.state, "job_queue", None)
     if queue is None:
-        queue = Queue(get_settings(request), request.app.state.clock)
-        request.app.state.job_queue = queue
+        queue = Queue(app.state.settings, app.state.clock)
+        app.state.job_queue = queue
     return queue
 
 

@@ -21,8 +21,10 @@ from gonghui.core.clock import Clock, clock_from
 from gonghui.core.db import engine_for, session_factory
 from gonghui.core.logging import get_logger
 from gonghui.core.settings import Settings
+from gonghui.insurance.store import store_for
 from gonghui.jobs.catalogue import JOBS
 from gonghui.jobs.runner import JobBusy, Runner, wall_clock, worker_name
+from gonghui.jobs.task_runner import TaskRunner
 
 log = get_logger(__name__)
 RETRIES = 3
@@ -69,6 +71,32 @@ class Queue:
         for job in JOBS.values():
             if job.schedule is not None:
                 self._periodic(job.name)
+        # One-off tasks are not retried by huey: a failure is recorded for its starter to read,
+        # and a task whose worker died is queued again by `TaskRunner.recover`.
+        self.tasks = TaskRunner(
+            settings,
+            self.runner.factory,
+            self.clock,
+            self.runner.worker,
+            self.huey.storage,
+            store_for(settings),
+        )
+        self._one_off = self.huey.task(name="gonghui.task")(self._run_task)
+
+    def _run_task(self, task_id: int) -> None:
+        self.tasks.run(task_id)
+
+    def enqueue_task(self, task_id: int) -> None:
+        self._one_off(task_id)
+
+    def run_pending(self) -> int:
+        """Run every message waiting on the queue, here and now (tests and demos that have no
+        worker process). Returns how many ran."""
+        count = 0
+        while (message := self.huey.dequeue()) is not None:
+            self.huey.execute(message)
+            count += 1
+        return count
 
     def _run(self, name: str, trigger: str, task: Task | None = None) -> None:
         attempt = 1 + RETRIES - (task.retries if task is not None else RETRIES)
@@ -95,7 +123,11 @@ class Queue:
         self._task(name, trigger)
 
     def pending(self) -> list[str]:
-        return [task.args[0] for task in self.huey.pending() if task.args]
+        return [
+            task.args[0]
+            for task in self.huey.pending()
+            if task.args and isinstance(task.args[0], str)
+        ]
 
     @contextmanager
     def beating(self) -> Iterator[None]:
@@ -110,6 +142,8 @@ class Queue:
                     self.runner.beat(started)
                     for name in self.runner.recover():
                         self.enqueue(name, "recovery")
+                    for task_id in self.tasks.recover():
+                        self.enqueue_task(task_id)
                 except Exception:
                     log.exception("worker.beat_failed")
                 # Three beats within the silence that declares a worker dead.
@@ -131,6 +165,9 @@ class Queue:
         for job in JOBS.values():
             if job.schedule is not None:
                 self.enqueue(job.name, "startup")
+        for task_id in self.tasks.waiting():
+            # A task queued twice runs once: the runner claims only a queued task.
+            self.enqueue_task(task_id)
         consumer = self.huey.create_consumer(
             workers=threads, periodic=True, worker_type="thread", shutdown_timeout=60
         )

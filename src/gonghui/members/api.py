@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import JSONResponse
 
 from gonghui.core.audit import ID_VIEWED
 from gonghui.core.auth import Actor, Permission
+from gonghui.jobs.starting import TaskOut, accepted, queue_upload, too_big_for_request
+from gonghui.jobs.tasks import ROLL_IMPORT
 from gonghui.members import banks, queries, service
 from gonghui.members.imports import import_file
 from gonghui.members.schemas import (
@@ -130,17 +133,33 @@ def list_cards(
     return PageOut.of(results, [CardOut.of(card) for card in results.items])
 
 
-@router.post("/imports", response_model=ImportResultOut)
+@router.post(
+    "/imports",
+    response_model=ImportResultOut,
+    responses={
+        202: {
+            "model": TaskOut,
+            "description": "文件超过同步导入上限，已排队由后台任务导入；`Location` 为任务地址",
+        }
+    },
+)
 def import_roll_file(
+    request: Request,
     db: Db,
     now: Now,
     vault: Vault,
     actor: ApiActor,
     file: Annotated[UploadFile, File()],
-) -> ImportResultOut:
+) -> ImportResultOut | JSONResponse:
     """Import units, members or cards (told apart by their headers); all-or-nothing, with
-    every bad line in `error.details` on refusal."""
-    report = import_file(db, read_upload(file, MAX_UPLOAD_BYTES), actor=actor, now=now, vault=vault)
+    every bad line in `error.details` on refusal. A file over the synchronous limit
+    (`GONGHUI_SYNC_IMPORT_MAX_BYTES`) is queued for the worker: 202 with the task's URL."""
+    content = read_upload(file, MAX_UPLOAD_BYTES)
+    if too_big_for_request(request, content):
+        return accepted(
+            request, queue_upload(request, db, ROLL_IMPORT, content, {}, actor=actor, now=now)
+        )
+    report = import_file(db, content, actor=actor, now=now, vault=vault)
     db.commit()
     return ImportResultOut(
         kind=report.kind.value,

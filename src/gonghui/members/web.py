@@ -16,6 +16,8 @@ from gonghui.core.inputs import MAX_ID
 from gonghui.core.pii import IdentityVault
 from gonghui.core.sms import SmsSender
 from gonghui.insurance import queries as insurance_queries
+from gonghui.jobs.starting import queue_upload, to_task_page, too_big_for_request
+from gonghui.jobs.tasks import ROLL_IMPORT
 from gonghui.members import accounts, queries, service, sessions
 from gonghui.members.exports import export_xlsx, template_xlsx
 from gonghui.members.imports import (
@@ -315,6 +317,10 @@ def imports_upload(
     file: Annotated[UploadFile, File()],
 ) -> Response:
     content = read_upload(file, MAX_UPLOAD_BYTES)
+    if too_big_for_request(request, content):
+        # A big roll is checked and written by the worker; its page shows the rows it has done.
+        task = queue_upload(request, db, ROLL_IMPORT, content, {}, actor=actor, now=now)
+        return to_task_page(task)
     try:
         report = import_file(db, content, actor=actor, now=now, vault=vault)
     except ImportRejected as rejected:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
+from gonghui.jobs.starting import TaskOut, accepted, queue_task
+from gonghui.jobs.tasks import IMPACT_EXPORT
 from gonghui.retirement import inputs, queries
 from gonghui.retirement.schemas import AgeOut, ImpactOut, PensionOut
 from gonghui.web.deps import Db, Now, api_permitted
@@ -55,3 +58,24 @@ def retirement_impact(
     """The reform's impact on the members the caller may see (a unit officer: their unit)."""
     scoped = queries.impact_for(db, actor, business_date(now), unit_code=unit, industry=industry)
     return ImpactOut.of(scoped)
+
+
+@router.post(
+    "/impact/exports",
+    status_code=202,
+    response_model=TaskOut,
+    responses={202: {"description": "已排队；`Location` 为任务地址"}},
+)
+def queue_impact_export(
+    request: Request,
+    db: Db,
+    now: Now,
+    actor: Annotated[Actor, Depends(api_permitted(Permission.MEMBERS_VIEW))],
+    unit: Annotated[str, Query(description="统一社会信用代码：只统计该单位")] = "",
+    industry: Annotated[str, Query(description="只统计该行业")] = "",
+) -> JSONResponse:
+    """Queue the impact workbook (XLSX) for the worker; answers 202 with the task's URL, whose
+    `result_url` downloads the file once it is built."""
+    parameters = {"unit": unit.strip(), "industry": industry.strip()}
+    task = queue_task(request, db, IMPACT_EXPORT, parameters, actor=actor, now=now)
+    return accepted(request, task)

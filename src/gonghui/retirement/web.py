@@ -10,13 +10,15 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError
+from gonghui.jobs.starting import queue_task, to_task_page
+from gonghui.jobs.tasks import IMPACT_EXPORT
 from gonghui.members import queries as members
 from gonghui.retirement import display, inputs, queries
 from gonghui.retirement.export import NOTE, impact_xlsx
@@ -28,7 +30,7 @@ from gonghui.retirement.rules import (
     RetirementScenario,
     retirement_scenarios,
 )
-from gonghui.web.deps import Db, MaybeActor, Now, PageActor, permitted, render
+from gonghui.web.deps import Csrf, Db, MaybeActor, Now, PageActor, permitted, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -207,6 +209,21 @@ def impact_page(
         },
         actor=actor,
     )
+
+
+@router.post("/retirement/impact/export", dependencies=[Csrf])
+def queue_impact_export(
+    request: Request,
+    db: Db,
+    now: Now,
+    actor: ImpactViewer,
+    unit: Annotated[str, Form()] = "",
+    industry: Annotated[str, Form()] = "",
+) -> Response:
+    """The province's workbook is built by the worker; its page offers the download."""
+    parameters = {"unit": unit.strip(), "industry": industry.strip()}
+    task = queue_task(request, db, IMPACT_EXPORT, parameters, actor=actor, now=now)
+    return to_task_page(task)
 
 
 @router.get("/retirement/impact.xlsx")

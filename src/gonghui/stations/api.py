@@ -13,9 +13,12 @@ import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from gonghui.core.auth import Actor, Permission, tokens_equal
 from gonghui.core.errors import InvalidInput, NotFound
+from gonghui.jobs.starting import TaskOut, accepted, queue_task
+from gonghui.jobs.tasks import EVALUATION
 from gonghui.stations import evaluation, finder, queries, service, tokens
 from gonghui.stations.dashboard import dashboard
 from gonghui.stations.feedback import Stars, file_complaint, leave_feedback, rate_visit
@@ -28,7 +31,6 @@ from gonghui.stations.schemas import (
     ComplaintOut,
     DashboardOut,
     EvaluateIn,
-    EvaluateOut,
     NearbyOut,
     PositionDetailOut,
     PositionOut,
@@ -213,12 +215,20 @@ def run_scoreboard(run_id: Id, db: Db, actor: Viewer, page: PageNo = 1) -> Score
     )
 
 
-@router.post("/evaluations", response_model=EvaluateOut)
-def run_evaluation(body: EvaluateIn, db: Db, now: Now, actor: Manager) -> EvaluateOut:
-    """Evaluate every open position over a finished period and give the cards it earns."""
-    summary = evaluation.evaluate(db, body.period, actor=actor, now=now)
-    db.commit()
-    return EvaluateOut.of(summary)
+@router.post(
+    "/evaluations",
+    status_code=202,
+    response_model=TaskOut,
+    responses={202: {"description": "已排队；`Location` 为任务地址"}},
+)
+def run_evaluation(
+    request: Request, body: EvaluateIn, db: Db, now: Now, actor: Manager
+) -> JSONResponse:
+    """Queue the evaluation of every open position over a finished period (and the cards it
+    earns) for the worker; answers 202 with the task's URL, whose `result_url` is the run."""
+    evaluation.check_evaluable(db, body.period, actor=actor, now=now)
+    task = queue_task(request, db, EVALUATION, {"period": body.period}, actor=actor, now=now)
+    return accepted(request, task)
 
 
 @router.post("/visits/{visit_id}/complaint", response_model=ComplaintOut, status_code=201)

@@ -238,8 +238,9 @@ SCORE_COLUMNS = (
 )
 
 
-def evaluate(session: Session, period_text: str, *, actor: Actor, now: datetime) -> RunSummary:
-    """Score every open position over a finished period and give the cards it earns."""
+def check_evaluable(session: Session, period_text: str, *, actor: Actor, now: datetime) -> Period:
+    """The refusals `evaluate` would give, without its work: what a page or the API checks
+    before it queues the evaluation as a task, so that the refusal comes back at once."""
     actor.require(Permission.STATIONS_MANAGE)
     try:
         period = parse_period(period_text)
@@ -257,6 +258,13 @@ def evaluate(session: Session, period_text: str, *, actor: Actor, now: datetime)
     if latest is not None and period.end <= latest:
         # Cards follow one another in time: an older period judged now would undo newer ones.
         raise InvalidInput("period_behind", f"已考核至 {latest}，不能再考核更早的期间")
+    return period
+
+
+def evaluate(session: Session, period_text: str, *, actor: Actor, now: datetime) -> RunSummary:
+    """Score every open position over a finished period and give the cards it earns."""
+    period = check_evaluable(session, period_text, actor=actor, now=now)
+    today = business_date(now)
     started = time.perf_counter()
     version = current_rule_set(session, actor=actor, now=now)
     rules = RuleSet.from_dict(version.values)

@@ -10,6 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.jobs.starting import queue_task, to_task_page
+from gonghui.jobs.tasks import EVALUATION
 from gonghui.stations import deadlines, evaluation, finder, queries, service, tokens
 from gonghui.stations.feedback import Stars, file_complaint, leave_feedback, rate_visit
 from gonghui.stations.mapsvg import map_svg
@@ -312,14 +314,11 @@ def evaluations(request: Request, db: Db, actor: Viewer) -> Response:
 def run_evaluation(
     request: Request, db: Db, now: Now, actor: Manager, period: Annotated[str, Form()] = ""
 ) -> Response:
-    summary = evaluation.evaluate(db, period, actor=actor, now=now)
-    db.commit()
-    flash(
-        request,
-        f"{summary.period} 考核完成：共{summary.evaluated}个阵地，达标{summary.green}个，"
-        f"黄牌{summary.yellow}个，红牌{summary.red}个",
-    )
-    return _redirect(f"/stations/evaluations/{summary.run_id}")
+    """Queued for the worker: every open position of the province is scored. Its page shows
+    the progress, then links to the run (or says in Chinese why it was refused)."""
+    evaluation.check_evaluable(db, period, actor=actor, now=now)
+    task = queue_task(request, db, EVALUATION, {"period": period.strip()}, actor=actor, now=now)
+    return to_task_page(task)
 
 
 @router.get("/stations/evaluations/{run_id}")

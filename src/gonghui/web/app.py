@@ -30,6 +30,7 @@ from gonghui.insurance import web_operations as insurance_operations
 from gonghui.insurance import web_plans as insurance_plans
 from gonghui.insurance.store import store_for
 from gonghui.jobs import web as jobs_web
+from gonghui.jobs import web_tasks as jobs_tasks
 from gonghui.members import api as members_api
 from gonghui.members import web as members_web
 from gonghui.members import web_banks as members_banks
@@ -76,6 +77,7 @@ def create_app(
     app.state.balance_store = store_for(settings)
     app.state.documents = ContentStore(settings.storage_dir)
     app.state.sms = sms_sender_for(settings)
+    app.state.task_desk = jobs_tasks.Desk(app)
 
     app.add_middleware(SecurityHeaders, hsts=settings.environment is Environment.PRODUCTION)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
@@ -104,6 +106,7 @@ def create_app(
     app.include_router(consents_web.router)
     app.include_router(members_banks.router)
     app.include_router(jobs_web.router)
+    app.include_router(jobs_tasks.router)
     app.include_router(web_metrics.router)
     app.include_router(retirement_web.router)
     app.include_router(insurance_web.router)
@@ -121,6 +124,7 @@ def create_app(
     app.include_router(insurance_api.router, prefix=API_PREFIX)
     app.include_router(wallet_api.router, prefix=API_PREFIX)
     app.include_router(stations_api.router, prefix=API_PREFIX)
+    app.include_router(jobs_tasks.api_router, prefix=API_PREFIX)
     return app
 
 
