@@ -1,7 +1,7 @@
 """job tasks: one-off work started from a page or the API, with its progress
 
 Revision ID: b7d4e2a91c05
-Revises: 4cfbfff80c14
+Revises: 05118706d34d
 Create Date: 2026-12-04 17:50:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import gonghui.core.db
 
 revision: str = "b7d4e2a91c05"
-down_revision: str | None = "4cfbfff80c14"
+down_revision: str | None = "05118706d34d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
