@@ -248,8 +248,10 @@ def test_the_officer_exports_their_own_unit_with_full_id_numbers(
     response = client.get("/exports/members.xlsx")
     assert "filename*=UTF-8''" in response.headers["content-disposition"]
     rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
-    assert rows[0][:2] == ("姓名", "身份证号")
-    assert [row[1] for row in rows[1:]] == [world.member_a_id_number]
+    caption, header, *members = rows
+    assert str(caption[0]).startswith("会员名册 · 测试单位工会干部 导出于 ")
+    assert header[:2] == ("姓名", "身份证号")
+    assert [row[1] for row in members] == [world.member_a_id_number]
 
 
 def test_a_member_named_like_a_formula_exports_as_text(
@@ -263,8 +265,8 @@ def test_a_member_named_like_a_formula_exports_as_text(
     db.commit()
     login(client, "unit_officer")
     sheet = load_workbook(io.BytesIO(client.get("/exports/members.xlsx").content)).active
-    assert sheet["A2"].value == evil
-    assert sheet["A2"].data_type == "s"
+    assert sheet["A3"].value == evil  # under the title row and the header
+    assert sheet["A3"].data_type == "s"
 
 
 def test_the_openapi_schema_lists_the_api(client: TestClient) -> None:
