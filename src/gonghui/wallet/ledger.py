@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,7 @@ MAX_KEY_LENGTH = 128
 ACCOUNTS = table_of(Account)
 POSTINGS = table_of(Posting)
 ENTRIES = table_of(Entry)
+TRANSFERS = table_of(Transfer)
 REQUESTS = table_of(IdempotentRequest)
 
 
@@ -209,6 +210,65 @@ def post(
     return posting_id
 
 
+_NEW_POSTINGS = insert(POSTINGS).returning(POSTINGS.c.id, sort_by_parameter_order=True)
+
+
+def post_many(
+    session: Session,
+    kind: str,
+    postings: Sequence[tuple[int | None, Sequence[tuple[AccountRef, Fen]]]],
+    *,
+    at: datetime,
+    actor_label: str,
+    locked: Locked,
+) -> list[int]:
+    """`post` for a batch of postings of one kind whose accounts this transaction has locked
+    (`locked`), each account in at most one of them: one guarded UPDATE per account, the
+    postings and their entries each sent as one batch. All or nothing, as `post` is for one.
+    `postings`: (transfer id, legs) pairs. Returns the posting ids in the same order."""
+    if not postings:
+        return []
+    moves = []
+    for _, legs in postings:
+        check_balanced(legs)
+        moves += [
+            {"account_id": locked.ids[ref.key], "amount_fen": amount}
+            for ref, amount in legs
+            if not ref.kind.external
+        ]
+    moves.sort(key=lambda move: move["account_id"])
+    if len({move["account_id"] for move in moves}) != len(moves):
+        raise ValueError("post_many: an account appears in more than one posting")
+    if moves:
+        changed = session.execute(_MOVE, moves)
+        if changed.rowcount != len(moves):  # type: ignore[attr-defined]
+            raise WalletRefused(Refusal.INSUFFICIENT_BALANCE)
+    rows = [
+        {"kind": kind, "transfer_id": transfer_id, "at": at, "actor_label": actor_label, "memo": ""}
+        for transfer_id, _ in postings
+    ]
+    posting_ids: list[int] = list(session.execute(_NEW_POSTINGS, rows).scalars())
+    session.execute(
+        _NEW_ENTRY,
+        [
+            {"posting_id": posting_id, "account_id": locked.ids[ref.key], "amount_fen": amount}
+            for posting_id, (_, legs) in zip(posting_ids, postings, strict=True)
+            for ref, amount in legs
+        ],
+    )
+    moved = [
+        (posting_id, transfer_id, sum(amount for _, amount in legs if amount > 0))
+        for posting_id, (transfer_id, legs) in zip(posting_ids, postings, strict=True)
+    ]
+
+    def report() -> None:
+        for posting_id, transfer_id, fen in moved:
+            money_moved(kind, fen, posting=posting_id, transfer=transfer_id, actor=actor_label)
+
+    after_commit(session, report)
+    return posting_ids
+
+
 def balance_of(session: Session, ref: AccountRef) -> Fen:
     value = session.scalar(select(Account.balance_fen).where(Account.key == ref.key))
     return value or 0
@@ -315,62 +375,97 @@ def _recorded_answer(
     return answer
 
 
+_EXTERNAL = [kind for kind in AccountKind if kind.external]
+# Each check is one set-based query that returns only the rows in breach, so that the check
+# costs a few scans of the ledger however many accounts and transfers it holds (no row of a
+# healthy ledger travels to Python).
+_UNBALANCED = (
+    select(ENTRIES.c.posting_id, func.sum(ENTRIES.c.amount_fen), func.count())
+    .group_by(ENTRIES.c.posting_id)
+    .having((func.sum(ENTRIES.c.amount_fen) != 0) | (func.count() < 2))  # noqa: PLR2004
+)
+_EMPTY = (
+    select(func.count())
+    .select_from(POSTINGS)
+    .where(~select(ENTRIES.c.id).where(ENTRIES.c.posting_id == POSTINGS.c.id).exists())
+)
+_TOTALS = (
+    select(ENTRIES.c.account_id, func.sum(ENTRIES.c.amount_fen).label("total"))
+    .group_by(ENTRIES.c.account_id)
+    .subquery()
+)
+_ACCOUNT_TOTAL = func.coalesce(_TOTALS.c.total, 0)
+_ACCOUNTS_IN_BREACH = (
+    select(ACCOUNTS.c.key, ACCOUNTS.c.kind, ACCOUNTS.c.balance_fen, _ACCOUNT_TOTAL.label("total"))
+    .select_from(ACCOUNTS.outerjoin(_TOTALS, _TOTALS.c.account_id == ACCOUNTS.c.id))
+    .where(
+        (ACCOUNTS.c.kind.not_in(_EXTERNAL) & (_ACCOUNT_TOTAL < 0))
+        | (ACCOUNTS.c.balance_fen.is_not(None) & (ACCOUNTS.c.balance_fen != _ACCOUNT_TOTAL))
+    )
+    .order_by(ACCOUNTS.c.id)
+)
+_PENDING_BY_GIVER = (
+    select(TRANSFERS.c.giver_id, func.sum(TRANSFERS.c.amount_fen).label("pending"))
+    .where(TRANSFERS.c.status == TransferStatus.PENDING)
+    .group_by(TRANSFERS.c.giver_id)
+    .subquery()
+)
+_HELD_IN_BREACH = (
+    select(ACCOUNTS.c.insured_id)
+    .select_from(
+        ACCOUNTS.outerjoin(_TOTALS, _TOTALS.c.account_id == ACCOUNTS.c.id).outerjoin(
+            _PENDING_BY_GIVER, _PENDING_BY_GIVER.c.giver_id == ACCOUNTS.c.insured_id
+        )
+    )
+    .where(
+        ACCOUNTS.c.kind == AccountKind.HELD,
+        func.coalesce(_PENDING_BY_GIVER.c.pending, 0) != _ACCOUNT_TOTAL,
+    )
+    .order_by(ACCOUNTS.c.id)
+)
+_POSTINGS_PER_TRANSFER = (
+    select(POSTINGS.c.transfer_id, func.count().label("n"))
+    .where(POSTINGS.c.transfer_id.is_not(None))
+    .group_by(POSTINGS.c.transfer_id)
+    .subquery()
+)
+_FOUND = func.coalesce(_POSTINGS_PER_TRANSFER.c.n, 0)
+_EXPECTED = case((TRANSFERS.c.status == TransferStatus.PENDING, 1), else_=2)
+_TRANSFERS_IN_BREACH = (
+    select(TRANSFERS.c.id, TRANSFERS.c.status, _EXPECTED.label("expected"), _FOUND.label("found"))
+    .select_from(
+        TRANSFERS.outerjoin(
+            _POSTINGS_PER_TRANSFER, _POSTINGS_PER_TRANSFER.c.transfer_id == TRANSFERS.c.id
+        )
+    )
+    .where(_FOUND != _EXPECTED)
+    .order_by(TRANSFERS.c.id)
+)
+
+
 def verify(session: Session) -> list[str]:
     """Every violation of the ledger's invariants, in words; empty when the books hold."""
     problems = [
         f"记账凭证 {posting_id} 借贷不平：分录合计 {total} 分，{count} 条分录"
-        for posting_id, total, count in session.execute(
-            select(Entry.posting_id, func.sum(Entry.amount_fen), func.count())
-            .group_by(Entry.posting_id)
-            .having((func.sum(Entry.amount_fen) != 0) | (func.count() < 2))  # noqa: PLR2004
-        )
+        for posting_id, total, count in session.execute(_UNBALANCED)
     ]
-    empty = session.scalar(
-        select(func.count()).select_from(Posting).where(~Posting.id.in_(select(Entry.posting_id)))
-    )
+    empty = session.scalar(_EMPTY)
     if empty:
         problems.append(f"{empty} 张记账凭证没有分录")
-    sums = select(Entry.account_id, func.sum(Entry.amount_fen).label("total")).group_by(
-        Entry.account_id
-    )
-    totals = {row.account_id: int(row.total) for row in session.execute(sums)}
-    for account in session.scalars(select(Account).order_by(Account.id)):
-        total = totals.get(account.id, 0)
+    for account in session.execute(_ACCOUNTS_IN_BREACH):
+        total = int(account.total)
         if not account.kind.external and total < 0:
             problems.append(f"账户 {account.key} 余额为负：{total} 分")
         if account.balance_fen is not None and account.balance_fen != total:
             problems.append(
                 f"账户 {account.key} 缓存余额 {account.balance_fen} 分与分录合计 {total} 分不符"
             )
-    return problems + _transfer_problems(session, totals)
-
-
-def _transfer_problems(session: Session, totals: Mapping[int, int]) -> list[str]:
-    problems = []
-    pending = dict(
-        session.execute(
-            select(Transfer.giver_id, func.sum(Transfer.amount_fen))
-            .where(Transfer.status == TransferStatus.PENDING)
-            .group_by(Transfer.giver_id)
-        ).all()
-    )
-    held_rows = session.execute(
-        select(Account.insured_id, Account.id).where(Account.kind == AccountKind.HELD)
-    ).all()
-    for giver_id, account_id in held_rows:
-        if totals.get(account_id, 0) != int(pending.get(giver_id or 0, 0)):
-            problems.append(f"参保人 {giver_id} 的在途金额与待接收转账合计不符")
-    postings_per_transfer = (
-        select(Posting.transfer_id, func.count().label("n"))
-        .where(Posting.transfer_id.is_not(None))
-        .group_by(Posting.transfer_id)
-    )
-    counts = {row.transfer_id: row.n for row in session.execute(postings_per_transfer)}
-    for transfer_id, status in session.execute(select(Transfer.id, Transfer.status)):
-        expected = 1 if status is TransferStatus.PENDING else 2
-        found = counts.get(transfer_id, 0)
-        if found != expected:
-            problems.append(
-                f"转账 {transfer_id}（{status.label}）应有 {expected} 张凭证，实有 {found} 张"
-            )
+    problems += [
+        f"参保人 {giver_id} 的在途金额与待接收转账合计不符"
+        for (giver_id,) in session.execute(_HELD_IN_BREACH)
+    ]
+    problems += [
+        f"转账 {row.id}（{row.status.label}）应有 {row.expected} 张凭证，实有 {row.found} 张"
+        for row in session.execute(_TRANSFERS_IN_BREACH)
+    ]
     return problems
