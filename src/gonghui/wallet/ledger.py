@@ -211,6 +211,9 @@ def post(
 
 
 _NEW_POSTINGS = insert(POSTINGS).returning(POSTINGS.c.id, sort_by_parameter_order=True)
+# With RETURNING, SQLAlchemy sends a batch as multi-row INSERTs (its "insertmanyvalues"): a few
+# statements for a thousand rows instead of one each.
+_NEW_ENTRIES = insert(ENTRIES).returning(ENTRIES.c.id)
 
 
 def post_many(
@@ -249,7 +252,7 @@ def post_many(
     ]
     posting_ids: list[int] = list(session.execute(_NEW_POSTINGS, rows).scalars())
     session.execute(
-        _NEW_ENTRY,
+        _NEW_ENTRIES,
         [
             {"posting_id": posting_id, "account_id": locked.ids[ref.key], "amount_fen": amount}
             for posting_id, (_, legs) in zip(posting_ids, postings, strict=True)

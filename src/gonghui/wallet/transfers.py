@@ -468,6 +468,7 @@ def release_due(session: Session, now: datetime, *, giver_id: int | None = None)
 
 
 _DUE_BATCH = _DUE.limit(bindparam("batch"))
+_NEW_EVENTS = insert(_EVENTS).returning(_EVENTS.c.id)  # multi-row INSERTs (see ledger.post_many)
 
 
 def _expire_many(session: Session, due: Sequence[_TransferRow], now: datetime) -> None:
@@ -487,7 +488,7 @@ def _expire_many(session: Session, due: Sequence[_TransferRow], now: datetime) -
         }
         for transfer_id in ids
     ]
-    session.execute(_NEW_EVENT, events)
+    session.execute(_NEW_EVENTS, events)
     refs = [
         ref
         for transfer in due
