@@ -7,11 +7,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gonghui.core import inputs
 from gonghui.core.inputs import (
+    MAX_ID,
     InputError,
     parse_amount,
     parse_bounded_int,
@@ -20,6 +22,7 @@ from gonghui.core.inputs import (
     parse_month,
     parse_period,
     parse_years,
+    whole_number_or_none,
 )
 
 DAYS = st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31))
@@ -138,3 +141,32 @@ def test_each_refused_input_has_its_one_chinese_message(
         parse(text)
     assert str(caught.value) == message
     assert "'" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "high", "expected"),
+    [
+        ("12", MAX_ID, 12),
+        (" 7 ", MAX_ID, 7),
+        ("0", 5, 0),
+        ("6", 5, None),
+        ("²", MAX_ID, None),  # str.isdigit says yes; int() refuses it
+        ("١٢", MAX_ID, None),  # Arabic-Indic digits: int() reads them, a database id is ASCII
+        ("１２", MAX_ID, None),
+        (str(2**63), MAX_ID, None),  # past what the database stores
+        ("9" * 400, MAX_ID, None),
+        ("-3", MAX_ID, None),
+        ("", MAX_ID, None),
+    ],
+)
+def test_a_whole_number_from_a_form_is_ascii_digits_within_bounds(
+    text: str, high: int, expected: int | None
+) -> None:
+    assert whole_number_or_none(text, high) == expected
+
+
+def test_a_card_code_with_odd_digits_is_refused_not_an_error(client: TestClient) -> None:
+    for token in ("².1.abc", f"{2**70}.1.abc", "1.2.签名"):
+        page = client.get("/card/verify", params={"t": token})
+        assert page.status_code in {200, 400, 422}, token
+        assert "不是有效的会员电子卡二维码" in page.text, token

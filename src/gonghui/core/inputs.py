@@ -69,6 +69,16 @@ def _shown(text: str) -> str:
 # --- amounts -------------------------------------------------------------------------------
 
 
+def whole_number_or_none(text: str, high: int = MAX_ID) -> int | None:
+    """A whole number written in ASCII digits and at most `high`, or None. `str.isdigit` alone
+    lets through "²" (which `int` refuses) and numbers past what the database stores."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)):
+        return None
+    value = int(text)
+    return value if value <= high else None
+
+
 def parse_amount(text: str, label: str = "金额", *, allow_negative: bool = False) -> Fen:
     """A yuan amount (see ``money.parse_yuan``) that is not negative unless allowed."""
     try:

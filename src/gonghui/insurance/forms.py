@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from gonghui.core.errors import InvalidInput
-from gonghui.core.inputs import InputError, parse_amount, parse_date
+from gonghui.core.inputs import InputError, parse_amount, parse_date, whole_number_or_none
 from gonghui.insurance.claims import Settlement
 from gonghui.insurance.claims_rules import Hospitalisation
 
@@ -67,7 +67,7 @@ def read_claim_form(fields: dict[str, str]) -> ClaimForm:
         for name, label in MONEY_FIELDS.items()
     }
     card = fields.get("card_id", "")
-    if not card.isdigit():
+    if whole_number_or_none(card) is None:
         problems.append("请选择收款会员卡")
     if problems or admitted is None or discharged is None:
         raise InvalidInput("bad_claim", "；".join(problems))

@@ -9,7 +9,7 @@ from datetime import date
 from typing import TypeVar
 
 from gonghui.core.errors import InvalidInput
-from gonghui.core.inputs import InputError, parse_date
+from gonghui.core.inputs import InputError, parse_date, whole_number_or_none
 from gonghui.core.money import parse_yuan
 from gonghui.insurance.rules import SETTLEMENT_FIELDS, DayCount, PeriodKind, Terms
 
@@ -44,10 +44,11 @@ def read_terms(
         text = fields.get(name, "").strip()
         if not text:
             return current
-        if not text.isdigit() or int(text) > upper:
+        number = whole_number_or_none(text, upper)
+        if number is None:
             problems.append(f"{label}应为0至{upper}的整数")
             return current
-        return int(text)
+        return number
 
     chosen = tuple(field for field in SETTLEMENT_FIELDS if field in set(eligible_fields))
     group = count("min_group_size", "团体最低人数", base.min_group_size, MAX_GROUP_SIZE)

@@ -13,6 +13,7 @@ from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.core.inputs import whole_number_or_none
 from gonghui.core.money import parse_yuan
 from gonghui.core.storage import MAX_DOCUMENT_BYTES, ContentStore
 from gonghui.insurance import claims, queries, service
@@ -189,7 +190,7 @@ def create_claim(
     actor: ClaimsFiler,
     fields: Annotated[dict[str, str], Depends(form_fields)],
 ) -> Response:
-    member_id = int(fields["member_id"]) if fields.get("member_id", "").isdigit() else None
+    member_id = whole_number_or_none(fields.get("member_id", ""))
     member = _claim_member(db, actor, member_id)
     context = _claim_form_context(db, actor, member, business_date(now)) | {"form": fields}
     plan = service.plan_by_code(db)

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.core.inputs import whole_number_or_none
 from gonghui.insurance import service
 from gonghui.insurance.models import Plan
 from gonghui.insurance.plan_forms import read_day, read_terms
@@ -72,7 +73,9 @@ def plans_page(request: Request, db: Db, actor: Manager) -> Response:
 async def create_plan(request: Request, db: Db, now: Now, actor: Manager) -> Response:
     form = await request.form()
     fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
-    bank_ids = [int(str(value)) for value in form.getlist("bank_id") if str(value).isdigit()]
+    bank_ids = [
+        number for value in form.getlist("bank_id") if (number := whole_number_or_none(str(value)))
+    ]
     try:
         if not bank_ids:
             raise InvalidInput("bank_required", "请至少选择一家合作银行")

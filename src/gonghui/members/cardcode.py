@@ -15,6 +15,8 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from gonghui.core.inputs import whole_number_or_none
+
 CARD_WINDOW = timedelta(minutes=10)
 _CLOCK_SKEW = timedelta(seconds=60)
 _MAC_BYTES = 16
@@ -46,9 +48,12 @@ class CardScan:
 
 def verify(key: bytes, token: str, now: datetime) -> CardScan:
     parts = token.strip().split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():  # noqa: PLR2004
+    numbers = [whole_number_or_none(part) for part in parts[:2]]
+    if len(parts) != 3 or not parts[2].isascii():  # noqa: PLR2004
         raise CardRefused("不是有效的会员电子卡二维码")
-    claimed, issued = int(parts[0]), int(parts[1])
+    claimed, issued = numbers
+    if claimed is None or issued is None:
+        raise CardRefused("不是有效的会员电子卡二维码")
     if not hmac.compare_digest(parts[2], _mac(key, claimed, issued)):
         raise CardRefused("会员电子卡二维码无效或已被篡改")
     issued_at = datetime.fromtimestamp(issued, UTC)

@@ -438,6 +438,6 @@ def _parsed(parse: Callable[[str], _V], text: str, reasons: list[str]) -> _V | N
 
 def _parse_card_no(text: str) -> str:
     value = text.strip().replace(" ", "")
-    if not value.isdigit() or not 16 <= len(value) <= 19:  # noqa: PLR2004 - bank card lengths
+    if not (value.isascii() and value.isdigit()) or not 16 <= len(value) <= 19:  # noqa: PLR2004 - bank card lengths
         raise InvalidValue("卡号应为16至19位数字")
     return value

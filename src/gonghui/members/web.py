@@ -12,7 +12,7 @@ from gonghui.core.audit import ID_EXPORTED, ID_VIEWED
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
-from gonghui.core.inputs import MAX_ID
+from gonghui.core.inputs import MAX_ID, whole_number_or_none
 from gonghui.core.pii import IdentityVault
 from gonghui.core.sms import SmsSender
 from gonghui.insurance import queries as insurance_queries
@@ -401,7 +401,8 @@ def create_user(
     except ValueError:
         raise InvalidInput("bad_role", "请选择角色") from None
     unit = _unit_by_code(db, unit_code) if unit_code.strip() else None
-    bank = db.get(Bank, int(bank_id)) if bank_id.strip().isdigit() else None
+    bank_number = whole_number_or_none(bank_id)
+    bank = db.get(Bank, bank_number) if bank_number is not None else None
     try:
         accounts.create_user(
             db,

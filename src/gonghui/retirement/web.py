@@ -17,6 +17,7 @@ from markupsafe import Markup
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError
+from gonghui.core.inputs import whole_number_or_none
 from gonghui.jobs.starting import queue_task, to_task_page
 from gonghui.jobs.tasks import IMPACT_EXPORT
 from gonghui.members import queries as members
@@ -138,8 +139,8 @@ def calculator(
 ) -> Response:
     # The page asks for the year and the month in two lists (Chromium draws an empty
     # <input type="month"> as "--------- ----"); links and the API still send `birth`.
-    if not birth and birth_year and birth_month.isdigit():
-        birth = f"{birth_year}-{int(birth_month):02d}"
+    if not birth and birth_year and (month := whole_number_or_none(birth_month, 12)) is not None:
+        birth = f"{birth_year}-{month:02d}"
     calculation = calculate(category, birth, form, now)
     return render(
         request,

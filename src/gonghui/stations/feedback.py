@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from gonghui.core import audit
 from gonghui.core.auth import Actor
 from gonghui.core.errors import Conflict, InvalidInput
-from gonghui.core.inputs import parse_mobile
+from gonghui.core.inputs import parse_mobile, whole_number_or_none
 from gonghui.stations.models import Complaint, Feedback, Position, Rating, Visit
 from gonghui.stations.rules import ComplaintStatus, FeedbackKind, complaint_step
 from gonghui.stations.scoring import VISITOR_QUESTIONS, Aspect
@@ -36,7 +36,7 @@ class Stars:
             raw = values.get(aspect.value, "").strip()
             if raw not in {"1", "2", "3", "4", "5"}:
                 problems.append(f"请为“{VISITOR_QUESTIONS[aspect]}”选择满意程度")
-            stars[aspect.value] = int(raw) if raw.isdigit() else 0
+            stars[aspect.value] = whole_number_or_none(raw) or 0
         if problems:
             raise InvalidInput("bad_rating", "；".join(problems))
         return cls(**stars)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from gonghui.core.errors import InvalidInput
-from gonghui.core.inputs import InputError, input_error, parse_date
+from gonghui.core.inputs import InputError, input_error, parse_date, whole_number_or_none
 from gonghui.stations.models import Position
 from gonghui.stations.records import PositionRecord, read_position
 from gonghui.stations.rules import (
@@ -71,8 +71,8 @@ class Fields(Mapping[str, str]):
 def _mask(values: list[str], known: set[int]) -> int:
     mask = 0
     for value in values:
-        if value.isdigit() and int(value) in known:
-            mask |= int(value)
+        if (flag := whole_number_or_none(value)) in known:
+            mask |= flag
     return mask
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from gonghui.core.inputs import parse_mobile
+from gonghui.core.inputs import parse_mobile, whole_number_or_none
 from gonghui.core.tabular import parse_date_cell
 from gonghui.stations.geo import check_point
 from gonghui.stations.rules import (
@@ -97,10 +97,11 @@ class _Reader:
         raw = self.values.get(header, "").strip()
         if not raw:
             return default
-        if not raw.isdigit() or int(raw) > high:
+        number = whole_number_or_none(raw, high)
+        if number is None:
             self.problems.append(f"“{header}”应为0至{high}的整数，现为“{raw}”")
             return default
-        return int(raw)
+        return number
 
     def flag(self, header: str) -> bool:
         raw = self.values.get(header, "").strip()

@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.core.inputs import whole_number_or_none
 from gonghui.members import accounts
 from gonghui.stations import appeals, feedback, manage_queries, operations, service, visits
 from gonghui.stations.forms import Fields, day, whole_number
@@ -60,9 +61,10 @@ def chosen_manager(db: Db, text: str) -> int | None:
     """A station manager's account from a select box; blank means none."""
     if not text.strip():
         return None
-    if not text.strip().isdigit() or int(text) not in station_managers(db):
+    chosen = whole_number_or_none(text)
+    if chosen is None or chosen not in station_managers(db):
         raise InvalidInput("bad_manager", "请从列表中选择阵地管理员账号")
-    return int(text)
+    return chosen
 
 
 # --- A position's own work: activities, head counts, complaints, appeals ----------

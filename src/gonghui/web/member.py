@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, NotFound
+from gonghui.core.inputs import whole_number_or_none
 from gonghui.insurance import queries as insurance_queries
 from gonghui.insurance import service as insurance_service
 from gonghui.insurance.claims_rules import ClaimStatus, next_step
@@ -208,7 +209,7 @@ def mark_read(
     actor: PageActor,
     notice_id: Annotated[str, Form(max_length=20)] = "",
 ) -> RedirectResponse:
-    chosen = int(notice_id) if notice_id.isdigit() else None
+    chosen = whole_number_or_none(notice_id)
     member_service.mark_notifications_read(db, actor, now=now, notice_id=chosen)
     db.commit()
     if chosen is None:
