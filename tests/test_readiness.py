@@ -36,7 +36,7 @@ from gonghui.stations.scoring import RuleSet
 from gonghui.web.app import create_app
 from tests.conftest import NOW
 from tests.insurance.scenario import new_plan
-from tests.world import PASSWORD, SETUP, World, login
+from tests.world import PASSWORD, SECURITY_SETUP, SETUP, World, login
 
 TODAY = date(2025, 2, 10)  # NOW in Beijing
 REAL_KEYS = {"secret_key": SecretStr("s" * 40), "data_key": SecretStr("d" * 40)}
@@ -78,7 +78,7 @@ def finish_setup(db: Session, world: World, store: BalanceStore) -> None:
         password=PASSWORD,
         role=Role.ADMIN,
         display_name="第二管理员",
-        actor=SETUP,
+        actor=SECURITY_SETUP,
         now=NOW,
     )
 

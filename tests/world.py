@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gonghui.consents import service as consents
 from gonghui.consents.rules import Purpose, Subject
-from gonghui.core.auth import Actor, Role
+from gonghui.core.auth import ADMIN_ROLES, Actor, Role
 from gonghui.core.pii import IdentityVault
 from gonghui.members import accounts, service
 from gonghui.members.banks import register_bank
@@ -29,6 +29,10 @@ from gonghui.members.service import MemberRecord, UnitRecord
 
 PASSWORD = "correct-horse-9"
 SETUP = Actor(user_id=None, username="setup", role=Role.ADMIN, display_name="测试准备")
+# The security administrator's part of the setting up: administrators' accounts, API tokens.
+SECURITY_SETUP = Actor(
+    user_id=None, username="setup", role=Role.SECURITY_ADMIN, display_name="测试准备"
+)
 
 
 def make_id(region: str = "370602", birth: str = "19800115", sequence: str = "123") -> str:
@@ -132,7 +136,8 @@ def build_world(session: Session, vault: IdentityVault, now: datetime) -> World:
             unit=units[code_a] if role is Role.UNIT_OFFICER else None,
             bank=ytb if role is Role.BANK_OPERATOR else None,
             member=member_a if role is Role.MEMBER else None,
-            actor=SETUP,
+            password_is_initial=False,
+            actor=SECURITY_SETUP if role in ADMIN_ROLES else SETUP,
             now=now,
         )
     return World(

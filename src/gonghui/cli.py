@@ -16,10 +16,18 @@ from rich.table import Table
 
 from gonghui import backup, pii_cli
 from gonghui.auditing import cli as audit_cli
-from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings, unit_of_work
+from gonghui.cli_support import (
+    CLI_ACTOR,
+    CLI_SECURITY_ACTOR,
+    console,
+    errors,
+    fail,
+    load_settings,
+    unit_of_work,
+)
 from gonghui.core import audit
-from gonghui.core.auth import Role
-from gonghui.core.clock import clock_from
+from gonghui.core.auth import ADMIN_ROLES, Role
+from gonghui.core.clock import clock_from, machine_now
 from gonghui.core.db import engine_for, session_factory, transaction
 from gonghui.core.metrics import use_multiprocess
 from gonghui.core.migrate import upgrade
@@ -28,7 +36,7 @@ from gonghui.demo import load_demo
 from gonghui.insurance import cli as insurance_cli
 from gonghui.jobs import cli as jobs_cli
 from gonghui.jobs.cli import jobs_app
-from gonghui.members import accounts, banks, demo, queries
+from gonghui.members import accounts, banks, demo, queries, second_factor
 from gonghui.members.cli import banks_app
 from gonghui.members.exports import export_xlsx
 from gonghui.members.imports import ImportKind, import_file
@@ -188,7 +196,7 @@ def users_create(
     unit: Annotated[str, typer.Option(help="所属单位的统一社会信用代码")] = "",
     bank: Annotated[str, typer.Option(help="所属银行代码，如 YTB")] = "",
 ) -> None:
-    """创建工作人员、银行或管理员账号。"""
+    """创建工作人员、银行或管理员账号（系统、安全、审计管理员各用各的账号）；首次登录须修改密码。"""
     with unit_of_work() as (session, settings):
         unit_row = queries.units_by_credit_code(session, {unit.upper()}).get(unit.upper())
         if unit and unit_row is None:
@@ -202,10 +210,21 @@ def users_create(
             display_name=display_name,
             unit=unit_row,
             bank=bank_row,
-            actor=CLI_ACTOR,
+            actor=CLI_SECURITY_ACTOR if role in ADMIN_ROLES else CLI_ACTOR,
             now=clock_from(settings).now(),
         )
-    console.print(f"已创建用户 {username}（{role.label}）")
+    console.print(f"已创建用户 {username}（{role.label}），首次登录须修改初始密码")
+
+
+@users_app.command("reset-2fa")
+def users_reset_2fa(username: Annotated[str, typer.Option(help="用户名")]) -> None:
+    """重置一个账号的两步验证（手机丢失时）；其全部登录会话随之结束。"""
+    with unit_of_work() as (session, _settings):
+        user_id = accounts.user_id_by_username(session, username)
+        if user_id is None:
+            fail(f"用户 {username} 不存在")
+        second_factor.reset(session, user_id, actor=CLI_SECURITY_ACTOR, at=machine_now())
+    console.print(f"已重置用户 {username} 的两步验证")
 
 
 @members_app.command("import")

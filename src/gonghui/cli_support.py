@@ -26,6 +26,12 @@ errors = Console(stderr=True)
 
 # Whoever runs the CLI on the server acts as its operator, with an administrator's rights.
 CLI_ACTOR = Actor(user_id=None, username="cli", role=Role.ADMIN, display_name="命令行")
+# ...and, for the security administrator's part (administrators' accounts, second-factor
+# resets), with theirs: whoever holds the server's shell can do both anyway; the split holds
+# for accounts on the web.
+CLI_SECURITY_ACTOR = Actor(
+    user_id=None, username="cli", role=Role.SECURITY_ADMIN, display_name="命令行"
+)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

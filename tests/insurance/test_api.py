@@ -10,13 +10,13 @@ from gonghui.insurance.models import BalanceImport, Plan
 from gonghui.members import accounts
 from gonghui.members.models import Bank
 from tests.conftest import NOW
-from tests.world import SETUP, World, csrf_of, login
+from tests.world import SECURITY_SETUP, World, csrf_of, login
 
 
 def bank_token(db: Session, bank_id: int) -> dict[str, str]:
     bank = db.get(Bank, bank_id)
     assert bank is not None
-    clear, _token = accounts.issue_api_token(db, bank, "余额推送", actor=SETUP, now=NOW)
+    clear, _token = accounts.issue_api_token(db, bank, "余额推送", actor=SECURITY_SETUP, now=NOW)
     db.commit()
     return {"Authorization": f"Bearer {clear}"}
 

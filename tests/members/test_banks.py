@@ -26,7 +26,7 @@ from gonghui.members.imports import import_file
 from gonghui.members.models import Bank, Card
 from gonghui.members.service import Outcome
 from tests.conftest import NOW
-from tests.world import SETUP, World, login, make_credit_code, make_id, post_form
+from tests.world import SECURITY_SETUP, SETUP, World, login, make_credit_code, make_id, post_form
 
 CARD_HEADER = "卡号,身份证号,发卡银行,开卡日期\n"
 TODAY = date(2025, 2, 10)  # NOW in Beijing
@@ -281,7 +281,7 @@ def test_a_retired_banks_api_token_stops_on_the_retirement_day(
     app: FastAPI, client: TestClient, db: Session, world: World
 ) -> None:
     ytb = bank_of(db, world.bank_ytb)
-    clear, _token = accounts.issue_api_token(db, ytb, "日终余额推送", actor=SETUP, now=NOW)
+    clear, _token = accounts.issue_api_token(db, ytb, "日终余额推送", actor=SECURITY_SETUP, now=NOW)
     banks.retire_bank(db, ytb, date(2025, 3, 1), actor=SETUP, now=NOW)
     db.commit()
     headers = {"Authorization": f"Bearer {clear}"}

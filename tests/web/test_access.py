@@ -32,7 +32,7 @@ from tests.insurance.scenario import cover_member_a, new_plan
 from tests.stations.helpers import STAFF as STATIONS_STAFF
 from tests.stations.helpers import position as stations_position
 from tests.web.routes import all_routes
-from tests.world import PASSWORD, SETUP, World, csrf_of, login
+from tests.world import PASSWORD, SECURITY_SETUP, World, csrf_of, login
 
 ANYONE = "anyone"  # public, no login needed
 R = Role
@@ -56,6 +56,9 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/"): ANYONE,
     ("GET", "/login"): ANYONE,
     ("POST", "/login"): ANYONE,
+    # The second step of a login: only a browser that just passed the password gets a form.
+    ("GET", "/login/2fa"): ANYONE,
+    ("POST", "/login/2fa"): ANYONE,
     ("POST", "/logout"): ANYONE,
     ("GET", "/activate"): ANYONE,
     ("POST", "/activate"): ANYONE,
@@ -69,6 +72,9 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/account/sessions/end-others"): ALL_ROLES,
     ("GET", "/account/password"): ALL_ROLES,
     ("POST", "/account/password"): ALL_ROLES,
+    ("GET", "/account/2fa"): ALL_ROLES,
+    ("POST", "/account/2fa/start"): ALL_ROLES,
+    ("POST", "/account/2fa/confirm"): ALL_ROLES,
     ("GET", "/me"): {R.MEMBER},
     ("GET", "/services"): ALL_ROLES,
     ("GET", "/me/card"): {R.MEMBER},
@@ -97,7 +103,11 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/admin/users"): {R.ADMIN},
     ("POST", "/admin/users"): {R.ADMIN},
     ("POST", "/admin/users/{user_id}/sessions/end"): {R.ADMIN},
-    ("GET", "/admin/tokens"): {R.ADMIN},
+    ("GET", "/admin/tokens"): {R.SECURITY_ADMIN},
+    ("GET", "/admin/security"): {R.SECURITY_ADMIN},
+    ("POST", "/admin/security/users"): {R.SECURITY_ADMIN},
+    ("POST", "/admin/security/users/{user_id}/role"): {R.SECURITY_ADMIN},
+    ("POST", "/admin/security/users/{user_id}/2fa/reset"): {R.SECURITY_ADMIN},
     ("GET", "/admin/banks"): STAFF,
     ("POST", "/admin/banks"): STAFF,
     ("POST", "/admin/banks/{bank_id}"): STAFF,
@@ -121,11 +131,11 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/insurance/plans/{plan_id}"): STAFF,
     ("POST", "/insurance/plans/{plan_id}/units"): STAFF,
     ("POST", "/insurance/plans/{plan_id}/versions"): STAFF,
-    ("POST", "/admin/tokens"): {R.ADMIN},
-    ("POST", "/admin/tokens/{token_id}/revoke"): {R.ADMIN},
-    ("GET", "/admin/audit"): {R.ADMIN},
-    ("GET", "/admin/audit/export.xlsx"): {R.ADMIN},
-    ("GET", "/admin/audit/export.csv"): {R.ADMIN},
+    ("POST", "/admin/tokens"): {R.SECURITY_ADMIN},
+    ("POST", "/admin/tokens/{token_id}/revoke"): {R.SECURITY_ADMIN},
+    ("GET", "/admin/audit"): {R.AUDIT_ADMIN},
+    ("GET", "/admin/audit/export.xlsx"): {R.AUDIT_ADMIN},
+    ("GET", "/admin/audit/export.csv"): {R.AUDIT_ADMIN},
     ("GET", "/me/consents"): {R.MEMBER},
     ("POST", "/me/consents/{purpose}"): {R.MEMBER},
     ("GET", "/me/data"): {R.MEMBER},
@@ -405,7 +415,7 @@ def test_each_role_reaches_exactly_the_routes_the_policy_grants(
 ) -> None:
     bank = db.get(Bank, world.bank_ytb)
     assert bank is not None
-    _clear, token = accounts.issue_api_token(db, bank, "walk", actor=SETUP, now=NOW)
+    _clear, token = accounts.issue_api_token(db, bank, "walk", actor=SECURITY_SETUP, now=NOW)
     extra = _insurance_case(db, world, store, documents) | _stations_case(db)
     db.commit()
     wrong: list[str] = []

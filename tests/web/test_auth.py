@@ -97,10 +97,11 @@ NAV_BY_ROLE = {
         "合作银行",
         "系统设置",
         "用户",
-        "接口令牌",
-        "审计日志",
         "任务",
     ],
+    # 三权分立: the security and audit administrators see their own pages and nothing else.
+    Role.SECURITY_ADMIN: ["首页", "安全管理", "接口令牌"],
+    Role.AUDIT_ADMIN: ["首页", "审计日志"],
 }
 
 

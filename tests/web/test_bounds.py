@@ -65,7 +65,7 @@ PAGED = [
     ("/insurance/claims", Role.FEDERATION_STAFF),
     ("/stations", Role.FEDERATION_STAFF),
     ("/wallet/insured", Role.INSURANCE_AGENCY),
-    ("/admin/audit", Role.ADMIN),
+    ("/admin/audit", Role.AUDIT_ADMIN),
 ]
 
 

@@ -22,7 +22,7 @@ from gonghui.members.models import ApiToken, Bank, Card, Member, MembershipChang
 from gonghui.web.app import create_app
 from tests.conftest import NOW
 from tests.core.test_tabular import xlsx_bomb
-from tests.world import SETUP, World, csrf_of, login, make_id, post_form
+from tests.world import SECURITY_SETUP, World, csrf_of, login, make_id, post_form
 
 
 def masked(id_number: str) -> str:
@@ -123,13 +123,13 @@ def test_a_bank_token_sees_its_own_cards_and_stops_working_when_revoked(
 ) -> None:
     bank = db.get(Bank, world.bank_ytb)
     assert bank is not None
-    clear, token = accounts.issue_api_token(db, bank, "日终余额推送", actor=SETUP, now=NOW)
+    clear, token = accounts.issue_api_token(db, bank, "日终余额推送", actor=SECURITY_SETUP, now=NOW)
     db.commit()
     headers = {"Authorization": f"Bearer {clear}"}
     cards = client.get("/api/v1/cards", headers=headers).json()
     assert [card["card_no"] for card in cards["items"]] == [world.card_a]
     assert client.get("/api/v1/members", headers=headers).status_code == 403
-    accounts.revoke_api_token(db, token.id, actor=SETUP, now=NOW)
+    accounts.revoke_api_token(db, token.id, actor=SECURITY_SETUP, now=NOW)
     db.commit()
     refused = client.get("/api/v1/cards", headers=headers)
     assert refused.status_code == 401
@@ -143,7 +143,7 @@ def test_a_polling_token_records_its_use_only_every_few_minutes(
     every poll a write (and, on SQLite, a lock other requests trip over)."""
     bank = db.get(Bank, world.bank_ytb)
     assert bank is not None
-    clear, token = accounts.issue_api_token(db, bank, "轮询", actor=SETUP, now=NOW)
+    clear, token = accounts.issue_api_token(db, bank, "轮询", actor=SECURITY_SETUP, now=NOW)
     db.commit()
     headers = {"Authorization": f"Bearer {clear}"}
 
@@ -162,7 +162,7 @@ def test_a_polling_token_records_its_use_only_every_few_minutes(
 
 
 def test_tokens_are_stored_only_as_hashes(client: TestClient, db: Session) -> None:
-    login(client, "admin")
+    login(client, "security_admin")
     page = post_form(client, "/admin/tokens", {"bank_id": "1", "name": "推送"})
     clear = page.text.split('data-testid="new-token">', 1)[1].split("<", 1)[0]
     assert clear.startswith("ghk_")

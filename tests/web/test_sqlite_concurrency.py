@@ -26,7 +26,7 @@ from gonghui.members import accounts
 from gonghui.members.models import Bank
 from gonghui.web.app import create_app
 from tests.conftest import NOW
-from tests.world import PASSWORD, SETUP, build_world
+from tests.world import PASSWORD, SECURITY_SETUP, build_world
 
 LOGINS = 50
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -52,7 +52,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
         build_world(session, vault_for(settings), NOW)
         bank = session.get(Bank, 1)
         assert bank is not None
-        token, _row = accounts.issue_api_token(session, bank, "poll", actor=SETUP, now=NOW)
+        token, _row = accounts.issue_api_token(session, bank, "poll", actor=SECURITY_SETUP, now=NOW)
     engine.dispose()
     port = _free_port()
     server = uvicorn.Server(

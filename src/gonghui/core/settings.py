@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = Field(default=8 * 3600, gt=0)
     login_max_failures: int = Field(default=5, ge=1)
     login_lock_minutes: int = Field(default=15, ge=1)
+    # A staff session that has done nothing for this long ends, besides the absolute lifetime.
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Two-factor sign-in (TOTP) for privileged roles: on in production unless set, off elsewhere.
+    require_2fa: bool | None = None
+    # The age (days) after which a privileged role's password must change (0: never).
+    password_max_age_days: int = Field(default=90, ge=0, le=3650)
     # Account activation: guesses against one person before their activation locks (until a
     # new code is issued), and how long an issued one-time code stays good.
     activation_max_failures: int = Field(default=5, ge=1)
@@ -147,6 +153,12 @@ class Settings(BaseSettings):
             msg = "GONGHUI_COOKIE_SECURE must be true in production"
             raise ValueError(msg)
         return self
+
+    @property
+    def second_factor_required(self) -> bool:
+        if self.require_2fa is not None:
+            return self.require_2fa
+        return self.environment is Environment.PRODUCTION
 
     @property
     def is_sqlite(self) -> bool:

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from gonghui.core import audit
 from gonghui.core.auth import (
+    ADMIN_ROLES,
     DUMMY_PASSWORD_HASH,
-    MIN_PASSWORD_LENGTH,
     Actor,
     Permission,
     Role,
@@ -22,7 +22,7 @@ from gonghui.core.auth import (
     new_api_token,
     verify_password,
 )
-from gonghui.core.clock import BUSINESS_TZ, business_date
+from gonghui.core.clock import BUSINESS_TZ, business_date, machine_now
 from gonghui.core.errors import (
     Conflict,
     DomainError,
@@ -36,7 +36,7 @@ from gonghui.core.logging import get_logger
 from gonghui.core.metrics import LOGINS
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
-from gonghui.members import queries, service
+from gonghui.members import passwords, queries, service
 from gonghui.members.models import (
     ActivationAttempt,
     ActivationCode,
@@ -88,6 +88,7 @@ def authenticate(
     ):
         log.warning("login.throttled", username=username, client=client)
         LOGINS.labels("throttled").inc()
+        _audit_failure(session, username, None, client, "throttled", now)
         raise Throttled(
             "login_throttled", f"登录失败次数过多，请{settings.login_lock_minutes}分钟后再试"
         )
@@ -100,6 +101,7 @@ def authenticate(
     if not succeeded or user is None:
         log.info("login.failed", username=username, client=client)
         LOGINS.labels("failed").inc()
+        _audit_failure(session, username, user, client, "wrong_password", now)
         raise Unauthenticated("用户名或密码错误")
     user.last_login_at = now
     log.info("login.succeeded", username=username, user_id=user.id, client=client)
@@ -107,14 +109,34 @@ def authenticate(
     return user
 
 
+def _audit_failure(
+    session: Session, username: str, user: User | None, client: str, reason: str, now: datetime
+) -> None:
+    # Whoever tried is not signed in: the row names the account they tried, if it exists.
+    stranger = Actor(user_id=None, username=username[:64], role=None, display_name="未登录")
+    audit.record(
+        session,
+        actor=stranger,
+        at=now,
+        action="auth.signin_failed",
+        target_type="user",
+        target_id=user.id if user else username[:64],
+        after={"reason": reason, "client": client[:64]},
+    )
+
+
 def _recent_failures(session: Session, who: object, since: datetime) -> int:
+    password = LoginAttempt.factor == "password"
     last_success = (
-        select(func.max(LoginAttempt.at)).where(who, LoginAttempt.succeeded).scalar_subquery()  # type: ignore[arg-type]
+        select(func.max(LoginAttempt.at))
+        .where(who, password, LoginAttempt.succeeded)  # type: ignore[arg-type]
+        .scalar_subquery()
     )
     return (
         session.scalar(
             select(func.count()).where(
                 who,  # type: ignore[arg-type]
+                password,
                 LoginAttempt.at >= since,
                 ~LoginAttempt.succeeded,
                 LoginAttempt.at > func.coalesce(last_success, since),
@@ -134,10 +156,15 @@ def create_user(
     unit: Unit | None = None,
     bank: Bank | None = None,
     member: Member | None = None,
+    password_is_initial: bool = True,
     actor: Actor,
     now: datetime,
 ) -> User:
-    actor.require(Permission.USERS_MANAGE)
+    """An account made by someone else. Its password is an initial one, which a staff holder
+    must change at the first sign-in, unless `password_is_initial` is False (the person chose
+    it, or it is the demo's published one). The system administrator opens accounts; only the
+    security administrator opens one of the three administrators' (三权分立)."""
+    actor.require(Permission.ROLES_MANAGE if role in ADMIN_ROLES else Permission.USERS_MANAGE)
     return _insert_user(
         session,
         username=username,
@@ -147,6 +174,7 @@ def create_user(
         unit=unit,
         bank=bank,
         member=member,
+        initial=password_is_initial,
         actor=actor,
         now=now,
     )
@@ -162,20 +190,19 @@ def _insert_user(
     unit: Unit | None,
     bank: Bank | None,
     member: Member | None,
+    initial: bool,
     actor: Actor,
     now: datetime,
 ) -> User:
     username = username.strip()
     if not username or len(username) > 64:  # noqa: PLR2004 - column width
         raise InvalidInput("bad_username", "用户名不能为空，且不超过64个字符")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput("weak_password", f"密码至少{MIN_PASSWORD_LENGTH}位")
+    passwords.check_policy(role, password)
     _check_scope(role, unit=unit, bank=bank, member=member)
     if session.scalars(select(User.id).where(User.username == username)).first() is not None:
         raise Conflict("username_taken", f"用户名“{username}”已被使用")
     user = User(
         username=username,
-        password_hash=hash_password(password),
         display_name=display_name.strip() or username,
         role=role,
         unit_id=unit.id if unit else (member.unit_id if member else None),
@@ -185,7 +212,7 @@ def _insert_user(
         last_login_at=None,
     )
     session.add(user)
-    session.flush()
+    passwords.record_password(session, user, password, initial=initial, at=machine_now())
     audit.record(
         session,
         actor=actor,
@@ -273,6 +300,7 @@ def activate_member_account(
         unit=None,
         bank=None,
         member=member,
+        initial=False,
         actor=self_actor,
         now=now,
     )
@@ -527,7 +555,7 @@ def issue_api_token(
     session: Session, bank: Bank, name: str, *, actor: Actor, now: datetime
 ) -> tuple[str, ApiToken]:
     """Create a bank's API token. The clear token is returned once and never stored."""
-    actor.require(Permission.USERS_MANAGE)
+    actor.require(Permission.TOKENS_MANAGE)
     if not name.strip():
         raise InvalidInput("name_required", "请填写令牌用途")
     clear = new_api_token()
@@ -556,7 +584,7 @@ def issue_api_token(
 
 
 def revoke_api_token(session: Session, token_id: int, *, actor: Actor, now: datetime) -> None:
-    actor.require(Permission.USERS_MANAGE)
+    actor.require(Permission.TOKENS_MANAGE)
     token = session.get(ApiToken, token_id)
     if token is None:
         raise NotFound("令牌")
@@ -634,12 +662,58 @@ def work_notices_for(session: Session, actor: Actor, limit: int = 10) -> list[Wo
 
 
 def list_users(session: Session, actor: Actor) -> list[User]:
-    actor.require(Permission.USERS_MANAGE)
+    if not actor.can(Permission.ROLES_MANAGE):
+        actor.require(Permission.USERS_MANAGE)
     return list(session.scalars(select(User).order_by(User.id)))
 
 
+# Roles of people rather than of staff: their accounts come from the roll or the insured
+# registry and never change role.
+_PERSONAL_ROLES = frozenset({Role.MEMBER, Role.INSURED})
+
+
+def change_role(
+    session: Session, user_id: int, new_role: Role, *, actor: Actor, now: datetime
+) -> None:
+    """The security administrator moves a staff account to another role. An administrator's
+    account keeps its one duty (三权分立): a new duty is a new account. The account's sessions
+    end, so the new rights apply from its next sign-in."""
+    actor.require(Permission.ROLES_MANAGE)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("用户")
+    old = user.role
+    if user.id == actor.user_id:
+        raise InvalidInput("own_role", "不能更改自己的角色")
+    if old in _PERSONAL_ROLES or new_role in _PERSONAL_ROLES:
+        raise InvalidInput("personal_role", "会员和参保人账号由本人开通，其角色不能更改")
+    if old in ADMIN_ROLES and new_role in ADMIN_ROLES and old is not new_role:
+        raise InvalidInput("one_duty", "系统、安全、审计管理员不能互兼（三权分立），请另建账号")
+    if old is new_role:
+        return
+    unit = session.get(Unit, user.unit_id) if user.unit_id is not None else None
+    bank = session.get(Bank, user.bank_id) if user.bank_id is not None else None
+    _check_scope(new_role, unit=unit, bank=bank, member=None)
+    user.role = new_role
+    user.session_version += 1
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="user.role_changed",
+        target_type="user",
+        target_id=user.id,
+        before={"role": old.value},
+        after={"role": new_role.value},
+    )
+
+
+def user_id_by_username(session: Session, username: str) -> int | None:
+    return session.scalars(select(User.id).where(User.username == username.strip())).first()
+
+
 def list_api_tokens(session: Session, actor: Actor) -> list[ApiToken]:
-    actor.require(Permission.USERS_MANAGE)
+    actor.require(Permission.TOKENS_MANAGE)
     return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
 
 

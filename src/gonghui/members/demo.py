@@ -17,7 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
-from gonghui.core.auth import Actor, Role
+from gonghui.core.auth import ADMIN_ROLES, Actor, Role
 from gonghui.core.clock import business_date
 from gonghui.core.inputs import Sex, id_check_character, uscc_check_character
 from gonghui.core.pii import IdentityVault, mask_id_number
@@ -26,7 +26,8 @@ from gonghui.members.banks import register_bank
 from gonghui.members.models import Bank, Card, Member, MembershipChange, Unit
 from gonghui.members.rules import CardStatus, EmploymentStatus, MembershipStatus, PostType
 
-DEMO_PASSWORD = "gonghui2025"  # noqa: S105 - printed on purpose: demo data only
+# Printed on purpose (demo data only); it meets the staff password rules.
+DEMO_PASSWORD = "Gonghui@2025"  # noqa: S105
 DEFAULT_MEMBERS = 10_000
 DEFAULT_UNITS = 200
 
@@ -67,6 +68,8 @@ class Persona:
 
 PERSONAS = (
     Persona("admin", Role.ADMIN, "系统管理员"),
+    Persona("security", Role.SECURITY_ADMIN, "安全管理员"),
+    Persona("auditor", Role.AUDIT_ADMIN, "审计管理员"),
     Persona("staff", Role.FEDERATION_STAFF, "市总工会 王敏"),
     Persona("officer", Role.UNIT_OFFICER, "单位工会主席 李强"),
     Persona("member", Role.MEMBER, ""),
@@ -315,6 +318,10 @@ def _cards(
 
 def _personas(session: Session, unit: Unit, bank: Bank, now: datetime) -> list[Persona]:
     actor = accounts_system()
+    # Administrators' accounts are the security administrator's to open (三权分立).
+    security = Actor(
+        user_id=None, username="demo", role=Role.SECURITY_ADMIN, display_name="演示数据"
+    )
     # The member persona belongs to the officer persona's unit and holds a card of the bank
     # persona's bank.
     member = session.scalars(
@@ -337,7 +344,10 @@ def _personas(session: Session, unit: Unit, bank: Bank, now: datetime) -> list[P
             unit=unit if persona.role is Role.UNIT_OFFICER else None,
             bank=bank if persona.role is Role.BANK_OPERATOR else None,
             member=member if persona.role is Role.MEMBER else None,
-            actor=actor,
+            # The demo's one published password: changing it at first sign-in would lock the
+            # next visitor out.
+            password_is_initial=False,
+            actor=security if persona.role in ADMIN_ROLES else actor,
             now=now,
         )
         created.append(persona)

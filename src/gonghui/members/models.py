@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gonghui.core.auth import Role
@@ -111,8 +111,14 @@ class Card(Base):
     member: Mapped[Member] = relationship(lazy="raise")
 
 
+# One role per account, from the known list: an account cannot hold two administrators'
+# duties (三权分立) even when written to by hand in SQL.
+_ROLE_VALUES = ", ".join(f"'{role.value}'" for role in Role)
+
+
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN ({_ROLE_VALUES})", name="known_role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -129,6 +135,41 @@ class User(Base):
     last_login_at: Mapped[datetime | None]
     # 长辈模式 (适老化): larger text and buttons, a simpler home, the hotline; the user's choice.
     elder_mode: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Machine time of the last password set; a privileged role's password expires from it.
+    # Always set (the migration filled it from `created_at`); nullable only because SQLite adds
+    # a column to a table others refer to in place only when it may be null.
+    password_changed_at: Mapped[datetime | None]
+    # Set by someone else (an administrator, the command line): changed before anything else.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # TOTP (RFC 6238): the secret encrypted with the data key; pending until the first code is
+    # confirmed; the time step of the last accepted code, so no code works twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
+
+
+class PasswordHistory(Base):
+    """Every password an account has had (argon2 hashes), so that none of the last few comes
+    back. Appended, never changed."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime]
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the authenticator once (a lost phone). 80 random
+    bits, so a plain SHA-256 keeps it useless to a database reader."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None]
 
 
 class ApiToken(Base):
@@ -163,6 +204,9 @@ class LoginAttempt(Base):
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
     succeeded: Mapped[bool]
+    # "password" or "totp" (the second step): each has its own throttle, so a right password
+    # does not wipe the count of wrong codes.
+    factor: Mapped[str] = mapped_column(String(16), default="password", server_default="password")
 
 
 class Notification(Base):
@@ -248,6 +292,8 @@ class UserSession(Base):
     user_agent: Mapped[str] = mapped_column(String(200))
     ended_at: Mapped[datetime | None]
     ended_reason: Mapped[str | None] = mapped_column(String(32))
+    # Machine time of the last request, recorded at most once a minute: the idle timeout.
+    last_seen_at: Mapped[datetime | None]
 
 
 class MemberApplication(Base):

@@ -7,20 +7,17 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
-from gonghui.core.auth import (
-    MIN_PASSWORD_LENGTH,
-    Actor,
-    Permission,
-    hash_password,
-    verify_password,
-)
+from gonghui.core.auth import STAFF_ROLES, Actor, Permission, verify_password
 from gonghui.core.errors import InvalidInput, NotFound
 from gonghui.core.logging import get_logger
+from gonghui.core.settings import Settings
+from gonghui.members import passwords, second_factor
 from gonghui.members.models import User, UserSession
 
 log = get_logger("gonghui.sessions")
@@ -31,6 +28,35 @@ class EndReason:
     BY_USER = "ended_by_user"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a reason, not a secret
     BY_ADMIN = "ended_by_admin"
+
+
+# How stale a session's "last seen" may get before a request records it again: the idle
+# timeout is counted in minutes, and a write on every request would serialise them on SQLite.
+SEEN_RESOLUTION = timedelta(minutes=1)
+
+
+class Gate(StrEnum):
+    """What a signed-in user must do before anything else."""
+
+    CHANGE_PASSWORD = "change_password"  # noqa: S105 - a step, not a secret
+    PASSWORD_EXPIRED = "password_expired"  # noqa: S105
+    ENROL_SECOND_FACTOR = "enrol_second_factor"
+
+
+def gate_for(user: User, settings: Settings, machine_now: datetime) -> Gate | None:
+    if user.must_change_password:
+        return Gate.CHANGE_PASSWORD
+    if passwords.password_expired(user, settings, machine_now):
+        return Gate.PASSWORD_EXPIRED
+    if second_factor.required_for(user, settings) and not second_factor.is_enrolled(user):
+        return Gate.ENROL_SECOND_FACTOR
+    return None
+
+
+def _as_actor(user: User) -> Actor:
+    return Actor(
+        user_id=user.id, username=user.username, role=user.role, display_name=user.display_name
+    )
 
 
 def session_hash(clear: str) -> str:
@@ -46,8 +72,10 @@ def start_session(
     user_agent: str,
     lifetime: timedelta,
     now: datetime,
+    second_factor_used: str | None = None,
 ) -> str:
-    """A new session for a user who just proved who they are; the clear id goes in the cookie."""
+    """A new session for a user who just proved who they are; the clear id goes in the cookie.
+    The sign-in is audited with how the user proved it and from where."""
     clear = secrets.token_urlsafe(32)
     session.add(
         UserSession(
@@ -59,14 +87,27 @@ def start_session(
             user_agent=user_agent[:200],
             ended_at=None,
             ended_reason=None,
+            last_seen_at=now,
         )
+    )
+    audit.record(
+        session,
+        actor=_as_actor(user),
+        at=now,
+        action="auth.signed_in",
+        target_type="user",
+        target_id=user.id,
+        after={"client": client[:64], "second_factor": second_factor_used},
     )
     return clear
 
 
-def user_for_session(session: Session, clear: str, version: int, now: datetime) -> User | None:
-    """The user of a live session; None once it has ended or expired, or the user was
-    deactivated (their `session_version` moved on)."""
+def user_for_session(
+    session: Session, clear: str, version: int, now: datetime, *, idle: timedelta
+) -> tuple[User, bool] | None:
+    """The user of a live session, and whether its "last seen" is stale enough to record
+    (`touch`); None once it has ended, expired or (for staff) sat idle too long, or the user
+    was deactivated (their `session_version` moved on)."""
     row = session.scalars(
         select(UserSession).where(
             UserSession.token_hash == session_hash(clear),
@@ -79,15 +120,39 @@ def user_for_session(session: Session, clear: str, version: int, now: datetime) 
     user = session.get(User, row.user_id)
     if user is None or not user.is_active or user.session_version != version:
         return None
-    return user
+    seen = row.last_seen_at or row.created_at
+    if user.role in STAFF_ROLES and seen <= now - idle:
+        return None
+    return user, seen <= now - SEEN_RESOLUTION
 
 
-def end_session(session: Session, clear: str, reason: str, now: datetime) -> None:
+def touch(session: Session, clear: str, now: datetime) -> None:
     session.execute(
         update(UserSession)
         .where(UserSession.token_hash == session_hash(clear), UserSession.ended_at.is_(None))
-        .values(ended_at=now, ended_reason=reason)
+        .values(last_seen_at=now)
     )
+
+
+def end_session(session: Session, clear: str, reason: str, now: datetime) -> None:
+    row = session.scalars(
+        select(UserSession).where(
+            UserSession.token_hash == session_hash(clear), UserSession.ended_at.is_(None)
+        )
+    ).one_or_none()
+    if row is None:
+        return
+    row.ended_at, row.ended_reason = now, reason
+    user = session.get(User, row.user_id)
+    if user is not None and reason == EndReason.LOGOUT:
+        audit.record(
+            session,
+            actor=_as_actor(user),
+            at=now,
+            action="auth.signed_out",
+            target_type="user",
+            target_id=user.id,
+        )
 
 
 def _end_all(
@@ -157,17 +222,17 @@ def end_sessions_of(session: Session, user_id: int, *, actor: Actor, now: dateti
 def change_password(
     session: Session, actor: Actor, current: str, new: str, *, keep: str, now: datetime
 ) -> int:
-    """A user changes their own password; every other session of theirs ends with it."""
+    """A user changes their own password; every other session of theirs ends with it. `now`
+    is machine time (the password's age is counted in it)."""
     user = session.get(User, actor.user_id) if actor.user_id is not None else None
     if user is None:
         raise NotFound("用户")
     if not verify_password(user.password_hash, current):
         raise InvalidInput("wrong_password", "当前密码不正确")
-    if len(new) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput("weak_password", f"新密码至少{MIN_PASSWORD_LENGTH}位")
     if new == current:
         raise InvalidInput("same_password", "新密码不能与当前密码相同")
-    user.password_hash = hash_password(new)
+    passwords.check_new_password(session, user, new)
+    passwords.record_password(session, user, new, initial=False, at=now)
     ended = _end_all(session, user.id, EndReason.PASSWORD_CHANGED, now, keep=keep)
     audit.record(
         session,

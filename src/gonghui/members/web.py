@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.audit import ID_EXPORTED, ID_VIEWED
-from gonghui.core.auth import Actor, Permission, Role
+from gonghui.core.auth import ADMIN_ROLES, Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
 from gonghui.core.inputs import MAX_ID, whole_number_or_none
@@ -364,6 +364,13 @@ def export(
     return download(content, f"{kind.label}.xlsx")
 
 
+# The system administrator opens staff accounts; the three administrators' accounts are the
+# security administrator's to open (三权分立), members and insured people open their own.
+_OPENABLE_ROLES = [
+    role for role in Role if role not in ADMIN_ROLES and role not in {Role.MEMBER, Role.INSURED}
+]
+
+
 @router.get("/admin/users")
 def users_page(
     request: Request,
@@ -375,7 +382,7 @@ def users_page(
         "members/users.html",
         {
             "users": accounts.list_users(db, actor),
-            "roles": list(Role),
+            "roles": _OPENABLE_ROLES,
             "banks": queries.all_banks(db),
             "form": {},
         },
@@ -427,7 +434,7 @@ def create_user(
             "members/users.html",
             {
                 "users": accounts.list_users(db, actor),
-                "roles": list(Role),
+                "roles": _OPENABLE_ROLES,
                 "banks": queries.all_banks(db),
                 "form": form,
                 "error": refusal.message,
@@ -465,7 +472,7 @@ def _unit_by_code(db: Db, code: str) -> Unit:
 def tokens_page(
     request: Request,
     db: Db,
-    actor: Annotated[Actor, Depends(permitted(Permission.USERS_MANAGE))],
+    actor: Annotated[Actor, Depends(permitted(Permission.TOKENS_MANAGE))],
 ) -> Response:
     return render(
         request,
@@ -480,7 +487,7 @@ def issue_token(
     request: Request,
     db: Db,
     now: Now,
-    actor: Annotated[Actor, Depends(permitted(Permission.USERS_MANAGE))],
+    actor: Annotated[Actor, Depends(permitted(Permission.TOKENS_MANAGE))],
     bank_id: Annotated[int, Form(ge=1, le=MAX_ID)],
     name: Annotated[str, Form()] = "",
 ) -> Response:
@@ -507,7 +514,7 @@ def revoke_token(
     token_id: Id,
     db: Db,
     now: Now,
-    actor: Annotated[Actor, Depends(permitted(Permission.USERS_MANAGE))],
+    actor: Annotated[Actor, Depends(permitted(Permission.TOKENS_MANAGE))],
 ) -> Response:
     accounts.revoke_api_token(db, token_id, actor=actor, now=now)
     db.commit()

@@ -1,5 +1,5 @@
-"""A signed-in user's own account: their open sessions (ended one by one or all but this one)
-and their password (a change ends every other session)."""
+"""A signed-in user's own account: their open sessions (ended one by one or all but this one),
+their password (a change ends every other session) and their second factor (TOTP)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,23 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from gonghui.core.auth import Actor
+from gonghui.core.auth import MIN_PASSWORD_LENGTH, MIN_STAFF_PASSWORD_LENGTH, STAFF_ROLES, Actor
 from gonghui.core.clock import machine_now
 from gonghui.core.errors import DomainError
-from gonghui.members import sessions
-from gonghui.web.deps import SESSION_ID, Csrf, Db, Id, Now, PageActor, flash, render
+from gonghui.members import second_factor, sessions
+from gonghui.members.models import User
+from gonghui.web.deps import (
+    SESSION_ID,
+    Csrf,
+    Db,
+    Id,
+    Now,
+    PageActor,
+    Vault,
+    flash,
+    get_settings,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 SESSIONS_PATH = "/account/sessions"
@@ -56,14 +68,21 @@ def end_others(request: Request, db: Db, now: Now, actor: PageActor) -> Redirect
 
 @router.get("/account/password")
 def password_page(request: Request, actor: PageActor) -> Response:
-    return render(request, "account/password.html", {}, actor=actor)
+    return render(request, "account/password.html", _password_rules(actor), actor=actor)
+
+
+def _password_rules(actor: Actor) -> dict[str, object]:
+    staff = actor.role in STAFF_ROLES
+    return {
+        "min_length": MIN_STAFF_PASSWORD_LENGTH if staff else MIN_PASSWORD_LENGTH,
+        "staff": staff,
+    }
 
 
 @router.post("/account/password", dependencies=[Csrf])
 def change_password(
     request: Request,
     db: Db,
-    now: Now,
     actor: PageActor,
     current_password: Annotated[str, Form(max_length=200)] = "",
     new_password: Annotated[str, Form(max_length=200)] = "",
@@ -73,7 +92,7 @@ def change_password(
         return _password_refused(request, actor, "两次输入的新密码不一致")
     try:
         ended = sessions.change_password(
-            db, actor, current_password, new_password, keep=_current(request), now=now
+            db, actor, current_password, new_password, keep=_current(request), now=machine_now()
         )
     except DomainError as refusal:
         db.rollback()
@@ -84,6 +103,65 @@ def change_password(
 
 
 def _password_refused(request: Request, actor: Actor, message: str) -> Response:
+    context = _password_rules(actor) | {"error": message}
+    return render(request, "account/password.html", context, actor=actor, status_code=422)
+
+
+SECOND_FACTOR_PATH = "/account/2fa"
+
+
+@router.get(SECOND_FACTOR_PATH)
+def second_factor_page(request: Request, db: Db, vault: Vault, actor: PageActor) -> Response:
+    return _second_factor_page(request, db, vault, actor)
+
+
+def _second_factor_page(
+    request: Request,
+    db: Db,
+    vault: Vault,
+    actor: Actor,
+    extra: dict[str, object] | None = None,
+    status_code: int = 200,
+) -> Response:
+    user = db.get(User, actor.user_id)
+    assert user is not None  # noqa: S101 - a signed-in actor's own account
+    context = {
+        "enrolled": second_factor.is_enrolled(user),
+        "enrolled_at": user.totp_enabled_at,
+        "codes_left": second_factor.recovery_codes_left(db, user.id),
+        "enrolment": second_factor.pending_enrolment(db, actor, vault=vault),
+        "required": second_factor.required_for(user, get_settings(request)),
+    }
     return render(
-        request, "account/password.html", {"error": message}, actor=actor, status_code=422
+        request,
+        "account/2fa.html",
+        context | (extra or {}),
+        actor=actor,
+        status_code=status_code,
     )
+
+
+@router.post(SECOND_FACTOR_PATH + "/start", dependencies=[Csrf])
+def start_second_factor(db: Db, vault: Vault, actor: PageActor) -> RedirectResponse:
+    second_factor.start_enrolment(db, actor, vault=vault)
+    db.commit()
+    return RedirectResponse(SECOND_FACTOR_PATH, status_code=303)
+
+
+@router.post(SECOND_FACTOR_PATH + "/confirm", dependencies=[Csrf])
+def confirm_second_factor(
+    request: Request,
+    db: Db,
+    vault: Vault,
+    actor: PageActor,
+    code: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    try:
+        codes = second_factor.confirm_enrolment(db, actor, code, vault=vault, at=machine_now())
+    except DomainError as refusal:
+        db.rollback()
+        extra: dict[str, object] = {"error": refusal.message}
+        return _second_factor_page(request, db, vault, actor, extra, refusal.http_status)
+    db.commit()
+    # Shown once, on this answer only; only their hashes are kept.
+    return _second_factor_page(request, db, vault, actor, {"recovery_codes": codes})

@@ -35,6 +35,7 @@ from gonghui.members import api as members_api
 from gonghui.members import web as members_web
 from gonghui.members import web_banks as members_banks
 from gonghui.members import web_join as members_join
+from gonghui.members import web_security as members_security
 from gonghui.retirement import api as retirement_api
 from gonghui.retirement import web as retirement_web
 from gonghui.stations import api as stations_api
@@ -105,6 +106,7 @@ def create_app(
     app.include_router(auditing_web.router)
     app.include_router(consents_web.router)
     app.include_router(members_banks.router)
+    app.include_router(members_security.router)
     app.include_router(jobs_web.router)
     app.include_router(jobs_tasks.router)
     app.include_router(web_metrics.router)

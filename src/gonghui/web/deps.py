@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse
@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from gonghui.core.auth import Actor, Permission, tokens_equal
 from gonghui.core.clock import machine_now
 from gonghui.core.db import READS_ONLY
-from gonghui.core.errors import Forbidden, InvalidInput, Unauthenticated
+from gonghui.core.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
 from gonghui.core.inputs import MAX_ID
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
@@ -96,25 +96,78 @@ SESSION_ID = "sid"
 
 
 def session_actor(request: Request, db: Db) -> Actor | None:
-    """Who the browser's session belongs to, while the server still holds that session."""
+    """Who the browser's session belongs to, while the server still holds that session (not
+    ended, expired, nor idle too long for staff). What the user must do before anything else
+    (`sessions.Gate`) is left on `request.state.gate`."""
     clear, version = request.session.get(SESSION_ID), request.session.get("ver")
     if not isinstance(clear, str) or not isinstance(version, int):
         return None
     # Sessions live in the machine's time: a demo's fixed or shifted clock must not expire
     # them at once, nor keep them for ever.
-    user = sessions.user_for_session(db, clear, version, machine_now())
-    if user is None:
+    now, settings = machine_now(), get_settings(request)
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    found = sessions.user_for_session(db, clear, version, now, idle=idle)
+    if found is None:
         request.session.pop(SESSION_ID, None)
         return None
+    user, stale = found
+    request.state.gate = sessions.gate_for(user, settings, now)
+    if stale:
+        _record_seen(request, db, clear, now)
     return accounts.actor_for(user)
+
+
+def _record_seen(request: Request, db: Session, clear: str, now: datetime) -> None:
+    if request.method in UNSAFE_METHODS:
+        # This request's transaction already holds the write lock on SQLite: a second writer
+        # would wait on it. It goes with the request (lost if the request is refused).
+        sessions.touch(db, clear, now)
+        return
+    # A read's transaction only reads: a short one of its own records the visit.
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory() as side, side.begin():
+        sessions.touch(side, clear, now)
 
 
 MaybeActor = Annotated[Actor | None, Depends(session_actor)]
 
 
-def page_actor(actor: MaybeActor) -> Actor:
+class ActionRequired(DomainError):
+    """A signed-in user must change their password or enrol a second factor first: pages send
+    them there, the API refuses with the reason."""
+
+    http_status = 403
+    _STEPS: ClassVar[dict[sessions.Gate, tuple[str, str]]] = {
+        sessions.Gate.CHANGE_PASSWORD: ("/account/password", "请先修改初始密码"),
+        sessions.Gate.PASSWORD_EXPIRED: ("/account/password", "密码已过期，请先修改密码"),
+        sessions.Gate.ENROL_SECOND_FACTOR: ("/account/2fa", "请先启用两步验证"),
+    }
+
+    def __init__(self, gate: sessions.Gate) -> None:
+        self.location, message = self._STEPS[gate]
+        super().__init__(gate.value + "_required", message)
+
+
+# Where a user with something to do may still go: the page that does it.
+_GATE_PATHS = {
+    sessions.Gate.CHANGE_PASSWORD: frozenset({"/account/password"}),
+    sessions.Gate.PASSWORD_EXPIRED: frozenset({"/account/password"}),
+    sessions.Gate.ENROL_SECOND_FACTOR: frozenset(
+        {"/account/2fa", "/account/2fa/start", "/account/2fa/confirm"}
+    ),
+}
+
+
+def check_gate(request: Request) -> None:
+    gate: sessions.Gate | None = getattr(request.state, "gate", None)
+    if gate is not None and request.url.path not in _GATE_PATHS[gate]:
+        raise ActionRequired(gate)
+
+
+def page_actor(request: Request, actor: MaybeActor) -> Actor:
     if actor is None:
         raise Unauthenticated
+    check_gate(request)
     return actor
 
 
@@ -159,6 +212,7 @@ def api_actor(request: Request, db: Db, now: Now) -> Actor:
     actor = session_actor(request, db)
     if actor is None:
         raise Unauthenticated
+    check_gate(request)
     if request.method in UNSAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         expected = request.session.get("csrf")

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Match
 
 from gonghui.core.errors import DomainError, ImportRejected, Unauthenticated
 from gonghui.core.logging import get_logger
-from gonghui.web.deps import UNSAFE_METHODS, api_actor, render
+from gonghui.web.deps import UNSAFE_METHODS, ActionRequired, api_actor, flash, render
 
 log = get_logger("gonghui.web")
 
@@ -87,6 +87,9 @@ async def on_domain_error(request: Request, error: Exception) -> Response:
         )
     if isinstance(error, Unauthenticated):
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    if isinstance(error, ActionRequired):
+        flash(request, error.message, "error")
+        return RedirectResponse(error.location, status_code=303)
     return _page(request, error.http_status, error.code, error.message)
 
 

@@ -52,7 +52,8 @@ NAV: list[NavItem] = [
     NavItem("合作银行", "/admin/banks", frozenset({Permission.BANKS_MANAGE})),
     NavItem("系统设置", "/setup", frozenset({Permission.SETUP_VIEW})),
     NavItem("用户", "/admin/users", frozenset({Permission.USERS_MANAGE})),
-    NavItem("接口令牌", "/admin/tokens", frozenset({Permission.USERS_MANAGE})),
+    NavItem("安全管理", "/admin/security", frozenset({Permission.SECURITY_MANAGE})),
+    NavItem("接口令牌", "/admin/tokens", frozenset({Permission.TOKENS_MANAGE})),
     NavItem("审计日志", "/admin/audit", frozenset({Permission.AUDIT_READ})),
     NavItem("任务", "/admin/jobs", frozenset({Permission.JOBS_MANAGE})),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -13,9 +13,10 @@ from sqlalchemy import text
 from gonghui import readiness, readiness_probe
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date, machine_now
-from gonghui.core.errors import DomainError, Throttled, Unauthenticated
+from gonghui.core.errors import DomainError, InvalidInput, Throttled, Unauthenticated
 from gonghui.jobs.runner import wall_clock
-from gonghui.members import accounts, queries, sessions
+from gonghui.members import accounts, queries, second_factor, sessions
+from gonghui.members.models import User
 from gonghui.members.schemas import MeOut
 from gonghui.web import member
 from gonghui.web.deps import (
@@ -74,23 +75,94 @@ def login(
             {"error": refusal.message, "next": _safe_next(next), "username": username},
             status_code=refusal.http_status,
         )
-    settings = get_settings(request)
     if isinstance(earlier := request.session.get(SESSION_ID), str):
-        sessions.end_session(db, earlier, sessions.EndReason.LOGOUT, now)
+        sessions.end_session(db, earlier, sessions.EndReason.LOGOUT, machine_now())
+    if second_factor.is_enrolled(user):
+        db.commit()
+        # Half signed in: the signed cookie names who passed the password, for a few minutes;
+        # no session exists until the code is right.
+        request.session.clear()
+        request.session[_PENDING] = {
+            "user": user.id,
+            "ver": user.session_version,
+            "at": int(machine_now().timestamp()),
+            "next": _safe_next(next),
+        }
+        return RedirectResponse(SECOND_STEP_PATH, status_code=303)
+    return _signed_in(request, db, user, _safe_next(next), second_factor_used=None)
+
+
+def _signed_in(
+    request: Request, db: Db, user: User, target: str, *, second_factor_used: str | None
+) -> RedirectResponse:
+    settings = get_settings(request)
     session_id = sessions.start_session(
         db,
         user,
-        client=client,
+        client=client_address(request),
         user_agent=request.headers.get("user-agent", ""),
         lifetime=timedelta(seconds=settings.session_max_age_seconds),
         now=machine_now(),
+        second_factor_used=second_factor_used,
     )
     db.commit()
     # A fresh session on login, so that a cookie planted before it (fixation) is worthless.
     request.session.clear()
     request.session.update({SESSION_ID: session_id, "ver": user.session_version})
     csrf_token(request)
-    return RedirectResponse(_safe_next(next), status_code=303)
+    return RedirectResponse(target, status_code=303)
+
+
+SECOND_STEP_PATH = "/login/2fa"
+_PENDING = "pending_2fa"
+# How long the password step stays good while the user opens their authenticator.
+_PENDING_SECONDS = 300
+
+
+def _pending_user(request: Request, db: Db, now: datetime) -> tuple[User, str] | None:
+    pending = request.session.get(_PENDING)
+    if not isinstance(pending, dict):
+        return None
+    if int(now.timestamp()) - int(pending.get("at", 0)) > _PENDING_SECONDS:
+        return None
+    user = db.get(User, int(pending.get("user", 0)))
+    if user is None or not user.is_active or user.session_version != pending.get("ver"):
+        return None
+    return user, str(pending.get("next", "/home"))
+
+
+@router.get(SECOND_STEP_PATH)
+def second_step_page(request: Request, db: Db) -> Response:
+    if _pending_user(request, db, machine_now()) is None:
+        return RedirectResponse("/login", status_code=303)
+    return render(request, "login_2fa.html", {})
+
+
+@router.post(SECOND_STEP_PATH, dependencies=[Csrf])
+def second_step(
+    request: Request,
+    db: Db,
+    vault: Vault,
+    code: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    now = machine_now()
+    found = _pending_user(request, db, now)
+    if found is None:
+        request.session.pop(_PENDING, None)
+        flash(request, "登录已超时，请重新输入用户名和密码", "error")
+        return RedirectResponse("/login", status_code=303)
+    user, target = found
+    try:
+        used = second_factor.verify_second_step(
+            db, user, code, client=client_address(request), vault=vault,
+            settings=get_settings(request), at=now,
+        )  # fmt: skip
+    except (InvalidInput, Throttled) as refusal:
+        db.commit()  # the failed attempt is what the throttle counts
+        return render(
+            request, "login_2fa.html", {"error": refusal.message}, status_code=refusal.http_status
+        )
+    return _signed_in(request, db, user, target, second_factor_used=used)
 
 
 def _safe_next(target: str) -> str:
@@ -101,11 +173,11 @@ def _safe_next(target: str) -> str:
 
 
 @router.post("/logout", dependencies=[Csrf])
-def logout(request: Request, db: Db, now: Now) -> RedirectResponse:
+def logout(request: Request, db: Db) -> RedirectResponse:
     session_id = request.session.get(SESSION_ID)
     if isinstance(session_id, str):
         # Ended on the server: a copy of the cookie kept from before is worth nothing now.
-        sessions.end_session(db, session_id, sessions.EndReason.LOGOUT, now)
+        sessions.end_session(db, session_id, sessions.EndReason.LOGOUT, machine_now())
         db.commit()
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
