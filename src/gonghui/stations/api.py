@@ -64,7 +64,7 @@ _RECEIPT_CHARS = 32
 def optional_actor(request: Request, db: Db, now: Now) -> Actor | None:
     """Nobody, or whoever is signed in: then, as on every API change made with a session
     cookie, the CSRF header is required (`api_actor`)."""
-    if not request.headers.get("Authorization") and session_actor(request, db) is None:
+    if not request.headers.get("Authorization") and session_actor(request) is None:
         return None
     return api_actor(request, db, now)
 

@@ -95,10 +95,14 @@ def csrf_token(request: Request) -> str:
 SESSION_ID = "sid"
 
 
-def session_actor(request: Request, db: Db) -> Actor | None:
+def session_actor(request: Request) -> Actor | None:
     """Who the browser's session belongs to, while the server still holds that session (not
     ended, expired, nor idle too long for staff). What the user must do before anything else
-    (`sessions.Gate`) is left on `request.state.gate`."""
+    (`sessions.Gate`) is left on `request.state.gate`.
+
+    Like a bank token, the session is read, and its last use recorded now and then, in short
+    transactions of their own before the request's: a read must not write, and on SQLite a
+    second writer beside the request's own would wait on it."""
     clear, version = request.session.get(SESSION_ID), request.session.get("ver")
     if not isinstance(clear, str) or not isinstance(version, int):
         return None
@@ -106,27 +110,19 @@ def session_actor(request: Request, db: Db) -> Actor | None:
     # them at once, nor keep them for ever.
     now, settings = machine_now(), get_settings(request)
     idle = timedelta(minutes=settings.session_idle_minutes)
-    found = sessions.user_for_session(db, clear, version, now, idle=idle)
-    if found is None:
-        request.session.pop(SESSION_ID, None)
-        return None
-    user, stale = found
-    request.state.gate = sessions.gate_for(user, settings, now)
-    if stale:
-        _record_seen(request, db, clear, now)
-    return accounts.actor_for(user)
-
-
-def _record_seen(request: Request, db: Session, clear: str, now: datetime) -> None:
-    if request.method in UNSAFE_METHODS:
-        # This request's transaction already holds the write lock on SQLite: a second writer
-        # would wait on it. It goes with the request (lost if the request is refused).
-        sessions.touch(db, clear, now)
-        return
-    # A read's transaction only reads: a short one of its own records the visit.
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as side, side.begin():
-        sessions.touch(side, clear, now)
+    with factory(execution_options={READS_ONLY: True}) as lookup:
+        found = sessions.user_for_session(lookup, clear, version, now, idle=idle)
+        if found is None:
+            request.session.pop(SESSION_ID, None)
+            return None
+        user, stale = found
+        request.state.gate = sessions.gate_for(user, settings, now)
+        actor = accounts.actor_for(user)
+    if stale:
+        with factory() as side, side.begin():
+            sessions.touch(side, clear, now)
+    return actor
 
 
 MaybeActor = Annotated[Actor | None, Depends(session_actor)]
@@ -192,7 +188,7 @@ async def check_csrf(request: Request) -> None:
 Csrf = Depends(check_csrf)
 
 
-def api_actor(request: Request, db: Db, now: Now) -> Actor:
+def api_actor(request: Request, _db: Db, now: Now) -> Actor:
     """A bank system's bearer token, or the logged-in browser session (with the CSRF header
     on changes, since a cookie alone proves nothing about who sent the request)."""
     header = request.headers.get("Authorization", "")
@@ -209,7 +205,7 @@ def api_actor(request: Request, db: Db, now: Now) -> Actor:
             with factory() as side, side.begin():
                 accounts.record_token_use(side, bank_actor, now=now)
         return bank_actor
-    actor = session_actor(request, db)
+    actor = session_actor(request)
     if actor is None:
         raise Unauthenticated
     check_gate(request)
