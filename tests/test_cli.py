@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from gonghui.cli import app
 from gonghui.core.auth import Role
+from gonghui.members.demo import DEMO_PASSWORD
 from tests.world import make_credit_code, make_id
 
 runner = CliRunner()
@@ -36,7 +37,7 @@ def test_demo_load_builds_a_federation_with_a_login_per_role(database: str) -> N
     result = runner.invoke(app, ["demo", "load", "--members", "400"])
     assert result.exit_code == 0, result.output
     assert "officer" in result.output
-    assert "gonghui2025" in result.output
+    assert DEMO_PASSWORD in result.output
     assert scalar(database, "select count(*) from members") == 400
     # One persona per role, the wallet's `relative` (insured) included.
     assert scalar(database, "select count(distinct role) from users") == len(Role)
@@ -119,6 +120,32 @@ def test_users_create_makes_a_login(database: str) -> None:
     )
     assert missing_bank.exit_code == 1
     assert "必须指定所属银行" in missing_bank.output
+
+
+def test_users_create_opens_an_administrators_account_and_reset_2fa_clears_it(
+    database: str,
+) -> None:
+    result = runner.invoke(
+        app,
+        ["users", "create", "--username", "sec2", "--role", "security_admin",
+         "--password", "Strong-pass-1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "首次登录须修改初始密码" in result.output
+    assert scalar(database, "select role from users where username = 'sec2'") == "security_admin"
+    weak = runner.invoke(
+        app,
+        ["users", "create", "--username", "aud2", "--role", "audit_admin",
+         "--password", "weakpassword"],
+    )  # fmt: skip
+    assert weak.exit_code == 1
+    assert "至少三类" in weak.output
+    unknown = runner.invoke(app, ["users", "reset-2fa", "--username", "nobody"])
+    assert unknown.exit_code == 1
+    assert "用户 nobody 不存在" in unknown.output
+    reset = runner.invoke(app, ["users", "reset-2fa", "--username", "sec2"])
+    assert reset.exit_code == 0, reset.output
+    assert scalar(database, "select count(*) from audit_log where action = 'auth.2fa_reset'") == 1
 
 
 @pytest.mark.parametrize(
