@@ -20,6 +20,7 @@ from gonghui.core.settings import Environment, Settings
 from gonghui.demo import load_demo
 from gonghui.insurance.claims_rules import DECISION_DAYS, ClaimStatus
 from gonghui.insurance.models import Claim
+from gonghui.members.models import PasswordHistory, User
 from gonghui.stations.models import EvaluationRun, Position
 from gonghui.stations.rules import PositionType
 from gonghui.wallet.models import Region, RegionEvent, Transfer
@@ -28,7 +29,12 @@ DEMO_NOW = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 TODAY = business_date(DEMO_NOW)
 # Instants that are about the future by design: a pending transfer's return time. Regions come
 # from the migrations, written when the database was built, not by the demo.
-FUTURE_BY_DESIGN = {(Transfer, "release_at")}
+FUTURE_BY_DESIGN = {
+    (Transfer, "release_at"),
+    # A password's age is counted in machine time (like sessions), whatever the demo's clock.
+    (User, "password_changed_at"),
+    (PasswordHistory, "set_at"),
+}
 NOT_THE_DEMOS = {Region, RegionEvent}
 
 
