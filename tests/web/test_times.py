@@ -31,7 +31,7 @@ from tests.web.test_access import (
     _insurance_case,
     _stations_case,
 )
-from tests.world import SETUP, World
+from tests.world import SECURITY_SETUP, World
 
 PATTERNS = ("%Y-%m-%d %H:%M", "%m-%d %H:%M", "%Y/%m/%d %H:%M")
 
@@ -72,7 +72,7 @@ def test_no_page_shows_a_stored_moment_in_utc(
 ) -> None:
     bank = db.get(Bank, world.bank_ytb)
     assert bank is not None
-    _clear, token = accounts.issue_api_token(db, bank, "walk", actor=SETUP, now=NOW)
+    _clear, token = accounts.issue_api_token(db, bank, "walk", actor=SECURITY_SETUP, now=NOW)
     token.last_used_at = NOW
     extra = _insurance_case(db, world, store, documents) | _stations_case(db)
     db.commit()
