@@ -48,7 +48,7 @@ def test_it_finds_rows_by_person_action_target_and_beijing_day(
     client: TestClient, db: Session
 ) -> None:
     _seed(db)
-    login(client, "admin")
+    login(client, "audit_admin")
 
     def found(**params: str) -> set[str]:
         page = client.get("/admin/audit", params=params)
@@ -65,7 +65,7 @@ def test_it_finds_rows_by_person_action_target_and_beijing_day(
 
 
 def test_a_bad_date_comes_back_with_the_values_kept(client: TestClient) -> None:
-    login(client, "admin")
+    login(client, "audit_admin")
     page = client.get("/admin/audit", params={"person": "张", "since": "2025-13-45"})
     assert page.status_code == 422
     assert "开始日期“2025-13-45”不存在" in page.text
@@ -76,7 +76,7 @@ def test_a_bad_date_comes_back_with_the_values_kept(client: TestClient) -> None:
 
 def test_exports_keep_formulas_as_text_and_are_audited(client: TestClient, db: Session) -> None:
     _seed(db)
-    login(client, "admin")
+    login(client, "audit_admin")
     answer = client.get("/admin/audit/export.csv", params={"action": "t.gamma"})
     assert answer.status_code == 200
     rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
@@ -93,7 +93,7 @@ def test_exports_keep_formulas_as_text_and_are_audited(client: TestClient, db: S
         select(AuditEntry).where(AuditEntry.action == "audit.exported").order_by(AuditEntry.id)
     ).all()
     assert [e.after["format"] for e in exports if e.after] == ["csv", "xlsx"]
-    assert exports[0].actor_label.startswith("admin(")
+    assert exports[0].actor_label.startswith("audit_admin(")
     assert exports[0].after is not None
     assert exports[0].after["client"] == "testclient"
 

@@ -34,10 +34,11 @@ from gonghui.core.migrate import upgrade
 from gonghui.core.settings import Environment, Settings
 from gonghui.demo import load_demo
 from gonghui.members import accounts
-from gonghui.members.demo import DEMO_PASSWORD, accounts_system
+from gonghui.members.demo import DEMO_PASSWORD
 from gonghui.members.models import Bank
 from gonghui.web.app import create_app
 from tests.conftest import NOW, POSTGRES_URL, _postgres_database
+from tests.world import SECURITY_SETUP
 
 SERVER_NOW = datetime(2025, 3, 5, 2, 0, tzinfo=UTC)
 SCHEMA_PATH = "/api/v1/openapi.json"
@@ -80,7 +81,7 @@ def demo(
         load_demo(session, settings, now=NOW, members=40, units=3)
         bank = session.scalars(select(Bank).where(Bank.code == "YTB")).one()
         token, _ = accounts.issue_api_token(
-            session, bank, "模糊测试", actor=accounts_system(), now=NOW
+            session, bank, "模糊测试", actor=SECURITY_SETUP, now=NOW
         )
     engine.dispose()
     yield Demo(url, folder / "storage", token)
