@@ -1,7 +1,7 @@
 """two factor, password history, session idle time, one duty per administrator
 
 Revision ID: d18f9c6194fb
-Revises: 4cfbfff80c14
+Revises: b7d4e2a91c05
 Create Date: 2026-12-04 17:26:16.983113
 """
 
@@ -14,7 +14,7 @@ import gonghui.core.db
 from gonghui.core.append_only import allow_changes_to, forbid_changes_to
 
 revision: str = "d18f9c6194fb"
-down_revision: str | None = "4cfbfff80c14"
+down_revision: str | None = "b7d4e2a91c05"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
