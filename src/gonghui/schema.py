@@ -1,7 +1,7 @@
 """Every table of every module, gathered on one metadata for Alembic and the tests."""
 
 from gonghui.consents import models as consents_models
-from gonghui.core import audit, outbox
+from gonghui.core import audit, outbox, snapshots
 from gonghui.core.db import Base
 from gonghui.insurance import models as insurance_models
 from gonghui.jobs import models as jobs_models
@@ -20,6 +20,7 @@ __all__ = [
     "members_models",
     "metadata",
     "outbox",
+    "snapshots",
     "stations_models",
     "task_models",
     "wallet_models",

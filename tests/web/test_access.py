@@ -150,6 +150,7 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/jobs/tasks/{task_id}"): ALL_ROLES,
     ("GET", "/jobs/tasks/{task_id}/result"): ALL_ROLES,
     ("GET", "/api/v1/jobs/tasks/{task_id}"): ALL_ROLES,
+    ("POST", "/retirement/impact/refresh"): ROLL_KEEPERS,
     ("GET", "/api/v1/openapi.json"): ANYONE,
     ("GET", "/api/v1/health"): ANYONE,
     ("GET", "/api/v1/me"): ALL_ROLES,
@@ -178,6 +179,7 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/insurance/assessments"): STAFF,
     ("GET", "/insurance/dashboard"): DASHBOARD_VIEWERS,
     ("GET", "/insurance/dashboard.xlsx"): DASHBOARD_VIEWERS,
+    ("POST", "/insurance/dashboard/refresh"): DASHBOARD_VIEWERS,
     ("POST", "/api/v1/insurance/balances"): BALANCE_SENDERS,
     ("POST", "/api/v1/insurance/assessments"): STAFF,
     ("POST", "/api/v1/insurance/estimate"): CLAIM_VIEWERS,
@@ -264,6 +266,7 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     # Stations dashboard and JSON API.
     ("GET", "/stations/dashboard"): STATION_VIEWERS,
     ("GET", "/stations/dashboard.xlsx"): STATION_VIEWERS,
+    ("POST", "/stations/dashboard/refresh"): STATION_VIEWERS,
     ("GET", "/api/v1/stations/positions"): STATION_VIEWERS,
     ("GET", "/api/v1/stations/positions/{position_id}"): STATION_VIEWERS,
     ("GET", "/api/v1/stations/nearest"): ANYONE,

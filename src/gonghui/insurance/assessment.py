@@ -21,14 +21,14 @@ from sqlalchemy.orm import Session
 
 from gonghui.consents import service as consents
 from gonghui.consents.rules import Purpose
-from gonghui.core import audit
+from gonghui.core import audit, snapshots
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.db import copy_rows
 from gonghui.core.errors import InvalidInput
 from gonghui.core.logging import get_logger
 from gonghui.core.metrics import ASSESSED_CARDS, ASSESSMENT_SECONDS
-from gonghui.insurance import service
+from gonghui.insurance import figures, service
 from gonghui.insurance.balances import last_days_reported, parts_before, parts_overlapping
 from gonghui.insurance.models import AssessmentRun, Coverage, Plan, PlanVersion
 from gonghui.insurance.rules import (
@@ -463,6 +463,8 @@ def _record_run(
             setattr(run, key, value)
         run.runs += 1
     session.flush()
+    # The pass rates and coverage on the dashboard change with the run, not ten minutes later.
+    snapshots.mark_stale(session, figures.BOARD_NAME)
     return run
 
 

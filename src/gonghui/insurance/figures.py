@@ -4,18 +4,24 @@
 - 累计赠送保险人次 (person-times insured): one per member per plan (calendar) year covered;
 - 办结理赔案件 (claims concluded): claims paid or rejected — concluded either way;
 - 赔付金额 (yuan paid): the sum of paid claims.
+
+The dashboard shows them from a snapshot (`core.snapshots`): one scope, the federation's, since
+every role that may see the dashboard sees all of it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, distinct, extract, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from gonghui.core.auth import Actor, Permission
+from gonghui.core.errors import NotFound
 from gonghui.core.money import Fen
+from gonghui.core.snapshots import EVERYTHING, Board, Snapshot
 from gonghui.insurance.claims_rules import ClaimStatus
 from gonghui.insurance.models import AssessmentRun, Claim, Coverage
 from gonghui.members import queries as member_queries
@@ -41,8 +47,45 @@ class Trends:
     pass_rates: list[tuple[str, str, int, int]]  # period, bank, assessed, passed
 
 
+@dataclass(frozen=True)
+class Dashboard:
+    head: Headline
+    trend: Trends
+
+
+BOARD_NAME = "insurance"
+
+
+def _dashboard(session: Session, scope: str, now: datetime) -> Dashboard:
+    del now  # the figures count everything recorded so far
+    if scope != EVERYTHING:
+        raise NotFound("范围")
+    return Dashboard(_headline(session), _trends(session))
+
+
+BOARD = Board(BOARD_NAME, Dashboard, _dashboard)
+
+
+def dashboard(
+    session: Session, factory: sessionmaker[Session], actor: Actor, now: datetime
+) -> Snapshot[Dashboard]:
+    """The dashboard's figures as the last job (or the first view) computed them."""
+    actor.require(Permission.INSURANCE_DASHBOARD)
+    return BOARD.view(session, factory, EVERYTHING, now)
+
+
+def refresh_dashboard(session: Session, actor: Actor, now: datetime) -> Snapshot[Dashboard]:
+    """立即更新: the figures counted again now."""
+    actor.require(Permission.INSURANCE_DASHBOARD)
+    return BOARD.refresh_in(session, EVERYTHING, now)
+
+
 def headline(session: Session, actor: Actor) -> Headline:
     actor.require(Permission.INSURANCE_DASHBOARD)
+    return _headline(session)
+
+
+def _headline(session: Session) -> Headline:
     person_times = select(
         Coverage.member_id, extract("year", Coverage.starts_on).label("year")
     ).distinct()
@@ -69,6 +112,10 @@ def _by_month(session: Session, statement: Select[Any, Any, Any]) -> dict[str, i
 
 def trends(session: Session, actor: Actor) -> Trends:
     actor.require(Permission.INSURANCE_DASHBOARD)
+    return _trends(session)
+
+
+def _trends(session: Session) -> Trends:
     covered = _by_month(
         session,
         select(

@@ -8,12 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.charts import Series, bar_chart, line_chart
 from gonghui.core.errors import ImportRejected, InvalidInput
 from gonghui.core.inputs import MAX_ID, InputError, input_error, parse_month
 from gonghui.core.money import fen_to_yuan
+from gonghui.core.snapshots import Drawings
 from gonghui.core.tabular import write_xlsx
 from gonghui.insurance import assessment, figures, queries, service
 from gonghui.insurance.balances import Source, import_balances
@@ -21,7 +23,16 @@ from gonghui.insurance.web import Balances
 from gonghui.jobs.starting import queue_task, queue_upload, to_task_page, too_big_for_request
 from gonghui.jobs.tasks import ASSESSMENT, BALANCE_IMPORT
 from gonghui.members import queries as member_queries
-from gonghui.web.deps import Csrf, Db, Now, flash, permitted, read_upload, render
+from gonghui.web.deps import (
+    Csrf,
+    Db,
+    Now,
+    SessionFactory,
+    flash,
+    permitted,
+    read_upload,
+    render,
+)
 from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
@@ -161,12 +172,12 @@ def _period_month(text: str) -> date:
         raise input_error("bad_period", error) from None
 
 
-@router.get("/insurance/dashboard")
-def dashboard(request: Request, db: Db, actor: DashboardViewer) -> Response:
-    head = figures.headline(db, actor)
-    trend = figures.trends(db, actor)
+_CHARTS: Drawings[list[Markup]] = Drawings()
+
+
+def _charts(trend: figures.Trends) -> list[Markup]:
     months = [month[2:] for month in trend.months]
-    charts = [
+    return [
         bar_chart("每月赠送保险人次", months, [Series("人次", trend.covered_by_month)]),
         line_chart(
             "每月赔付金额",
@@ -175,18 +186,36 @@ def dashboard(request: Request, db: Db, actor: DashboardViewer) -> Response:
             unit="元",
         ),
     ]
+
+
+@router.get("/insurance/dashboard")
+def dashboard(
+    request: Request, db: Db, factory: SessionFactory, now: Now, actor: DashboardViewer
+) -> Response:
+    snapshot = figures.dashboard(db, factory, actor, now)
+    head, trend = snapshot.figures.head, snapshot.figures.trend
+    charts = _CHARTS.of(snapshot, lambda: _charts(trend))
     return render(
         request,
         "insurance/dashboard.html",
-        {"head": head, "trend": trend, "charts": charts},
+        {"head": head, "trend": trend, "charts": charts, "snapshot": snapshot, "now": now},
         actor=actor,
     )
 
 
+@router.post("/insurance/dashboard/refresh", dependencies=[Csrf])
+def dashboard_refresh(request: Request, db: Db, now: Now, actor: DashboardViewer) -> Response:
+    figures.refresh_dashboard(db, actor, now)
+    db.commit()
+    flash(request, "数据已更新")
+    return RedirectResponse("/insurance/dashboard", status_code=303)
+
+
 @router.get("/insurance/dashboard.xlsx")
-def dashboard_export(db: Db, actor: DashboardViewer) -> Response:
-    head = figures.headline(db, actor)
-    trend = figures.trends(db, actor)
+def dashboard_export(db: Db, factory: SessionFactory, now: Now, actor: DashboardViewer) -> Response:
+    # The page's snapshot, so that the file says what the page says.
+    snapshot = figures.dashboard(db, factory, actor, now)
+    head, trend = snapshot.figures.head, snapshot.figures.trend
     rows: list[list[object]] = [
         ["参保单位", head.participating_units, "", ""],
         ["累计赠送保险人次", head.person_times, "", ""],

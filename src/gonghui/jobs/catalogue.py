@@ -14,11 +14,14 @@ from gonghui.core import audit, audit_chain, outbox
 from gonghui.core.auth import Actor, Role
 from gonghui.core.settings import Settings
 from gonghui.core.sms import sms_sender_for
+from gonghui.insurance import figures as insurance_figures
 from gonghui.insurance import jobs as insurance_jobs
 from gonghui.insurance.store import store_for
 from gonghui.jobs.models import JobRun, RunStatus
 from gonghui.jobs.schedule import Schedule
 from gonghui.members import accounts
+from gonghui.retirement import queries as retirement_queries
+from gonghui.stations import dashboard as stations_dashboard
 from gonghui.stations import deadlines
 from gonghui.wallet import transfers
 
@@ -74,6 +77,17 @@ def _send_notifications(context: JobContext) -> str:
     return outbox.send_due(factory, sms_sender_for(context.settings), context.now).summary
 
 
+def _dashboards(context: JobContext) -> str:
+    # Each scope is counted and kept in transactions of its own (core.snapshots): on SQLite the
+    # write lock is then held for each short write, not for the whole counting.
+    factory = sessionmaker(bind=context.session.get_bind(), expire_on_commit=False)
+    counts = [
+        board.refresh_all(factory, context.now)
+        for board in (insurance_figures.BOARD, stations_dashboard.BOARD, retirement_queries.BOARD)
+    ]
+    return "更新看板数据：补充医保 {} 个范围，服务阵地 {} 个，延迟退休影响 {} 个".format(*counts)
+
+
 def _purge(context: JobContext) -> str:
     attempts = accounts.purge_login_attempts(context.session, context.now - LOGIN_ATTEMPTS_KEPT)
     runs = context.session.execute(
@@ -113,5 +127,6 @@ JOBS: dict[str, Job] = {
             _card_deadlines,
         ),
         Job("notifications.send", "发送待发短信", Schedule(20), _send_notifications),
+        Job("dashboards.refresh", "更新看板数据", Schedule(0, every=10), _dashboards),
     )
 }

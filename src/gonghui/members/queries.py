@@ -412,6 +412,11 @@ def unread_notifications(session: Session, actor: Actor) -> int:
     )
 
 
+def industry_exists(session: Session, industry: str) -> bool:
+    """Whether some unit is in the industry (industries are free text on the unit)."""
+    return session.scalar(select(Unit.id).where(Unit.industry == industry).limit(1)) is not None
+
+
 def unit_names(session: Session, unit_ids: list[int]) -> dict[int, str]:
     if not unit_ids:
         return {}

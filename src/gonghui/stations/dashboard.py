@@ -9,6 +9,9 @@
 - the last run's scoreboard: its highest and lowest totals.
 
 Months are Asia/Shanghai calendar months; each is one bucket of a single grouped query.
+
+The page shows them from a snapshot (`core.snapshots`) per scope: the federation's ("all"), or
+one station manager's positions ("manager:<user id>"), as `position_scope` draws them.
 """
 
 from __future__ import annotations
@@ -19,15 +22,17 @@ from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, case, func, select, true
+from sqlalchemy.orm import Session, sessionmaker
 
-from gonghui.core.auth import Actor
+from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import BUSINESS_TZ, business_date
+from gonghui.core.errors import NotFound
+from gonghui.core.snapshots import EVERYTHING, Board, Snapshot
 from gonghui.stations.models import EvaluationRun, HeadCount, Position, Rating, Score, Visit
 from gonghui.stations.rules import Card, CountSource, PositionStatus, PositionType
 from gonghui.stations.scoring import Aspect
-from gonghui.stations.service import position_scope
+from gonghui.stations.service import DASHBOARD_BOARD, position_scope
 
 TREND_MONTHS = 12
 BOARD_SIZE = 10
@@ -41,10 +46,16 @@ class Tally:
 
 
 @dataclass(frozen=True)
+class LastRun:
+    id: int
+    period_label: str
+
+
+@dataclass(frozen=True)
 class Cards:
     yellow_now: int
     red_now: int
-    last_run: EvaluationRun | None
+    last_run: LastRun | None
     # Within the actor's positions, so a manager's counts may differ from the run's totals.
     last_green: int
     last_yellow: int
@@ -92,7 +103,50 @@ class Dashboard:
 
 
 def dashboard(session: Session, actor: Actor, now: datetime) -> Dashboard:
-    scope = position_scope(actor)  # checks STATIONS_VIEW
+    """The figures counted now over the actor's positions."""
+    return figures_within(session, position_scope(actor), now)  # checks STATIONS_VIEW
+
+
+_MANAGER = "manager:"
+
+
+def scope_key(actor: Actor) -> str:
+    """The snapshot a viewer sees: the key of the positions `position_scope` allows them."""
+    actor.require(Permission.STATIONS_VIEW)
+    if actor.is_federation_wide or actor.user_id is None:
+        return EVERYTHING
+    return f"{_MANAGER}{actor.user_id}"
+
+
+def _scope_of(key: str) -> ColumnElement[bool]:
+    if key == EVERYTHING:
+        return true()
+    if key.startswith(_MANAGER) and key.removeprefix(_MANAGER).isdigit():
+        return Position.manager_user_id == int(key.removeprefix(_MANAGER))
+    raise NotFound("范围")
+
+
+def count(session: Session, key: str, now: datetime) -> Dashboard:
+    """The figures of a snapshot's scope key, counted now."""
+    return figures_within(session, _scope_of(key), now)
+
+
+BOARD = Board(DASHBOARD_BOARD, Dashboard, count)
+
+
+def dashboard_snapshot(
+    session: Session, factory: sessionmaker[Session], actor: Actor, now: datetime
+) -> Snapshot[Dashboard]:
+    """The figures over the actor's positions as the last job (or first view) counted them."""
+    return BOARD.view(session, factory, scope_key(actor), now)
+
+
+def refresh_dashboard(session: Session, actor: Actor, now: datetime) -> Snapshot[Dashboard]:
+    """立即更新: the actor's figures counted again now."""
+    return BOARD.refresh_in(session, scope_key(actor), now)
+
+
+def figures_within(session: Session, scope: ColumnElement[bool], now: datetime) -> Dashboard:
     in_service = [scope, Position.status != PositionStatus.CLOSED]
     months = month_starts(business_date(now))
     run = last_run(session)
@@ -193,7 +247,7 @@ def _cards(session: Session, scope: ColumnElement[bool], run: EvaluationRun | No
     return Cards(
         yellow_now=held.get(PositionStatus.YELLOW, 0),
         red_now=held.get(PositionStatus.RED, 0),
-        last_run=run,
+        last_run=LastRun(run.id, run.period_label) if run is not None else None,
         last_green=given.get(Card.GREEN, 0),
         last_yellow=given.get(Card.YELLOW, 0),
         last_red=given.get(Card.RED, 0),

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from gonghui.core import audit
+from gonghui.core import audit, snapshots
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.db import UTCDateTime
@@ -63,6 +63,7 @@ from gonghui.stations.scoring import (
     score,
     total_column,
 )
+from gonghui.stations.service import DASHBOARD_BOARD
 
 log = get_logger(__name__)
 ACTIVE, YELLOW, RED = (PositionStatus.ACTIVE.value, PositionStatus.YELLOW.value, "red")
@@ -293,6 +294,8 @@ def evaluate(session: Session, period_text: str, *, actor: Actor, now: datetime)
     run.green, run.yellow, run.red = (counts.get(card, 0) for card in Card)
     run.evaluated = run.green + run.yellow + run.red
     summary = RunSummary(run.id, period.label, run.evaluated, run.green, run.yellow, run.red)
+    # Cards and the scoreboard change with the run: the dashboard shows it on its next view.
+    snapshots.mark_stale(session, DASHBOARD_BOARD)
     audit.record(
         session,
         actor=actor,

@@ -9,13 +9,16 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
-from gonghui.core import audit
+from gonghui.core import audit, snapshots
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import Forbidden, InvalidInput, NotFound
 from gonghui.stations.geo import cell_of
 from gonghui.stations.models import Position, StatusChange, Vehicle
 from gonghui.stations.records import PositionRecord
 from gonghui.stations.rules import MANUAL_TRANSITIONS, PositionStatus
+
+# The `core.snapshots` board of the stations dashboard (`stations.dashboard`).
+DASHBOARD_BOARD = "stations"
 
 
 def position_scope(actor: Actor) -> ColumnElement[bool]:
@@ -117,6 +120,8 @@ def assign_manager(
     before = position.manager_user_id
     position.manager_user_id = user_id
     position.updated_at = now
+    # The managers' snapshots still count the position where it was: recounted on next view.
+    snapshots.mark_stale(session, DASHBOARD_BOARD)
     audit.record(
         session,
         actor=actor,

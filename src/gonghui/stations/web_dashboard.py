@@ -7,22 +7,31 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.charts import Series, bar_chart, line_chart
 from gonghui.core.clock import business_date
+from gonghui.core.snapshots import Drawings
 from gonghui.core.tabular import Sheet, write_workbook
-from gonghui.stations.dashboard import BoardLine, Dashboard, dashboard
+from gonghui.stations.dashboard import (
+    BoardLine,
+    Dashboard,
+    dashboard_snapshot,
+    refresh_dashboard,
+)
 from gonghui.stations.scoring import Aspect
-from gonghui.web.deps import Db, Now, permitted, render
+from gonghui.web.deps import Csrf, Db, Now, SessionFactory, flash, permitted, render
 from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Actor, Depends(permitted(Permission.STATIONS_VIEW))]
 # Past this many districts the chart keeps the largest; the table below it lists them all.
 CHART_DISTRICTS = 12
+
+
+_CHARTS: Drawings[list[Markup]] = Drawings()
 
 
 def charts(figures: Dashboard) -> list[Markup]:
@@ -61,14 +70,26 @@ def charts(figures: Dashboard) -> list[Markup]:
 
 
 @router.get("/stations/dashboard")
-def dashboard_page(request: Request, db: Db, now: Now, actor: Viewer) -> Response:
-    figures = dashboard(db, actor, now)
+def dashboard_page(
+    request: Request, db: Db, factory: SessionFactory, now: Now, actor: Viewer
+) -> Response:
+    snapshot = dashboard_snapshot(db, factory, actor, now)
     context = {
-        "figures": figures,
-        "charts": charts(figures),
+        "figures": snapshot.figures,
+        "charts": _CHARTS.of(snapshot, lambda: charts(snapshot.figures)),
         "scoped": not actor.is_federation_wide,
+        "snapshot": snapshot,
+        "now": now,
     }
     return render(request, "stations/dashboard.html", context, actor=actor)
+
+
+@router.post("/stations/dashboard/refresh", dependencies=[Csrf])
+def dashboard_refresh(request: Request, db: Db, now: Now, actor: Viewer) -> Response:
+    refresh_dashboard(db, actor, now)
+    db.commit()
+    flash(request, "数据已更新")
+    return RedirectResponse("/stations/dashboard", status_code=303)
 
 
 def _number(value: Decimal | None) -> float | None:
@@ -132,8 +153,9 @@ def sheets(figures: Dashboard) -> list[Sheet]:
 
 
 @router.get("/stations/dashboard.xlsx")
-def dashboard_export(db: Db, now: Now, actor: Viewer) -> Response:
-    figures = dashboard(db, actor, now)
+def dashboard_export(db: Db, factory: SessionFactory, now: Now, actor: Viewer) -> Response:
+    # The page's snapshot, so that the file says what the page says.
+    figures = dashboard_snapshot(db, factory, actor, now).figures
     return download(
         write_workbook(sheets(figures)), f"服务阵地概览{business_date(now):%Y%m%d}.xlsx"
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from gonghui.core.auth import Actor, Permission
@@ -57,17 +57,28 @@ class Balances:
     quota_by_giver: list[tuple[str, Fen]]
 
 
+# The wallet page's reads are built once, with the person as a parameter: building them on every
+# view (expressions, joins, aliases) cost more than the database's work for them.
+_ME: BindParameter[int] = bindparam("me")
+_QUOTAS = (
+    select(Insured.name, Account.balance_fen)
+    .join(Insured, Insured.id == Account.giver_id)
+    .where(Account.kind == AccountKind.QUOTA, Account.insured_id == _ME)
+    .order_by(Account.id)
+)
+_BALANCES_BY_KEY = select(Account.key, Account.balance_fen).where(
+    Account.key.in_(bindparam("keys", expanding=True))
+)
+
+
 def balances_of(session: Session, insured: Insured) -> Balances:
-    quotas = session.execute(
-        select(Insured.name, Account.balance_fen)
-        .join(Insured, Insured.id == Account.giver_id)
-        .where(Account.kind == AccountKind.QUOTA, Account.insured_id == insured.id)
-        .order_by(Account.id)
-    ).all()
+    quotas = session.execute(_QUOTAS, {"me": insured.id}).all()
     by_giver = [(name, fen or 0) for name, fen in quotas]
+    personal, held = ledger.personal(insured.id).key, ledger.held(insured.id).key
+    balances = dict(session.execute(_BALANCES_BY_KEY, {"keys": [personal, held]}).all())
     return Balances(
-        ledger.balance_of(session, ledger.personal(insured.id)),
-        ledger.balance_of(session, ledger.held(insured.id)),
+        balances.get(personal) or 0,
+        balances.get(held) or 0,
         sum(fen for _, fen in by_giver),
         by_giver,
     )
@@ -100,29 +111,30 @@ def _history_label(kind: str, status: TransferStatus | None, other: str | None) 
     return f"{label}（{other}）" if other is not None else label
 
 
+# The transfer's other party: whichever of giver and recipient is not the reader.
+_OTHER = aliased(Insured)
+_HISTORY = (
+    select(Posting.at, Posting.kind, Posting.memo, Entry.amount_fen, Transfer.status, _OTHER.name)
+    .join(Entry, Entry.posting_id == Posting.id)
+    .join(Account, Account.id == Entry.account_id)
+    .outerjoin(Transfer, Transfer.id == Posting.transfer_id)
+    .outerjoin(
+        _OTHER,
+        _OTHER.id == func.coalesce(func.nullif(Transfer.giver_id, _ME), Transfer.recipient_id),
+    )
+    .where(
+        Account.insured_id == _ME,
+        Account.kind.in_([AccountKind.PERSONAL, AccountKind.QUOTA]),
+    )
+    .order_by(Posting.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 def history_of(session: Session, insured: Insured, limit: int = 50) -> list[HistoryLine]:
     """Movements of the person's own money: personal account and wallet quota, each transfer's
     line saying who the other party is and what became of it."""
-    other = aliased(Insured)
-    rows = session.execute(
-        select(
-            Posting.at, Posting.kind, Posting.memo, Entry.amount_fen, Transfer.status, other.name
-        )
-        .join(Entry, Entry.posting_id == Posting.id)
-        .join(Account, Account.id == Entry.account_id)
-        .outerjoin(Transfer, Transfer.id == Posting.transfer_id)
-        .outerjoin(
-            other,
-            other.id
-            == func.coalesce(func.nullif(Transfer.giver_id, insured.id), Transfer.recipient_id),
-        )
-        .where(
-            Account.insured_id == insured.id,
-            Account.kind.in_([AccountKind.PERSONAL, AccountKind.QUOTA]),
-        )
-        .order_by(Posting.id.desc())
-        .limit(limit)
-    ).all()
+    rows = session.execute(_HISTORY, {"me": insured.id, "limit": limit}).all()
     lines = []
     for row in rows:
         label = _history_label(row.kind, row.status, row.name)
@@ -143,35 +155,37 @@ class RelativeLine:
     pending_fen: Fen  # the pair's transfer awaiting acceptance, voided on dissolution
 
 
-def relationships_of(session: Session, insured: Insured) -> list[RelativeLine]:
-    found = session.scalars(
-        select(Relationship)
-        .where(or_(Relationship.giver_id == insured.id, Relationship.recipient_id == insured.id))
-        .order_by(Relationship.id)
-    ).all()
-    others = {r.recipient_id if r.giver_id == insured.id else r.giver_id for r in found}
-    names = dict(
-        session.execute(select(Insured.id, Insured.name).where(Insured.id.in_(others))).all()
+_RELATIONSHIPS = (
+    select(Relationship)
+    .where(or_(Relationship.giver_id == _ME, Relationship.recipient_id == _ME))
+    .order_by(Relationship.id)
+)
+_NAMES = select(Insured.id, Insured.name).where(Insured.id.in_(bindparam("ids", expanding=True)))
+_QUOTAS_BOTH_WAYS = select(Account.insured_id, Account.giver_id, Account.balance_fen).where(
+    Account.kind == AccountKind.QUOTA, or_(Account.insured_id == _ME, Account.giver_id == _ME)
+)
+_PENDING = (
+    select(Transfer.relationship_id, func.sum(Transfer.amount_fen))
+    .where(
+        Transfer.relationship_id.in_(bindparam("ids", expanding=True)),
+        Transfer.status == TransferStatus.PENDING,
     )
+    .group_by(Transfer.relationship_id)
+)
+
+
+def relationships_of(session: Session, insured: Insured) -> list[RelativeLine]:
+    me = {"me": insured.id}
+    found = session.scalars(_RELATIONSHIPS, me).all()
+    if not found:
+        return []
+    others = {r.recipient_id if r.giver_id == insured.id else r.giver_id for r in found}
+    names = dict(session.execute(_NAMES, {"ids": list(others)}).all())
     quotas = {
         (row.insured_id, row.giver_id): row.balance_fen or 0
-        for row in session.execute(
-            select(Account.insured_id, Account.giver_id, Account.balance_fen).where(
-                Account.kind == AccountKind.QUOTA,
-                or_(Account.insured_id == insured.id, Account.giver_id == insured.id),
-            )
-        )
+        for row in session.execute(_QUOTAS_BOTH_WAYS, me)
     }
-    pending = dict(
-        session.execute(
-            select(Transfer.relationship_id, func.sum(Transfer.amount_fen))
-            .where(
-                Transfer.relationship_id.in_([r.id for r in found]),
-                Transfer.status == TransferStatus.PENDING,
-            )
-            .group_by(Transfer.relationship_id)
-        ).all()
-    )
+    pending = dict(session.execute(_PENDING, {"ids": [r.id for r in found]}).all())
     return [
         RelativeLine(
             r,
@@ -186,27 +200,32 @@ def relationships_of(session: Session, insured: Insured) -> list[RelativeLine]:
     ]
 
 
+_TRANSFERS = (
+    select(Transfer, Insured.name)
+    .join(
+        Insured,
+        Insured.id == func.coalesce(func.nullif(Transfer.giver_id, _ME), Transfer.recipient_id),
+    )
+    .where(or_(Transfer.giver_id == _ME, Transfer.recipient_id == _ME))
+    .order_by(Transfer.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 def transfers_of(session: Session, insured: Insured, limit: int = 30) -> list[tuple[Transfer, str]]:
-    rows = session.execute(
-        select(Transfer, Insured.name)
-        .join(
-            Insured,
-            Insured.id
-            == func.coalesce(func.nullif(Transfer.giver_id, insured.id), Transfer.recipient_id),
-        )
-        .where(or_(Transfer.giver_id == insured.id, Transfer.recipient_id == insured.id))
-        .order_by(Transfer.id.desc())
-        .limit(limit)
-    ).all()
+    rows = session.execute(_TRANSFERS, {"me": insured.id, "limit": limit}).all()
     return [(transfer, name) for transfer, name in rows]
 
 
+_WALLET_WITH_REGION = (
+    select(Wallet, Region)
+    .join(Region, Region.id == Wallet.usage_region_id)
+    .where(Wallet.insured_id == _ME)
+)
+
+
 def wallet_with_region(session: Session, insured: Insured) -> tuple[Wallet, Region] | None:
-    row = session.execute(
-        select(Wallet, Region)
-        .join(Region, Region.id == Wallet.usage_region_id)
-        .where(Wallet.insured_id == insured.id)
-    ).first()
+    row = session.execute(_WALLET_WITH_REGION, {"me": insured.id}).first()
     return (row[0], row[1]) if row else None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -43,6 +44,25 @@ def all_regions(session: Session) -> list[Region]:
 
 def open_regions(session: Session, day: date) -> list[Region]:
     return [region for region in all_regions(session) if is_open(region, day)]
+
+
+class RegionChoice(NamedTuple):
+    id: int
+    code: str
+    name: str
+    province_code: str
+
+
+def open_region_choices(session: Session, day: date) -> list[RegionChoice]:
+    """The regions open on `day`, as a form's choices: filtered in SQL and read as plain rows,
+    since the wallet page offers them on every view (loading all 209 regions as objects to keep
+    117 took a third of the page's time)."""
+    rows = session.execute(
+        select(Region.id, Region.code, Region.name, Region.province_code)
+        .where(Region.wallet_opened_on.is_not(None), Region.wallet_opened_on <= day)
+        .order_by(Region.code)
+    )
+    return [RegionChoice._make(row) for row in rows]
 
 
 def open_region(

@@ -82,7 +82,7 @@ def wallet_home(request: Request, db: Db, now: Now, actor: WalletUser) -> Respon
         "kinships": KINSHIP_LABELS,
         "now": now,
         "purposes": PURPOSE_LABELS,
-        "open_regions": regions.open_regions(db, business_date(now)),
+        "open_regions": regions.open_region_choices(db, business_date(now)),
         "provinces": PROVINCES,
         "kept": {key: request.query_params.get(key, "")[:20] for key in KEPT_FIELDS},
         "key": secrets.token_urlsafe(16),

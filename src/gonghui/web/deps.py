@@ -50,6 +50,16 @@ def get_db(request: Request) -> Iterator[Session]:
 Db = Annotated[Session, Depends(get_db)]
 
 
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    """For the rare write a GET must make in a transaction of its own (a dashboard's first
+    snapshot), since the request's own session only reads."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    return factory
+
+
+SessionFactory = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+
+
 def get_now(request: Request) -> datetime:
     now: datetime = request.app.state.clock.now()
     return now
