@@ -1,7 +1,7 @@
 """figure snapshots: dashboards' figures per scope, computed by a job
 
 Revision ID: c4a7e91b2d60
-Revises: b7d4e2a91c05
+Revises: d18f9c6194fb
 Create Date: 2026-12-04 17:45:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import gonghui.core.db
 
 revision: str = "c4a7e91b2d60"
-down_revision: str | None = "b7d4e2a91c05"
+down_revision: str | None = "d18f9c6194fb"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
