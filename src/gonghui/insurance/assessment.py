@@ -9,11 +9,11 @@ pass rates and the new coverage rows come back to the database.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import duckdb
 from sqlalchemy import select
@@ -28,89 +28,201 @@ from gonghui.core.db import copy_rows
 from gonghui.core.errors import InvalidInput
 from gonghui.core.logging import get_logger
 from gonghui.core.metrics import ASSESSED_CARDS, ASSESSMENT_SECONDS
-from gonghui.insurance import figures, service
-from gonghui.insurance.balances import last_days_reported, parts_before, parts_overlapping
-from gonghui.insurance.models import AssessmentRun, Coverage, Plan, PlanVersion
+from gonghui.insurance import figures, parts, service
+from gonghui.insurance.balances import last_days_reported
+from gonghui.insurance.models import (
+    AssessmentRun,
+    AssessmentSnapshot,
+    BalancePart,
+    Coverage,
+    Plan,
+    PlanVersion,
+)
 from gonghui.insurance.rules import (
+    BalancePoint,
     CardFacts,
     Ineligibility,
     Period,
     PeriodKind,
     Terms,
+    fen_days,
     following_period,
     period_containing,
 )
-from gonghui.insurance.store import BalanceStore, scan, staged
+from gonghui.insurance.store import BalanceStore, PartRead, scan, staged
 from gonghui.members import queries as member_queries
 from gonghui.members.queries import Bank, CardHolding
 from gonghui.members.rules import CardStatus, EmploymentStatus, MembershipStatus
 
 log = get_logger(__name__)
 
+# The version of the computation below. A snapshot records it beside the plan version; a
+# change to the SQL that could move any figure raises it, and a replay says which it used.
+ENGINE_VERSION = 1
 
-def fen_days_sql(inside: list[Path], before: list[Path], *, one_card: bool = False) -> str:
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the engines that run the assessment's SQL: DuckDB on one machine,
+    Spark SQL on a cluster. The computation itself is written once, below."""
+
+    marker: str  # named parameters: $name (DuckDB) or :name (Spark)
+    days_between: str  # days from {0} to {1}
+    int_div: str  # integer division of {0} by {1}, rounding down
+
+    def days(self, first: str, last: str) -> str:
+        return self.days_between.format(first, last)
+
+    def div(self, dividend: str, divisor: str) -> str:
+        return self.int_div.format(dividend, divisor)
+
+    def sql(self, text: str) -> str:
+        return text.replace("$", self.marker)
+
+
+DUCKDB = Dialect("$", "date_diff('day', {0}, {1})", "({0}) // ({1})")
+SPARK = Dialect(":", "datediff({1}, {0})", "({0}) div ({1})")
+
+
+def fen_days_sql(
+    inside: str, before: str, *, one_card: bool = False, dialect: Dialect = DUCKDB
+) -> str:
     """Per card, the sum over the period's days of the end-of-day balance, a day without a
-    record carrying the last known balance (parameters: start, end[, card_no]).
+    record carrying the last known balance, over two table expressions of balance rows: those
+    in the period's parts and those before it (parameters: start, end, after_end[, card_no]).
 
     Banks send a row per card per day, so most cards have no gap inside the period: for them
     the sum is a plain aggregate (the last balance carried to the period's end, the one before
     the period carried up to the first row). Only cards with gaps need the ordered, windowed
     computation, which is forty times slower per row.
     """
+    d = dialect
     card_filter = "AND card_no = $card_no" if one_card else ""
     # Spelt out twice rather than a CTE used twice, which DuckDB would materialise in memory.
     inside_rows = f"""(
-        SELECT card_no, on_date, balance_fen FROM {scan(inside)}
+        SELECT card_no, on_date, balance_fen FROM {inside} i
         WHERE on_date BETWEEN $start AND $end {card_filter}
     )"""
-    return f"""
+    following = "coalesce(lead(on_date) OVER (PARTITION BY card_no ORDER BY on_date), $after_end)"
+    return d.sql(f"""
         WITH carried AS (
-            SELECT card_no, arg_max(balance_fen, on_date) AS carried FROM {scan(before)}
+            SELECT card_no, max_by(balance_fen, on_date) AS carried FROM {before} b
             WHERE on_date < $start {card_filter} GROUP BY card_no
         ),
         totals AS (
-            SELECT card_no, sum(balance_fen) AS total, count(*) AS n, min(on_date) AS first,
-                   max(on_date) AS last, arg_max(balance_fen, on_date) AS last_balance
-            FROM {inside_rows} GROUP BY card_no
+            SELECT card_no, sum(balance_fen) AS total, count(*) AS n, min(on_date) AS first_on,
+                   max(on_date) AS last_on, max_by(balance_fen, on_date) AS last_balance
+            FROM {inside_rows} r GROUP BY card_no
         ),
         gappy AS (
             SELECT card_no, sum(balance_fen * days) AS fen_days FROM (
                 SELECT card_no, balance_fen,
-                       date_diff('day', on_date, coalesce(
-                           lead(on_date) OVER (PARTITION BY card_no ORDER BY on_date),
-                           $end::DATE + 1)) AS days
-                FROM {inside_rows} SEMI JOIN (
-                    SELECT card_no FROM totals WHERE n <> date_diff('day', first, last) + 1
-                ) USING (card_no)
-            ) GROUP BY card_no
+                       {d.days("on_date", following)} AS days
+                FROM {inside_rows} r
+                WHERE card_no IN (
+                    SELECT card_no FROM totals WHERE n <> {d.days("first_on", "last_on")} + 1
+                )
+            ) w GROUP BY card_no
         )
-        SELECT card_no,
-               (coalesce(g.fen_days, t.total + t.last_balance * date_diff('day', t.last, $end), 0)
-                + coalesce(c.carried, 0)
-                  * date_diff('day', $start::DATE, coalesce(t.first, $end::DATE + 1)))::BIGINT
+        SELECT coalesce(t.card_no, c.card_no) AS card_no,
+               CAST(coalesce(g.fen_days,
+                             t.total + t.last_balance * {d.days("t.last_on", "$end")}, 0)
+                    + coalesce(c.carried, 0)
+                      * {d.days("$start", "coalesce(t.first_on, $after_end)")} AS BIGINT)
                    AS fen_days
         FROM totals t
-        FULL OUTER JOIN carried c USING (card_no)
-        LEFT JOIN gappy g USING (card_no)
-    """
+        FULL OUTER JOIN carried c ON t.card_no = c.card_no
+        LEFT JOIN gappy g ON g.card_no = coalesce(t.card_no, c.card_no)
+    """)
 
 
-def _parts(session: Session, store: BalanceStore, period: Period) -> tuple[list[Path], list[Path]]:
-    inside = parts_overlapping(session, period.start, period.end)
-    before = parts_before(session, period.start)
-    return [store.absolute(path) for path in inside], [store.absolute(path) for path in before]
+def period_parameters(period: Period) -> dict[str, object]:
+    return {"start": period.start, "end": period.end, "after_end": period.end + timedelta(days=1)}
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The parts an assessment reads: those with a day in the period, and those before it
+    (where a carried-in balance may come from, however long ago)."""
+
+    inside: list[BalancePart]
+    before: list[BalancePart]
+
+
+def sources_of(session: Session, period: Period) -> Sources:
+    return Sources(
+        parts.live_parts(session, *parts.overlapping(period.start, period.end)),
+        parts.live_parts(session, *parts.before(period.start)),
+    )
 
 
 def balance_sums(
     session: Session, store: BalanceStore, period: Period, card_no: str | None = None
 ) -> dict[str, int]:
-    inside, before = _parts(session, store, period)
-    parameters: dict[str, object] = {"start": period.start, "end": period.end}
+    sources = sources_of(session, period)
+    return _sums(
+        store,
+        parts.reads(store, sources.inside),
+        parts.reads(store, sources.before),
+        period,
+        card_no,
+    )
+
+
+# Where a one-card read first looks for the balance carried into a period: banks report every
+# card every day, so the week before nearly always holds it; only when it does not are the
+# earlier parts read. (A row in that week is later than anything in a part ending before it.)
+RECENT_DAYS = 7
+
+
+def card_sum(
+    session: Session, store: BalanceStore, period: Period, card_no: str, bank_id: int
+) -> int:
+    """One card's fen-days over `period`, by the reference definition `rules.fen_days` (the
+    property tests hold the assessment's SQL to it) over the card's own rows. Only its bank's
+    live parts whose card range holds it are opened, and in each (sorted by card) only the row
+    groups that may hold it are read: one pass over the period and the week before."""
+    recent = period.start - timedelta(days=RECENT_DAYS)
+    near = parts.live_parts(
+        session, *parts.overlapping(recent, period.end), bank_id=bank_id, card_no=card_no
+    )
+    query = (
+        "SELECT on_date, balance_fen FROM {rows} r WHERE card_no = $card_no "
+        "AND on_date BETWEEN $first AND $last ORDER BY on_date DESC"
+    )
+    with store.reader() as connection:
+        points = [
+            BalancePoint(on, fen)
+            for on, fen in connection.execute(
+                query.format(rows=scan(parts.reads(store, near))),
+                {"card_no": card_no, "first": recent, "last": period.end},
+            ).fetchall()
+        ]
+        if not points or points[-1].on > period.start:
+            older = parts.live_parts(
+                session, *parts.before(recent), bank_id=bank_id, card_no=card_no
+            )
+            carried = connection.execute(
+                query.format(rows=scan(parts.reads(store, older))) + " LIMIT 1",
+                {"card_no": card_no, "first": date.min, "last": recent - timedelta(days=1)},
+            ).fetchall()
+            points.extend(BalancePoint(on, fen) for on, fen in carried)
+    return fen_days(points, period)
+
+
+def _sums(
+    store: BalanceStore,
+    inside: list[PartRead],
+    before: list[PartRead],
+    period: Period,
+    card_no: str | None,
+) -> dict[str, int]:
+    parameters = period_parameters(period)
     if card_no is not None:
         parameters["card_no"] = card_no
     with store.analytics() as connection:
         rows = connection.execute(
-            fen_days_sql(inside, before, one_card=card_no is not None), parameters
+            fen_days_sql(scan(inside), scan(before), one_card=card_no is not None), parameters
         ).fetchall()
     return {str(card): int(total) for card, total in rows}
 
@@ -125,20 +237,22 @@ def facts_of(holding: CardHolding, enrolled: set[int]) -> CardFacts:
     )
 
 
-# The rules of `decide_card` and `apply_group_minimum`, as SQL over the tables `holdings`
-# (HOLDING_COLUMNS plus `unit_enrolled`) and `sums` (card_no, fen_days).
-_DECIDE = f"""
-    CREATE TEMP TABLE decided AS
+def decided_sql(dialect: Dialect = DUCKDB) -> str:
+    """The rules of `decide_card` and `apply_group_minimum`, as SQL over the tables `holdings`
+    (`_HOLDING_TYPES` plus `unit_enrolled`) and `sums` (card_no, fen_days); parameters from
+    `decide_parameters`."""
+    d = dialect
+    return d.sql(f"""
     WITH counted AS (
         SELECT h.*, coalesce(s.fen_days, 0) AS fen_days,
                CASE WHEN $calendar OR h.opened_on <= $start THEN $days
                     WHEN h.opened_on > $end THEN 0
-                    ELSE date_diff('day', h.opened_on, $end) + 1 END AS days
+                    ELSE {d.days("h.opened_on", "$end")} + 1 END AS days
         FROM holdings h LEFT JOIN sums s USING (card_no)
     ),
     flagged AS (
         SELECT *,
-               CASE WHEN days > 0 THEN (2 * fen_days + days) // (2 * days) ELSE 0 END
+               CASE WHEN days > 0 THEN {d.div("2 * fen_days + days", "2 * days")} ELSE 0 END
                    AS average_fen
         FROM counted
     ),
@@ -171,8 +285,9 @@ _DECIDE = f"""
                CASE WHEN not_enrolled THEN '{Ineligibility.UNIT_NOT_ENROLLED.value}' END,
                CASE WHEN g.passes AND $minimum > 0 AND coalesce(u.passing, 0) < $minimum
                     THEN '{Ineligibility.GROUP_TOO_SMALL.value}' END) AS reasons
-    FROM grouped g LEFT JOIN unit_sizes u USING (unit_id)
-"""
+    FROM grouped g LEFT JOIN unit_sizes u ON u.unit_id = g.unit_id
+    """)
+
 
 # A member holding two qualifying cards is covered once, through the fuller card.
 _COVERED = """
@@ -183,17 +298,20 @@ _COVERED = """
 """
 
 
+def decide_parameters(period: Period, terms: Terms) -> dict[str, object]:
+    return {
+        "calendar": terms.day_count.value == "calendar",
+        "start": period.start,
+        "end": period.end,
+        "days": period.days,
+        "threshold": terms.threshold_fen,
+        "minimum": terms.min_group_size or 0,
+    }
+
+
 def decide(connection: duckdb.DuckDBPyConnection, period: Period, terms: Terms) -> None:
     connection.execute(
-        _DECIDE,
-        {
-            "calendar": terms.day_count.value == "calendar",
-            "start": period.start,
-            "end": period.end,
-            "days": period.days,
-            "threshold": terms.threshold_fen,
-            "minimum": terms.min_group_size or 0,
-        },
+        f"CREATE TEMP TABLE decided AS {decided_sql()}", decide_parameters(period, terms)
     )
 
 
@@ -205,6 +323,8 @@ class AssessmentSummary:
     ineligible: int
     # Codes of the plan banks whose files did not reach the period's end (assessed anyway).
     banks_missing: tuple[str, ...] = ()
+    # What `gonghui insurance assess --replay` takes to recompute this run.
+    snapshot: int | None = None
 
 
 @dataclass(frozen=True)
@@ -243,11 +363,28 @@ def assess(
     started = time.perf_counter()
     version = service.version_on(session, plan, period.end)
     terms = service.terms_of(version)
-    results_path = f"assessments/{plan.code}/{period.start:%Y-%m}.parquet"
+    sources = sources_of(session, period)
+    files = _RunFiles.new(plan, period)
     step = progress or _silent
-    decided = _decide_all(session, plan, period, terms, store, results_path, step)
+    decided = _decide_all(session, plan, period, terms, store, sources, files, step)
     step(STEPS - 1, STEPS, "授予保障")
-    run = _record_run(session, plan, version, period, decided, results_path, now)
+    run = _record_run(session, plan, version, period, decided, files.results, now)
+    snapshot = AssessmentSnapshot(
+        run_id=run.id,
+        plan_version_id=version.id,
+        engine_version=ENGINE_VERSION,
+        period_start=period.start,
+        period_end=period.end,
+        inside_parts=[part.id for part in sources.inside],
+        before_parts=[part.id for part in sources.before],
+        holdings_path=files.holdings,
+        results_path=files.results,
+        cards_assessed=decided.assessed,
+        eligible=decided.eligible,
+        taken_at=now,
+    )
+    session.add(snapshot)
+    session.flush()
     granted = _grant_coverage(session, plan, version, run, period, terms, decided, now)
     step(STEPS, STEPS, "完成")
     summary = AssessmentSummary(
@@ -256,6 +393,7 @@ def assess(
         eligible=decided.eligible,
         ineligible=decided.assessed - decided.eligible,
         banks_missing=tuple(missing),
+        snapshot=snapshot.id,
     )
     seconds = time.perf_counter() - started
     ASSESSMENT_SECONDS.labels(plan.code).observe(seconds)
@@ -362,17 +500,29 @@ def banks_not_reaching(session: Session, plan: Plan, period: Period) -> dict[str
     }
 
 
+@dataclass(frozen=True)
+class _RunFiles:
+    holdings: str
+    results: str
+
+    @classmethod
+    def new(cls, plan: Plan, period: Period) -> _RunFiles:
+        # Each run its own files: a re-run must not overwrite what an earlier snapshot decided.
+        stem = f"assessments/{plan.code}/{period.code}/{secrets.token_hex(6)}"
+        return cls(f"{stem}-holdings.parquet", f"{stem}-results.parquet")
+
+
 def _decide_all(
     session: Session,
     plan: Plan,
     period: Period,
     terms: Terms,
     store: BalanceStore,
-    results: str,
+    sources: Sources,
+    files: _RunFiles,
     step: Callable[[int, int, str], None],
 ) -> _Decided:
     step(0, STEPS, "读取会员卡")
-    inside, before = _parts(session, store, period)
     enrolled = service.enrolled_unit_ids(session, plan, period.end)
     codes = {bank.id: bank.code for bank in member_queries.all_banks(session)}
     # A member who withdrew the balance-sharing consent before this period began is not
@@ -391,19 +541,16 @@ def _decide_all(
             f"AS unit_enrolled FROM {staged(path, _HOLDING_TYPES)}",
             {"units": sorted(enrolled)},
         )
-        step(1, STEPS, "汇总日均余额")
-        connection.execute(
-            f"CREATE TEMP TABLE sums AS {fen_days_sql(inside, before)}",
-            {"start": period.start, "end": period.end},
-        )
-        step(2, STEPS, "判定资格")
-        decide(connection, period, terms)
-        store.write_part(
+        store.write_part(connection, "SELECT * FROM holdings ORDER BY card_no", files.holdings)
+        compute(
             connection,
-            "SELECT card_no, member_id, average_fen, days, reasons = '' AS eligible, reasons "
-            "FROM decided ORDER BY card_no",
-            results,
+            parts.reads(store, sources.inside),
+            parts.reads(store, sources.before),
+            period,
+            terms,
+            step,
         )
+        store.write_part(connection, _RESULTS, files.results)
         tallies = connection.execute(
             "SELECT bank_id, count(*), count(*) FILTER (WHERE reasons = '') FROM decided "
             "GROUP BY bank_id ORDER BY bank_id"
@@ -416,6 +563,31 @@ def _decide_all(
         by_bank=by_bank,
         covered=[(int(m), int(c), int(u), int(a)) for m, c, u, a in covered],
     )
+
+
+_RESULTS = (
+    "SELECT card_no, member_id, average_fen, days, reasons = '' AS eligible, reasons "
+    "FROM decided ORDER BY card_no"
+)
+
+
+def compute(
+    connection: duckdb.DuckDBPyConnection,
+    inside: list[PartRead],
+    before: list[PartRead],
+    period: Period,
+    terms: Terms,
+    step: Callable[[int, int, str], None] | None = None,
+) -> None:
+    """`sums` and `decided` from the table `holdings` and the given parts."""
+    said = step or _silent
+    said(1, STEPS, "汇总日均余额")
+    connection.execute(
+        f"CREATE TEMP TABLE sums AS {fen_days_sql(scan(inside), scan(before))}",
+        period_parameters(period),
+    )
+    said(2, STEPS, "判定资格")
+    decide(connection, period, terms)
 
 
 _HOLDING_TYPES = {

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from gonghui.core.inputs import InputError, parse_amount, parse_date
 from gonghui.core.metrics import import_refused, imported
 from gonghui.core.money import format_fen
 from gonghui.core.tabular import Row, Table, read_table
+from gonghui.insurance import parts
 from gonghui.insurance.models import BalanceImport
 from gonghui.insurance.store import BalanceStore, scan, staged
 from gonghui.members import queries as member_queries
@@ -258,7 +259,9 @@ def _store(
 ) -> BalanceImportReport:
     bank, store, actor, now = batch.bank, batch.store, batch.actor, batch.now
     first, last = min(row.on for row in rows), max(row.on for row in rows)
-    existing = [store.absolute(path) for path in parts_overlapping(session, first, last, bank.id)]
+    existing = parts.reads(
+        store, parts.live_parts(session, *parts.overlapping(first, last), bank_id=bank.id)
+    )
     part = store.part_for(bank.code, sha256)
     connection = store.analytics()
     try:
@@ -284,8 +287,11 @@ def _store(
             f"SELECT card_no, on_date, balance_fen FROM incoming ANTI JOIN {scan(existing)} s "
             "USING (card_no, on_date) ORDER BY card_no, on_date"
         )
-        new_count = connection.execute(f"SELECT count(*) FROM ({new_rows_query})").fetchone()
-        new_rows = int(new_count[0]) if new_count else 0
+        # An aggregate without GROUP BY: always exactly one row.
+        new_rows, low_card, high_card, first_new, last_new = connection.execute(
+            f"SELECT count(*), min(card_no), max(card_no), min(on_date), max(on_date) "
+            f"FROM ({new_rows_query})"
+        ).fetchall()[0]
         if new_rows:
             store.write_part(connection, new_rows_query, part)
     finally:
@@ -307,6 +313,16 @@ def _store(
         # A savepoint: the same file sent twice at once is stored once, the second told so.
         with session.begin_nested():
             session.add(record)
+            if new_rows:
+                parts.record_part(
+                    session,
+                    bank_id=bank.id,
+                    path=part,
+                    span=(first_new, last_new),
+                    rows=new_rows,
+                    cards=(low_card, high_card),
+                    now=now,
+                )
     except IntegrityError:
         return BalanceImportReport(len(rows), 0, already_known=True)
     audit.record(
@@ -329,31 +345,3 @@ def last_days_reported(session: Session, bank_ids: Sequence[int]) -> dict[int, d
         .group_by(BalanceImport.bank_id)
     )
     return {bank_id: last for bank_id, last in rows if last is not None}
-
-
-def parts_overlapping(
-    session: Session, first: date, last: date, bank_id: int | None = None
-) -> list[str]:
-    """Every stored part (of one bank, or all) with a day between `first` and `last`."""
-    conditions = [BalanceImport.first_date <= last, BalanceImport.last_date >= first]
-    if bank_id is not None:
-        conditions.append(BalanceImport.bank_id == bank_id)
-    return _parts_where(session, *conditions)
-
-
-def parts_before(session: Session, day: date) -> list[str]:
-    """Every stored part with a day before `day`: where a period's carried-in balance may come
-    from, however long ago."""
-    return _parts_where(session, BalanceImport.first_date < day)
-
-
-def _parts_where(session: Session, *conditions: ColumnElement[bool]) -> list[str]:
-    return [
-        path
-        for path in session.scalars(
-            select(BalanceImport.part_path)
-            .where(BalanceImport.part_path.is_not(None), *conditions)
-            .order_by(BalanceImport.id)
-        )
-        if path
-    ]

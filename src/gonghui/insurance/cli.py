@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from gonghui.cli_support import CLI_ACTOR, console, errors, fail, unit_of_work
 from gonghui.core.clock import clock_from
-from gonghui.core.inputs import InputError, parse_amount, parse_date, parse_month
+from gonghui.core.inputs import MAX_ID, InputError, parse_amount, parse_date, parse_month
 from gonghui.core.money import parse_yuan, yuan_string
-from gonghui.insurance import assessment, claims, queries, service
+from gonghui.insurance import assessment, claims, parts, queries, service, snapshots
 from gonghui.insurance.balances import Source, import_balances
 from gonghui.insurance.rules import DayCount, PeriodKind, Terms
 from gonghui.insurance.store import store_for
@@ -239,12 +239,24 @@ def assess(
             help="有银行的余额文件未报送至期末时仍然考核（记入审计日志；文件补齐后可重新考核）",
         ),
     ] = False,
+    replay: Annotated[
+        int | None,
+        typer.Option(
+            help="按第 N 号考核快照记录的余额分片与计划版本重算，逐卡核对结果（不改动任何数据）",
+            min=1,
+            max=MAX_ID,
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """考核各卡日均余额，决定参保资格并赠送下一保障期的补充医保；重复运行结果相同、不会重复。
 
-    只能考核已结束的期间，且计划内各银行的余额文件须已报送至期末。"""
+    只能考核已结束的期间，且计划内各银行的余额文件须已报送至期末。每次考核记录一份快照
+    （所读余额分片与计划版本），可用 --replay 重算核对。"""
     month = _month(period)
+    if replay is not None:
+        _replay(replay, month, json_output=json_output)
+        return
     with unit_of_work() as (session, settings), errors.status(f"正在考核 {period}…"):
         summary = assessment.assess(
             session,
@@ -260,10 +272,46 @@ def assess(
         return
     console.print(
         f"{summary.period}：考核 {summary.cards_assessed} 张卡，达标 {summary.eligible}，"
-        f"未达标 {summary.ineligible}"
+        f"未达标 {summary.ineligible}（考核快照 {summary.snapshot}）"
     )
     if summary.banks_missing:
         errors.print(f"注意：{'、'.join(summary.banks_missing)} 的余额文件未报送至期末")
+
+
+def _replay(snapshot_id: int, month: date, *, json_output: bool) -> None:
+    with unit_of_work() as (session, settings), errors.status(f"正在重算考核快照 {snapshot_id}…"):
+        snapshot = snapshots.snapshot_for(session, snapshot_id)
+        if not snapshot.period_start <= month <= snapshot.period_end:
+            fail(
+                f"考核快照 {snapshot_id} 是 {snapshot.period_start} 至 {snapshot.period_end} "
+                f"的考核，与所给期间不符"
+            )
+        report = snapshots.replay(session, snapshot_id, actor=CLI_ACTOR, store=store_for(settings))
+    if json_output:
+        typer.echo(json.dumps(asdict(report), ensure_ascii=False))
+    else:
+        console.print(report.summary)
+        for diff in report.differences:
+            console.print(f"  {diff.card_no}：原结果 {diff.recorded}，重算 {diff.recomputed}")
+    if not report.matches:
+        raise typer.Exit(1)
+
+
+@app.command()
+def compact(
+    month: Annotated[str, typer.Option(help="已结束的月份 YYYY-MM")],
+) -> None:
+    """把某个已结束月份各银行的逐日余额分片合并为按卡号排序的一个分片（原子替换；
+    被替换的分片在所有读取结束后由清理删除）。"""
+    chosen = _month(month)
+    with unit_of_work() as (session, settings), errors.status(f"正在合并 {month} 的余额分片…"):
+        store = store_for(settings)
+        now = clock_from(settings).now()
+        report = parts.compact_month(session, store, chosen, actor=CLI_ACTOR, now=now)
+        purged = parts.purge_replaced(session, store, now)
+    console.print(report.summary)
+    if purged:
+        console.print(f"已删除 {purged} 个早已被替换的分片文件")
 
 
 @app.command()

@@ -13,7 +13,7 @@ from gonghui.core import audit
 from gonghui.core.auth import SYSTEM, Actor
 from gonghui.core.clock import business_date
 from gonghui.core.db import insert_if_absent
-from gonghui.insurance import assessment, queries, service
+from gonghui.insurance import assessment, parts, queries, service
 from gonghui.insurance.claims_rules import ClaimStatus
 from gonghui.insurance.models import Claim, ClaimNotice
 from gonghui.insurance.rules import period_containing
@@ -94,3 +94,19 @@ def assess_ended_periods(
             f"达标 {summary.eligible}"
         )
     return said
+
+
+def compact_closed_months(
+    session: Session, now: datetime, *, store: BalanceStore, actor: Actor
+) -> list[str]:
+    """Merge the daily parts of the last two closed months (the earlier one again only when a
+    late file has come in since), then remove the files of parts replaced more than a day ago."""
+    first_of_month = business_date(now).replace(day=1)
+    last_month = (first_of_month - timedelta(days=1)).replace(day=1)
+    month_before = (last_month - timedelta(days=1)).replace(day=1)
+    said = [
+        parts.compact_month(session, store, month, actor=actor, now=now).summary
+        for month in (month_before, last_month)
+    ]
+    purged = parts.purge_replaced(session, store, now)
+    return [*said, f"删除已替换的分片文件 {purged} 个"]

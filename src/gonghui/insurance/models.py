@@ -96,6 +96,56 @@ class BalanceImport(Base):
     actor_label: Mapped[str] = mapped_column(String(100))
 
 
+class BalancePart(Base):
+    """The index of the columnar parts readers open: one per accepted file, or one per bank and
+    closed month once compacted. A compaction swaps parts in one transaction (the daily parts
+    get `replaced_by_id`, the merged part is added); a replaced part's file stays on disk until
+    the purge, well after any reader that listed it has finished."""
+
+    __tablename__ = "insurance_balance_parts"
+    __table_args__ = (Index("ix_insurance_balance_parts_live", "replaced_by_id", "first_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
+    path: Mapped[str] = mapped_column(String(300), unique=True)
+    first_date: Mapped[date]
+    last_date: Mapped[date]
+    rows: Mapped[int]
+    # The card-number range the part holds, so a one-card read opens only parts that may hold it.
+    min_card_no: Mapped[str] = mapped_column(String(32))
+    max_card_no: Mapped[str] = mapped_column(String(32))
+    # A merged part keeps, per row, the id of the part it came from (column `source_part`).
+    compacted: Mapped[bool]
+    created_at: Mapped[datetime]
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("insurance_balance_parts.id"))
+    replaced_at: Mapped[datetime | None]
+    purged_at: Mapped[datetime | None]
+
+
+class AssessmentSnapshot(Base):
+    """What one assessment run read and decided: the exact parts, the plan version (the rule
+    version) and its per-card results, so that it can be recomputed and compared later."""
+
+    __tablename__ = "insurance_assessment_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("insurance_assessment_runs.id"), index=True)
+    plan_version_id: Mapped[int] = mapped_column(ForeignKey("insurance_plan_versions.id"))
+    # The version of the assessment's computation (the SQL), beside the plan's terms.
+    engine_version: Mapped[int]
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    # Ids of `BalancePart` rows: those with a day in the period, and those before it.
+    inside_parts: Mapped[list[int]] = mapped_column(JSON)
+    before_parts: Mapped[list[int]] = mapped_column(JSON)
+    # The holdings (cards, members, units, statuses) as they stood, a columnar file.
+    holdings_path: Mapped[str] = mapped_column(String(300))
+    results_path: Mapped[str] = mapped_column(String(300))
+    cards_assessed: Mapped[int]
+    eligible: Mapped[int]
+    taken_at: Mapped[datetime]
+
+
 class AssessmentRun(Base):
     """One plan's assessment of one period; re-running updates it in place."""
 

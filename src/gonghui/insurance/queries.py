@@ -15,7 +15,7 @@ from gonghui.core.clock import business_date
 from gonghui.core.errors import NotFound
 from gonghui.core.pagination import PAGE_SIZE, Page, paged
 from gonghui.insurance import service
-from gonghui.insurance.assessment import balance_sums, facts_of, late_banks
+from gonghui.insurance.assessment import card_sum, facts_of, late_banks
 from gonghui.insurance.claims import claim_for
 from gonghui.insurance.claims_rules import ClaimStatus, Clock, statutory_clock
 from gonghui.insurance.models import (
@@ -28,9 +28,12 @@ from gonghui.insurance.models import (
 )
 from gonghui.insurance.rules import (
     CardDecision,
+    Ineligibility,
     Period,
     PeriodKind,
     RunningAverage,
+    average_daily_balance,
+    days_counted,
     decide_card,
     explain_balance,
     period_containing,
@@ -59,8 +62,9 @@ class CardStanding:
 def card_standing(
     session: Session, plan: Plan, card_no: str, month: date, *, store: BalanceStore
 ) -> CardStanding:
-    """One card's average daily balance and eligibility for the period containing `month`,
-    computed the same way as the batch assessment."""
+    """One card's average daily balance and eligibility for the period containing `month`:
+    the assessment's own decision once the period is assessed (what granted or refused cover),
+    else computed the same way from the card's bank's parts alone."""
     holdings = member_queries.card_holdings(
         session, service.plan_bank_ids(session, plan), card_no=card_no.strip()
     )
@@ -70,7 +74,11 @@ def card_standing(
     version = service.version_on(session, plan, month)
     period = period_containing(month, version.period_kind)
     terms = service.terms_of(service.version_on(session, plan, period.end))
-    total = balance_sums(session, store, period, card_no=holding.card_no).get(holding.card_no, 0)
+    run = assessment_run_for(session, plan, period.start)
+    decided = None if run is None else _assessed(store, run.results_path, holding.card_no)
+    if decided is not None:
+        return CardStanding(holding.card_no, period, terms.threshold_fen, decided)
+    total = card_sum(session, store, period, holding.card_no, holding.bank_id)
     enrolled = service.enrolled_unit_ids(session, plan, period.end)
     facts = facts_of(holding, enrolled)
     if holding.bank_id not in service.plan_bank_ids(session, plan, period.start):
@@ -79,6 +87,76 @@ def card_standing(
         facts = replace(facts, card_active=False)
     decision = decide_card(facts, total, period, terms)
     return CardStanding(holding.card_no, period, terms.threshold_fen, decision)
+
+
+def _assessed(store: BalanceStore, results_path: str, card_no: str) -> CardDecision | None:
+    """The card's row in a run's results (sorted by card: one row group is read), if any."""
+    with store.reader() as connection:
+        row = connection.execute(
+            "SELECT average_fen, days, reasons FROM read_parquet($path) WHERE card_no = $card",
+            {"path": str(store.absolute(results_path)), "card": card_no},
+        ).fetchone()
+    if row is None:
+        return None
+    average, days, reasons = row
+    return CardDecision(
+        int(average), int(days), tuple(Ineligibility(code) for code in reasons.split(",") if code)
+    )
+
+
+@dataclass(frozen=True)
+class MonthSoFar:
+    """A card's running average for the current month, counting the days that have ended."""
+
+    card_no: str
+    month: Period
+    through: date | None  # the last day counted (yesterday); None on the month's first day
+    days: int
+    average_fen: int
+    threshold_fen: int
+    # The end-of-day balance to hold every day left (today included) so that the month's
+    # average reaches the threshold; 0 when it is reached whatever happens.
+    needed_daily_fen: int
+
+    @property
+    def days_left(self) -> int:
+        return self.month.days - (
+            0 if self.through is None else (self.through - self.month.start).days + 1
+        )
+
+
+def month_so_far(
+    session: Session, plan: Plan, card_no: str, today: date, *, store: BalanceStore
+) -> MonthSoFar:
+    """本月截至昨日日均: the average daily balance from the month's first day to yesterday
+    (Beijing), by the plan's rules, and the daily balance still needed to reach the threshold
+    on average by the month's end. Today is not counted: its closing balance does not exist yet."""
+    holdings = member_queries.card_holdings(
+        session, service.plan_bank_ids(session, plan), card_no=card_no.strip()
+    )
+    if not holdings:
+        raise NotFound(f"参加计划 {plan.code} 的会员卡 {card_no}")
+    holding = holdings[0]
+    month = period_containing(today, PeriodKind.MONTH)
+    terms = service.terms_of(service.version_on(session, plan, month.end))
+    whole_month = days_counted(month, terms.day_count, holding.opened_on)
+    if today == month.start:
+        needed = terms.threshold_fen if whole_month else 0
+        return MonthSoFar(holding.card_no, month, None, 0, 0, terms.threshold_fen, needed)
+    elapsed = Period(month.start, today - timedelta(days=1))
+    total = card_sum(session, store, elapsed, holding.card_no, holding.bank_id)
+    days = days_counted(elapsed, terms.day_count, holding.opened_on)
+    short = terms.threshold_fen * whole_month - total
+    left = (month.end - today).days + 1
+    return MonthSoFar(
+        card_no=holding.card_no,
+        month=month,
+        through=elapsed.end,
+        days=days,
+        average_fen=average_daily_balance(total, days),
+        threshold_fen=terms.threshold_fen,
+        needed_daily_fen=max(0, -(-short // left)),
+    )
 
 
 @dataclass(frozen=True)
@@ -93,13 +171,13 @@ class RunningStanding:
 
 
 def _fen_days_so_far(
-    session: Session, store: BalanceStore, card_no: str, so_far: Period | None
+    session: Session, store: BalanceStore, card_no: str, bank_id: int, so_far: Period | None
 ) -> int:
     """One card's fen-days over the reported days of the running period. The one place the
-    home page reads balances: a faster per-card read swaps in here."""
+    home page reads balances: the per-card read of its bank's parts (`card_sum`)."""
     if so_far is None:
         return 0
-    return balance_sums(session, store, so_far, card_no=card_no).get(card_no, 0)
+    return card_sum(session, store, so_far, card_no, bank_id)
 
 
 def running_standing(
@@ -116,7 +194,7 @@ def running_standing(
     terms = service.terms_of(service.version_on(session, plan, today))
     period = period_containing(today, terms.period_kind)
     so_far = Period(period.start, today - timedelta(days=1)) if today > period.start else None
-    total = _fen_days_so_far(session, store, holding.card_no, so_far)
+    total = _fen_days_so_far(session, store, holding.card_no, holding.bank_id, so_far)
     running = running_average(total, today, holding.opened_on, terms)
     return RunningStanding(holding.card_no, terms.threshold_fen, running)
 

@@ -18,7 +18,9 @@ import contextlib
 import csv
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -26,11 +28,34 @@ import duckdb
 from gonghui.core.settings import Settings
 
 DUCKDB_MEMORY_LIMIT = "2GB"
+# Rows per Parquet row group in parts and results. Parts are sorted by card number, so a
+# one-card read skips every row group whose card range misses it by its min/max statistics;
+# smaller groups mean less read per card (measured in benchmarks/bench_card_reads.py) and a
+# slightly larger footer.
+ROW_GROUP_ROWS = 16_384
+
+
+@dataclass(frozen=True)
+class PartRead:
+    """One part to read: the whole file, or (a merged part standing in for parts that were
+    compacted into it) only its rows whose `source_part` is among `sources`."""
+
+    path: Path
+    merged: bool = False
+    sources: tuple[int, ...] | None = None
+
+
+# The one DuckDB instance a process keeps for small reads (one card's rows): opening a database
+# costs tens of milliseconds, a cursor on an open one about one.
+READER_MEMORY_LIMIT = "512MB"
+READER_THREADS = 2
 
 
 class BalanceStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._reader: duckdb.DuckDBPyConnection | None = None
+        self._reader_lock = threading.Lock()
 
     def absolute(self, relative: str) -> Path:
         return self.root / relative
@@ -46,6 +71,20 @@ class BalanceStore:
                 "preserve_insertion_order": False,
             }
         )
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for a small read, to be closed after use (`with store.reader() as c:`).
+        Each cursor is its own connection to the shared instance, so threads may hold one each."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = duckdb.connect(
+                    config={
+                        "memory_limit": READER_MEMORY_LIMIT,
+                        "threads": READER_THREADS,
+                        "preserve_insertion_order": False,
+                    }
+                )
+            return self._reader.cursor()
 
     def part_for(self, bank_code: str, sha256: str) -> str:
         return f"balances/{bank_code}/{sha256[:2]}/{sha256}.parquet"
@@ -67,7 +106,10 @@ class BalanceStore:
         target = self.absolute(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_suffix(".tmp")
-        connection.execute(f"COPY ({query}) TO '{_quoted(temporary)}' (FORMAT parquet)")
+        connection.execute(
+            f"COPY ({query}) TO '{_quoted(temporary)}' "
+            f"(FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+        )
         temporary.replace(target)
 
 
@@ -81,15 +123,30 @@ def staged(path: Path, columns: dict[str, str]) -> str:
     )
 
 
-def scan(paths: list[Path]) -> str:
-    """A DuckDB table expression over the given parts (an empty relation when there are none)."""
-    if not paths:
+def scan(parts: Sequence[Path | PartRead]) -> str:
+    """A DuckDB table expression (card_no, on_date, balance_fen) over the given parts (an empty
+    relation when there are none)."""
+    reads = [part if isinstance(part, PartRead) else PartRead(part) for part in parts]
+    if not reads:
         return (
             "(SELECT NULL::VARCHAR AS card_no, NULL::DATE AS on_date, "
             "NULL::BIGINT AS balance_fen WHERE false)"
         )
-    listed = ", ".join(f"'{_quoted(path)}'" for path in paths)
-    return f"read_parquet([{listed}])"
+    selects: list[str] = []
+    # Whole files of one layout go in one read_parquet, which DuckDB scans in parallel.
+    for merged in (False, True):
+        whole = [read.path for read in reads if read.merged is merged and read.sources is None]
+        if whole:
+            listed = ", ".join(f"'{_quoted(path)}'" for path in whole)
+            selects.append(f"SELECT card_no, on_date, balance_fen FROM read_parquet([{listed}])")
+    for read in reads:
+        if read.sources is not None:
+            kept = ", ".join(str(int(source)) for source in read.sources) or "NULL"
+            selects.append(
+                f"SELECT card_no, on_date, balance_fen FROM read_parquet('{_quoted(read.path)}') "
+                f"WHERE source_part IN ({kept})"
+            )
+    return "(" + " UNION ALL ".join(selects) + ")"
 
 
 def _quoted(path: Path) -> str:

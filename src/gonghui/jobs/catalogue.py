@@ -88,6 +88,13 @@ def _dashboards(context: JobContext) -> str:
     return "更新看板数据：补充医保 {} 个范围，服务阵地 {} 个，延迟退休影响 {} 个".format(*counts)
 
 
+def _compaction(context: JobContext) -> str:
+    said = insurance_jobs.compact_closed_months(
+        context.session, context.now, store=store_for(context.settings), actor=JOB_ACTOR
+    )
+    return "；".join(said)
+
+
 def _purge(context: JobContext) -> str:
     attempts = accounts.purge_login_attempts(context.session, context.now - LOGIN_ATTEMPTS_KEPT)
     runs = context.session.execute(
@@ -128,5 +135,11 @@ JOBS: dict[str, Job] = {
         ),
         Job("notifications.send", "发送待发短信", Schedule(20), _send_notifications),
         Job("dashboards.refresh", "更新看板数据", Schedule(0, every=10), _dashboards),
+        Job(
+            "insurance.compaction",
+            "合并已结束月份的逐日余额分片",
+            Schedule(0, 4),
+            _compaction,
+        ),
     )
 }

@@ -1,0 +1,241 @@
+"""Per-card reads at a province's size: 1,000,000 cards × a year of daily balance parts (one
+per bank file, as banks send them), before and after the closed months are compacted; and the
+compaction of one month.
+
+Three reads a member's pages make, each timed for 200 random cards:
+- the last month's standing once assessed (from the assessment's results),
+- a month's standing not yet assessed (from the parts: the month's and the carried-in),
+- the running average of the current month so far (本月截至昨日日均).
+The reference in the same run is a bare DuckDB read of one card from the month's raw daily
+parts (what the member page used to do, minus the rules). Target: p95 under 50 ms.
+
+GONGHUI_BENCH_READ_CARDS and GONGHUI_BENCH_READ_MONTHS size a smaller run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from benchmarks.bench_insurance_assessment import OPERATOR, UNITS, _card, _member, _unit, card_no
+from gonghui.core.clock import business_date
+from gonghui.core.db import make_engine
+from gonghui.core.migrate import upgrade
+from gonghui.core.settings import Settings
+from gonghui.insurance import parts, queries, service
+from gonghui.insurance.assessment import assess
+from gonghui.insurance.models import BalancePart
+from gonghui.insurance.rules import Terms
+from gonghui.insurance.store import BalanceStore
+from gonghui.members.models import Bank, Card, Member, Unit
+
+CARDS = int(os.environ.get("GONGHUI_BENCH_READ_CARDS", "1000000"))
+MONTHS = int(os.environ.get("GONGHUI_BENCH_READ_MONTHS", "12"))
+# Daily parts from 1 January to the 20th of the last month; "now" is the 21st in Beijing.
+FIRST = date(2025, 1, 1)
+SAMPLES = 200
+
+
+def _last_month() -> date:
+    return date(2025 + (MONTHS - 1) // 12, (MONTHS - 1) % 12 + 1, 1)
+
+
+def _now() -> datetime:
+    last = _last_month()
+    return datetime(last.year, last.month, 21, 1, 0, tzinfo=UTC)
+
+
+def _setup(folder: Path) -> tuple[Settings, int]:
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'bench.db'}", storage_dir=folder / "storage"
+    )
+    upgrade(settings)
+    engine = make_engine(settings.database_url)
+    now = _now()
+    store = BalanceStore(settings.storage_dir)
+    days = 0
+    with Session(engine) as db, db.begin():
+        bank = Bank(code="YTB", name="烟台银行")
+        db.add(bank)
+        db.flush()
+        db.execute(insert(Unit), [_unit(i) for i in range(1, UNITS + 1)])
+        for start in range(1, CARDS + 1, 50_000):
+            numbers = range(start, min(start + 50_000, CARDS + 1))
+            db.execute(insert(Member), [_member(i) for i in numbers])
+            db.execute(insert(Card), [_card(i, bank.id) for i in numbers])
+        plan = service.create_plan(
+            db,
+            code="BENCH",
+            name="bench",
+            insurer="bench",
+            terms=Terms(),
+            effective_from=date(2024, 1, 1),
+            bank_ids=[bank.id],
+            actor=OPERATOR,
+            now=now,
+        )
+        service.enroll_units(
+            db, plan, range(1, UNITS + 1), date(2024, 1, 1), actor=OPERATOR, now=now
+        )
+        day = FIRST
+        with duckdb.connect() as connection:
+            while day < business_date(now):
+                relative = f"balances/YTB/bench/{day}.parquet"
+                store.write_part(connection, _day_rows(day), relative)
+                parts.record_part(
+                    db,
+                    bank_id=bank.id,
+                    path=relative,
+                    span=(day, day),
+                    rows=CARDS,
+                    cards=(card_no(1), card_no(CARDS)),
+                    now=now,
+                )
+                day += timedelta(days=1)
+                days += 1
+    engine.dispose()
+    return settings, days
+
+
+def _day_rows(day: date) -> str:
+    # A card's balance drifts week by week around its own level, as deposits do.
+    week = (day - FIRST).days // 7
+    return f"""
+        SELECT '622311' || lpad(c.range::VARCHAR, 13, '0') AS card_no, DATE '{day}' AS on_date,
+               ((hash(c.range) % 500000) * (70 + hash(c.range, {week}) % 60) // 100)::BIGINT
+                   AS balance_fen
+        FROM range(1, {CARDS + 1}) c ORDER BY card_no
+    """
+
+
+def _timed(read: Callable[[str], object], cards: list[str]) -> tuple[float, float]:
+    spent = []
+    for card in cards:
+        started = time.perf_counter()
+        read(card)
+        spent.append((time.perf_counter() - started) * 1000)
+    spent.sort()
+    return statistics.median(spent), spent[int(len(spent) * 0.95) - 1]
+
+
+def _reads(settings: Settings, cards: list[str]) -> dict[str, tuple[float, float]]:
+    engine = make_engine(settings.database_url)
+    store = BalanceStore(settings.storage_dir)
+    now = _now()
+    today = business_date(now)
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    month_before = (last_month - timedelta(days=1)).replace(day=1)
+    month_paths = [
+        str(store.absolute(f"balances/YTB/bench/{last_month + timedelta(days=d)}.parquet"))
+        for d in range((today.replace(day=1) - last_month).days)
+    ]
+    found: dict[str, tuple[float, float]] = {}
+    with Session(engine) as db:
+        plan = service.plan_by_code(db, "BENCH")
+
+        def raw(card: str) -> object:
+            with store.reader() as connection:
+                return connection.execute(
+                    "SELECT sum(balance_fen) FROM read_parquet($paths) WHERE card_no = $card",
+                    {"paths": month_paths, "card": card},
+                ).fetchone()
+
+        found["raw daily parts (reference)"] = _timed(raw, cards)
+        found["assessed month (results)"] = _timed(
+            lambda card: queries.card_standing(db, plan, card, last_month, store=store), cards
+        )
+        found["unassessed month (parts)"] = _timed(
+            lambda card: queries.card_standing(db, plan, card, month_before, store=store), cards
+        )
+        found["current month so far"] = _timed(
+            lambda card: queries.month_so_far(db, plan, card, today, store=store), cards
+        )
+    engine.dispose()
+    return found
+
+
+def _assess_last_month(settings: Settings) -> float:
+    engine = make_engine(settings.database_url)
+    now = _now()
+    last_month = (business_date(now).replace(day=1) - timedelta(days=1)).replace(day=1)
+    started = time.perf_counter()
+    with Session(engine) as db, db.begin():
+        assess(
+            db,
+            service.plan_by_code(db, "BENCH"),
+            last_month,
+            actor=OPERATOR,
+            now=now,
+            store=BalanceStore(settings.storage_dir),
+            # The bench indexes parts without import records, which the readiness check reads.
+            allow_missing_banks=True,
+        )
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def _compact_closed_months(settings: Settings) -> list[float]:
+    engine = make_engine(settings.database_url)
+    store = BalanceStore(settings.storage_dir)
+    now = _now()
+    spent = []
+    month = FIRST
+    with Session(engine) as db:
+        while month < business_date(now).replace(day=1):
+            started = time.perf_counter()
+            with db.begin():
+                parts.compact_month(db, store, month, actor=OPERATOR, now=now)
+            spent.append(time.perf_counter() - started)
+            month = (month + timedelta(days=32)).replace(day=1)
+    engine.dispose()
+    return spent
+
+
+def _print(title: str, found: dict[str, tuple[float, float]]) -> None:
+    reference = found["raw daily parts (reference)"][1]
+    print(title)
+    for name, (p50, p95) in found.items():
+        print(
+            f"  {name:30} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   "
+            f"{p95 / reference:5.2f}x reference (target p95 < 50 ms)"
+        )
+
+
+def main() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="gonghui-bench-reads-"))
+    try:
+        started = time.perf_counter()
+        settings, days = _setup(folder)
+        print(f"setup: {CARDS:,} cards × {days} daily parts, {time.perf_counter() - started:.1f} s")
+        print(f"assessment of the last closed month: {_assess_last_month(settings):.1f} s")
+        cards = [card_no(n) for n in random.Random(16).sample(range(1, CARDS + 1), SAMPLES)]
+        _print("before compaction", _reads(settings, cards))
+        spent = _compact_closed_months(settings)
+        print(
+            f"compaction of a month of daily parts: median {statistics.median(spent):.1f} s, "
+            f"max {max(spent):.1f} s ({len(spent)} months)"
+        )
+        _print("after compaction", _reads(settings, cards))
+        engine = make_engine(settings.database_url)
+        with Session(engine) as db:
+            live = len(parts.live_parts(db))
+            total = db.query(BalancePart).count()
+        engine.dispose()
+        print(f"parts: {live} live of {total} indexed")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
