@@ -197,10 +197,24 @@ def test_the_running_average_counts_the_days_up_to_yesterday_and_what_is_still_n
     # 2,476.19… a day, rounded up to the fen so that keeping it is enough.
     assert so_far.needed_daily_fen == 247_620
     assert so_far.days_left == 21
+    assert so_far.explanation == (
+        "本月截至1月10日日均余额为¥1,000.00；剩余21天每日余额保持¥2,476.20及以上，"
+        "本月日均即可达到¥2,000.00"
+    )
     rich = month_so_far(db, plan, world.card_a, date(2025, 1, 11), store=store)
     assert rich.average_fen == 300_550  # 3,001..3,010 yuan
     # Card A already has 30,055 yuan-days; 31,945 more over 21 days is 1,521.19… a day.
     assert rich.needed_daily_fen == 152_120
+
+
+def test_a_month_already_secured_needs_nothing_more(
+    db: Session, world: World, store: BalanceStore, plan: Plan
+) -> None:
+    # Ten days at about 10,000 yuan: 100,000 yuan-days, more than the month's 62,000.
+    daily_files(db, world, store, range(1, 11), a=10_000)
+    so_far = month_so_far(db, plan, world.card_a, date(2025, 1, 11), store=store)
+    assert so_far.needed_daily_fen == 0
+    assert so_far.explanation == "本月截至1月10日日均余额为¥10,005.50，本月日均已可达到¥2,000.00"
 
 
 def test_on_the_first_of_the_month_nothing_has_ended_yet(
@@ -210,6 +224,10 @@ def test_on_the_first_of_the_month_nothing_has_ended_yet(
     assert (so_far.through, so_far.days, so_far.average_fen) == (None, 0, 0)
     assert so_far.needed_daily_fen == 200_000
     assert so_far.days_left == 31
+    assert (
+        so_far.explanation
+        == "本月刚开始；剩余31天每日余额保持¥2,000.00及以上，本月日均即可达到¥2,000.00"
+    )
 
 
 def test_the_compaction_job_merges_the_last_closed_months_and_purges_later(

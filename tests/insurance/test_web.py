@@ -114,6 +114,12 @@ def test_a_member_sees_why_and_whether_they_are_covered(client: TestClient, cove
     login(client, "member")
     page = client.get("/insurance/me").text
     assert "您2025年1月日均余额为¥3,000.00，已达到¥2,000.00" in page
+    # 10 February: nine days have ended, each carrying January's closing ¥3,000; 28 × 2,000
+    # needs 29,000 more yuan-days over the 19 days left, ¥1,526.32 a day (rounded up).
+    assert (
+        "本月截至2月9日日均余额为¥3,000.00；剩余19天每日余额保持¥1,526.32及以上，"
+        "本月日均即可达到¥2,000.00"
+    ) in page
     assert "本月已获赠补充住院医疗保险" in page
     assert "2025-02-01 至 2025-02-28" in page
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.errors import NotFound
+from gonghui.core.money import format_fen
 from gonghui.core.pagination import PAGE_SIZE, Page, paged
 from gonghui.insurance import service
 from gonghui.insurance.assessment import card_sum, facts_of, late_banks
@@ -120,8 +121,22 @@ class MonthSoFar:
 
     @property
     def days_left(self) -> int:
-        return self.month.days - (
-            0 if self.through is None else (self.through - self.month.start).days + 1
+        counted = 0 if self.through is None else (self.through - self.month.start).days + 1
+        return self.month.days - counted
+
+    @property
+    def explanation(self) -> str:
+        threshold = format_fen(self.threshold_fen)
+        if self.through is None:
+            head = "本月刚开始"
+        else:
+            day = f"{self.through.month}月{self.through.day}日"
+            head = f"本月截至{day}日均余额为{format_fen(self.average_fen)}"
+        if self.needed_daily_fen == 0:
+            return f"{head}，本月日均已可达到{threshold}"
+        return (
+            f"{head}；剩余{self.days_left}天每日余额保持{format_fen(self.needed_daily_fen)}"
+            f"及以上，本月日均即可达到{threshold}"
         )
 
 

@@ -85,7 +85,11 @@ def my_cover(request: Request, db: Db, now: Now, store: Balances, actor: PageAct
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     cards = member_queries.cards_of(db, actor, member)
     standings = [
-        queries.card_standing(db, plan, card.card_no, last_month, store=store) for card in cards
+        (
+            queries.card_standing(db, plan, card.card_no, last_month, store=store),
+            queries.month_so_far(db, plan, card.card_no, today, store=store),
+        )
+        for card in cards
     ]
     coverages = queries.coverages_of(db, plan, member.id)
     context = {
