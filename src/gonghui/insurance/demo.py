@@ -20,7 +20,7 @@ from gonghui.consents.rules import Purpose, Subject
 from gonghui.core.auth import Actor, Role
 from gonghui.core.clock import BUSINESS_TZ, business_date
 from gonghui.core.storage import ContentStore
-from gonghui.insurance import assessment, claims, service
+from gonghui.insurance import assessment, claims, parts, service
 from gonghui.insurance.balances import Source
 from gonghui.insurance.claims import Settlement, claim_fields
 from gonghui.insurance.claims_rules import ClaimStatus, DocumentKind, Hospitalisation, RejectionCode
@@ -134,11 +134,22 @@ def _balances(session: Session, store: BalanceStore, first: date, last: date, no
         with store.staging(cards) as path, store.analytics() as db:
             query = _balance_query(path, first, last)
             store.write_part(db, query, relative)
-            count = db.execute(
-                f"SELECT count(*) FROM read_parquet('{store.absolute(relative)}')"
-            ).fetchone()
-        rows = int(count[0]) if count else 0
+            count, low, high = db.execute(
+                f"SELECT count(*), min(card_no), max(card_no) "
+                f"FROM read_parquet('{store.absolute(relative)}')"
+            ).fetchall()[0]
+        rows = int(count)
         total += rows
+        if rows:
+            parts.record_part(
+                session,
+                bank_id=bank.id,
+                path=relative,
+                span=(first, last),
+                rows=rows,
+                cards=(str(low), str(high)),
+                now=now,
+            )
         session.add(
             BalanceImport(
                 bank_id=bank.id,
