@@ -1,7 +1,7 @@
 """balance parts index, assessment snapshots
 
 Revision ID: b7e3c9a1d5f2
-Revises: b7d4e2a91c05
+Revises: c4a7e91b2d60
 Create Date: 2026-12-04 17:40:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import gonghui.core.db
 
 revision: str = "b7e3c9a1d5f2"
-down_revision: str | None = "b7d4e2a91c05"
+down_revision: str | None = "c4a7e91b2d60"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
