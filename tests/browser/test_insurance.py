@@ -110,6 +110,11 @@ def federation_assesses_february(browser: Any, server: LiveServer) -> None:
 
 def member_claims_on_a_phone(browser: Any, server: LiveServer, tmp_path: Path) -> str:
     member = sign_in(browser, server, "member", PHONE)
+    # Medical documents are sensitive personal information: the member agrees to their
+    # processing, on its own, before the first claim (PIPL art. 29).
+    member.goto(server.url + "/me/consents")
+    member.get_by_test_id("consent-medical_documents").get_by_role("button", name="同意").click()
+    assert "已同意" in member.get_by_test_id("consent-medical_documents").inner_text()
     member.goto(server.url + "/insurance/me")
     assert member.get_by_test_id("cover-status").inner_text() == "本月已获赠补充住院医疗保险"
     member.get_by_role("link", name="申请理赔").click()
