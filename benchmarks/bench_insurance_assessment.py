@@ -53,32 +53,34 @@ def card_no(number: int) -> str:
     return f"622311{number:013d}"
 
 
+def roll_with_plan(
+    db: Session, cards: int, terms: Terms, effective_from: date, now: datetime
+) -> Bank:
+    """One bank, UNITS units, `cards` members with a card each (inserted in bulk), and a plan
+    of `terms` over the bank that enrols every unit: the roll every insurance benchmark reads."""
+    bank = Bank(code="YTB", name="烟台银行")
+    db.add(bank)
+    db.flush()
+    db.execute(insert(Unit), [_unit(i) for i in range(1, UNITS + 1)])
+    for start in range(1, cards + 1, 50_000):
+        numbers = range(start, min(start + 50_000, cards + 1))
+        db.execute(insert(Member), [_member(i) for i in numbers])
+        db.execute(insert(Card), [_card(i, bank.id) for i in numbers])
+    plan = service.create_plan(
+        db, code="BENCH", name="bench", insurer="bench", terms=terms,
+        effective_from=effective_from, bank_ids=[bank.id], actor=OPERATOR, now=now,
+    )  # fmt: skip
+    service.enroll_units(db, plan, range(1, UNITS + 1), effective_from, actor=OPERATOR, now=now)
+    return bank
+
+
 def setup(folder: Path) -> None:
     settings = _settings(folder)
     upgrade(settings)
     engine = make_engine(settings.database_url)
     with Session(engine) as db, db.begin():
-        bank = Bank(code="YTB", name="烟台银行")
-        db.add(bank)
-        db.flush()
-        db.execute(insert(Unit), [_unit(i) for i in range(1, UNITS + 1)])
-        for start in range(1, CARDS + 1, 50_000):
-            numbers = range(start, min(start + 50_000, CARDS + 1))
-            db.execute(insert(Member), [_member(i) for i in numbers])
-            db.execute(insert(Card), [_card(i, bank.id) for i in numbers])
-        plan = service.create_plan(
-            db,
-            code="BENCH",
-            name="bench",
-            insurer="bench",
-            terms=Terms(period_kind=PeriodKind.QUARTER),
-            effective_from=date(2025, 1, 1),
-            bank_ids=[bank.id],
-            actor=OPERATOR,
-            now=NOW,
-        )
-        service.enroll_units(
-            db, plan, range(1, UNITS + 1), date(2025, 1, 1), actor=OPERATOR, now=NOW
+        bank = roll_with_plan(
+            db, CARDS, Terms(period_kind=PeriodKind.QUARTER), date(2025, 1, 1), NOW
         )
         rows = _write_balances(BalanceStore(settings.storage_dir))
         db.add(

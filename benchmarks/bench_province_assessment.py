@@ -21,10 +21,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from benchmarks.bench_insurance_assessment import OPERATOR, UNITS, _card, _member, _unit, card_no
+from benchmarks.bench_insurance_assessment import OPERATOR, card_no, roll_with_plan
 from gonghui.core.db import make_engine
 from gonghui.core.migrate import upgrade
 from gonghui.core.settings import Settings
@@ -33,7 +32,6 @@ from gonghui.insurance.assessment import assess
 from gonghui.insurance.models import BalancePart
 from gonghui.insurance.rules import Terms
 from gonghui.insurance.store import BalanceStore
-from gonghui.members.models import Bank, Card, Member, Unit
 
 CARDS = int(os.environ.get("GONGHUI_BENCH_PROVINCE_CARDS", "10000000"))
 MONTH = date(2025, 7, 1)
@@ -51,28 +49,7 @@ def setup(folder: Path) -> None:
     engine = make_engine(settings.database_url)
     store = BalanceStore(settings.storage_dir)
     with Session(engine) as db, db.begin():
-        bank = Bank(code="YTB", name="烟台银行")
-        db.add(bank)
-        db.flush()
-        db.execute(insert(Unit), [_unit(i) for i in range(1, UNITS + 1)])
-        for start in range(1, CARDS + 1, 50_000):
-            numbers = range(start, min(start + 50_000, CARDS + 1))
-            db.execute(insert(Member), [_member(i) for i in numbers])
-            db.execute(insert(Card), [_card(i, bank.id) for i in numbers])
-        plan = service.create_plan(
-            db,
-            code="BENCH",
-            name="bench",
-            insurer="bench",
-            terms=Terms(),
-            effective_from=date(2025, 1, 1),
-            bank_ids=[bank.id],
-            actor=OPERATOR,
-            now=NOW,
-        )
-        service.enroll_units(
-            db, plan, range(1, UNITS + 1), date(2025, 1, 1), actor=OPERATOR, now=NOW
-        )
+        bank = roll_with_plan(db, CARDS, Terms(), date(2025, 1, 1), NOW)
         with duckdb.connect() as connection:
             for offset in range(DAYS):
                 day = MONTH + timedelta(days=offset)
