@@ -227,6 +227,10 @@ def test_only_the_starter_and_admins_see_a_task(
     client.cookies.clear()
     login(client, Role.ADMIN.value)
     assert client.get(f"/api/v1/jobs/tasks/{task_id}").json()["status"] == "queued"
+    # The 任务 page lists it among the background tasks, linked to its own page.
+    listed = client.get("/admin/jobs").text
+    assert f'<a href="/jobs/tasks/{task_id}">#{task_id}</a>' in listed
+    assert "日均余额考核" in listed
     client.cookies.clear()
     assert client.get(f"/api/v1/jobs/tasks/{task_id}").status_code == 401
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from gonghui.jobs.catalogue import JOBS
 from gonghui.jobs.models import JobPause, JobRun, RunStatus
+from gonghui.jobs.task_models import Task
 
 RECENT_FAILURES = 20
 
@@ -59,6 +60,11 @@ def recent_failures(session: Session) -> list[JobRun]:
             .limit(RECENT_FAILURES)
         )
     )
+
+
+def recent_tasks(session: Session, limit: int = 20) -> list[Task]:
+    """The latest one-off tasks anyone started (an assessment, an import, an export…)."""
+    return list(session.scalars(select(Task).order_by(Task.id.desc()).limit(limit)))
 
 
 def recent_runs(session: Session, limit: int = 50) -> list[JobRun]:

@@ -13,6 +13,7 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import NotFound
 from gonghui.jobs import queries, service
 from gonghui.jobs.catalogue import JOBS
+from gonghui.jobs.task_kinds import KINDS
 from gonghui.jobs.worker import Queue
 from gonghui.web.deps import Csrf, Db, Now, flash, permitted, render
 
@@ -44,6 +45,8 @@ def jobs_page(request: Request, db: Db, now: Now, actor: JobManager) -> Response
             "jobs": queries.overview(db, now),
             "failures": queries.recent_failures(db),
             "runs": queries.recent_runs(db),
+            "tasks": queries.recent_tasks(db),
+            "task_labels": {name: kind.label for name, kind in KINDS.items()},
             "queued": queue_of(request).pending(),
             "texts": outbox.overview(db),
         },
