@@ -14,6 +14,7 @@ from gonghui.core.auth import Role
 from gonghui.core.settings import Settings
 from gonghui.stations import tokens
 from gonghui.stations.models import Complaint, Rating, Visit
+from gonghui.stations.rules import Amenity
 from tests.conftest import NOW
 from tests.jobs.tasks import finished_task
 from tests.stations.helpers import position
@@ -129,6 +130,24 @@ def test_the_finder_draws_its_map_without_outside_tiles(client: TestClient, db: 
     assert "阵地NEAR" in page.text
     assert "http://" not in page.text.replace("http://www.w3.org/2000/svg", "")
     assert client.get("/stations/find?lat=abc").status_code == 422
+
+
+def test_each_result_says_where_when_and_what_and_opens_the_phones_map(
+    client: TestClient, db: Session
+) -> None:
+    amenities = int(Amenity.WATER | Amenity.WIFI)
+    position(
+        db, "NEAR", latitude=37.46, longitude=121.45, address="芝罘区南大街1号",
+        amenity_mask=amenities,
+    )  # fmt: skip
+    db.commit()
+    page = client.get("/stations/find?lat=37.4638&lon=121.4479").text
+    found = page.split('data-testid="found"', 1)[1].split("</ol>", 1)[0]
+    assert "芝罘区南大街1号" in found
+    assert "开放时间 " in found or "24小时开放" in found
+    assert "设施：冷热饮水、无线网络" in found
+    # 导航 hands the point to the phone's own map app (a geo: link), no map site involved.
+    assert 'href="geo:37.460000,121.450000?q=37.460000,121.450000(%E9%98%B5%E5%9C%B0NEAR)"' in found
 
 
 def test_a_visitor_complains_and_a_real_name_complaint_awaits_its_call_back(

@@ -32,6 +32,8 @@ class Found:
     type_mask: int
     amenity_mask: int
     open_24h: bool
+    address: str
+    hours: str
     distance_km: float
 
 
@@ -52,6 +54,8 @@ _COLUMNS = (
     Position.type_mask,
     Position.amenity_mask,
     Position.open_24h,
+    Position.address,
+    Position.hours,
 )
 # Closed and red-carded positions are dropped after the read, not in the WHERE clause: with a
 # condition on status there, SQLite's planner may pick the status index (nearly every

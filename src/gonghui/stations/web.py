@@ -300,6 +300,7 @@ def find(
         "amenities": AMENITY_LABELS,
         "flags_of": flags_of,
         "PositionType": PositionType,
+        "Amenity": Amenity,
     }
     return render(request, "stations/find.html", context, actor=actor)
 
