@@ -85,7 +85,8 @@ class ThreadWorker:
 class LiveServer:
     url: str
     engine: Engine
-    worker: ThreadWorker
+    # The worker beside the shared live server; a server of a test's own may run without one.
+    worker: ThreadWorker | None = None
 
 
 def _free_port() -> int:

@@ -72,6 +72,7 @@ def federation_assesses_february(browser: Any, server: LiveServer) -> None:
     assert "齐鲁银行（已报送至" in refusal
     assert staff.get_by_label("考核月份").input_value() == "2025-02"
     staff.get_by_label("有银行未报送至期末时仍然考核").check()
+    assert server.worker is not None
     with server.worker.held():
         staff.get_by_role("button", name="运行考核").click()
         staff.wait_for_url("**/jobs/tasks/*")
