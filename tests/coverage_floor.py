@@ -19,8 +19,8 @@ import coverage
 from rich.console import Console
 from rich.table import Table
 
-OVERALL_FLOOR = 0.0
-MODULE_FLOOR = 0.0
+OVERALL_FLOOR = 90.0
+MODULE_FLOOR = 85.0
 
 
 @dataclass

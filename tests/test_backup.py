@@ -20,6 +20,7 @@ from gonghui.core.migrate import upgrade
 from gonghui.core.settings import Environment, Settings
 from gonghui.demo import load_demo
 from gonghui.insurance import assessment, service
+from gonghui.insurance.models import AssessmentSnapshot
 from gonghui.insurance.store import store_for
 from gonghui.wallet import ledger
 from tests.conftest import NOW, _postgres_database
@@ -80,8 +81,13 @@ def _reassessed(settings: Settings) -> list[tuple[object, ...]]:
     store = store_for(settings)
     with Session(engine) as session, session.begin():
         plan = service.plan_by_code(session)
-        assessment.assess(session, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store)
-        results = store.absolute(f"assessments/{plan.code}/2025-01.parquet")
+        summary = assessment.assess(
+            session, plan, date(2025, 1, 1), actor=SETUP, now=NOW, store=store
+        )
+        # Each run keeps its own results file, recorded in its snapshot.
+        snapshot = session.get(AssessmentSnapshot, summary.snapshot)
+        assert snapshot is not None
+        results = store.absolute(snapshot.results_path)
     engine.dispose()
     with duckdb.connect() as connection:
         return connection.execute(

@@ -303,6 +303,30 @@ def bank_sends_february_and_staff_assess_it(federation: Federation) -> None:
     assert "2025-02 考核完成：1 张卡，达标 1" in runs
 
 
+def member_agrees_to_medical_documents(federation: Federation, officer: Browser) -> None:
+    """The member opens their account with the officer's one-time code and agrees, on its own,
+    to the processing of medical documents (PIPL art. 29) before any claim is filed."""
+    member_path = re.findall(r'href="(/members/\d+)"', officer.get("/members").text)[0]
+    issued = officer.post(f"{member_path}/activation-code", {}, start=member_path)
+    code = re.search(r'data-testid="activation-code">([^<]+)<', issued.text)
+    assert code is not None, issued.text
+    member = Browser(httpx2.Client(base_url=federation.url, timeout=60))
+    password = "Lin-Jianguo-2025"
+    account = {"name": "林建国", "id_number": MEMBER_ID, "phone": "13800000001"}
+    fields = {**account, "code": code.group(1), "password": password, "password_again": password}
+    activated = member.post("/activate", fields, start="/activate")
+    assert activated.status_code == 303, activated.text
+    signed_in = member.post(
+        "/login", {"username": "13800000001", "password": password}, start="/login"
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    given = member.post(
+        "/me/consents/medical_documents", {"decision": "give"}, start="/me/consents"
+    )
+    assert given.status_code == 303, given.text
+    assert "已同意" in member.get("/me/consents").text
+
+
 def officer_files_a_claim(officer: Browser) -> str:
     """The unit's union files the claim for its member, with the six documents."""
     member_path = re.findall(r'href="(/members/\d+)"', officer.get("/members").text)[0]
@@ -391,7 +415,9 @@ def test_a_federation_starts_from_nothing_to_a_paid_claim_and_an_evaluated_stati
     operator_creates_the_people_who_run_it(federation)
     with federation.serving(MARCH_5):
         bank_sends_february_and_staff_assess_it(federation)
-        claim_path = officer_files_a_claim(federation.browser("officer", OFFICER_PASSWORD))
+        officer = federation.browser("officer", OFFICER_PASSWORD)
+        member_agrees_to_medical_documents(federation, officer)
+        claim_path = officer_files_a_claim(officer)
         adjuster_approves_and_pays(federation.browser("adjuster", ADJUSTER_PASSWORD), claim_path)
         staff_import_a_position_and_a_visitor_scans_in(federation)
     with federation.serving(APRIL_2):
