@@ -9,12 +9,8 @@ Set GONGHUI_BENCH_CARDS for a smaller run.
 
 from __future__ import annotations
 
-import json
 import os
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime
@@ -24,6 +20,7 @@ import duckdb
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from benchmarks.isolated import report_step, run_step
 from gonghui.core.auth import Actor, Role
 from gonghui.core.db import make_engine
 from gonghui.core.migrate import upgrade
@@ -247,24 +244,13 @@ def step_import(folder: Path) -> dict[str, object]:
 STEPS = {"assess": step_assess, "duckdb": step_duckdb, "pandas": step_pandas, "import": step_import}
 
 
-def run_step(name: str, folder: Path) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_insurance_assessment", name, str(folder)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="gonghui-bench-"))
     try:
         started = time.perf_counter()
         setup(folder)
         print(f"setup: {CARDS:,} cards × 92 days, {time.perf_counter() - started:.1f} s")
-        results = {name: run_step(name, folder) for name in STEPS}
+        results = {name: run_step(__name__, name, folder) for name in STEPS}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     for name, result in results.items():
@@ -278,13 +264,5 @@ def main() -> None:
     print(f"import: {results['import']['detail']['rows_per_second']:,} rows/s")  # type: ignore[index]
 
 
-def _child(name: str, folder: Path) -> None:
-    started = time.perf_counter()
-    detail = STEPS[name](folder)
-    seconds = float(detail.pop("timed", time.perf_counter() - started))  # type: ignore[arg-type]
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "detail": detail}))
-
-
 if __name__ == "__main__":
-    _child(sys.argv[1], Path(sys.argv[2]))
+    report_step(STEPS)

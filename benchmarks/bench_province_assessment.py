@@ -9,12 +9,8 @@ Issue 16's targets: under 120 s and 4 GB. GONGHUI_BENCH_PROVINCE_CARDS sizes a s
 
 from __future__ import annotations
 
-import json
 import os
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +20,7 @@ import duckdb
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_insurance_assessment import OPERATOR, card_no, roll_with_plan
+from benchmarks.isolated import report_step, run_step
 from gonghui.core.db import make_engine
 from gonghui.core.migrate import upgrade
 from gonghui.core.settings import Settings
@@ -113,24 +110,13 @@ def step_group_by(folder: Path) -> dict[str, object]:
 STEPS = {"assess": step_assess, "group_by": step_group_by}
 
 
-def run_step(name: str, folder: Path) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_province_assessment", name, str(folder)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="gonghui-bench-province-"))
     try:
         started = time.perf_counter()
         setup(folder)
         print(f"setup: {CARDS:,} cards × {DAYS} daily parts, {time.perf_counter() - started:.1f} s")
-        results = {name: run_step(name, folder) for name in STEPS}
+        results = {name: run_step(__name__, name, folder) for name in STEPS}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     for name, result in results.items():
@@ -146,13 +132,5 @@ def main() -> None:
     )
 
 
-def _child(name: str, folder: Path) -> None:
-    started = time.perf_counter()
-    detail = STEPS[name](folder)
-    seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "detail": detail}))
-
-
 if __name__ == "__main__":
-    _child(sys.argv[1], Path(sys.argv[2]))
+    report_step(STEPS)

@@ -10,13 +10,9 @@ Set GONGHUI_BENCH_POSITIONS (and GONGHUI_BENCH_VISITS_PER_POSITION) for a smalle
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from benchmarks.isolated import report_step, run_step
 from gonghui.core.auth import Actor, Role
 from gonghui.core.db import copy_rows, make_engine
 from gonghui.core.migrate import upgrade
@@ -160,17 +157,6 @@ def step_evaluate(folder: Path) -> dict[str, object]:
 STEPS = {"finder": step_finder, "evaluate": step_evaluate}
 
 
-def run_step(name: str, folder: Path) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_stations", name, str(folder)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="gonghui-bench-stations-"))
     try:
@@ -178,7 +164,7 @@ def main() -> None:
         setup(folder)
         took = time.perf_counter() - started
         print(f"setup: {POSITIONS:,} positions, ~{VISITS_EACH} visits each, {took:.1f} s")
-        results = {name: run_step(name, folder) for name in STEPS}
+        results = {name: run_step(__name__, name, folder) for name in STEPS}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     found: dict[str, float] = results["finder"]["detail"]  # type: ignore[assignment]
@@ -193,13 +179,5 @@ def main() -> None:
     )
 
 
-def _child(name: str, folder: Path) -> None:
-    started = time.perf_counter()
-    detail = STEPS[name](folder)
-    seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "detail": detail}))
-
-
 if __name__ == "__main__":
-    _child(sys.argv[1], Path(sys.argv[2]))
+    report_step(STEPS)
