@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -269,7 +270,18 @@ def _claims_in_reach(actor: Actor, statuses: Sequence[ClaimStatus]) -> Select[Cl
     return statement
 
 
-def clock_of(claim: Claim, today: date) -> Clock | None:
+class _ClockFacts(Protocol):
+    """What the clock needs of a claim: the claim itself, or a row of those three columns."""
+
+    @property
+    def status(self) -> ClaimStatus: ...
+    @property
+    def complete_at(self) -> datetime | None: ...
+    @property
+    def decided_at(self) -> datetime | None: ...
+
+
+def clock_of(claim: _ClockFacts, today: date) -> Clock | None:
     """The statutory clock running on a claim, counted in Beijing days (as the claim-clock job
     counts them)."""
     return statutory_clock(
@@ -332,12 +344,7 @@ def _by_deadline(
     for row in session.execute(
         statement.with_only_columns(Claim.id, Claim.status, Claim.complete_at, Claim.decided_at)
     ):
-        clock = statutory_clock(
-            row.status,
-            complete_on=business_date(row.complete_at) if row.complete_at else None,
-            decided_on=business_date(row.decided_at) if row.decided_at else None,
-            today=today,
-        )
+        clock = clock_of(row, today)
         if overdue_only and not (clock and clock.overdue):
             continue
         keys.append((clock is None, clock.due if clock else date.max, row.id))
