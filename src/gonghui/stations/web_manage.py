@@ -1,8 +1,8 @@
 """Pages for the federation's staff who run the positions: create, edit and import them, give
 them a manager, close them, decide appeals against cards and publish the evaluation's rule set.
 
-The pages of a position's own work and of the service vehicles live in `web_work.py`; its
-router is included in this one, so the app registers one router for both.
+The pages of a position's own work and of the service vehicles live in `web_work.py`, with a
+router of its own that `web/app.py` registers beside this one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
-from gonghui.stations import appeals, evaluation, imports, manage_queries, service, web_work
+from gonghui.stations import appeals, evaluation, imports, manage_queries, service
 from gonghui.stations.forms import RULE_LABELS, PositionForm, read_rule_set
 from gonghui.stations.models import Position
 from gonghui.stations.records import HEADERS, REQUIRED
@@ -31,7 +31,6 @@ from gonghui.web.deps import Csrf, Db, Id, Now, flash, permitted, read_upload, r
 from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
-router.include_router(web_work.router)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 

@@ -42,6 +42,7 @@ from gonghui.stations import api as stations_api
 from gonghui.stations import web as stations_web
 from gonghui.stations import web_dashboard as stations_dashboard
 from gonghui.stations import web_manage as stations_manage
+from gonghui.stations import web_work as stations_work
 from gonghui.wallet import api as wallet_api
 from gonghui.wallet import web as wallet_web
 from gonghui.wallet import web_operations as wallet_operations
@@ -55,6 +56,42 @@ from gonghui.web.nav import nav_for
 from gonghui.web.request_ids import RequestIds
 
 API_PREFIX = "/api/v1"
+# Every router of the package, each once, in the order requests are matched: here and nowhere
+# else (tests/web/test_routers.py), so this is where to look for the handler of a path.
+PAGE_ROUTERS = (
+    pages.router,
+    account.router,
+    member_pages.router,
+    members_join.router,
+    members_web.router,
+    auditing_web.router,
+    consents_web.router,
+    members_banks.router,
+    members_security.router,
+    jobs_web.router,
+    jobs_tasks.router,
+    web_metrics.router,
+    retirement_web.router,
+    insurance_web.router,
+    insurance_operations.router,
+    insurance_plans.router,
+    stations_web.router,
+    stations_work.router,
+    stations_manage.router,
+    stations_dashboard.router,
+    wallet_web.router,
+    wallet_operations.router,
+    wallet_registry.router,
+)
+API_ROUTERS = (
+    pages.api_router,
+    members_api.router,
+    retirement_api.router,
+    insurance_api.router,
+    wallet_api.router,
+    stations_api.router,
+    jobs_tasks.api_router,
+)
 
 
 def create_app(
@@ -100,35 +137,10 @@ def create_app(
     static_dir = Path(str(files("gonghui") / "web" / "static"))
     app.mount("/static", CachedStaticFiles(directory=static_dir), name="static")
     errors.install(app, api_prefix=API_PREFIX)
-    app.include_router(pages.router)
-    app.include_router(account.router)
-    app.include_router(member_pages.router)
-    app.include_router(members_join.router)
-    app.include_router(members_web.router)
-    app.include_router(auditing_web.router)
-    app.include_router(consents_web.router)
-    app.include_router(members_banks.router)
-    app.include_router(members_security.router)
-    app.include_router(jobs_web.router)
-    app.include_router(jobs_tasks.router)
-    app.include_router(web_metrics.router)
-    app.include_router(retirement_web.router)
-    app.include_router(insurance_web.router)
-    app.include_router(insurance_operations.router)
-    app.include_router(insurance_plans.router)
-    app.include_router(stations_web.router)
-    app.include_router(stations_manage.router)
-    app.include_router(stations_dashboard.router)
-    app.include_router(wallet_web.router)
-    app.include_router(wallet_operations.router)
-    app.include_router(wallet_registry.router)
-    app.include_router(pages.api_router, prefix=API_PREFIX)
-    app.include_router(members_api.router, prefix=API_PREFIX)
-    app.include_router(retirement_api.router, prefix=API_PREFIX)
-    app.include_router(insurance_api.router, prefix=API_PREFIX)
-    app.include_router(wallet_api.router, prefix=API_PREFIX)
-    app.include_router(stations_api.router, prefix=API_PREFIX)
-    app.include_router(jobs_tasks.api_router, prefix=API_PREFIX)
+    for router in PAGE_ROUTERS:
+        app.include_router(router)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
     return app
 
 
