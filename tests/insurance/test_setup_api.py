@@ -20,7 +20,7 @@ def test_staff_register_rename_and_retire_a_bank_through_the_api(
 ) -> None:
     headers = _staff(client, world)
     created = client.post(
-        "/api/v1/banks",
+        "/api/v1/members/banks",
         json={"code": "whb", "name": "威海银行", "prefixes": ["621777"]},
         headers=headers,
     )
@@ -29,7 +29,7 @@ def test_staff_register_rename_and_retire_a_bank_through_the_api(
     assert (bank["code"], bank["prefixes"], bank["retired_on"]) == ("WHB", ["621777"], None)
 
     clash = client.post(
-        "/api/v1/banks",
+        "/api/v1/members/banks",
         json={"code": "WHC", "name": "另一家", "prefixes": ["62177"]},
         headers=headers,
     )
@@ -37,18 +37,18 @@ def test_staff_register_rename_and_retire_a_bank_through_the_api(
     assert clash.json()["error"]["code"] == "prefix_taken"
 
     renamed = client.post(
-        f"/api/v1/banks/{bank['id']}",
+        f"/api/v1/members/banks/{bank['id']}",
         json={"name": "威海市商业银行", "prefixes": ["621777", "621778"]},
         headers=headers,
     )
     assert renamed.json()["name"] == "威海市商业银行"
     assert renamed.json()["prefixes"] == ["621777", "621778"]
 
-    retired = client.post(f"/api/v1/banks/{bank['id']}/retire", headers=headers)
+    retired = client.post(f"/api/v1/members/banks/{bank['id']}/retire", headers=headers)
     assert retired.json()["retired_on"] == "2025-02-10"
-    again = client.post(f"/api/v1/banks/{bank['id']}/retire", headers=headers)
+    again = client.post(f"/api/v1/members/banks/{bank['id']}/retire", headers=headers)
     assert again.status_code == 409
-    listed = {b["code"]: b["retired_on"] for b in client.get("/api/v1/banks").json()}
+    listed = {b["code"]: b["retired_on"] for b in client.get("/api/v1/members/banks").json()}
     assert listed["WHB"] == "2025-02-10"
     assert listed["YTB"] is None
 

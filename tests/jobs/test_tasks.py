@@ -300,7 +300,7 @@ def test_a_roll_file_over_the_limit_is_imported_by_the_worker_row_by_row(
         for n in range(3)
     )
     answer = client.post(
-        "/api/v1/imports",
+        "/api/v1/members/imports",
         headers={"X-CSRF-Token": csrf_of(client, "/home")},
         files={"file": ("m.csv", io.BytesIO(content.encode()), "text/csv")},
     )

@@ -18,7 +18,8 @@ def _walk(routes: list[object]) -> Iterator[tuple[str, str]]:
         if contexts is not None:
             for context in contexts():
                 for method in context.methods - {"HEAD"}:
-                    yield method, context.path
+                    # The template without converters: `{member_id}`, not `{member_id:int}`.
+                    yield method, context.path_format
             continue
         methods = getattr(route, "methods", None) or set()
         path = getattr(route, "path", "")

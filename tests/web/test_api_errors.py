@@ -22,10 +22,10 @@ def _documented(client: TestClient, method: str, path: str) -> dict[str, object]
 
 def test_each_operation_documents_the_refusals_its_signature_allows(client: TestClient) -> None:
     assert _documented(client, "get", "/api/v1/health") == {}
-    assert _documented(client, "get", "/api/v1/units/{unit_id}") == dict.fromkeys(
+    assert _documented(client, "get", "/api/v1/members/units/{unit_id}") == dict.fromkeys(
         ("401", "403", "404", "422"), ERROR_BODY
     )
-    assert _documented(client, "post", "/api/v1/banks") == dict.fromkeys(
+    assert _documented(client, "post", "/api/v1/members/banks") == dict.fromkeys(
         ("400", "401", "403", "409", "422"), ERROR_BODY
     )
     # Declared by the route itself: a unit code that names no unit the caller may see.
@@ -38,7 +38,7 @@ def test_each_operation_documents_the_refusals_its_signature_allows(client: Test
 def test_a_body_that_does_not_parse_is_a_400_in_chinese(client: TestClient) -> None:
     # Found by the schemathesis run: an undocumented 400 with FastAPI's English text.
     answer = client.post(
-        "/api/v1/banks", content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+        "/api/v1/members/banks", content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
     )
     assert answer.status_code == 400
     assert answer.json() == {
@@ -51,7 +51,7 @@ def test_a_body_that_does_not_parse_is_a_400_in_chinese(client: TestClient) -> N
 
 def test_a_malformed_request_names_its_fields(client: TestClient, world: World) -> None:
     login(client, world.users[Role.FEDERATION_STAFF])
-    answer = client.get("/api/v1/units/0")
+    answer = client.get("/api/v1/members/units/0")
     assert answer.status_code == 422
     error = answer.json()["error"]
     assert error["code"] == "invalid_request"

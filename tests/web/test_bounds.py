@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from gonghui.core.auth import Role
+from gonghui.members.api_moved import MOVED
 from tests.web.test_access import ANYONE, POLICY
 from tests.world import World, csrf_of, login
 
@@ -31,7 +32,9 @@ def _someone_allowed(allowed: set[Role] | str) -> Role | None:
     return min(allowed)
 
 
-ROUTES_WITH_IDS = sorted(key for key in POLICY if _ID.search(key[1]))
+# The members API's old paths only redirect (308) to the new ones, which are walked here.
+_MOVED = {f"/api/v1{old}" for old in MOVED}
+ROUTES_WITH_IDS = sorted(key for key in POLICY if _ID.search(key[1]) and key[1] not in _MOVED)
 
 
 @pytest.mark.parametrize(
@@ -53,9 +56,9 @@ def test_an_id_of_2_to_the_63_is_a_422_on_every_route(
 
 
 PAGED = [
-    ("/api/v1/units", Role.FEDERATION_STAFF),
+    ("/api/v1/members/units", Role.FEDERATION_STAFF),
     ("/api/v1/members", Role.FEDERATION_STAFF),
-    ("/api/v1/cards", Role.FEDERATION_STAFF),
+    ("/api/v1/members/cards", Role.FEDERATION_STAFF),
     ("/api/v1/insurance/claims", Role.FEDERATION_STAFF),
     ("/api/v1/stations/positions", Role.FEDERATION_STAFF),
     ("/api/v1/wallet/insured", Role.INSURANCE_AGENCY),

@@ -126,12 +126,12 @@ def test_a_bank_token_sees_its_own_cards_and_stops_working_when_revoked(
     clear, token = accounts.issue_api_token(db, bank, "日终余额推送", actor=SECURITY_SETUP, now=NOW)
     db.commit()
     headers = {"Authorization": f"Bearer {clear}"}
-    cards = client.get("/api/v1/cards", headers=headers).json()
+    cards = client.get("/api/v1/members/cards", headers=headers).json()
     assert [card["card_no"] for card in cards["items"]] == [world.card_a]
     assert client.get("/api/v1/members", headers=headers).status_code == 403
     accounts.revoke_api_token(db, token.id, actor=SECURITY_SETUP, now=NOW)
     db.commit()
-    refused = client.get("/api/v1/cards", headers=headers)
+    refused = client.get("/api/v1/members/cards", headers=headers)
     assert refused.status_code == 401
     assert refused.json()["error"]["message"] == "API 令牌无效或已撤销"
 
@@ -200,7 +200,7 @@ def test_the_outside_tests_xlsx_bomb_is_refused_in_seconds_with_a_short_answer(
     bomb = xlsx_bomb(500_000)
     started = time.perf_counter()
     response = client.post(
-        "/api/v1/imports",
+        "/api/v1/members/imports",
         headers={"X-CSRF-Token": csrf_of(client, "/home")},
         files={"file": ("bomb.xlsx", io.BytesIO(bomb), "application/octet-stream")},
     )
@@ -215,7 +215,7 @@ def test_a_file_bad_on_every_line_gets_an_answer_of_bounded_size(client: TestCli
     lines = "".join(f"某人,37060219800115{n:04d},1,1,生产操作岗,在职\n" for n in range(5_000))
     content = "姓名,身份证号,手机号,统一社会信用代码,岗位类型,在职状态\n" + lines
     response = client.post(
-        "/api/v1/imports",
+        "/api/v1/members/imports",
         headers={"X-CSRF-Token": csrf_of(client, "/home")},
         files={"file": ("m.csv", io.BytesIO(content.encode()), "text/csv")},
     )
@@ -234,7 +234,7 @@ def test_a_clean_import_through_the_api_reports_its_counts(
         f"新会员,{make_id(sequence='501')},13700000061,{world.unit_a_code},生产操作岗,在职\n"
     )
     response = client.post(
-        "/api/v1/imports",
+        "/api/v1/members/imports",
         headers={"X-CSRF-Token": csrf_of(client, "/home")},
         files={"file": ("m.csv", io.BytesIO(content.encode()), "text/csv")},
     )

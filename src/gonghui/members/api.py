@@ -1,4 +1,5 @@
-"""The spine's JSON API under /api/v1."""
+"""The spine's JSON API under /api/v1/members: the roll (units, members, cards, imports) and the
+partner banks. The paths it had before the prefix answer from `api_moved.py` for one release."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ from gonghui.members.service import Outcome
 from gonghui.web.deps import ApiActor, Db, Id, Now, PageNo, Vault, api_permitted, read_upload
 from gonghui.web.viewlog import record_view
 
-router = APIRouter(tags=["members"])
+router = APIRouter(prefix="/members", tags=["members"])
+# A member's id is `{member_id:int}` in the paths, so that `/cards`, `/banks`, `/units` and `/me`
+# never read as one, whichever route is declared first.
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
@@ -67,7 +70,7 @@ def _log_full_ids(request: Request, db: Db, actor: Actor, now: Now, member_ids: 
         )
 
 
-@router.get("/members", response_model=PageOut[MemberOut])
+@router.get("", response_model=PageOut[MemberOut])
 def list_members(
     request: Request,
     db: Db,
@@ -84,13 +87,13 @@ def list_members(
     return PageOut.of(results, [MemberOut.of(member, actor, vault) for member in results.items])
 
 
-@router.get("/members/me", response_model=MemberOut)
+@router.get("/me", response_model=MemberOut)
 def my_member_record(db: Db, vault: Vault, actor: ApiActor) -> MemberOut:
     actor.require(Permission.OWN_PROFILE)
     return MemberOut.of(queries.own_member(db, actor), actor, vault)
 
 
-@router.get("/members/{member_id}", response_model=MemberOut)
+@router.get("/{member_id:int}", response_model=MemberOut)
 def get_member(
     request: Request,
     member_id: Id,
@@ -104,7 +107,7 @@ def get_member(
     return MemberOut.of(member, actor, vault)
 
 
-@router.post("/members/{member_id}/status", response_model=MemberOut)
+@router.post("/{member_id:int}/status", response_model=MemberOut)
 def change_member_status(
     request: Request,
     member_id: Id,

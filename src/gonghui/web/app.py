@@ -32,6 +32,7 @@ from gonghui.insurance.store import store_for
 from gonghui.jobs import web as jobs_web
 from gonghui.jobs import web_tasks as jobs_tasks
 from gonghui.members import api as members_api
+from gonghui.members import api_moved as members_api_moved
 from gonghui.members import web as members_web
 from gonghui.members import web_banks as members_banks
 from gonghui.members import web_join as members_join
@@ -86,6 +87,7 @@ PAGE_ROUTERS = (
 API_ROUTERS = (
     pages.api_router,
     members_api.router,
+    members_api_moved.router,
     retirement_api.router,
     insurance_api.router,
     wallet_api.router,
