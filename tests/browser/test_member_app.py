@@ -60,6 +60,9 @@ def test_the_home_shows_the_running_average_and_the_amount_a_day_the_rules_give(
     member.goto(live_server.url + "/wallet")
     screen(member, "wallet")
     member.goto(live_server.url + "/stations/find")
+    member.get_by_label("区县、街道或地址").fill("芝罘区")
+    member.get_by_role("button", name="查找").click()
+    member.get_by_test_id("place").first.locator("summary").click()
     screen(member, "finder")
     member.close()
 

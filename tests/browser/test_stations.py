@@ -107,3 +107,48 @@ def test_staff_run_an_evaluation_and_see_the_cards(browser: Any, live_server: Li
     board = staff.get_by_test_id("scoreboard").inner_text()
     assert "黄牌" in board or "红牌" in board
     staff.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_a_member_finds_positions_by_district_without_a_script_and_taps_one(
+    browser: Any, live_server: LiveServer, viewport: dict[str, int]
+) -> None:
+    page = browser.new_page(viewport=viewport, java_script_enabled=False)
+    page.goto(live_server.url + "/stations/find")
+    page.get_by_label("区县、街道或地址").fill("芝罘区")
+    page.get_by_role("button", name="查找").click()
+    page.wait_for_url("**/stations/find?q=*")
+    places = page.get_by_test_id("place")
+    assert places.count() > 0
+    assert "芝罘区" in page.get_by_test_id("found").inner_text()
+    assert "公里" not in page.get_by_test_id("found").inner_text()  # no location given
+    first = places.first
+    navigate = first.get_by_test_id("navigate")
+    assert not navigate.is_visible()
+    first.locator("summary").click()  # the result opens where it is tapped
+    assert navigate.is_visible()
+    assert str(navigate.get_attribute("href")).startswith("geo:")
+    assert "设施" in first.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.get_by_label("区县、街道或地址").fill("南大街")
+    page.get_by_role("button", name="查找").click()
+    assert all("南大街" in text for text in page.locator("summary .where").all_inner_texts())
+    page.close()
+
+
+def test_the_phones_location_orders_a_district_search_by_distance(
+    browser: Any, live_server: LiveServer
+) -> None:
+    here = {"latitude": 37.54, "longitude": 121.40}
+    context = browser.new_context(viewport=PHONE, geolocation=here, permissions=["geolocation"])
+    page = context.new_page()
+    page.goto(live_server.url + "/stations/find?q=芝罘区")
+    page.get_by_role("button", name="使用我的位置").click()
+    page.wait_for_url("**lat=37.54*")
+    distances = [
+        float(text.split()[0]) for text in page.locator("summary .distance").all_inner_texts()
+    ]
+    assert distances
+    assert distances == sorted(distances)
+    assert "由近到远" in page.get_by_test_id("found-what").inner_text()
+    context.close()

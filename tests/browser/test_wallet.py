@@ -152,7 +152,8 @@ def test_a_member_binds_sends_and_the_relative_accepts_and_pays(
     box.get_by_role("button", name="人脸验证并确认").click()
     assert "共济关系已生效" in relative.get_by_role("status").inner_text()
 
-    assert "转账成功" in member_sends(member, server, "500")
+    # Typed in full width, as a phone's Chinese keyboard may.
+    assert "转账成功" in member_sends(member, server, "５００．００")
     assert member.get_by_test_id("held").inner_text() == "¥500.00"
 
     relative.goto(server.url + "/wallet")
@@ -177,3 +178,39 @@ def test_a_member_binds_sends_and_the_relative_accepts_and_pays(
     member.goto(server.url + "/wallet")
     assert "未接收已退回" in member.get_by_test_id("transfer-row").first.inner_text()
     assert member.get_by_test_id("held").inner_text() == "¥0.00"
+
+
+def test_the_region_list_is_grouped_by_province_and_narrows_as_one_types(
+    browser: Any, wallet_server: WalletServer
+) -> None:
+    server = wallet_server.server
+    page = browser.new_page(viewport=PHONE)
+    page.goto(server.url + "/wallet/activate")
+    regions = page.get_by_label("使用地")
+    assert regions.locator("optgroup").count() == 14  # the provinces with an open region
+    every = regions.locator("option").count()
+    assert every > 100
+    search = page.get_by_label("搜索城市、省份或区划代码")
+    search.fill("四川")
+    assert regions.locator("optgroup").evaluate_all("gs => gs.map(g => g.label)") == ["四川省"]
+    assert regions.locator("option").count() > 1
+    search.fill("烟台")
+    assert regions.locator("option").all_inner_texts() == ["烟台市"]
+    assert regions.input_value() == "370600"
+    assert "找到 1 个统筹区" in page.locator("[data-region-count]").inner_text()
+    search.fill("３７０６")  # a code, in full-width digits
+    assert regions.input_value() == "370600"
+    search.fill("火星")
+    assert regions.locator("option").count() == every, "nothing found: the whole list again"
+    assert "没有找到" in page.locator("[data-region-count]").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.close()
+
+    plain = browser.new_page(viewport=PHONE, java_script_enabled=False)
+    plain.goto(server.url + "/wallet/activate")
+    assert not plain.get_by_label("搜索城市、省份或区划代码").is_visible()
+    regions = plain.get_by_label("使用地")
+    assert regions.locator("optgroup").count() == 14
+    regions.select_option(label="烟台市")
+    assert regions.input_value() == "370600"
+    plain.close()

@@ -9,7 +9,18 @@ from gonghui.core.money import MAX_FEN, format_fen, parse_yuan, round_half_up_to
 
 @pytest.mark.parametrize(
     ("text", "fen"),
-    [("2000", 200_000), ("1,850.32", 185_032), ("0.1", 10), ("¥12.05", 1205), (" 7 ", 700)],
+    [
+        ("2000", 200_000),
+        ("1,850.32", 185_032),
+        ("0.1", 10),
+        ("¥12.05", 1205),
+        (" 7 ", 700),
+        # As a phone's Chinese keyboard types them in full-width mode.
+        ("１００", 10_000),
+        ("１００．５０", 10_050),
+        ("￥１，２００", 120_000),
+        ("\u3000５\u3000", 500),
+    ],
 )
 def test_it_parses_yuan_amounts_into_fen(text: str, fen: int) -> None:
     assert parse_yuan(text) == fen

@@ -56,3 +56,37 @@ def test_a_notice_shows_as_unread_everywhere_until_the_member_marks_it_read(
     db.expire_all()
     assert db.scalar(unread) == 0
     assert "unread-badge" not in client.get("/home").text
+
+
+def test_opening_an_unread_notice_marks_that_one_read_and_goes_where_it_points(
+    client: TestClient, db: Session, world: World, plan: Plan
+) -> None:
+    member_service.notify_member(
+        db, world.member_a, "理赔已受理", "请查看进度", now=NOW, link="/insurance/claims"
+    )
+    member_service.notify_member(db, world.member_a, "保障已生效", "本月获赠保障", now=NOW)
+    db.commit()
+    login(client, "member")
+    cover = client.get("/insurance/me").text
+    assert 'data-testid="unread-badge">2' in cover
+    # 查看 on an unread notice is a form: the page that lists it marks nothing.
+    assert '<input type="hidden" name="then" value="/insurance/claims">' in cover
+    assert 'href="/insurance/claims">查看' not in cover
+    opened = db.scalar(select(Notification.id).where(Notification.title == "理赔已受理"))
+    answer = post_form(
+        client, "/messages/read", {"notice_id": str(opened), "then": "/insurance/claims"}
+    )
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    assert answer.headers["location"] == "/insurance/claims"  # type: ignore[attr-defined]
+    db.expire_all()
+    unread = select(Notification.title).where(
+        Notification.member_id == world.member_a, Notification.read_at.is_(None)
+    )
+    assert db.scalars(unread).all() == ["保障已生效"]
+    page = client.get("/insurance/me").text
+    assert 'data-testid="unread-badge">1' in page
+    assert 'href="/insurance/claims">查看' in page  # read now: a plain link
+    # Only a path of this site: anything else goes back to the message centre.
+    for away in ("https://example.com/", "//example.com/", "/\\example.com"):
+        sent = post_form(client, "/messages/read", {"notice_id": str(opened), "then": away})
+        assert sent.headers["location"] == "/messages"  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gonghui.insurance.models import BalanceImport, Claim, Plan
 from gonghui.insurance.store import BalanceStore
+from tests.captions import captions_of_charts
 from tests.jobs.tasks import finished_task, run_tasks
 from tests.world import World, csrf_of, login, post_form
 
@@ -132,6 +133,9 @@ def test_the_figures_export_to_a_workbook(client: TestClient, covered: Plan) -> 
     assert rows[2][:2] == ("累计赠送保险人次", 1)
     dashboard = client.get("/insurance/dashboard").text
     assert dashboard.count('class="bar"') >= 1
+    captions = captions_of_charts(dashboard)
+    assert len(captions) == 2
+    assert captions[1].startswith("来源：理赔记录中已赔付的案件")
     assert '<td data-label="银行">烟台银行</td>' in dashboard  # banks by name, not code
 
 

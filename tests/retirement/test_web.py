@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import Role
 from gonghui.members import accounts
 from gonghui.members.models import Member
+from tests.captions import captions_of_charts
 from tests.conftest import NOW
 from tests.world import PASSWORD, SETUP, World, login
 
@@ -161,6 +162,7 @@ def test_staff_see_every_unit_in_the_impact_report(client: TestClient) -> None:
     assert "烟台甲机械有限公司" in page.text
     assert "烟台乙建设有限公司" in page.text
     assert page.text.count('<rect class="bar"') == 30, "15 years × 2 series"
+    assert len(captions_of_charts(page.text)) == 2
     report = client.get("/api/v1/retirement/impact").json()
     assert report["as_of"] == "2025-02"
     total = report["total"]

@@ -16,6 +16,7 @@ from gonghui.stations.dashboard import TREND_MONTHS, dashboard, month_starts
 from gonghui.stations.models import Score
 from gonghui.stations.rules import Card, PositionStatus, PositionType
 from gonghui.stations.scoring import Aspect
+from tests.captions import captions_of_charts
 from tests.conftest import NOW
 from tests.stations.helpers import STAFF
 from tests.stations.scene import Scene, build
@@ -153,6 +154,11 @@ def test_the_page_draws_svg_charts_and_scopes_a_manager(
     page = client.get("/stations/dashboard")
     assert page.status_code == 200
     assert page.text.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 4
+    captions = captions_of_charts(page.text)
+    assert len(captions) == 4
+    assert captions[0].startswith("来源：阵地名册（不含已关闭阵地）")
+    assert "截至 2025-" in captions[0]
+    assert captions[2].startswith("来源：扫码签到记录")
     assert 'data-testid="positions">1<' in page.text
     assert scene.mine.name in page.text
     assert scene.other.name not in page.text

@@ -79,6 +79,34 @@ def test_the_finder_skips_closed_positions_and_honours_filters(db: Session) -> N
     assert [one.position_id for one in only] == [mothers.id]
 
 
+def test_the_search_finds_open_positions_by_district_street_or_name(db: Session) -> None:
+    south = position(db, "SOUTH", address="烟台市芝罘区南大街1号", latitude=37.54, longitude=121.40)
+    north = position(db, "NORTH", address="烟台市芝罘区北马路9号", latitude=37.56, longitude=121.39)
+    shut = position(db, "SHUT", address="烟台市芝罘区南大街8号")
+    shut.status = PositionStatus.CLOSED
+    east = position(
+        db, "EAST", address="烟台市莱山区观海路5号", district="莱山区", latitude=37.48,
+        longitude=121.45,
+    )  # fmt: skip
+    db.flush()
+
+    def ids(text: str, **near: tuple[float, float]) -> list[int]:
+        return [one.position_id for one in finder.search(db, text, **near)]
+
+    # Without a location: by district, then name; the closed position never.
+    assert ids("芝罘区") == [north.id, south.id]
+    assert ids("南大街") == [south.id]
+    assert ids("莱山区　观海") == [east.id], "every word, the full-width space too"
+    assert ids("阵地EAST") == [east.id]
+    assert ids("%") == ids("  ") == [], "a % is a character, not a wildcard"
+    # With one: nearest first, and the distance told.
+    near = finder.search(db, "芝罘区", near=(37.561, 121.391))
+    assert [one.position_id for one in near] == [north.id, south.id]
+    assert all(isinstance(one, finder.Found) for one in near)
+    every = finder.scan(db, 37.561, 121.391, finder.MAX_RESULTS)
+    assert near == [one for one in every if one.district == "芝罘区"], "as the scan ranks them"
+
+
 def test_a_member_checks_in_once_in_half_an_hour(db: Session, world: World) -> None:
     found = position(db, "SCAN")
     token = tokens.issue(KEY, found.id, NOW)

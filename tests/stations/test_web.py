@@ -150,6 +150,31 @@ def test_each_result_says_where_when_and_what_and_opens_the_phones_map(
     assert 'href="geo:37.460000,121.450000?q=37.460000,121.450000(%E9%98%B5%E5%9C%B0NEAR)"' in found
 
 
+def test_a_member_finds_positions_by_district_or_street_and_sees_distance_once_located(
+    client: TestClient, db: Session
+) -> None:
+    position(db, "ZHIFU", address="芝罘区南大街1号", latitude=37.54, longitude=121.40)
+    position(db, "LAISHAN", address="莱山区观海路5号", district="莱山区", latitude=37.48)
+    db.commit()
+
+    def results(**query: str) -> str:
+        page = client.get("/stations/find", params=query)
+        assert page.status_code == 200
+        return page.text.split('data-testid="found"', 1)[1].split("</ol>", 1)[0]
+
+    by_district = results(q="芝罘区")
+    assert "阵地ZHIFU" in by_district
+    assert "阵地LAISHAN" not in by_district
+    assert "公里" not in by_district, "no distance until the member's location is known"
+    assert "导航" in by_district
+    assert "阵地LAISHAN" in results(q="观海路")
+    assert "没有找到“黄渤海”的阵地" in results(q="黄渤海")
+    located = results(q="南大街", lat="37.5400", lon="121.4100")
+    assert "阵地ZHIFU" in located
+    assert "0.9 公里" in located  # 0.01° of longitude at 37.54°N
+    assert 'value="37.54"' in client.get("/stations/find?q=南大街&lat=37.54&lon=121.41").text
+
+
 def test_a_visitor_complains_and_a_real_name_complaint_awaits_its_call_back(
     client: TestClient, db: Session, settings: Settings
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -130,6 +131,28 @@ def test_a_wrong_password_keeps_the_amount_and_says_how_many_tries_are_left(
     assert 'name="amount" inputmode="decimal" value="300"' in page
     again = post_form(client, "/wallet/transfers", {**form, "idempotency_key": "wrong-2"})
     assert "还可再试3次" in client.get(again.headers["location"]).text  # type: ignore[attr-defined]
+
+
+def test_the_wallet_groups_the_usage_regions_and_puts_each_checkbox_beside_its_words(
+    client: TestClient, world: World, family: Family
+) -> None:
+    login(client, "mother")
+    page = client.get("/wallet").text
+    usage = page.split('<select id="usage"', 1)[1].split("</select>", 1)[0]
+    assert '<optgroup label="四川省">' in usage
+    assert '<option value="510100" selected>成都市</option>' in usage  # her usage region
+    assert usage.count("<optgroup") == 14
+    assert "data-region-filter" in page  # narrowed by /static/wallet.js, shown by it
+    assert '<script src="/static/wallet.js"></script>' in page
+    client.cookies.clear()
+    login(client, world.users[Role.MEMBER])
+    page = client.get("/wallet").text
+    assert 'name="confirm"' in page  # the confirmed relationship can be ended
+    # A label lays its checkbox above its words unless it is a `check` label.
+    checkboxes = re.findall(r'<label( class="check")?><input type="checkbox"', page)
+    assert checkboxes
+    assert all(checkboxes)
+    assert page.count('type="checkbox"') == len(checkboxes)
 
 
 def test_the_agency_sees_the_rollout_and_exports_the_settlement(

@@ -17,6 +17,9 @@ _CENT = Decimal("0.01")
 MAX_FEN: Final = 10**12
 
 # Digits with thousands separators only in their places (2,500.00), or none (2500.00).
+# `\d` takes full-width digits (１２) as a phone's Chinese keyboard types them; their full-width
+# point, comma, signs and space are read as the ASCII ones.
+_FULL_WIDTH = str.maketrans("．，＋－\u3000", ".,+- ")
 _AMOUNT = re.compile(r"^([+-]?)[¥￥]?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$")
 
 
@@ -33,7 +36,7 @@ def parse_yuan(text: str, label: str = "金额") -> Fen:
     infinity, a third decimal (silently rounding a bank's figure would change it), or an amount
     past ``MAX_FEN``.
     """
-    value = text.strip().replace(" ", "")
+    value = text.translate(_FULL_WIDTH).strip().replace(" ", "")
     match = _AMOUNT.match(value)
     if match is None:
         raise ValueError(f"{label}“{text.strip()}”格式不正确，应为如 2500 或 2,500.00 的金额")

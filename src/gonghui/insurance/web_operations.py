@@ -172,18 +172,26 @@ def _period_month(text: str) -> date:
         raise input_error("bad_period", error) from None
 
 
-_CHARTS: Drawings[list[Markup]] = Drawings()
+_CHARTS: Drawings[list[tuple[Markup, str]]] = Drawings()
 
 
-def _charts(trend: figures.Trends) -> list[Markup]:
+def _charts(trend: figures.Trends) -> list[tuple[Markup, str]]:
+    """Each chart with its caption: where its figures come from and the period they cover."""
     months = [month[2:] for month in trend.months]
+    period = f"{trend.months[0]} 至 {trend.months[-1]}" if trend.months else "暂无数据"
     return [
-        bar_chart("每月赠送保险人次", months, [Series("人次", trend.covered_by_month)]),
-        line_chart(
-            "每月赔付金额",
-            months,
-            [Series("赔付金额", [fen_to_yuan(fen) for fen in trend.paid_by_month])],
-            unit="元",
+        (
+            bar_chart("每月赠送保险人次", months, [Series("人次", trend.covered_by_month)]),
+            f"来源：每月余额考核赠送的保障，按保障起始月 · {period}",
+        ),
+        (
+            line_chart(
+                "每月赔付金额",
+                months,
+                [Series("赔付金额", [fen_to_yuan(fen) for fen in trend.paid_by_month])],
+                unit="元",
+            ),
+            f"来源：理赔记录中已赔付的案件，按赔付月 · {period}",
         ),
     ]
 

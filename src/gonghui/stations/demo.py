@@ -43,6 +43,21 @@ CENTRES = {
     "栖霞市": (37.34, 120.85),
     "海阳市": (36.78, 121.16),
 }
+# Main streets of each district, so that the finder's street search has something to find
+# (taken in turn, not drawn, so the demo's random draws stay as they were).
+STREETS = {
+    "芝罘区": ("南大街", "北马路", "胜利路", "解放路", "环山路"),
+    "福山区": ("福海路", "河滨路", "永达街"),
+    "牟平区": ("正阳路", "通海路", "文化街"),
+    "莱山区": ("观海路", "迎春大街", "港城东大街"),
+    "蓬莱区": ("钟楼北路", "海港路", "登州路"),
+    "龙口市": ("港城大道", "东莱街", "振华路"),
+    "莱阳市": ("五龙北路", "旌旗路", "鹤山路"),
+    "莱州市": ("文化东街", "府前东街", "光州街"),
+    "招远市": ("温泉路", "金晖路", "罗峰路"),
+    "栖霞市": ("霞光路", "跃进路"),
+    "海阳市": ("海政路", "方圆路", "东村街"),
+}
 # A position of several kinds is an integrated one (融合型阵地), and is named so; one of a
 # single kind is named after that kind.
 INTEGRATED = "融合型阵地"
@@ -98,6 +113,11 @@ def _months_back(today: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def _street(district: str, i: int) -> str:
+    streets = STREETS[district]
+    return streets[i % len(streets)]
+
+
 def _position(
     session: Session, rng: random.Random, i: int, manager: int | None, now: datetime
 ) -> int:
@@ -110,7 +130,7 @@ def _position(
         code=f"YT-{i + 1:04d}",
         name=f"{district}{kind_name}{i + 1}号",
         type_mask=sum(k.value for k in kinds),
-        address=f"烟台市{district}第{rng.randint(1, 300)}号",
+        address=f"烟台市{district}{_street(district, i)}{rng.randint(1, 300)}号",
         district=district,
         latitude=round(lat + rng.uniform(-0.06, 0.06), 5),
         longitude=round(lon + rng.uniform(-0.08, 0.08), 5),

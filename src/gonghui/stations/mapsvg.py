@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from gonghui.stations.finder import Found
+from gonghui.stations.finder import Found, Place
 
 WIDTH, HEIGHT, MARGIN = 400, 300, 24
 
@@ -18,8 +18,11 @@ def _n(value: float) -> str:
     return f"{value:.1f}"
 
 
-def map_svg(latitude: float, longitude: float, found: Sequence[Found]) -> Markup:
-    points = [(latitude, longitude), *((one.latitude, one.longitude) for one in found)]
+def map_svg(found: Sequence[Place], here: tuple[float, float] | None) -> Markup:
+    """The places numbered as listed, and the member's own point (`here`) when it is known."""
+    points = [*([here] if here else []), *((one.latitude, one.longitude) for one in found)]
+    if not points:
+        points = [(0.0, 0.0)]
     lats, lons = [p[0] for p in points], [p[1] for p in points]
     shrink = math.cos(math.radians(sum(lats) / len(lats)))
     span_x = max((max(lons) - min(lons)) * shrink, 1e-4)
@@ -41,16 +44,19 @@ def map_svg(latitude: float, longitude: float, found: Sequence[Found]) -> Markup
     ]
     for rank, one in enumerate(found, start=1):
         x, y = xy(one.latitude, one.longitude)
-        tip = escape(f"{rank}. {one.name}（{one.distance_km:.1f} 公里）")
+        far = f"（{one.distance_km:.1f} 公里）" if isinstance(one, Found) else ""
+        tip = escape(f"{rank}. {one.name}{far}")
         parts.append(
             f'<a href="#p{one.position_id}"><circle class="point" cx="{_n(x)}" cy="{_n(y)}" '
             f'r="8" fill="#c8161d"><title>{tip}</title></circle>'
             f'<text x="{_n(x)}" y="{_n(y + 4)}" text-anchor="middle" fill="#fff" '
             f'font-size="10">{rank}</text></a>'
         )
-    x, y = xy(latitude, longitude)
-    parts.append(
-        f'<circle cx="{_n(x)}" cy="{_n(y)}" r="6" fill="#2e6fba" stroke="#fff" stroke-width="2">'
-        "<title>我的位置</title></circle></svg>"
-    )
+    if here:
+        x, y = xy(*here)
+        parts.append(
+            f'<circle cx="{_n(x)}" cy="{_n(y)}" r="6" fill="#2e6fba" stroke="#fff" '
+            'stroke-width="2"><title>我的位置</title></circle>'
+        )
+    parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every name is escaped above

@@ -278,22 +278,31 @@ def find(
     request: Request,
     db: Db,
     actor: MaybeActor,
+    q: Annotated[str, Query(max_length=50)] = "",
     lat: str = "",
     lon: str = "",
     kind: int = 0,
     amenity: list[int] | None = None,
 ) -> Response:
+    """Nearest to the member's point (or to 市政府 until it is known), or by district, street
+    or address when they type one: nearest first once their point is known."""
+    located = bool(lat.strip() or lon.strip())
     latitude, longitude = _coordinate(lat, DEFAULT_POINT[0]), _coordinate(lon, DEFAULT_POINT[1])
     amenity_mask = sum({a for a in amenity or [] if a in {f.value for f in Amenity}})
     type_mask = kind if kind in {f.value for f in PositionType} else 0
-    found = finder.nearest(
-        db, latitude, longitude, 10, type_mask=type_mask, amenity_mask=amenity_mask
+    filters = {"type_mask": type_mask, "amenity_mask": amenity_mask}
+    found: list[finder.Place] = (
+        finder.search(db, q, near=(latitude, longitude) if located else None, **filters)
+        if q.strip()
+        else list(finder.nearest(db, latitude, longitude, 10, **filters))
     )
     context = {
         "found": found,
-        "map": map_svg(latitude, longitude, found),
-        "lat": latitude,
-        "lon": longitude,
+        "map": map_svg(found, (latitude, longitude) if located else None),
+        "q": q.strip(),
+        "located": located,
+        "lat": latitude if located else "",
+        "lon": longitude if located else "",
         "kind": type_mask,
         "chosen": amenity_mask,
         "types": TYPE_LABELS,

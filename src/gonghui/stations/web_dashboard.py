@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from markupsafe import Markup
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.charts import Series, bar_chart, line_chart
-from gonghui.core.clock import business_date
+from gonghui.core.clock import beijing, business_date
 from gonghui.core.snapshots import Drawings
 from gonghui.core.tabular import Sheet, write_workbook
 from gonghui.stations.dashboard import (
@@ -31,40 +32,64 @@ Viewer = Annotated[Actor, Depends(permitted(Permission.STATIONS_VIEW))]
 CHART_DISTRICTS = 12
 
 
-_CHARTS: Drawings[list[Markup]] = Drawings()
+_CHARTS: Drawings[list[tuple[Markup, str]]] = Drawings()
+ROLL = "来源：阵地名册（不含已关闭阵地）"
 
 
-def charts(figures: Dashboard) -> list[Markup]:
+def months_span(months: Sequence[str]) -> str:
+    """The period a monthly chart covers, for its caption."""
+    return f"{months[0]} 至 {months[-1]}" if months else "暂无数据"
+
+
+def charts(figures: Dashboard, counted_at: datetime) -> list[tuple[Markup, str]]:
+    """Each chart with its caption: where its figures come from and the period they cover."""
     months = [line.month[2:] for line in figures.usage]
+    period = months_span([line.month for line in figures.usage])
+    as_of = f"截至 {beijing(counted_at)}（北京时间）"
     districts = figures.by_district[:CHART_DISTRICTS]
+    shown = (
+        f"，阵地最多的{CHART_DISTRICTS}个区县" if len(figures.by_district) > len(districts) else ""
+    )
     return [
-        bar_chart(
-            "各类型阵地数",
-            [kind.label for kind, _count in figures.by_type],
-            [Series("阵地", [count for _kind, count in figures.by_type])],
-            unit="个",
+        (
+            bar_chart(
+                "各类型阵地数",
+                [kind.label for kind, _count in figures.by_type],
+                [Series("阵地", [count for _kind, count in figures.by_type])],
+                unit="个",
+            ),
+            f"{ROLL}，融合型阵地每种类型各计一次 · {as_of}",
         ),
-        bar_chart(
-            "各区县阵地数",
-            [one.label for one in districts],
-            [Series("阵地", [one.count for one in districts], color=1)],
-            unit="个",
+        (
+            bar_chart(
+                "各区县阵地数",
+                [one.label for one in districts],
+                [Series("阵地", [one.count for one in districts], color=1)],
+                unit="个",
+            ),
+            f"{ROLL}{shown} · {as_of}",
         ),
-        line_chart(
-            "每月到访人次",
-            months,
-            [
-                Series("扫码签到", [line.scans for line in figures.usage]),
-                Series("客流摄像头", [line.camera for line in figures.usage]),
-                Series("人工登记", [line.manual for line in figures.usage]),
-            ],
-            unit="人次",
+        (
+            line_chart(
+                "每月到访人次",
+                months,
+                [
+                    Series("扫码签到", [line.scans for line in figures.usage]),
+                    Series("客流摄像头", [line.camera for line in figures.usage]),
+                    Series("人工登记", [line.manual for line in figures.usage]),
+                ],
+                unit="人次",
+            ),
+            f"来源：扫码签到记录、客流摄像头与人工登记的人数 · {period}（本月至统计时）",
         ),
-        line_chart(
-            "每月满意度（平均星级）",
-            months,
-            [Series("平均星级", [line.mean for line in figures.satisfaction], color=3)],
-            unit="星（1–5）",
+        (
+            line_chart(
+                "每月满意度（平均星级）",
+                months,
+                [Series("平均星级", [line.mean for line in figures.satisfaction], color=3)],
+                unit="星（1–5）",
+            ),
+            f"来源：到访者评价，五个方面的平均星级 · {period}（本月至统计时）",
         ),
     ]
 
@@ -76,7 +101,7 @@ def dashboard_page(
     snapshot = dashboard_snapshot(db, factory, actor, now)
     context = {
         "figures": snapshot.figures,
-        "charts": _CHARTS.of(snapshot, lambda: charts(snapshot.figures)),
+        "charts": _CHARTS.of(snapshot, lambda: charts(snapshot.figures, snapshot.computed_at)),
         "scoped": not actor.is_federation_wide,
         "snapshot": snapshot,
         "now": now,

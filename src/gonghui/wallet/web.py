@@ -286,7 +286,11 @@ def change_usage(
 
 @router.get("/wallet/activate")
 def activate_page(request: Request, db: Db, now: Now, actor: MaybeActor) -> Response:
-    context = {"open_regions": regions.open_regions(db, business_date(now)), "form": {}}
+    context = {
+        "open_regions": regions.open_regions(db, business_date(now)),
+        "provinces": PROVINCES,
+        "form": {},
+    }
     return render(request, "wallet/activate.html", context, actor=actor)
 
 
@@ -317,6 +321,7 @@ def activate(
             db.rollback()
         context = {
             "open_regions": regions.open_regions(db, business_date(now)),
+            "provinces": PROVINCES,
             "form": {"name": name, "phone": phone, "region": region},
             "error": error.message,
         }

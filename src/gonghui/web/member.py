@@ -208,13 +208,17 @@ def mark_read(
     now: Now,
     actor: PageActor,
     notice_id: Annotated[str, Form(max_length=20)] = "",
+    then: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
+    """标为已读, or 查看 on an unread notice: read, then on to what it is about (`then`, a
+    path of this site)."""
     chosen = whole_number_or_none(notice_id)
     member_service.mark_notifications_read(db, actor, now=now, notice_id=chosen)
     db.commit()
     if chosen is None:
         flash(request, "已全部标为已读")
-    return RedirectResponse("/messages", status_code=303)
+    local = then.startswith("/") and not then.startswith(("//", "/\\"))
+    return RedirectResponse(then if local else "/messages", status_code=303)
 
 
 @router.post("/preferences/elder", dependencies=[Csrf])
