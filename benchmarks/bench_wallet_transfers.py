@@ -227,12 +227,20 @@ SELECT wallet_insured.id, wallet_insured.name, wallet_insured.id_hash, wallet_in
   wallet_wallets.last_password_failure, wallet_wallets.opened_at
 FROM wallet_insured LEFT OUTER JOIN wallet_wallets ON wallet_wallets.insured_id = wallet_insured.id
 WHERE wallet_insured.user_id = :giver_user OR wallet_insured.member_id = NULL;
+SELECT wallet_insured.id, wallet_insured.name, wallet_insured.id_hash, wallet_insured.id_cipher,
+  wallet_insured.id_masked, wallet_insured.birth_date, wallet_insured.scheme,
+  wallet_insured.region_id, wallet_insured.member_id, wallet_insured.user_id,
+  wallet_insured.ended_on, wallet_insured.created_at
+FROM wallet_insured WHERE wallet_insured.id = :recipient;
 INSERT INTO wallet_requests (scope, key, operation, request_hash, result, created_at)
 VALUES ('user:' || :giver_user, 's' || :key, 'submit',
   '1f8e654d457bb1556a0694c1badf85c54bd237e5d1539ff65cd042086f75a18a', 'null',
   to_timestamp(:at))
 ON CONFLICT (scope, key) DO NOTHING RETURNING wallet_requests.id;
 SAVEPOINT sa_savepoint_1;
+SELECT wallet_relationships.id FROM wallet_relationships
+WHERE wallet_relationships.giver_id = :giver AND wallet_relationships.recipient_id = :recipient
+  AND wallet_relationships.status = 'active' FOR UPDATE;
 SELECT wallet_transfers.id, wallet_transfers.status, wallet_transfers.amount_fen,
   wallet_transfers.giver_id, wallet_transfers.recipient_id, wallet_transfers.submitted_at,
   wallet_transfers.release_at
@@ -322,6 +330,9 @@ UPDATE wallet_transfers SET status='accepted',
 WHERE wallet_transfers.id = :transfer_id AND wallet_transfers.recipient_id = :recipient
   AND wallet_transfers.status = 'pending'
   AND wallet_transfers.release_at > to_timestamp(:at)
+  AND (EXISTS (SELECT wallet_relationships.id FROM wallet_relationships
+    WHERE wallet_relationships.id = wallet_transfers.relationship_id
+    AND wallet_relationships.status = 'active'))
 RETURNING wallet_transfers.id, wallet_transfers.status, wallet_transfers.amount_fen,
   wallet_transfers.giver_id, wallet_transfers.recipient_id, wallet_transfers.submitted_at,
   wallet_transfers.release_at;
