@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from gonghui.core.auth import SYSTEM
 from gonghui.core.logging import configure_logging, get_logger
 from gonghui.core.metrics import REGISTRY
 from gonghui.core.pii import IdentityVault
@@ -91,7 +92,7 @@ def test_the_06_00_return_is_logged_as_a_money_move(
         proof=FACE, verifier=verifier(), idempotency_key="log-t2", now=NOW,
     )  # fmt: skip
     db.commit()
-    assert transfers.release_due(db, NOW + timedelta(days=1)) == 1
+    assert transfers.release_due(db, NOW + timedelta(days=1), actor=SYSTEM) == 1
     db.commit()
     returned = named(events, "money.moved")[-1]
     assert (returned["kind"], returned["amount_fen"], returned["actor"]) == (

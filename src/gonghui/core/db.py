@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    ColumnElement,
     Connection,
     DateTime,
     Dialect,
@@ -25,10 +27,13 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    literal,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from gonghui.core.settings import Settings
@@ -208,3 +213,26 @@ def table_of(model: type[Base]) -> Table:
     Core statements leave alone any object the session has loaded (an ORM UPDATE would have
     refreshed it): read rows afresh after such a statement changed them."""
     return model.metadata.tables[model.__tablename__]
+
+
+class json_object(FunctionElement[Any]):  # noqa: N801 - spelt as the SQL function it renders
+    """A JSON object built in SQL from (key, value) pairs, for set-based INSERT … SELECT of a
+    JSON column: `json_build_object` on PostgreSQL, `json_object` on SQLite (same arguments:
+    key, value, key, value …)."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_object"
+
+    def __init__(self, *pairs: tuple[str, ColumnElement[Any]]) -> None:
+        super().__init__(*[part for key, value in pairs for part in (literal(key), value)])
+
+
+@compiles(json_object, "postgresql")
+def _json_object_postgresql(element: json_object, compiler: Any, **kw: Any) -> str:
+    return f"json_build_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object, "sqlite")
+def _json_object_sqlite(element: json_object, compiler: Any, **kw: Any) -> str:
+    return f"json_object({compiler.process(element.clauses, **kw)})"
