@@ -112,13 +112,13 @@ def _pair(engine: Engine, ring: Ring, number: int, day: int, face: Any) -> None:
     now = START + timedelta(days=day)
     with Session(engine) as db, db.begin():
         sent = transfers.submit_transfer(
-            db, ring.actors[2 * number], recipient_id=ring.insured_ids[2 * number + 1],
+            db, actor=ring.actors[2 * number], recipient_id=ring.insured_ids[2 * number + 1],
             amount_fen=AMOUNT_FEN, proof=FACE, verifier=face, idempotency_key=f"s{day}",
             now=now,
         )  # fmt: skip
     with Session(engine) as db, db.begin():
         transfers.accept_transfer(
-            db, ring.actors[2 * number + 1], int(sent["transfer_id"]),
+            db, int(sent["transfer_id"]), actor=ring.actors[2 * number + 1],
             idempotency_key=f"a{day}", now=now,
         )  # fmt: skip
 

@@ -26,7 +26,7 @@ SIX = datetime(2025, 2, 10, 22, 0, tzinfo=UTC)  # 06:00 on the 11th in Beijing
 
 def _send_to_next(db: Session, ring: Ring, number: int, fen: int) -> int:
     sent = transfers.submit_transfer(
-        db, ring.actors[number], recipient_id=ring.insured_ids[ring.relatives[number][0]],
+        db, actor=ring.actors[number], recipient_id=ring.insured_ids[ring.relatives[number][0]],
         amount_fen=fen, proof=FACE, verifier=verifier(), idempotency_key=f"b{number}", now=NOW,
     )  # fmt: skip
     return int(sent["transfer_id"])
@@ -44,7 +44,7 @@ def test_the_release_job_returns_every_due_transfer_across_batches(
     sent = [_send_to_next(db, ring, number, 100 * (number + 1)) for number in range(5)]
     accepted = sent[4]
     transfers.accept_transfer(
-        db, ring.actors[ring.relatives[4][0]], accepted, idempotency_key="ok", now=NOW
+        db, accepted, actor=ring.actors[ring.relatives[4][0]], idempotency_key="ok", now=NOW
     )
     assert transfers.release_due(db, SIX, actor=SYSTEM) == 4
     assert transfers.release_due(db, SIX, actor=SYSTEM) == 0

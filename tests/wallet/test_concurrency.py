@@ -35,7 +35,7 @@ def _step(db: Session, ring: Ring, rng: random.Random, me: int, key: str) -> str
     if roll < 0.45:
         target = ring.insured_ids[rng.choice(ring.relatives[me])]
         transfers.submit_transfer(
-            db, actor, recipient_id=target, amount_fen=rng.randint(1, 200_000), proof=FACE,
+            db, actor=actor, recipient_id=target, amount_fen=rng.randint(1, 200_000), proof=FACE,
             verifier=verifier(), idempotency_key=key, now=NOW,
         )  # fmt: skip
         return "submit"
@@ -48,7 +48,7 @@ def _step(db: Session, ring: Ring, rng: random.Random, me: int, key: str) -> str
         ).first()
         if pending is None:
             return "idle"
-        transfers.accept_transfer(db, actor, pending, idempotency_key=key, now=NOW)
+        transfers.accept_transfer(db, pending, actor=actor, idempotency_key=key, now=NOW)
         return "accept"
     spending.pay_from_wallet(
         db, actor, amount_fen=rng.randint(1, 50_000), purpose=Purpose.PHARMACY, payee="药房",
@@ -147,7 +147,7 @@ class _Race:
         try:
             with Session(self.engine) as db, db.begin():
                 transfers.submit_transfer(
-                    db, self.ring.actors[giver], recipient_id=target, amount_fen=10_000,
+                    db, actor=self.ring.actors[giver], recipient_id=target, amount_fen=10_000,
                     proof=FACE, verifier=verifier(), idempotency_key=f"{self.now}-{giver}",
                     now=self.now,
                 )  # fmt: skip
@@ -189,7 +189,7 @@ def _accept_each(engine: Engine, ring: Ring, relationship_ids: list[int], now: d
         recipient = ring.actors[ring.insured_ids.index(recipient_id)]
         with pytest.raises(DomainError), Session(engine) as db, db.begin():
             transfers.accept_transfer(
-                db, recipient, transfer_id, idempotency_key=f"accept-{transfer_id}", now=now
+                db, transfer_id, actor=recipient, idempotency_key=f"accept-{transfer_id}", now=now
             )
 
 
@@ -253,7 +253,7 @@ def test_ending_an_insurance_while_its_holder_sends_neither_deadlocks_nor_leaves
             try:
                 with Session(fresh_postgres) as db, db.begin():
                     transfers.submit_transfer(
-                        db, ring.actors[giver], recipient_id=ring.insured_ids[giver + 2],
+                        db, actor=ring.actors[giver], recipient_id=ring.insured_ids[giver + 2],
                         amount_fen=10_000, proof=FACE, verifier=verifier(),
                         idempotency_key=f"end-{giver}", now=NOW,
                     )  # fmt: skip
@@ -303,9 +303,9 @@ def test_concurrent_release_jobs_return_each_due_transfer_once_with_its_audit_ro
         ring = build_ring(db, IdentityVault("release"), NOW, DUE, FUNDED)
         for number in range(DUE):
             transfers.submit_transfer(
-                db, ring.actors[number], recipient_id=ring.insured_ids[ring.relatives[number][0]],
-                amount_fen=100 + number, proof=FACE, verifier=verifier(),
-                idempotency_key=f"due{number}", now=NOW,
+                db, actor=ring.actors[number],
+                recipient_id=ring.insured_ids[ring.relatives[number][0]], amount_fen=100 + number,
+                proof=FACE, verifier=verifier(), idempotency_key=f"due{number}", now=NOW,
             )  # fmt: skip
     returned: list[int] = []
     errors: list[BaseException] = []

@@ -135,8 +135,8 @@ _PENDING = _TRANSFERS.c.status == TransferStatus.PENDING
 
 def submit_transfer(
     session: Session,
-    actor: Actor,
     *,
+    actor: Actor,
     recipient_id: int,
     amount_fen: Fen,
     proof: Proof,
@@ -297,7 +297,7 @@ def _facts(
 
 
 def accept_transfer(
-    session: Session, actor: Actor, transfer_id: int, *, idempotency_key: str, now: datetime
+    session: Session, transfer_id: int, *, actor: Actor, idempotency_key: str, now: datetime
 ) -> dict[str, Any]:
     """The recipient accepts: the held money becomes their quota from this giver."""
     me = people.own_insured_id(session, actor)
