@@ -218,20 +218,13 @@ PAIR_SCRIPT = r"""
 \set amount 100
 \set debit -100
 BEGIN;
-SELECT wallet_insured.id, wallet_insured.name, wallet_insured.id_hash, wallet_insured.id_cipher,
-  wallet_insured.id_masked, wallet_insured.birth_date, wallet_insured.scheme,
-  wallet_insured.region_id, wallet_insured.member_id, wallet_insured.user_id,
-  wallet_insured.ended_on, wallet_insured.created_at, wallet_wallets.id AS id_1,
-  wallet_wallets.insured_id, wallet_wallets.phone, wallet_wallets.usage_region_id,
-  wallet_wallets.password_hash, wallet_wallets.password_failures,
-  wallet_wallets.last_password_failure, wallet_wallets.opened_at
+SELECT wallet_insured.id, wallet_insured.region_id, wallet_insured.ended_on,
+  wallet_wallets.id AS wallet_id, wallet_wallets.password_hash,
+  wallet_wallets.password_failures, wallet_wallets.last_password_failure,
+  EXISTS (SELECT recipient.id FROM wallet_insured AS recipient
+    WHERE recipient.id = :recipient) AS recipient_found
 FROM wallet_insured LEFT OUTER JOIN wallet_wallets ON wallet_wallets.insured_id = wallet_insured.id
 WHERE wallet_insured.user_id = :giver_user OR wallet_insured.member_id = NULL;
-SELECT wallet_insured.id, wallet_insured.name, wallet_insured.id_hash, wallet_insured.id_cipher,
-  wallet_insured.id_masked, wallet_insured.birth_date, wallet_insured.scheme,
-  wallet_insured.region_id, wallet_insured.member_id, wallet_insured.user_id,
-  wallet_insured.ended_on, wallet_insured.created_at
-FROM wallet_insured WHERE wallet_insured.id = :recipient;
 INSERT INTO wallet_requests (scope, key, operation, request_hash, result, created_at)
 VALUES ('user:' || :giver_user, 's' || :key, 'submit',
   '1f8e654d457bb1556a0694c1badf85c54bd237e5d1539ff65cd042086f75a18a', 'null',

@@ -43,7 +43,6 @@ from gonghui.wallet.models import (
     Relationship,
     Transfer,
     TransferEvent,
-    Wallet,
 )
 from gonghui.wallet.regions import opened_by
 from gonghui.wallet.rules import (
@@ -146,17 +145,11 @@ def submit_transfer(
 ) -> dict[str, Any]:
     """Send money to a relative: every rule checked under the giver's row locks, the person
     verified, the amount held until the relative accepts it or 06:00 comes."""
-    giver, wallet = people.own_insured_and_wallet(session, actor)
-    if session.get(Insured, recipient_id) is None:
-        # Not a refusal of the transfer rules (which would record it under the key): there is
-        # nobody to send to, as for any other id that names nothing.
-        raise NotFound("共济对象")
+    giver = people.own_sender(session, actor, recipient_id)
     body = {"recipient_id": recipient_id, "amount_fen": amount_fen, "method": proof.method.value}
 
     def work() -> dict[str, Any]:
-        return _submit(
-            session, actor, giver, wallet, recipient_id, amount_fen, proof, verifier, now
-        )
+        return _submit(session, actor, giver, recipient_id, amount_fen, proof, verifier, now)
 
     return ledger.once(session, scope_of(actor), idempotency_key, "submit", body, now, work)
 
@@ -177,8 +170,7 @@ _LOCK_RELATIONSHIP = (
 def _submit(
     session: Session,
     actor: Actor,
-    giver: Insured,
-    wallet: Wallet,
+    giver: people.Sender,
     recipient_id: int,
     amount_fen: Fen,
     proof: Proof,
@@ -195,8 +187,8 @@ def _submit(
     refusals = transfer_refusals(facts)
     if refusals:
         raise WalletRefused(refusals[0])
-    check(wallet, giver.id, proof, verifier, now)
-    password_succeeded(session, wallet)
+    check(giver.wallet, giver.id, proof, verifier, now)
+    password_succeeded(session, giver.wallet)
     assert relationship_id is not None  # noqa: S101 - transfer_refusals refused otherwise
     values = {
         "giver_id": giver.id,
@@ -269,7 +261,7 @@ _FACTS = select(
 
 
 def _facts(
-    session: Session, giver: Insured, recipient_id: int, amount_fen: Fen, now: datetime
+    session: Session, giver: people.Sender, recipient_id: int, amount_fen: Fen, now: datetime
 ) -> tuple[TransferFacts, int | None]:
     """Everything the submit rule needs, in one query (read after the giver's accounts are
     locked, so that a concurrent submit by the same giver is seen: which is also why it is not
