@@ -25,15 +25,16 @@ not needed, no unit-of-work flush, the accept decided in one UPDATE), the same h
 58–79 pairs/s (0.025–0.036x).
 
 The ceiling itself is below the 0.5x target, so no client can reach the target with this
-design: a pair is two commits and 30 statements in 26 round trips, where `tpcb-like` is one
+design: a pair is two commits and 39 statements in 35 round trips, where `tpcb-like` is one
 commit and 5 statements, and each of them is there for a rule that stays: the idempotency claim
-and its answer, the savepoint the work runs in, the due-release check and the account locks in
-their fixed order, the balance guard in every UPDATE, the append-only postings, entries,
-transfer events and audit rows. From the ceiling down to the service, the gap is the client:
-a pair costs the Python process about 6 ms of CPU in SQLAlchemy and psycopg (some 0.2 ms a
-round trip), against about 3 ms for PostgreSQL, and here clients and server share two cores.
-The service also pays the pool's pre-ping (`SELECT 1`) per transaction, which the replay
-leaves out.
+and its answer, the savepoint the work runs in, the relationship lock, the due-release check and
+the account locks in their fixed order, the balance guard in every UPDATE, the append-only
+postings, entries, transfer events and audit rows, and the audit chain's link at each commit
+(four statements). From the ceiling down to the service, the gap is the client: a pair costs
+the Python process about 8 ms of CPU in SQLAlchemy and psycopg, some 0.25 ms a statement spread
+thinly over both (no single hot spot), against about 3 ms for PostgreSQL, and here clients and
+server share two cores. The pool no longer pre-pings (a `SELECT 1` per transaction the replay
+left out) and the sender, their wallet and the recipient are read by one Core statement.
 
 GONGHUI_BENCH_POSTGRES_URL (default: GONGHUI_TEST_POSTGRES_URL or the local server) names the
 server; GONGHUI_BENCH_SECONDS the length of each run (default 15).
