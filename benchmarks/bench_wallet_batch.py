@@ -234,7 +234,7 @@ def _measure(engine: Engine) -> None:
 
     def release() -> int:
         with Session(engine) as db, db.begin():
-            return transfers.release_due(db, NOW)
+            return transfers.release_due(db, NOW, actor=CLI_ACTOR)
 
     seconds, released = _timed(release)
     _report(f"release-due ({released:,})", seconds, floor, "bare UPDATE of the same transfers")

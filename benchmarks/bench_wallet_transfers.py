@@ -25,15 +25,16 @@ not needed, no unit-of-work flush, the accept decided in one UPDATE), the same h
 58–79 pairs/s (0.025–0.036x).
 
 The ceiling itself is below the 0.5x target, so no client can reach the target with this
-design: a pair is two commits and 30 statements in 26 round trips, where `tpcb-like` is one
+design: a pair is two commits and 39 statements in 35 round trips, where `tpcb-like` is one
 commit and 5 statements, and each of them is there for a rule that stays: the idempotency claim
-and its answer, the savepoint the work runs in, the due-release check and the account locks in
-their fixed order, the balance guard in every UPDATE, the append-only postings, entries,
-transfer events and audit rows. From the ceiling down to the service, the gap is the client:
-a pair costs the Python process about 6 ms of CPU in SQLAlchemy and psycopg (some 0.2 ms a
-round trip), against about 3 ms for PostgreSQL, and here clients and server share two cores.
-The service also pays the pool's pre-ping (`SELECT 1`) per transaction, which the replay
-leaves out.
+and its answer, the savepoint the work runs in, the relationship lock, the due-release check and
+the account locks in their fixed order, the balance guard in every UPDATE, the append-only
+postings, entries, transfer events and audit rows, and the audit chain's link at each commit
+(four statements). From the ceiling down to the service, the gap is the client: a pair costs
+the Python process about 8 ms of CPU in SQLAlchemy and psycopg, some 0.25 ms a statement spread
+thinly over both (no single hot spot), against about 3 ms for PostgreSQL, and here clients and
+server share two cores. The pool no longer pre-pings (a `SELECT 1` per transaction the replay
+left out) and the sender, their wallet and the recipient are read by one Core statement.
 
 GONGHUI_BENCH_POSTGRES_URL (default: GONGHUI_TEST_POSTGRES_URL or the local server) names the
 server; GONGHUI_BENCH_SECONDS the length of each run (default 15).
@@ -112,13 +113,13 @@ def _pair(engine: Engine, ring: Ring, number: int, day: int, face: Any) -> None:
     now = START + timedelta(days=day)
     with Session(engine) as db, db.begin():
         sent = transfers.submit_transfer(
-            db, ring.actors[2 * number], recipient_id=ring.insured_ids[2 * number + 1],
+            db, actor=ring.actors[2 * number], recipient_id=ring.insured_ids[2 * number + 1],
             amount_fen=AMOUNT_FEN, proof=FACE, verifier=face, idempotency_key=f"s{day}",
             now=now,
         )  # fmt: skip
     with Session(engine) as db, db.begin():
         transfers.accept_transfer(
-            db, ring.actors[2 * number + 1], int(sent["transfer_id"]),
+            db, int(sent["transfer_id"]), actor=ring.actors[2 * number + 1],
             idempotency_key=f"a{day}", now=now,
         )  # fmt: skip
 
@@ -218,13 +219,11 @@ PAIR_SCRIPT = r"""
 \set amount 100
 \set debit -100
 BEGIN;
-SELECT wallet_insured.id, wallet_insured.name, wallet_insured.id_hash, wallet_insured.id_cipher,
-  wallet_insured.id_masked, wallet_insured.birth_date, wallet_insured.scheme,
-  wallet_insured.region_id, wallet_insured.member_id, wallet_insured.user_id,
-  wallet_insured.ended_on, wallet_insured.created_at, wallet_wallets.id AS id_1,
-  wallet_wallets.insured_id, wallet_wallets.phone, wallet_wallets.usage_region_id,
-  wallet_wallets.password_hash, wallet_wallets.password_failures,
-  wallet_wallets.last_password_failure, wallet_wallets.opened_at
+SELECT wallet_insured.id, wallet_insured.region_id, wallet_insured.ended_on,
+  wallet_wallets.id AS wallet_id, wallet_wallets.password_hash,
+  wallet_wallets.password_failures, wallet_wallets.last_password_failure,
+  EXISTS (SELECT recipient.id FROM wallet_insured AS recipient
+    WHERE recipient.id = :recipient) AS recipient_found
 FROM wallet_insured LEFT OUTER JOIN wallet_wallets ON wallet_wallets.insured_id = wallet_insured.id
 WHERE wallet_insured.user_id = :giver_user OR wallet_insured.member_id = NULL;
 INSERT INTO wallet_requests (scope, key, operation, request_hash, result, created_at)
@@ -233,6 +232,9 @@ VALUES ('user:' || :giver_user, 's' || :key, 'submit',
   to_timestamp(:at))
 ON CONFLICT (scope, key) DO NOTHING RETURNING wallet_requests.id;
 SAVEPOINT sa_savepoint_1;
+SELECT wallet_relationships.id FROM wallet_relationships
+WHERE wallet_relationships.giver_id = :giver AND wallet_relationships.recipient_id = :recipient
+  AND wallet_relationships.status = 'active' FOR UPDATE;
 SELECT wallet_transfers.id, wallet_transfers.status, wallet_transfers.amount_fen,
   wallet_transfers.giver_id, wallet_transfers.recipient_id, wallet_transfers.submitted_at,
   wallet_transfers.release_at
@@ -322,6 +324,9 @@ UPDATE wallet_transfers SET status='accepted',
 WHERE wallet_transfers.id = :transfer_id AND wallet_transfers.recipient_id = :recipient
   AND wallet_transfers.status = 'pending'
   AND wallet_transfers.release_at > to_timestamp(:at)
+  AND (EXISTS (SELECT wallet_relationships.id FROM wallet_relationships
+    WHERE wallet_relationships.id = wallet_transfers.relationship_id
+    AND wallet_relationships.status = 'active'))
 RETURNING wallet_transfers.id, wallet_transfers.status, wallet_transfers.amount_fen,
   wallet_transfers.giver_id, wallet_transfers.recipient_id, wallet_transfers.submitted_at,
   wallet_transfers.release_at;

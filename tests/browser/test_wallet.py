@@ -174,7 +174,7 @@ def test_a_member_binds_sends_and_the_relative_accepts_and_pays(
     wallet_server.clock.at = beijing(12, 10)
     assert "转账成功" in member_sends(member, server, "100")
     with Session(server.engine) as session, session.begin():
-        assert transfers.release_due(session, beijing(13, 6)) == 1
+        assert transfers.release_due(session, beijing(13, 6), actor=SYSTEM) == 1
     member.goto(server.url + "/wallet")
     assert "未接收已退回" in member.get_by_test_id("transfer-row").first.inner_text()
     assert member.get_by_test_id("held").inner_text() == "¥0.00"

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from gonghui.core import audit
 from gonghui.core.audit import AuditEntry
+from gonghui.core.db import make_engine
 from gonghui.core.migrate import alembic_config
 from tests.world import SETUP
 
@@ -76,3 +77,34 @@ def test_audit_rows_record_who_what_and_the_change(db: Session) -> None:
         {"phone": "1"},
         {"phone": "2"},
     )
+
+
+@pytest.mark.postgres_only
+def test_after_the_server_drops_every_pooled_connection_one_transaction_fails_then_all_work(
+    fresh_postgres: Engine,
+) -> None:
+    # Without pre-ping (see `make_engine`): the first transaction that meets a dead connection
+    # fails, SQLAlchemy invalidates the pool, and the next transactions connect afresh.
+    engine = make_engine(fresh_postgres.url.render_as_string(hide_password=False))
+    assert engine.pool._pre_ping is False  # no SELECT 1 before every transaction
+    pooled = [engine.connect() for _ in range(3)]
+    for connection in pooled:
+        connection.close()
+    with fresh_postgres.connect() as admin:
+        admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        admin.commit()
+    outcomes: list[object] = []
+    for _ in range(4):
+        try:
+            with engine.connect() as connection:
+                outcomes.append(connection.scalar(text("SELECT 1")))
+        except DBAPIError as error:
+            outcomes.append(None if error.connection_invalidated else error)
+    engine.dispose()
+    assert outcomes.count(None) <= 1
+    assert outcomes[-3:] == [1, 1, 1]

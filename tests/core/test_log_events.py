@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from gonghui.core.auth import SYSTEM
 from gonghui.core.logging import configure_logging, get_logger
 from gonghui.core.metrics import REGISTRY
 from gonghui.core.pii import IdentityVault
@@ -53,13 +54,13 @@ def test_money_moves_are_logged_and_counted_once_committed(
     before = _sample("gonghui_money_moved_fen_total", kind="fund")
     fund(db, family, 500_000, NOW)
     sent = transfers.submit_transfer(
-        db, family.giver_actor, recipient_id=family.mother.id, amount_fen=80_000,
+        db, actor=family.giver_actor, recipient_id=family.mother.id, amount_fen=80_000,
         proof=FACE, verifier=verifier(), idempotency_key="log-t1", now=NOW,
     )  # fmt: skip
     assert named(events, "money.moved") == [], "nothing is logged before the commit"
     db.commit()
     transfers.accept_transfer(
-        db, family.mother_actor, int(sent["transfer_id"]), idempotency_key="log-a1", now=NOW
+        db, int(sent["transfer_id"]), actor=family.mother_actor, idempotency_key="log-a1", now=NOW
     )
     db.commit()
     moves = [(e["kind"], e["amount_fen"]) for e in named(events, "money.moved")]
@@ -87,11 +88,11 @@ def test_the_06_00_return_is_logged_as_a_money_move(
     family = build_family(db, world, vault, NOW)
     fund(db, family, 500_000, NOW)
     transfers.submit_transfer(
-        db, family.giver_actor, recipient_id=family.mother.id, amount_fen=80_000,
+        db, actor=family.giver_actor, recipient_id=family.mother.id, amount_fen=80_000,
         proof=FACE, verifier=verifier(), idempotency_key="log-t2", now=NOW,
     )  # fmt: skip
     db.commit()
-    assert transfers.release_due(db, NOW + timedelta(days=1)) == 1
+    assert transfers.release_due(db, NOW + timedelta(days=1), actor=SYSTEM) == 1
     db.commit()
     returned = named(events, "money.moved")[-1]
     assert (returned["kind"], returned["amount_fen"], returned["actor"]) == (

@@ -85,7 +85,7 @@ def _build(settings: Settings) -> Federation:
         family = build_family(db, world, vault, NOW)
         fund(db, family, 500_000, NOW)
         sent = transfers.submit_transfer(
-            db, family.giver_actor, recipient_id=family.mother.id, amount_fen=80_000,
+            db, actor=family.giver_actor, recipient_id=family.mother.id, amount_fen=80_000,
             proof=FACE, verifier=verifier(), idempotency_key="job-t1", now=NOW,
         )  # fmt: skip
         plan = new_plan(db, world, "JOB", both_banks=False)

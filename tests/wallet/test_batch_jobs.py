@@ -9,6 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gonghui.core import audit, audit_chain
+from gonghui.core.audit import AuditEntry
+from gonghui.core.audit_chain import AuditLink
+from gonghui.core.auth import SYSTEM
 from gonghui.core.pii import IdentityVault
 from gonghui.wallet import ledger, transfers
 from gonghui.wallet.models import Posting, Transfer, TransferEvent
@@ -22,7 +26,7 @@ SIX = datetime(2025, 2, 10, 22, 0, tzinfo=UTC)  # 06:00 on the 11th in Beijing
 
 def _send_to_next(db: Session, ring: Ring, number: int, fen: int) -> int:
     sent = transfers.submit_transfer(
-        db, ring.actors[number], recipient_id=ring.insured_ids[ring.relatives[number][0]],
+        db, actor=ring.actors[number], recipient_id=ring.insured_ids[ring.relatives[number][0]],
         amount_fen=fen, proof=FACE, verifier=verifier(), idempotency_key=f"b{number}", now=NOW,
     )  # fmt: skip
     return int(sent["transfer_id"])
@@ -40,10 +44,10 @@ def test_the_release_job_returns_every_due_transfer_across_batches(
     sent = [_send_to_next(db, ring, number, 100 * (number + 1)) for number in range(5)]
     accepted = sent[4]
     transfers.accept_transfer(
-        db, ring.actors[ring.relatives[4][0]], accepted, idempotency_key="ok", now=NOW
+        db, accepted, actor=ring.actors[ring.relatives[4][0]], idempotency_key="ok", now=NOW
     )
-    assert transfers.release_due(db, SIX) == 4
-    assert transfers.release_due(db, SIX) == 0
+    assert transfers.release_due(db, SIX, actor=SYSTEM) == 4
+    assert transfers.release_due(db, SIX, actor=SYSTEM) == 0
     for number in range(4):
         giver = ring.insured_ids[number]
         assert ledger.balance_of(db, ledger.personal(giver)) == FUNDED
@@ -61,6 +65,36 @@ def test_the_release_job_returns_every_due_transfer_across_batches(
     ).all()
     assert expire_postings == sent[:4]
     assert ledger.verify(db) == []
+    returned = db.execute(
+        select(AuditEntry.target_id, AuditEntry.actor_label, AuditEntry.after)
+        .where(AuditEntry.action == "wallet.transfer_expired")
+        .order_by(AuditEntry.id)
+    ).all()
+    assert [(int(target), label) for target, label, _ in returned] == [
+        (transfer_id, audit.label_of(SYSTEM)) for transfer_id in sent[:4]
+    ]
+    assert returned[0].after == {
+        "amount_fen": 100,
+        "giver_id": ring.insured_ids[0],
+        "recipient_id": ring.insured_ids[ring.relatives[0][0]],
+    }
+
+
+def test_the_release_job_s_audit_rows_are_chained_at_commit(db: Session, ring: Ring) -> None:
+    for number in range(3):
+        _send_to_next(db, ring, number, 100)
+    db.commit()
+    assert transfers.release_due(db, SIX, actor=SYSTEM) == 3
+    db.commit()
+    chained = db.scalar(
+        select(func.count())
+        .select_from(AuditLink)
+        .join(AuditEntry, AuditEntry.id == AuditLink.audit_id)
+        .where(AuditEntry.action == "wallet.transfer_expired")
+    )
+    assert chained == 3
+    verdict = audit_chain.verify(db)
+    assert verdict.ok, verdict.reason
 
 
 def test_the_ledger_check_finds_a_posting_without_entries_and_a_transfer_posted_twice(

@@ -6,13 +6,15 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from gonghui.core import audit_chain
+from gonghui.core.audit import AuditEntry
 from gonghui.core.auth import SYSTEM
 from gonghui.core.errors import DomainError
 from gonghui.core.pii import IdentityVault
@@ -33,7 +35,7 @@ def _step(db: Session, ring: Ring, rng: random.Random, me: int, key: str) -> str
     if roll < 0.45:
         target = ring.insured_ids[rng.choice(ring.relatives[me])]
         transfers.submit_transfer(
-            db, actor, recipient_id=target, amount_fen=rng.randint(1, 200_000), proof=FACE,
+            db, actor=actor, recipient_id=target, amount_fen=rng.randint(1, 200_000), proof=FACE,
             verifier=verifier(), idempotency_key=key, now=NOW,
         )  # fmt: skip
         return "submit"
@@ -46,7 +48,7 @@ def _step(db: Session, ring: Ring, rng: random.Random, me: int, key: str) -> str
         ).first()
         if pending is None:
             return "idle"
-        transfers.accept_transfer(db, actor, pending, idempotency_key=key, now=NOW)
+        transfers.accept_transfer(db, pending, actor=actor, idempotency_key=key, now=NOW)
         return "accept"
     spending.pay_from_wallet(
         db, actor, amount_fen=rng.randint(1, 50_000), purpose=Purpose.PHARMACY, payee="药房",
@@ -145,7 +147,7 @@ class _Race:
         try:
             with Session(self.engine) as db, db.begin():
                 transfers.submit_transfer(
-                    db, self.ring.actors[giver], recipient_id=target, amount_fen=10_000,
+                    db, actor=self.ring.actors[giver], recipient_id=target, amount_fen=10_000,
                     proof=FACE, verifier=verifier(), idempotency_key=f"{self.now}-{giver}",
                     now=self.now,
                 )  # fmt: skip
@@ -187,7 +189,7 @@ def _accept_each(engine: Engine, ring: Ring, relationship_ids: list[int], now: d
         recipient = ring.actors[ring.insured_ids.index(recipient_id)]
         with pytest.raises(DomainError), Session(engine) as db, db.begin():
             transfers.accept_transfer(
-                db, recipient, transfer_id, idempotency_key=f"accept-{transfer_id}", now=now
+                db, transfer_id, actor=recipient, idempotency_key=f"accept-{transfer_id}", now=now
             )
 
 
@@ -251,7 +253,7 @@ def test_ending_an_insurance_while_its_holder_sends_neither_deadlocks_nor_leaves
             try:
                 with Session(fresh_postgres) as db, db.begin():
                     transfers.submit_transfer(
-                        db, ring.actors[giver], recipient_id=ring.insured_ids[giver + 2],
+                        db, actor=ring.actors[giver], recipient_id=ring.insured_ids[giver + 2],
                         amount_fen=10_000, proof=FACE, verifier=verifier(),
                         idempotency_key=f"end-{giver}", now=NOW,
                     )  # fmt: skip
@@ -287,3 +289,51 @@ def test_ending_an_insurance_while_its_holder_sends_neither_deadlocks_nor_leaves
         ).all()
         assert ledger.verify(db) == []
     assert outliving == []
+
+
+RELEASERS, DUE = 3, 12
+SIX = datetime(2025, 2, 10, 22, 0, tzinfo=UTC)  # 06:00 on the 11th in Beijing
+
+
+def test_concurrent_release_jobs_return_each_due_transfer_once_with_its_audit_row(
+    fresh_postgres: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfers, "RELEASE_BATCH", 2)  # many small batches, interleaved
+    with Session(fresh_postgres) as db, db.begin():
+        ring = build_ring(db, IdentityVault("release"), NOW, DUE, FUNDED)
+        for number in range(DUE):
+            transfers.submit_transfer(
+                db, actor=ring.actors[number],
+                recipient_id=ring.insured_ids[ring.relatives[number][0]], amount_fen=100 + number,
+                proof=FACE, verifier=verifier(), idempotency_key=f"due{number}", now=NOW,
+            )  # fmt: skip
+    returned: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(RELEASERS)
+
+    def releaser() -> None:
+        start.wait()
+        try:
+            with Session(fresh_postgres) as db, db.begin():
+                returned.append(transfers.release_due(db, SIX, actor=SYSTEM))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=releaser) for _ in range(RELEASERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sum(returned) == DUE
+    with Session(fresh_postgres) as db:
+        assert ledger.verify(db) == []
+        expired = db.scalar(select(func.count()).where(Transfer.status == TransferStatus.EXPIRED))
+        audited = db.scalars(
+            select(AuditEntry.target_id).where(AuditEntry.action == "wallet.transfer_expired")
+        ).all()
+        assert audit_chain.verify(db).ok
+        personal = [ledger.balance_of(db, ledger.personal(insured)) for insured in ring.insured_ids]
+    assert expired == DUE
+    assert len(audited) == len(set(audited)) == DUE
+    assert personal == [FUNDED] * DUE

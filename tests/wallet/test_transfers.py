@@ -44,7 +44,7 @@ def send(
     db: Session, family: Family, fen: int, key: str, now: datetime = NOW, proof: Proof = FACE
 ) -> dict[str, object]:
     return transfers.submit_transfer(
-        db, family.giver_actor, recipient_id=family.mother.id, amount_fen=fen, proof=proof,
+        db, actor=family.giver_actor, recipient_id=family.mother.id, amount_fen=fen, proof=proof,
         verifier=verifier(), idempotency_key=key, now=now,
     )  # fmt: skip
 
@@ -72,8 +72,8 @@ def test_a_transfer_is_held_then_accepted_into_the_relatives_quota(
     assert balances(db, family) == (4_500 * Y, 500 * Y, 0)
     accepted = transfers.accept_transfer(
         db,
-        family.mother_actor,
         int(sent["transfer_id"]),
+        actor=family.mother_actor,
         idempotency_key="a1",
         now=NOW,
     )
@@ -107,7 +107,7 @@ def test_a_key_whose_request_was_not_found_stays_free(db: Session, family: Famil
     # Only a refusal is a recorded answer; a request that named nothing leaves its key unused.
     def accept(transfer_id: int) -> dict[str, object]:
         return transfers.accept_transfer(
-            db, family.mother_actor, transfer_id, idempotency_key="k", now=NOW
+            db, transfer_id, actor=family.mother_actor, idempotency_key="k", now=NOW
         )
 
     with pytest.raises(DomainError) as missing:
@@ -122,7 +122,7 @@ def test_a_transfer_to_nobody_is_not_found_and_its_key_stays_free(
 ) -> None:
     with pytest.raises(DomainError) as missing:
         transfers.submit_transfer(
-            db, family.giver_actor, recipient_id=999_999, amount_fen=100 * Y, proof=FACE,
+            db, actor=family.giver_actor, recipient_id=999_999, amount_fen=100 * Y, proof=FACE,
             verifier=verifier(), idempotency_key="nobody", now=NOW,
         )  # fmt: skip
     assert (missing.value.code, missing.value.message) == (
@@ -154,7 +154,7 @@ def test_a_second_transfer_waits_for_the_first_to_be_accepted(db: Session, famil
     first = send(db, family, 100 * Y, "p1")
     assert refusal(lambda: send(db, family, 100 * Y, "p2")) == "pending_transfer"
     transfers.accept_transfer(
-        db, family.mother_actor, int(first["transfer_id"]), idempotency_key="a", now=NOW
+        db, int(first["transfer_id"]), actor=family.mother_actor, idempotency_key="a", now=NOW
     )
     # A refusal is the key's answer: the same request again hears it again; a new one may go.
     assert refusal(lambda: send(db, family, 100 * Y, "p2")) == "pending_transfer"
@@ -165,7 +165,11 @@ def test_three_transfers_a_day_at_most(db: Session, family: Family) -> None:
     for number in range(3):
         sent = send(db, family, 10 * Y, f"d{number}")
         transfers.accept_transfer(
-            db, family.mother_actor, int(sent["transfer_id"]), idempotency_key=f"a{number}", now=NOW
+            db,
+            int(sent["transfer_id"]),
+            actor=family.mother_actor,
+            idempotency_key=f"a{number}",
+            now=NOW,
         )
     assert refusal(lambda: send(db, family, 10 * Y, "d3")) == "daily_limit_reached"
     tomorrow = NOW + timedelta(days=1)
@@ -177,8 +181,8 @@ def test_no_more_than_the_balance(db: Session, family: Family) -> None:
         sent = send(db, family, 2_000 * Y, f"b{number}", now=NOW + timedelta(days=number))
         transfers.accept_transfer(
             db,
-            family.mother_actor,
             int(sent["transfer_id"]),
+            actor=family.mother_actor,
             idempotency_key=f"a{number}",
             now=NOW + timedelta(days=number),
         )
@@ -193,16 +197,20 @@ def test_an_unaccepted_transfer_returns_at_0600_and_the_job_is_safe_twice(
 ) -> None:
     sent = send(db, family, 800 * Y, "e1")
     just_before = datetime(2025, 2, 10, 21, 59, tzinfo=UTC)  # 05:59 on the 11th in Beijing
-    assert transfers.release_due(db, just_before) == 0
+    assert transfers.release_due(db, just_before, actor=SYSTEM) == 0
     six = datetime(2025, 2, 10, 22, 0, tzinfo=UTC)
-    assert transfers.release_due(db, six) == 1
-    assert transfers.release_due(db, six) == 0
+    assert transfers.release_due(db, six, actor=SYSTEM) == 1
+    assert transfers.release_due(db, six, actor=SYSTEM) == 0
     assert balances(db, family) == (5_000 * Y, 0, 0)
     late = transfers.accept_transfer
     assert (
         refusal(
             lambda: late(
-                db, family.mother_actor, int(sent["transfer_id"]), idempotency_key="x", now=six
+                db,
+                int(sent["transfer_id"]),
+                actor=family.mother_actor,
+                idempotency_key="x",
+                now=six,
             )
         )
         == "transfer_not_pending"
@@ -312,7 +320,7 @@ def test_the_relative_pays_a_pharmacy_oldest_quota_first(
 ) -> None:
     sent = send(db, family, 600 * Y, "s1")
     transfers.accept_transfer(
-        db, family.mother_actor, int(sent["transfer_id"]), idempotency_key="a1", now=NOW
+        db, int(sent["transfer_id"]), actor=family.mother_actor, idempotency_key="a1", now=NOW
     )
     paid = spending.pay_from_wallet(
         db,
@@ -358,7 +366,7 @@ def test_dissolving_returns_the_unspent_quota_and_voids_the_pending_transfer(
 ) -> None:
     first = send(db, family, 600 * Y, "s1")
     transfers.accept_transfer(
-        db, family.mother_actor, int(first["transfer_id"]), idempotency_key="a1", now=NOW
+        db, int(first["transfer_id"]), actor=family.mother_actor, idempotency_key="a1", now=NOW
     )
     spending.pay_from_wallet(
         db,

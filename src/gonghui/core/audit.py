@@ -7,6 +7,7 @@ a retention purge a checkpoint covers). Each row is chained when its transaction
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -75,10 +76,19 @@ def append(
     session.info.setdefault(PENDING_LINKS, []).append(new_id)
 
 
+# The table, for a set-based INSERT … SELECT of many rows (see `chain_at_commit`).
+TABLE = AuditEntry.metadata.tables[AuditEntry.__tablename__]
 # Built once. The new id comes back so that the commit can chain the row.
-_INSERT = insert(AuditEntry.metadata.tables[AuditEntry.__tablename__]).returning(
-    AuditEntry.metadata.tables[AuditEntry.__tablename__].c.id
-)
+_INSERT = insert(TABLE).returning(TABLE.c.id)
+
+
+def chain_at_commit(session: Session, ids: Iterable[int]) -> None:
+    """Rows a batch inserted into `TABLE` itself (one INSERT … SELECT … RETURNING id for a
+    thousand rows, where `append` would be a thousand statements): chained at commit as
+    `append`'s rows are. The rows must be built as `append` builds them."""
+    session.info.setdefault(PENDING_LINKS, []).extend(ids)
+
+
 # Session.info key: this transaction's audit rows (entries, or ids), chained at commit.
 PENDING_LINKS = "gonghui_audit_pending"
 

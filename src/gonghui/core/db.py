@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    ColumnElement,
     Connection,
     DateTime,
     Dialect,
@@ -25,10 +27,13 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    literal,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from gonghui.core.settings import Settings
@@ -92,6 +97,11 @@ READS_ONLY = "gonghui_reads_only"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+# Seconds a pooled PostgreSQL connection is used before it is replaced (see `make_engine`):
+# below the idle timeouts of the usual firewalls and load balancers (AWS's NLB: 350 s).
+POOL_RECYCLE_S = 300
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -104,7 +114,15 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No pre-ping: it is one more round trip (`SELECT 1`) before every transaction, where a
+    # wallet transfer takes about twenty in all. A connection dropped while idle in the pool
+    # (a firewall's or the server's idle timeout) is avoided by replacing connections older
+    # than `POOL_RECYCLE_S` at checkout instead. A server restart or fail-over is noticed by
+    # the first statement that meets a dead connection: SQLAlchemy then invalidates the whole
+    # pool, so that one transaction per process fails (an error page, a job step retried; a
+    # money request is answered once however often its idempotency key is retried) and every
+    # later one connects afresh.
+    return create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_recycle=POOL_RECYCLE_S)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -208,3 +226,26 @@ def table_of(model: type[Base]) -> Table:
     Core statements leave alone any object the session has loaded (an ORM UPDATE would have
     refreshed it): read rows afresh after such a statement changed them."""
     return model.metadata.tables[model.__tablename__]
+
+
+class json_object(FunctionElement[Any]):  # noqa: N801 - spelt as the SQL function it renders
+    """A JSON object built in SQL from (key, value) pairs, for set-based INSERT … SELECT of a
+    JSON column: `json_build_object` on PostgreSQL, `json_object` on SQLite (same arguments:
+    key, value, key, value …)."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_object"
+
+    def __init__(self, *pairs: tuple[str, ColumnElement[Any]]) -> None:
+        super().__init__(*[part for key, value in pairs for part in (literal(key), value)])
+
+
+@compiles(json_object, "postgresql")
+def _json_object_postgresql(element: json_object, compiler: Any, **kw: Any) -> str:
+    return f"json_build_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object, "sqlite")
+def _json_object_sqlite(element: json_object, compiler: Any, **kw: Any) -> str:
+    return f"json_object({compiler.process(element.clauses, **kw)})"

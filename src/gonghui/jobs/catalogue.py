@@ -48,7 +48,7 @@ class Job:
 
 
 def _release_transfers(context: JobContext) -> str:
-    returned = transfers.release_due(context.session, context.now)
+    returned = transfers.release_due(context.session, context.now, actor=JOB_ACTOR)
     return f"退回 {returned} 笔到期未接收的转账"
 
 

@@ -218,7 +218,7 @@ def submit_transfer(
         db,
         lambda: transfers.submit_transfer(
             db,
-            actor,
+            actor=actor,
             recipient_id=body.recipient_id,
             amount_fen=_fen(body.amount),
             proof=Proof(body.method, body.secret),
@@ -238,7 +238,9 @@ def accept_transfer(
 ) -> TransferOut:
     result = run_money_request(
         db,
-        lambda: transfers.accept_transfer(db, actor, transfer_id, idempotency_key=key, now=now),
+        lambda: transfers.accept_transfer(
+            db, transfer_id, actor=actor, idempotency_key=key, now=now
+        ),
         now,
     )
     db.commit()

@@ -35,7 +35,7 @@ def release_due() -> None:
     """退回已到期（次日06:00）仍未接收的转账；可重复运行。"""
     now = clock_from(load_settings()).now()
     with unit_of_work() as (session, _settings):
-        released = transfers.release_due(session, now)
+        released = transfers.release_due(session, now, actor=CLI_ACTOR)
     console.print(f"已退回 {released} 笔未接收的转账")
 
 

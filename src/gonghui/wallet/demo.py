@@ -88,12 +88,12 @@ def _bind_and_send(
         face_sample=FakeFaceVerifier.PASS, verifier=verifier, now=now,
     )  # fmt: skip
     sent = transfers.submit_transfer(
-        session, giver, recipient_id=relationship.recipient_id, amount_fen=50_000,
+        session, actor=giver, recipient_id=relationship.recipient_id, amount_fen=50_000,
         proof=Proof(Verification.FACE, FakeFaceVerifier.PASS), verifier=verifier,
         idempotency_key="demo-send", now=now,
     )  # fmt: skip
     transfers.accept_transfer(
-        session, mother, int(sent["transfer_id"]), idempotency_key="demo-accept", now=now
+        session, int(sent["transfer_id"]), actor=mother, idempotency_key="demo-accept", now=now
     )
     spending.pay_from_wallet(
         session, mother, amount_fen=12_000, purpose=Purpose.PHARMACY, payee="成都某定点药房",

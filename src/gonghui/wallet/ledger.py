@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,8 @@ from gonghui.wallet.rules import (
 )
 
 MAX_KEY_LENGTH = 128
+# Who the ledger names for the moves nobody asked for (the 06:00 return).
+SYSTEM = "system"
 
 
 ACCOUNTS = table_of(Account)
@@ -210,66 +212,80 @@ def post(
     return posting_id
 
 
-_NEW_POSTINGS = insert(POSTINGS).returning(POSTINGS.c.id, sort_by_parameter_order=True)
-# With RETURNING, SQLAlchemy sends a batch as multi-row INSERTs (its "insertmanyvalues"): a few
-# statements for a thousand rows instead of one each.
-_NEW_ENTRIES = insert(ENTRIES).returning(ENTRIES.c.id)
-
-
-def post_many(
-    session: Session,
-    kind: str,
-    postings: Sequence[tuple[int | None, Sequence[tuple[AccountRef, Fen]]]],
-    *,
-    at: datetime,
-    actor_label: str,
-    locked: Locked,
-) -> list[int]:
-    """`post` for a batch of postings of one kind whose accounts this transaction has locked
-    (`locked`), each account in at most one of them: one guarded UPDATE per account, the
-    postings and their entries each sent as one batch. All or nothing, as `post` is for one.
-    `postings`: (transfer id, legs) pairs. Returns the posting ids in the same order."""
-    if not postings:
-        return []
-    moves = []
-    for _, legs in postings:
-        check_balanced(legs)
-        moves += [
-            {"account_id": locked.ids[ref.key], "amount_fen": amount}
-            for ref, amount in legs
-            if not ref.kind.external
-        ]
-    moves.sort(key=lambda move: move["account_id"])
-    if len({move["account_id"] for move in moves}) != len(moves):
-        raise ValueError("post_many: an account appears in more than one posting")
-    if moves:
-        changed = session.execute(_MOVE, moves)
-        if changed.rowcount != len(moves):  # type: ignore[attr-defined]
-            raise WalletRefused(Refusal.INSUFFICIENT_BALANCE)
-    rows = [
-        {"kind": kind, "transfer_id": transfer_id, "at": at, "actor_label": actor_label, "memo": ""}
-        for transfer_id, _ in postings
-    ]
-    posting_ids: list[int] = list(session.execute(_NEW_POSTINGS, rows).scalars())
-    session.execute(
-        _NEW_ENTRIES,
-        [
-            {"posting_id": posting_id, "account_id": locked.ids[ref.key], "amount_fen": amount}
-            for posting_id, (_, legs) in zip(posting_ids, postings, strict=True)
-            for ref, amount in legs
-        ],
+# Returning held money for a batch of transfers, set-based: a thousand postings cost the same
+# few statements as one. Each listed transfer's amount goes from its giver's held account back
+# to their personal account; a giver has at most one pending transfer (a unique index), so each
+# account moves once per batch and an UPDATE … FROM meets each account row once.
+_LISTED = TRANSFERS.c.id.in_(bindparam("transfer_ids", expanding=True))
+_HOLDERS = (ACCOUNTS.c.insured_id == TRANSFERS.c.giver_id) & ACCOUNTS.c.kind.in_(
+    [AccountKind.HELD, AccountKind.PERSONAL]
+)
+_RETURNED = case(
+    (ACCOUNTS.c.kind == AccountKind.HELD, -TRANSFERS.c.amount_fen), else_=TRANSFERS.c.amount_fen
+)
+_LOCK_HOLDERS = (
+    select(ACCOUNTS.c.id)
+    .select_from(ACCOUNTS.join(TRANSFERS, _HOLDERS))
+    .where(_LISTED)
+    .order_by(ACCOUNTS.c.id)
+    .with_for_update(of=ACCOUNTS)
+)
+# The same guard as `_MOVE`: no held account passes zero.
+_RETURN = (
+    update(ACCOUNTS)
+    .where(_LISTED, _HOLDERS, ACCOUNTS.c.balance_fen + _RETURNED >= 0)
+    .values(balance_fen=ACCOUNTS.c.balance_fen + _RETURNED)
+)
+_RETURN_POSTINGS = (
+    insert(POSTINGS)
+    .from_select(
+        ["kind", "transfer_id", "at", "actor_label", "memo"],
+        select(
+            bindparam("kind", type_=POSTINGS.c.kind.type),
+            TRANSFERS.c.id,
+            bindparam("at", type_=POSTINGS.c.at.type),
+            bindparam("actor_label", type_=POSTINGS.c.actor_label.type),
+            literal("", POSTINGS.c.memo.type),
+        )
+        .where(_LISTED)
+        .order_by(TRANSFERS.c.id),
     )
-    moved = [
-        (posting_id, transfer_id, sum(amount for _, amount in legs if amount > 0))
-        for posting_id, (transfer_id, legs) in zip(posting_ids, postings, strict=True)
-    ]
+    .returning(POSTINGS.c.id, POSTINGS.c.transfer_id)
+)
+_RETURN_ENTRIES = insert(ENTRIES).from_select(
+    ["posting_id", "account_id", "amount_fen"],
+    select(POSTINGS.c.id, ACCOUNTS.c.id, _RETURNED)
+    .select_from(
+        POSTINGS.join(TRANSFERS, TRANSFERS.c.id == POSTINGS.c.transfer_id).join(ACCOUNTS, _HOLDERS)
+    )
+    .where(POSTINGS.c.id.in_(bindparam("posting_ids", expanding=True))),
+)
+
+
+def return_held(
+    session: Session, kind: str, amounts: Mapping[int, Fen], *, at: datetime, actor_label: str
+) -> None:
+    """Give back the held money of these transfers (id → amount), whose rows this transaction
+    has locked and decided: their givers' held and personal accounts locked in ascending id
+    order, one guarded UPDATE of all their balances, one posting per transfer and its two
+    entries, each kind of row by one INSERT … SELECT. All or nothing, as `post` is."""
+    if not amounts:
+        return
+    listed = {"transfer_ids": list(amounts)}
+    session.execute(_LOCK_HOLDERS, listed)
+    moved = session.execute(_RETURN, listed)
+    if moved.rowcount != 2 * len(amounts):  # type: ignore[attr-defined]
+        raise WalletRefused(Refusal.INSUFFICIENT_BALANCE)
+    posting = {**listed, "kind": kind, "at": at, "actor_label": actor_label}
+    posted = {row.transfer_id: row.id for row in session.execute(_RETURN_POSTINGS, posting)}
+    session.execute(_RETURN_ENTRIES, {"posting_ids": list(posted.values())})
 
     def report() -> None:
-        for posting_id, transfer_id, fen in moved:
+        for transfer_id, posting_id in sorted(posted.items()):
+            fen = amounts[transfer_id]
             money_moved(kind, fen, posting=posting_id, transfer=transfer_id, actor=actor_label)
 
     after_commit(session, report)
-    return posting_ids
 
 
 def balance_of(session: Session, ref: AccountRef) -> Fen:

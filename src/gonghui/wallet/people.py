@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
@@ -30,7 +31,7 @@ from gonghui.wallet.rules import (
     WalletRefused,
     needs_face_check,
 )
-from gonghui.wallet.verification import FaceVerifier, hash_wallet_password
+from gonghui.wallet.verification import Credentials, FaceVerifier, hash_wallet_password
 
 # Opens logins for insured relatives on their own request (the wallet's self-service door).
 WALLET_DOOR = Actor(user_id=None, username="wallet", role=Role.ADMIN, display_name="医保钱包开通")
@@ -45,9 +46,6 @@ _OWN = or_(
 )
 _OWN_INSURED = select(Insured).where(_OWN)
 _OWN_INSURED_ID = select(_INSURED.c.id).where(_OWN)
-_OWN_INSURED_AND_WALLET = (
-    select(Insured, Wallet).outerjoin(Wallet, Wallet.insured_id == Insured.id).where(_OWN)
-)
 
 
 def _own(actor: Actor) -> dict[str, int | None]:
@@ -72,15 +70,53 @@ def own_insured_id(session: Session, actor: Actor) -> int:
     return found
 
 
-def own_insured_and_wallet(session: Session, actor: Actor) -> tuple[Insured, Wallet]:
-    """The insured person the actor is and their wallet, in one look-up."""
-    found = session.execute(_OWN_INSURED_AND_WALLET, _own(actor)).first()
+@dataclass(frozen=True)
+class Sender:
+    """The insured person about to send a transfer, as the submit rules need them."""
+
+    id: int
+    region_id: int
+    ended_on: date | None
+    wallet: Credentials
+
+
+_RECIPIENT = _INSURED.alias("recipient")
+# The sender, their wallet and whether the recipient exists: one statement, columns only.
+_SENDER = (
+    select(
+        _INSURED.c.id,
+        _INSURED.c.region_id,
+        _INSURED.c.ended_on,
+        _WALLETS.c.id.label("wallet_id"),
+        _WALLETS.c.password_hash,
+        _WALLETS.c.password_failures,
+        _WALLETS.c.last_password_failure,
+        select(_RECIPIENT.c.id)
+        .where(_RECIPIENT.c.id == bindparam("recipient_id"))
+        .exists()
+        .label("recipient_found"),
+    )
+    .select_from(_INSURED.outerjoin(_WALLETS, _WALLETS.c.insured_id == _INSURED.c.id))
+    .where(_OWN)
+)
+
+
+def own_sender(session: Session, actor: Actor, recipient_id: int) -> Sender:
+    """The insured person the actor is, with their wallet, about to send to `recipient_id`:
+    refused if they have no wallet; not found if the recipient names nobody."""
+    found = session.execute(_SENDER, {**_own(actor), "recipient_id": recipient_id}).first()
     if found is None:
         raise NotFound("参保信息")
-    insured, wallet = found
-    if wallet is None:
+    if found.wallet_id is None:
         raise WalletRefused(Refusal.NO_WALLET)
-    return insured, wallet
+    if not found.recipient_found:
+        # Not a refusal of the transfer rules (which would record it under the key): there is
+        # nobody to send to, as for any other id that names nothing.
+        raise NotFound("共济对象")
+    credentials = Credentials(
+        found.wallet_id, found.password_hash, found.password_failures, found.last_password_failure
+    )
+    return Sender(found.id, found.region_id, found.ended_on, credentials)
 
 
 def wallet_of(session: Session, insured_id: int) -> Wallet | None:

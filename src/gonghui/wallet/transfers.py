@@ -16,13 +16,24 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, Row, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
-from gonghui.core.db import table_of
+from gonghui.core.db import json_object, table_of
 from gonghui.core.errors import NotFound
 from gonghui.core.money import Fen
 from gonghui.wallet import ledger, people
@@ -32,7 +43,6 @@ from gonghui.wallet.models import (
     Relationship,
     Transfer,
     TransferEvent,
-    Wallet,
 )
 from gonghui.wallet.regions import opened_by
 from gonghui.wallet.rules import (
@@ -124,8 +134,8 @@ _PENDING = _TRANSFERS.c.status == TransferStatus.PENDING
 
 def submit_transfer(
     session: Session,
-    actor: Actor,
     *,
+    actor: Actor,
     recipient_id: int,
     amount_fen: Fen,
     proof: Proof,
@@ -135,17 +145,11 @@ def submit_transfer(
 ) -> dict[str, Any]:
     """Send money to a relative: every rule checked under the giver's row locks, the person
     verified, the amount held until the relative accepts it or 06:00 comes."""
-    giver, wallet = people.own_insured_and_wallet(session, actor)
-    if session.get(Insured, recipient_id) is None:
-        # Not a refusal of the transfer rules (which would record it under the key): there is
-        # nobody to send to, as for any other id that names nothing.
-        raise NotFound("共济对象")
+    giver = people.own_sender(session, actor, recipient_id)
     body = {"recipient_id": recipient_id, "amount_fen": amount_fen, "method": proof.method.value}
 
     def work() -> dict[str, Any]:
-        return _submit(
-            session, actor, giver, wallet, recipient_id, amount_fen, proof, verifier, now
-        )
+        return _submit(session, actor, giver, recipient_id, amount_fen, proof, verifier, now)
 
     return ledger.once(session, scope_of(actor), idempotency_key, "submit", body, now, work)
 
@@ -166,8 +170,7 @@ _LOCK_RELATIONSHIP = (
 def _submit(
     session: Session,
     actor: Actor,
-    giver: Insured,
-    wallet: Wallet,
+    giver: people.Sender,
     recipient_id: int,
     amount_fen: Fen,
     proof: Proof,
@@ -177,15 +180,15 @@ def _submit(
     # The relationship first (see the lock order above); the rules read it again below.
     session.execute(_LOCK_RELATIONSHIP, {"giver_id": giver.id, "recipient_id": recipient_id})
     # Due releases next, in the job's own lock order (transfer row, then accounts).
-    release_due(session, now, giver_id=giver.id)
+    release_due(session, now, actor=actor, giver_id=giver.id)
     accounts = ledger.lock(session, [ledger.personal(giver.id), ledger.held(giver.id)], now)
     facts, relationship_id = _facts(session, giver, recipient_id, amount_fen, now)
     facts = replace(facts, balance_fen=accounts[ledger.personal(giver.id).key])
     refusals = transfer_refusals(facts)
     if refusals:
         raise WalletRefused(refusals[0])
-    check(wallet, giver.id, proof, verifier, now)
-    password_succeeded(session, wallet)
+    check(giver.wallet, giver.id, proof, verifier, now)
+    password_succeeded(session, giver.wallet)
     assert relationship_id is not None  # noqa: S101 - transfer_refusals refused otherwise
     values = {
         "giver_id": giver.id,
@@ -258,7 +261,7 @@ _FACTS = select(
 
 
 def _facts(
-    session: Session, giver: Insured, recipient_id: int, amount_fen: Fen, now: datetime
+    session: Session, giver: people.Sender, recipient_id: int, amount_fen: Fen, now: datetime
 ) -> tuple[TransferFacts, int | None]:
     """Everything the submit rule needs, in one query (read after the giver's accounts are
     locked, so that a concurrent submit by the same giver is seen: which is also why it is not
@@ -286,7 +289,7 @@ def _facts(
 
 
 def accept_transfer(
-    session: Session, actor: Actor, transfer_id: int, *, idempotency_key: str, now: datetime
+    session: Session, transfer_id: int, *, actor: Actor, idempotency_key: str, now: datetime
 ) -> dict[str, Any]:
     """The recipient accepts: the held money becomes their quota from this giver."""
     me = people.own_insured_id(session, actor)
@@ -438,74 +441,110 @@ _DUE = (
 _DUE_FROM_GIVER = _DUE.where(_TRANSFERS.c.giver_id == bindparam("giver_id"))
 
 
-# How many due transfers the job releases per batch (each batch: a handful of set-based
-# statements instead of seven round trips per transfer).
+# How many due transfers the job releases per batch: each batch is the same eight set-based
+# statements whatever its size (see `_expire_many`).
 RELEASE_BATCH = 1000
+_LISTED = _TRANSFERS.c.id.in_(bindparam("transfer_ids", expanding=True))
 _EXPIRE_MANY = (
     update(_TRANSFERS)
-    .where(_TRANSFERS.c.id.in_(bindparam("transfer_ids", expanding=True)), _PENDING)
+    .where(_LISTED, _PENDING)
     .values(status=TransferStatus.EXPIRED, decided_at=_NOW)
+)
+_EXPIRED_EVENTS = insert(_EVENTS).from_select(
+    ["transfer_id", "from_status", "to_status", "at", "actor_label"],
+    select(
+        _TRANSFERS.c.id,
+        literal(TransferStatus.PENDING, _EVENTS.c.from_status.type),
+        literal(TransferStatus.EXPIRED, _EVENTS.c.to_status.type),
+        _NOW,
+        literal(ledger.SYSTEM, _EVENTS.c.actor_label.type),
+    ).where(_LISTED),
+)
+# One audit row per returned transfer, as `audit.append` would write it, in one statement.
+_AUDIT = audit.TABLE
+_EXPIRED_AUDIT = (
+    insert(_AUDIT)
+    .from_select(
+        [
+            "at",
+            "actor_user_id",
+            "actor_token_id",
+            "actor_label",
+            "action",
+            "target_type",
+            "target_id",
+            "before",
+            "after",
+        ],
+        select(
+            _NOW,
+            bindparam("actor_user_id", type_=_AUDIT.c.actor_user_id.type),
+            bindparam("actor_token_id", type_=_AUDIT.c.actor_token_id.type),
+            bindparam("actor_label", type_=_AUDIT.c.actor_label.type),
+            literal("wallet.transfer_expired", _AUDIT.c.action.type),
+            literal("wallet_transfer", _AUDIT.c.target_type.type),
+            cast(_TRANSFERS.c.id, _AUDIT.c.target_id.type),
+            null().cast(_AUDIT.c.before.type),
+            json_object(
+                ("amount_fen", _TRANSFERS.c.amount_fen),
+                ("giver_id", _TRANSFERS.c.giver_id),
+                ("recipient_id", _TRANSFERS.c.recipient_id),
+            ),
+        )
+        .where(_LISTED)
+        .order_by(_TRANSFERS.c.id),
+    )
+    .returning(_AUDIT.c.id)
 )
 
 
-def release_due(session: Session, now: datetime, *, giver_id: int | None = None) -> int:
-    """The 06:00 job: every pending transfer whose time has come goes back to its giver.
+def release_due(
+    session: Session, now: datetime, *, actor: Actor, giver_id: int | None = None
+) -> int:
+    """The 06:00 job: every pending transfer whose time has come goes back to its giver, each
+    with its event, its posting and its audit row (`wallet.transfer_expired`, under `actor`:
+    the job, the CLI's operator, or the giver whose submit returned their own).
     Safe to run twice, or concurrently: each release is guarded by the transfer's status and
     takes its row lock first (SKIP LOCKED leaves one being accepted right now to its owner).
     The job releases in batches of `RELEASE_BATCH`, in the same lock order (the batch's
     transfer rows, then their accounts in ascending id order); a giver's submit releases its
-    own one."""
+    own one the same way."""
     if giver_id is not None:
         due = session.execute(_DUE_FROM_GIVER, {"now": now, "giver_id": giver_id}).all()
-        for transfer in due:
-            _release(session, transfer, TransferStatus.EXPIRED, "system", now)
+        _expire_many(session, due, actor, now)
         return len(due)
     released = 0
     while due := session.execute(_DUE_BATCH, {"now": now, "batch": RELEASE_BATCH}).all():
-        _expire_many(session, due, now)
+        _expire_many(session, due, actor, now)
         released += len(due)
     return released
 
 
 _DUE_BATCH = _DUE.limit(bindparam("batch"))
-_NEW_EVENTS = insert(_EVENTS).returning(_EVENTS.c.id)  # multi-row INSERTs (see ledger.post_many)
 
 
-def _expire_many(session: Session, due: Sequence[_TransferRow], now: datetime) -> None:
-    """Release a batch of due transfers whose rows this transaction holds locked: a giver has
-    at most one pending transfer, so each account moves once in the batch."""
-    ids = [transfer.id for transfer in due]
-    changed = session.execute(_EXPIRE_MANY, {"transfer_ids": ids, "now": now})
-    if changed.rowcount != len(ids):  # type: ignore[attr-defined]
+def _expire_many(
+    session: Session, due: Sequence[_TransferRow], actor: Actor, now: datetime
+) -> None:
+    """Release a batch of due transfers whose rows this transaction holds locked, set-based:
+    the status, the events, the money (`ledger.return_held`) and the audit rows each one
+    statement for the whole batch."""
+    if not due:
+        return
+    batch = {"transfer_ids": [transfer.id for transfer in due], "now": now}
+    changed = session.execute(_EXPIRE_MANY, batch)
+    if changed.rowcount != len(due):  # type: ignore[attr-defined]
         raise WalletRefused(Refusal.NOT_PENDING)
-    events = [
-        {
-            "transfer_id": transfer_id,
-            "from_status": TransferStatus.PENDING,
-            "to_status": TransferStatus.EXPIRED,
-            "at": now,
-            "actor_label": "system",
-        }
-        for transfer_id in ids
-    ]
-    session.execute(_NEW_EVENTS, events)
-    refs = [
-        ref
-        for transfer in due
-        for ref in (ledger.held(transfer.giver_id), ledger.personal(transfer.giver_id))
-    ]
-    accounts = ledger.lock(session, refs, now)
-    postings = [
-        (
-            transfer.id,
-            [
-                (ledger.held(transfer.giver_id), -transfer.amount_fen),
-                (ledger.personal(transfer.giver_id), transfer.amount_fen),
-            ],
-        )
-        for transfer in due
-    ]
-    ledger.post_many(session, "expire", postings, at=now, actor_label="system", locked=accounts)
+    session.execute(_EXPIRED_EVENTS, batch)
+    amounts = {transfer.id: transfer.amount_fen for transfer in due}
+    ledger.return_held(session, "expire", amounts, at=now, actor_label=ledger.SYSTEM)
+    by = {
+        "actor_user_id": actor.user_id,
+        "actor_token_id": actor.token_id,
+        "actor_label": audit.label_of(actor),
+    }
+    audited = session.execute(_EXPIRED_AUDIT, batch | by).scalars().all()
+    audit.chain_at_commit(session, audited)
 
 
 _PENDING_IN_RELATIONSHIP = (

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from sqlalchemy import and_, case, update
+from sqlalchemy import and_, bindparam, case, update
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from gonghui.core.db import table_of
 from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.core.settings import Environment, Settings
 from gonghui.wallet.models import Wallet
@@ -97,8 +98,18 @@ def hash_wallet_password(password: str) -> str:
     return hash_password(password)
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """A wallet's 医保码 password and its failure count, as a check needs them."""
+
+    wallet_id: int
+    password_hash: str
+    password_failures: int
+    last_password_failure: datetime | None
+
+
 def check(
-    wallet: Wallet, insured_id: int, proof: Proof, verifier: FaceVerifier, now: datetime
+    wallet: Credentials, insured_id: int, proof: Proof, verifier: FaceVerifier, now: datetime
 ) -> None:
     if proof.method is Verification.FACE:
         if not verifier.matches(insured_id, proof.secret):
@@ -109,12 +120,18 @@ def check(
     if not verify_password(wallet.password_hash, proof.secret):
         # After a lock has run out the count starts again (see `count_failure`).
         before = wallet.password_failures if wallet.password_failures < PASSWORD_MAX_FAILURES else 0
-        raise PasswordRejected(wallet.id, PASSWORD_MAX_FAILURES - before - 1)
+        raise PasswordRejected(wallet.wallet_id, PASSWORD_MAX_FAILURES - before - 1)
 
 
-def password_succeeded(session: Session, wallet: Wallet) -> None:
+_WALLETS = table_of(Wallet)
+_PASSWORD_SUCCEEDED = (
+    update(_WALLETS).where(_WALLETS.c.id == bindparam("wallet_id")).values(password_failures=0)
+)
+
+
+def password_succeeded(session: Session, wallet: Credentials) -> None:
     if wallet.password_failures:
-        session.execute(update(Wallet).where(Wallet.id == wallet.id).values(password_failures=0))
+        session.execute(_PASSWORD_SUCCEEDED, {"wallet_id": wallet.wallet_id})
 
 
 def count_failure(session: Session, wallet_id: int, now: datetime) -> None:

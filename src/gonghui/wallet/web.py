@@ -219,7 +219,7 @@ def send(
         db,
         now,
         lambda: transfers.submit_transfer(
-            db, actor, recipient_id=recipient_id, amount_fen=_yuan(amount),
+            db, actor=actor, recipient_id=recipient_id, amount_fen=_yuan(amount),
             proof=Proof(method, secret), verifier=verifier_of(request),
             idempotency_key=idempotency_key, now=now,
         ),
@@ -242,7 +242,7 @@ def accept(
         db,
         now,
         lambda: transfers.accept_transfer(
-            db, actor, transfer_id, idempotency_key=idempotency_key, now=now
+            db, transfer_id, actor=actor, idempotency_key=idempotency_key, now=now
         ),
         lambda _result: "已接收，额度已存入您的医保钱包",
     )
