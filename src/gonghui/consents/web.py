@@ -81,7 +81,6 @@ def decide(
         message = f"已撤回《{wording.title}》。{wording.on_withdrawal}"
     else:
         raise InvalidInput("bad_decision", "请选择同意或撤回")
-    db.commit()
     flash(request, message)
     return RedirectResponse("/me/consents", status_code=303)
 

@@ -77,7 +77,6 @@ def push_balances(
         now=now,
         store=store,
     )
-    db.commit()
     return BalanceBatchOut(
         rows=report.rows,
         new_rows=report.new_rows,
@@ -264,7 +263,6 @@ def create_plan(body: PlanIn, db: Db, now: Now, actor: PlanManager) -> PlanOut:
         actor=actor,
         now=now,
     )
-    db.commit()
     return _plan_out(db, plan, business_date(now))
 
 
@@ -289,7 +287,6 @@ def enrol_units(
         changed = service.unenroll_units(db, plan, unit_ids, body.on, actor=actor, now=now)
     else:
         changed = service.enroll_units(db, plan, unit_ids, body.on, actor=actor, now=now)
-    db.commit()
     return EnrolmentOut(
         changed=changed, enrolled_on_date=len(service.enrolled_unit_ids(db, plan, body.on))
     )
@@ -315,5 +312,4 @@ def amend_plan(
         service.check_amendment(db, plan, terms, body.effective_from, now=now)
         return AmendmentOut(version=None, changes=changes)
     version = service.amend_plan(db, plan, terms, body.effective_from, actor=actor, now=now)
-    db.commit()
     return AmendmentOut(version=version.version, changes=changes)

@@ -227,7 +227,6 @@ def create_claim(
             actor=actor,
             status_code=refusal.http_status,
         )
-    db.commit()
     flash(request, "理赔申请已保存，请上传材料后提交")
     return _redirect(f"/insurance/claims/{claim.id}")
 
@@ -345,7 +344,6 @@ def upload_documents(
         return _claim_page(
             request, db, now, actor, claim, refusal.http_status, upload_error=refusal.message
         )
-    db.commit()
     flash(request, f"已上传 {len(files)} 个文件：" + "、".join(sorted({k.label for k, _ in files})))
     return _redirect(f"/insurance/claims/{claim.id}")
 
@@ -354,7 +352,6 @@ def upload_documents(
 def submit(request: Request, claim_id: Id, db: Db, now: Now, actor: ClaimsFiler) -> Response:
     claim = claims.claim_for(db, actor, claim_id)
     missing = claims.submit_claim(db, claim, actor=actor, now=now)
-    db.commit()
     flash(
         request,
         "已提交，"
@@ -367,7 +364,6 @@ def submit(request: Request, claim_id: Id, db: Db, now: Now, actor: ClaimsFiler)
 def withdraw(request: Request, claim_id: Id, db: Db, now: Now, actor: ClaimsFiler) -> Response:
     claim = claims.claim_for(db, actor, claim_id)
     claims.withdraw_claim(db, claim, actor=actor, now=now)
-    db.commit()
     flash(request, "申请已撤回")
     return _redirect(f"/insurance/claims/{claim.id}")
 
@@ -402,7 +398,6 @@ def decide(
         actor=actor,
         now=now,
     )
-    db.commit()
     flash(request, f"已核定：{claim.status.label}")
     return _redirect(f"/insurance/claims/{claim.id}")
 
@@ -418,7 +413,6 @@ def pay(
 ) -> Response:
     claim = claims.claim_for(db, actor, claim_id)
     claims.record_payment(db, claim, reference, actor=actor, now=now)
-    db.commit()
     flash(request, "已登记支付")
     return _redirect(f"/insurance/claims/{claim.id}")
 

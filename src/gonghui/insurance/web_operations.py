@@ -96,7 +96,6 @@ def balances_upload(
             "filename": file.filename,
         }
         return render(request, "insurance/balances.html", context, actor=actor, status_code=422)
-    db.commit()
     flash(request, report.summary)
     return RedirectResponse("/insurance/balances", status_code=303)
 
@@ -214,7 +213,6 @@ def dashboard(
 @router.post("/insurance/dashboard/refresh", dependencies=[Csrf])
 def dashboard_refresh(request: Request, db: Db, now: Now, actor: DashboardViewer) -> Response:
     figures.refresh_dashboard(db, actor, now)
-    db.commit()
     flash(request, "数据已更新")
     return RedirectResponse("/insurance/dashboard", status_code=303)
 

@@ -95,7 +95,6 @@ async def create_plan(request: Request, db: Db, now: Now, actor: Manager) -> Res
         return _list_page(
             request, db, actor, refusal.http_status, form=fields, error=refusal.message
         )
-    db.commit()
     flash(request, f"已创建保险计划 {plan.code}，请登记参保单位")
     return RedirectResponse(f"/insurance/plans/{plan.id}", status_code=303)
 
@@ -182,7 +181,6 @@ def enrol_units(
             unit_form=unit_form,
             unit_error=refusal.message,
         )
-    db.commit()
     flash(request, message)
     return RedirectResponse(f"/insurance/plans/{plan.id}", status_code=303)
 
@@ -215,6 +213,5 @@ async def amend_plan(request: Request, plan_id: Id, db: Db, now: Now, actor: Man
             amend=amend,
             amend_error=refusal.message,
         )
-    db.commit()
     flash(request, f"计划 {plan.code} 第{version.version}版自 {day} 起生效")
     return RedirectResponse(f"/insurance/plans/{plan.id}", status_code=303)

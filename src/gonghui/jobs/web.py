@@ -71,7 +71,6 @@ def run_now(request: Request, name: str, actor: JobManager) -> Response:
 @router.post(PAGE + "/{name}/pause", dependencies=[Csrf])
 def pause(request: Request, name: str, db: Db, now: Now, actor: JobManager) -> Response:
     service.pause_job(db, _job(name), actor=actor, now=now)
-    db.commit()
     flash(request, f"已暂停：{JOBS[name].label}（到点不再运行，仍可手动运行）")
     return RedirectResponse(PAGE, status_code=303)
 
@@ -79,6 +78,5 @@ def pause(request: Request, name: str, db: Db, now: Now, actor: JobManager) -> R
 @router.post(PAGE + "/{name}/resume", dependencies=[Csrf])
 def resume(request: Request, name: str, db: Db, now: Now, actor: JobManager) -> Response:
     service.resume_job(db, _job(name), actor=actor, now=now)
-    db.commit()
     flash(request, f"已恢复：{JOBS[name].label}")
     return RedirectResponse(PAGE, status_code=303)

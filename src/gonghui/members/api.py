@@ -120,7 +120,6 @@ def change_member_status(
     member = queries.member_for(db, actor, member_id)
     service.change_membership_status(db, member, change.status, change.reason, actor=actor, now=now)
     _log_full_ids(request, db, actor, now, [member.id])
-    db.commit()
     return MemberOut.of(member, actor, vault)
 
 
@@ -163,7 +162,6 @@ def import_roll_file(
             request, queue_upload(request, db, ROLL_IMPORT, content, {}, actor=actor, now=now)
         )
     report = import_file(db, content, actor=actor, now=now, vault=vault)
-    db.commit()
     return ImportResultOut(
         kind=report.kind.value,
         rows=report.rows,
@@ -194,7 +192,6 @@ def register_bank(body: BankIn, db: Db, now: Now, actor: BankManager) -> BankOut
     bank = banks.register_bank(
         db, code=body.code, name=body.name, prefixes=body.prefixes, actor=actor, now=now
     )
-    db.commit()
     return _bank_out(db, bank.id)
 
 
@@ -209,7 +206,6 @@ def update_bank(
     """Rename a bank and replace its prefixes; cards already issued are not touched."""
     bank = queries.bank_for(db, actor, bank_id)
     banks.update_bank(db, bank, name=body.name, prefixes=body.prefixes, actor=actor, now=now)
-    db.commit()
     return _bank_out(db, bank.id)
 
 
@@ -218,5 +214,4 @@ def retire_bank(bank_id: Id, db: Db, now: Now, actor: BankManager) -> BankOut:
     """End the partnership from today: history kept, no new cards, the bank's tokens stop."""
     bank = queries.bank_for(db, actor, bank_id)
     banks.retire_bank(db, bank, actor=actor, now=now)
-    db.commit()
     return _bank_out(db, bank.id)

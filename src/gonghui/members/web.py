@@ -181,7 +181,6 @@ def issue_activation_code(
     code = accounts.issue_member_activation_code(
         db, member, actor=actor, settings=settings, now=now
     )
-    db.commit()
     sender: SmsSender | None = request.app.state.sms
     if sender is not None:
         sender.send(
@@ -216,7 +215,6 @@ def member_status(
     except ValueError:
         raise InvalidInput("bad_status", "请选择会籍状态") from None
     service.change_membership_status(db, member, new_status, reason, actor=actor, now=now)
-    db.commit()
     flash(request, f"会籍状态已变更为“{new_status.label}”")
     return RedirectResponse(f"/members/{member.id}", status_code=303)
 
@@ -236,7 +234,6 @@ def card_status(
     except ValueError:
         raise InvalidInput("bad_status", "请选择会员卡状态") from None
     service.change_card_status(db, card, new_status, actor=actor, now=now)
-    db.commit()
     flash(request, f"卡号 {card.card_no} 已变更为“{new_status.label}”")
     return RedirectResponse(f"/cards?q={card.card_no}", status_code=303)
 
@@ -327,7 +324,6 @@ def imports_upload(
         db.rollback()
         context = _import_page_context(actor) | {"rejected": rejected, "filename": file.filename}
         return render(request, "members/imports.html", context, actor=actor, status_code=422)
-    db.commit()
     flash(request, report.summary)
     return RedirectResponse("/imports", status_code=303)
 
@@ -423,6 +419,7 @@ def create_user(
             now=now,
         )
     except DomainError as refusal:
+        db.rollback()
         form = {
             "username": username,
             "display_name": display_name,
@@ -442,7 +439,6 @@ def create_user(
             actor=actor,
             status_code=refusal.http_status,
         )
-    db.commit()
     flash(request, f"已创建用户 {username}")
     return RedirectResponse("/admin/users", status_code=303)
 
@@ -456,7 +452,6 @@ def end_user_sessions(
     actor: Annotated[Actor, Depends(permitted(Permission.USERS_MANAGE))],
 ) -> Response:
     ended = sessions.end_sessions_of(db, user_id, actor=actor, now=now)
-    db.commit()
     flash(request, f"已结束该用户的{ended}个登录会话")
     return RedirectResponse("/admin/users", status_code=303)
 
@@ -493,7 +488,6 @@ def issue_token(
 ) -> Response:
     bank = queries.bank_for(db, actor, bank_id)
     clear, _token = accounts.issue_api_token(db, bank, name, actor=actor, now=now)
-    db.commit()
     # Shown once, on this page only; it is never stored in clear.
     return render(
         request,
@@ -517,6 +511,5 @@ def revoke_token(
     actor: Annotated[Actor, Depends(permitted(Permission.TOKENS_MANAGE))],
 ) -> Response:
     accounts.revoke_api_token(db, token_id, actor=actor, now=now)
-    db.commit()
     flash(request, "令牌已撤销")
     return RedirectResponse("/admin/tokens", status_code=303)

@@ -53,7 +53,6 @@ def register(
         db.rollback()
         form = {"code": code, "name": name, "prefixes": prefixes}
         return _page(request, db, actor, refusal.http_status, form=form, error=refusal.message)
-    db.commit()
     flash(request, f"已登记合作银行 {bank.name}（{bank.code}）")
     return RedirectResponse(PAGE, status_code=303)
 
@@ -77,7 +76,6 @@ def update(
         db.rollback()
         edit = {"id": bank_id, "name": name, "prefixes": prefixes, "error": refusal.message}
         return _page(request, db, actor, refusal.http_status, edit=edit)
-    db.commit()
     flash(request, f"已更新 {bank.code}：{bank.name}")
     return RedirectResponse(PAGE, status_code=303)
 
@@ -99,7 +97,6 @@ def retire(
     except DomainError as refusal:
         db.rollback()
         return _page(request, db, actor, refusal.http_status, error=refusal.message)
-    db.commit()
     flash(
         request,
         f"{bank.name}自 {bank.retired_on} 起停止合作；历史卡片与余额文件保留，其接口令牌已失效",

@@ -58,7 +58,6 @@ def apply(
     except joining.ApplicationRefused as refusal:
         db.rollback()
         return _join_page(request, db, form, problems=refusal.problems)
-    db.commit()
     return RedirectResponse("/join/sent", status_code=303)
 
 
@@ -105,7 +104,6 @@ def approve(
     except DomainError as refusal:
         db.rollback()
         return _applications_page(request, db, actor, refusal.http_status, error=refusal.message)
-    db.commit()
     hours = settings.activation_code_hours
     sms_sent = _sms(
         request,
@@ -141,7 +139,6 @@ def send_back(
             refused_id=application_id,
             reason=reason,
         )
-    db.commit()
     _sms(
         request,
         application.phone,

@@ -85,11 +85,11 @@ def open_admin_account(
             actor=actor, now=now,
         )  # fmt: skip
     except ValueError:
+        db.rollback()
         return _page(request, db, actor, 422, form=form, error="请选择管理员角色")
     except DomainError as refusal:
         db.rollback()
         return _page(request, db, actor, refusal.http_status, form=form, error=refusal.message)
-    db.commit()
     flash(request, f"已开设管理员账号 {username.strip()}，首次登录须修改初始密码")
     return RedirectResponse(PAGE, status_code=303)
 
@@ -106,11 +106,11 @@ def change_role(
     try:
         accounts.change_role(db, user_id, Role(role), actor=actor, now=now)
     except ValueError:
+        db.rollback()
         return _page(request, db, actor, 422, error="请选择角色")
     except DomainError as refusal:
         db.rollback()
         return _page(request, db, actor, refusal.http_status, error=refusal.message)
-    db.commit()
     flash(request, "角色已更改，该用户需重新登录")
     return RedirectResponse(PAGE, status_code=303)
 
@@ -122,6 +122,5 @@ def reset_second_factor(request: Request, user_id: Id, db: Db, actor: SecurityAd
     except DomainError as refusal:
         db.rollback()
         return _page(request, db, actor, refusal.http_status, error=refusal.message)
-    db.commit()
     flash(request, "已重置该用户的两步验证并结束其全部登录会话")
     return RedirectResponse(PAGE, status_code=303)

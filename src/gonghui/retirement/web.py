@@ -272,7 +272,6 @@ def impact_refresh(
     industry: Annotated[str, Form()] = "",
 ) -> Response:
     queries.refresh_impact(db, actor, now, unit_code=unit, industry=industry)
-    db.commit()
     flash(request, "数据已更新")
     narrowed = {key: value for key, value in (("unit", unit), ("industry", industry)) if value}
     query = f"?{urlencode(narrowed)}" if narrowed else ""

@@ -148,7 +148,6 @@ def check_in_by_token(
     member_id = actor.member_id if actor else None
     visitor = Visitor(member_id) if member_id else Visitor(None, body.phone, body.occupation)
     done = check_in(db, body.token, visitor, key=key, now=now)
-    db.commit()
     return CheckInOut(
         visit_id=done.visit.id,
         position_id=done.visit.position_id,
@@ -178,7 +177,6 @@ def rate(visit_id: Id, body: RatingIn, db: Db, now: Now, receipts: ReceiptKey) -
         leave_feedback(db, visit, FeedbackKind.LIKE, "", now=now)
     if commented := bool(body.comment.strip()):
         leave_feedback(db, visit, FeedbackKind(body.comment_kind), body.comment, now=now)
-    db.commit()
     return RatingOut(
         rating_id=rating.id,
         visit_id=visit.id,
@@ -250,7 +248,6 @@ def complain(
         contact_name=body.contact_name,
         contact_phone=body.contact_phone,
     )
-    db.commit()
     return ComplaintOut(
         complaint_id=complaint.id,
         position_id=position.id,

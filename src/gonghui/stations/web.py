@@ -151,7 +151,6 @@ def checkin(
         return render(
             request, "stations/checkin.html", context, actor=actor, status_code=refusal.http_status
         )
-    db.commit()
     request.session[SESSION_VISITS] = [
         *request.session.get(SESSION_VISITS, [])[-19:],
         done.visit.id,
@@ -226,7 +225,6 @@ def rate(
             FeedbackKind.SUGGESTION if fields.get("kind") == "suggestion" else FeedbackKind.COMMENT
         )
         leave_feedback(db, visit, kind, fields["comment"], now=now)
-    db.commit()
     flash(request, "评价已提交，感谢您的反馈")
     return _redirect(f"/stations/visits/{visit.id}")
 
@@ -258,7 +256,6 @@ def complain(
             request, db, visit, actor, refusal.http_status,
             complaint_error=refusal.message, complaint=typed,
         )  # fmt: skip
-    db.commit()
     flash(
         request,
         "投诉已受理，阵地负责人将电话回访" if complaint.real_name else "投诉已受理（匿名，不回访）",

@@ -112,7 +112,6 @@ def dashboard_page(
 @router.post("/stations/dashboard/refresh", dependencies=[Csrf])
 def dashboard_refresh(request: Request, db: Db, now: Now, actor: Viewer) -> Response:
     refresh_dashboard(db, actor, now)
-    db.commit()
     flash(request, "数据已更新")
     return RedirectResponse("/stations/dashboard", status_code=303)
 

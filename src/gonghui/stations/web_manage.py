@@ -85,7 +85,6 @@ def create_position(request: Request, db: Db, now: Now, actor: Manager, posted: 
         return _position_page(
             request, db, actor, form, errors=errors, status_code=refusal.http_status
         )
-    db.commit()
     flash(request, f"已新建阵地：{position.name}")
     return redirect(f"/stations/positions/{position.id}")
 
@@ -110,7 +109,6 @@ def update_position(
         return _position_page(
             request, db, actor, form, position, errors=errors, status_code=refusal.http_status
         )
-    db.commit()
     flash(request, "阵地信息已保存")
     return redirect(f"/stations/positions/{position.id}")
 
@@ -128,6 +126,7 @@ def assign_manager(
     try:
         chosen = chosen_manager(db, manager_user_id)
     except DomainError as refusal:
+        db.rollback()
         errors = {"manager": refusal.message}
         form = PositionForm.of(position)
         return _position_page(
@@ -135,7 +134,6 @@ def assign_manager(
         )
     if chosen != position.manager_user_id:
         service.assign_manager(db, position, chosen, actor=actor, now=now)
-        db.commit()
     name = station_managers(db).get(chosen) if chosen else None
     flash(request, f"阵地管理员：{name}" if name else "已取消该阵地的管理员")
     return redirect(f"/stations/positions/{position.id}/edit")
@@ -170,7 +168,6 @@ def change_status(
             status_form={"status": status, "reason": reason},
             status_code=refusal.http_status,
         )
-    db.commit()
     flash(request, f"阵地状态已变更为“{new.label}”")
     return redirect(f"/stations/positions/{position.id}")
 
@@ -217,7 +214,6 @@ def import_upload(
             filename=file.filename,
             status_code=refusal.http_status,
         )
-    db.commit()
     flash(request, f"导入成功：{report.summary}")
     return redirect("/stations")
 
@@ -282,7 +278,6 @@ def decide_appeal(
             forms={appeal.id: {"outcome": outcome, "note": note}},
             status_code=refusal.http_status,
         )
-    db.commit()
     flash(request, f"申诉已处理：{appeal.status.label}")
     return redirect("/stations/appeals")
 
@@ -340,6 +335,5 @@ def publish_rules(request: Request, db: Db, now: Now, actor: Manager, posted: Po
             error=refusal.message,
             status_code=refusal.http_status,
         )
-    db.commit()
     flash(request, f"已发布考核规则第{version.version}版，此后的考核按此版计分")
     return redirect("/stations/rules")

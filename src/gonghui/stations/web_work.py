@@ -161,7 +161,6 @@ def record_activity(
         )
     except DomainError as refusal:
         return _refused_work(request, db, now, actor, position, refusal, "activity", dict(posted))
-    db.commit()
     flash(request, f"已登记活动：{activity.title}（{activity.attendance}人参加）")
     return redirect(f"/stations/positions/{position.id}/work")
 
@@ -187,7 +186,6 @@ def record_count(
         )
     except DomainError as refusal:
         return _refused_work(request, db, now, actor, position, refusal, "count", dict(posted))
-    db.commit()
     flash(request, f"已登记{row.on_date}{source.label}人数：{row.people}人")
     return redirect(f"/stations/positions/{position.id}/work")
 
@@ -208,7 +206,6 @@ def file_appeal(
     except DomainError as refusal:
         form = f"appeal-{row.id}"
         return _refused_work(request, db, now, actor, position, refusal, form, {"reason": reason})
-    db.commit()
     flash(request, "申诉已提交，请等待总工会处理")
     return redirect(f"/stations/positions/{position.id}/work")
 
@@ -266,7 +263,6 @@ def _handle_complaint(
             forms={key: note},
             status_code=refusal.http_status,
         )
-    db.commit()
     flash(request, f"投诉已{new.label.removeprefix('已')}")
     return redirect(f"/stations/positions/{position.id}/complaints")
 
@@ -349,7 +345,6 @@ def create_vehicle(request: Request, db: Db, now: Now, actor: Manager, posted: P
             error=refusal.message,
             status_code=refusal.http_status,
         )
-    db.commit()
     flash(request, f"已添加服务车：{vehicle.name}")
     return redirect(f"/stations/vehicles/{vehicle.id}")
 
@@ -414,7 +409,6 @@ def schedule_trip(
             forms={"schedule": dict(posted)},
             status_code=refusal.http_status,
         )
-    db.commit()
     flash(request, f"已安排 {trip.scheduled_on} 前往{trip.site_name}")
     return redirect(f"/stations/vehicles/{vehicle.id}")
 
@@ -449,6 +443,5 @@ def complete_trip(
             forms={key: {**posted, "services": chosen}},
             status_code=refusal.http_status,
         )
-    db.commit()
     flash(request, f"已登记{trip.site_name}服务情况：服务{trip.people_served}人")
     return redirect(f"/stations/vehicles/{vehicle.id}")

@@ -102,7 +102,6 @@ def register_insured(
         actor=actor,
         now=now,
     )
-    db.commit()
     region = db.get(Region, person.region_id)
     assert region is not None  # noqa: S101 - the person's region is a foreign key
     return _insured_out(queries.RegistryLine(person, region.code, region.name, wallet_open=False))
@@ -147,7 +146,6 @@ def declare_relative(body: RelativeIn, db: Db, now: Now, vault: Vault, actor: Us
         vault=vault,
         now=now,
     )
-    db.commit()
     return _relative(db, actor, relationship.id)
 
 
@@ -164,7 +162,6 @@ def confirm_relative(
         verifier=verifier_of(request),
         now=now,
     )
-    db.commit()
     return _relative(db, actor, relationship_id)
 
 
@@ -176,7 +173,6 @@ def dissolve_relative(
     returned = spending.dissolve_relationship(
         db, actor, relationship_id, reason=body.reason, now=now
     )
-    db.commit()
     return DissolvedOut(relationship_id=relationship_id, returned=yuan_string(returned))
 
 
@@ -228,7 +224,6 @@ def submit_transfer(
         ),
         now,
     )
-    db.commit()
     return TransferOut(**yuan_fields(result))
 
 
@@ -243,7 +238,6 @@ def accept_transfer(
         ),
         now,
     )
-    db.commit()
     return TransferOut(**yuan_fields(result))
 
 
@@ -263,7 +257,6 @@ def pay(body: PaymentIn, db: Db, now: Now, actor: User, key: IdempotencyKey) -> 
         ),
         now,
     )
-    db.commit()
     return PaymentOut(**yuan_fields(result))
 
 

@@ -92,7 +92,8 @@ def wallet_home(request: Request, db: Db, now: Now, actor: WalletUser) -> Respon
     return render(request, "wallet/home.html", context, actor=actor)
 
 
-def _refused(request: Request, error: DomainError) -> RedirectResponse:
+def _refused(request: Request, db: Db, error: DomainError) -> RedirectResponse:
+    db.rollback()  # nothing of a refused request stays
     flash(request, error.message, "error")
     return _back()
 
@@ -115,7 +116,6 @@ def _money_move(
         db.rollback()
         flash(request, error.message, "error")
         return _back("/wallet?" + urlencode(keep) if keep else "/wallet")
-    db.commit()
     flash(request, done(result))
     return _back()
 
@@ -138,8 +138,7 @@ def declare(
             commitment=commitment == "yes", vault=vault, now=now,
         )  # fmt: skip
     except DomainError as error:
-        return _refused(request, error)
-    db.commit()
+        return _refused(request, db, error)
     flash(request, f"已提交共济关系（{relationship.status.label}）")
     return _back()
 
@@ -160,8 +159,7 @@ def confirm(
             verifier=verifier_of(request), now=now,
         )  # fmt: skip
     except DomainError as error:
-        return _refused(request, error)
-    db.commit()
+        return _refused(request, db, error)
     flash(request, "共济关系已生效")
     return _back()
 
@@ -178,7 +176,7 @@ def dissolve(
     if confirm != "yes":
         # One tap must not take back a relative's quota: the page says what returns to whom
         # beside the box to tick.
-        return _refused(request, InvalidInput("confirm_required", "请勾选确认后再解除共济关系"))
+        return _refused(request, db, InvalidInput("confirm_required", "请勾选确认后再解除共济关系"))
     try:
         me = people.own_insured(db, actor)
         line = next(
@@ -187,8 +185,7 @@ def dissolve(
         )
         returned = spending.dissolve_relationship(db, actor, relationship_id, reason="", now=now)
     except DomainError as error:
-        return _refused(request, error)
-    db.commit()
+        return _refused(request, db, error)
     giver = me.name if line is None or line.i_give else line.other_name
     back = returned + (line.pending_fen if line else 0)  # the voided transfer returns too
     flash(
@@ -278,8 +275,7 @@ def change_usage(
     try:
         people.change_usage_location(db, actor, region, now=now)
     except DomainError as error:
-        return _refused(request, error)
-    db.commit()
+        return _refused(request, db, error)
     flash(request, "使用地已变更")
     return _back()
 
@@ -315,10 +311,8 @@ def activate(
             usage_region_code=region, vault=vault, door=door, now=now,
         )  # fmt: skip
     except DomainError as error:
-        if accounts.refusal_is_counted(error):
-            db.commit()  # the failed attempt is what the throttle and the lock count
-        else:
-            db.rollback()
+        if not accounts.refusal_is_counted(error):
+            db.rollback()  # a counted attempt stays, for the throttle and the lock
         context = {
             "open_regions": regions.open_regions(db, business_date(now)),
             "provinces": PROVINCES,
@@ -328,6 +322,5 @@ def activate(
         return render(
             request, "wallet/activate.html", context, actor=actor, status_code=error.http_status
         )
-    db.commit()
     flash(request, "医保钱包已开通，请用手机号和密码登录")
     return _back("/login")

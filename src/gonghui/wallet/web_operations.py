@@ -67,7 +67,6 @@ def open_region(
         db.rollback()
         flash(request, error.message, "error")
         return RedirectResponse("/wallet/regions", status_code=303)
-    db.commit()
     flash(request, f"{name}已开通医保钱包")
     return RedirectResponse("/wallet/regions", status_code=303)
 

@@ -79,7 +79,6 @@ def register(
     except DomainError as error:
         db.rollback()
         return _back(request, error.message, "error")
-    db.commit()
     linked = "，已关联会员名册" if insured.member_id else ""
     return _back(request, f"已登记参保人：{insured.name}（{insured.id_masked}）{linked}")
 
@@ -97,7 +96,6 @@ def issue_activation_code(
     except DomainError as error:
         db.rollback()
         return _back(request, error.message, "error")
-    db.commit()
     context = {
         "results": queries.registry(db, actor, vault, "", 1),
         "q": "",
@@ -126,7 +124,6 @@ def end(
     except DomainError as error:
         db.rollback()
         return _back(request, error.message, "error")
-    db.commit()
     return _back(request, f"已登记参保终止，自动解除共济关系{ended}个")
 
 
@@ -144,5 +141,4 @@ def move(
     except DomainError as error:
         db.rollback()
         return _back(request, error.message, "error")
-    db.commit()
     return _back(request, f"已登记参保地转移，自动解除共济关系{ended}个")

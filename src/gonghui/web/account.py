@@ -53,7 +53,6 @@ def end_session(
     request: Request, session_id: Id, db: Db, now: Now, actor: PageActor
 ) -> RedirectResponse:
     sessions.end_own_session(db, actor, session_id, now)
-    db.commit()
     flash(request, "已结束该会话")
     return RedirectResponse(SESSIONS_PATH, status_code=303)
 
@@ -61,7 +60,6 @@ def end_session(
 @router.post(SESSIONS_PATH + "/end-others", dependencies=[Csrf])
 def end_others(request: Request, db: Db, now: Now, actor: PageActor) -> RedirectResponse:
     ended = sessions.end_other_sessions(db, actor, _current(request), now)
-    db.commit()
     flash(request, f"已结束其他{ended}个会话")
     return RedirectResponse(SESSIONS_PATH, status_code=303)
 
@@ -97,7 +95,6 @@ def change_password(
     except DomainError as refusal:
         db.rollback()
         return _password_refused(request, actor, refusal.message)
-    db.commit()
     flash(request, f"密码已修改，其他{ended}个已登录的会话已结束")
     return RedirectResponse(SESSIONS_PATH, status_code=303)
 
@@ -144,7 +141,6 @@ def _second_factor_page(
 @router.post(SECOND_FACTOR_PATH + "/start", dependencies=[Csrf])
 def start_second_factor(db: Db, vault: Vault, actor: PageActor) -> RedirectResponse:
     second_factor.start_enrolment(db, actor, vault=vault)
-    db.commit()
     return RedirectResponse(SECOND_FACTOR_PATH, status_code=303)
 
 
@@ -162,6 +158,5 @@ def confirm_second_factor(
         db.rollback()
         extra: dict[str, object] = {"error": refusal.message}
         return _second_factor_page(request, db, vault, actor, extra, refusal.http_status)
-    db.commit()
     # Shown once, on this answer only; only their hashes are kept.
     return _second_factor_page(request, db, vault, actor, {"recovery_codes": codes})

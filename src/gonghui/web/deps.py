@@ -36,18 +36,28 @@ CSRF_HEADER = "X-CSRF-Token"
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One session per request. Handlers that change data commit explicitly; anything not
-    committed is rolled back when the request ends. A GET only reads, so on SQLite its
-    transaction does not take the write lock (see `gonghui.core.db`)."""
-    reads_only = request.method not in UNSAFE_METHODS
-    session: Session = request.app.state.session_factory(execution_options={READS_ONLY: reads_only})
+    """One session and one transaction per request, the skeleton of every action: what a POST's
+    handler did commits when the handler returns, before the response is sent, and rolls back
+    when it raises (a refusal included), so that no handler commits by hand. A GET only reads:
+    it is never committed, and on SQLite its transaction does not take the write lock (see
+    `gonghui.core.db`). The one exception is the wallet's refused money request, whose record
+    `run_money_request` commits before the refusal goes on."""
+    writes = request.method in UNSAFE_METHODS
+    session: Session = request.app.state.session_factory(execution_options={READS_ONLY: not writes})
     try:
         yield session
+        if writes:
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
     finally:
         session.close()
 
 
-Db = Annotated[Session, Depends(get_db)]
+# scope="function": the commit above runs when the handler returns, not after the response has
+# gone, so a commit that fails is the answer (a 500), never a success already reported.
+Db = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def get_session_factory(request: Request) -> sessionmaker[Session]:

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Match
 from gonghui.core.errors import DomainError, ImportRejected, Unauthenticated
 from gonghui.core.logging import get_logger
 from gonghui.web.deps import UNSAFE_METHODS, ActionRequired, api_actor, flash, render
+from gonghui.web.form_again import form_again
 
 log = get_logger("gonghui.web")
 
@@ -74,6 +75,16 @@ def _page(request: Request, status: int, code: str, message: str) -> Response:
     )
 
 
+async def _refused_form(request: Request, status: int, code: str, message: str) -> Response:
+    """A refused form comes back with the message (never a dead-end page); anything else that
+    is refused, or a form that cannot be found again, gets the error page."""
+    if request.method in UNSAFE_METHODS:
+        again = await form_again(request, message, status)
+        if again is not None:
+            return again
+    return _page(request, status, code, message)
+
+
 async def on_domain_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, DomainError)  # noqa: S101 - registered for DomainError only
     log.info("request.refused", path=request.url.path, code=error.code, status=error.http_status)
@@ -90,7 +101,7 @@ async def on_domain_error(request: Request, error: Exception) -> Response:
     if isinstance(error, ActionRequired):
         flash(request, error.message, "error")
         return RedirectResponse(error.location, status_code=303)
-    return _page(request, error.http_status, error.code, error.message)
+    return await _refused_form(request, error.http_status, error.code, error.message)
 
 
 async def on_validation_error(request: Request, error: Exception) -> Response:
@@ -104,7 +115,12 @@ async def on_validation_error(request: Request, error: Exception) -> Response:
             for item in error.errors()
         ]
         return JSONResponse(_error_body("invalid_request", message, details), 422)
-    return _page(request, 422, "invalid_request", message)
+    invalid = {str(item["loc"][-1]) for item in error.errors() if item["loc"][:1] == ("body",)}
+    if request.method in UNSAFE_METHODS and invalid:
+        again = await form_again(request, "填写有误，请检查标红的项目", 422, invalid)
+        if again is not None:
+            return again
+    return await _refused_form(request, 422, "invalid_request", message)
 
 
 async def on_http_error(request: Request, error: Exception) -> Response:

@@ -214,7 +214,6 @@ def mark_read(
     path of this site)."""
     chosen = whole_number_or_none(notice_id)
     member_service.mark_notifications_read(db, actor, now=now, notice_id=chosen)
-    db.commit()
     if chosen is None:
         flash(request, "已全部标为已读")
     local = then.startswith("/") and not then.startswith(("//", "/\\"))
@@ -230,7 +229,6 @@ def elder_mode(
     back: Annotated[str, Form(max_length=200)] = "/home",
 ) -> RedirectResponse:
     accounts.set_elder_mode(db, actor, on=on == "1")
-    db.commit()
     flash(request, "已切换到长辈模式：字更大，按钮更大" if on == "1" else "已切换到标准模式")
     target = back if back.startswith("/") and not back.startswith("//") else "/home"
     return RedirectResponse(target, status_code=303)

@@ -68,7 +68,7 @@ def login(
             db, username, password, client, settings=get_settings(request), now=now
         )
     except (Unauthenticated, Throttled) as refusal:
-        db.commit()  # the failed attempt is what the throttle counts
+        # The failed attempt stays: the request commits it, and the throttle counts it.
         return render(
             request,
             "login.html",
@@ -78,7 +78,6 @@ def login(
     if isinstance(earlier := request.session.get(SESSION_ID), str):
         sessions.end_session(db, earlier, sessions.EndReason.LOGOUT, machine_now())
     if second_factor.is_enrolled(user):
-        db.commit()
         # Half signed in: the signed cookie names who passed the password, for a few minutes;
         # no session exists until the code is right.
         request.session.clear()
@@ -105,7 +104,6 @@ def _signed_in(
         now=machine_now(),
         second_factor_used=second_factor_used,
     )
-    db.commit()
     # A fresh session on login, so that a cookie planted before it (fixation) is worthless.
     request.session.clear()
     request.session.update({SESSION_ID: session_id, "ver": user.session_version})
@@ -158,7 +156,7 @@ def second_step(
             settings=get_settings(request), at=now,
         )  # fmt: skip
     except (InvalidInput, Throttled) as refusal:
-        db.commit()  # the failed attempt is what the throttle counts
+        # The failed attempt stays: the request commits it, and the throttle counts it.
         return render(
             request, "login_2fa.html", {"error": refusal.message}, status_code=refusal.http_status
         )
@@ -178,7 +176,6 @@ def logout(request: Request, db: Db) -> RedirectResponse:
     if isinstance(session_id, str):
         # Ended on the server: a copy of the cookie kept from before is worth nothing now.
         sessions.end_session(db, session_id, sessions.EndReason.LOGOUT, machine_now())
-        db.commit()
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -216,17 +213,14 @@ def activate(
             vault=vault, door=door, now=now,
         )  # fmt: skip
     except DomainError as refusal:
-        if accounts.refusal_is_counted(refusal):
-            db.commit()  # the failed attempt is what the throttle and the lock count
-        else:
-            db.rollback()
+        if not accounts.refusal_is_counted(refusal):
+            db.rollback()  # a counted attempt stays, for the throttle and the lock
         return render(
             request,
             "activate.html",
             {"form": form, "error": refusal.message},
             status_code=refusal.http_status,
         )
-    db.commit()
     flash(request, f"账号已开通，请用手机号 {user.username} 和新密码登录")
     return RedirectResponse("/login", status_code=303)
 

@@ -6,8 +6,8 @@ committed, in a short transaction of their own (after the reader's ends) before 
 file goes out, so a view
 that cannot be recorded is not shown, and the request's own session stays a reader (on SQLite
 it must not take the write lock). A form post that shows the data again has the write lock
-already: its rows go into its own transaction, committed here (the change it made was
-committed before it rendered).
+already: its rows go into the request's own transaction, which commits with the change the
+post made when the handler returns (`web.deps.get_db`).
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ def record_view(
 
     if request.method in UNSAFE_METHODS:
         write(db)
-        db.commit()
         return
     # The reader's transaction ends first (it wrote nothing; its objects stay loaded): the
     # writer must not run inside it, where ending the reader would undo the row.
