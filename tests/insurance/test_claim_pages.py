@@ -70,8 +70,8 @@ def test_a_partial_approval_shows_the_decided_amount_and_why(
     claim = new_claim(db, world, covered, self_pay=520_000)
     attach_all(db, claim, world, documents)
     claims.submit_claim(db, claim, actor=member_a(world), now=NOW)
-    claims.decide_claim(
-        db, claim, approve=True, amount_fen=400_000, code=RejectionCode.NOT_INPATIENT,
+    claims.approve_part_of_claim(
+        db, claim, amount_fen=400_000, reason=RejectionCode.NOT_INPATIENT,
         note="含门诊费用1,200元", actor=ADJUSTER, now=NOW,
     )  # fmt: skip
     db.commit()

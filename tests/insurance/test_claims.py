@@ -95,7 +95,7 @@ def test_a_claim_goes_from_draft_to_paid_with_every_step_recorded(
     assert notice.body == "请一次性补充以下材料：收款银行卡、费用清单、出院小结、医保结算单"
     attach_all(db, claim, world, documents, kinds=tuple(missing))
     assert claim.status is ClaimStatus.UNDER_REVIEW
-    result = claims.decide_claim(db, claim, approve=True, actor=ADJUSTER, now=NOW)
+    result = claims.approve_claim(db, claim, actor=ADJUSTER, now=NOW)
     assert (claim.status, claim.approved_fen, result.remaining_after_fen) == (
         ClaimStatus.APPROVED,
         1_234_500,
@@ -145,7 +145,7 @@ def test_several_claims_in_a_year_share_the_annual_cap(
         claim = new_claim(db, world, covered, invoice=invoice, self_pay=amount)
         attach_all(db, claim, world, documents)
         claims.submit_claim(db, claim, actor=member_a(world), now=NOW)
-        claims.decide_claim(db, claim, approve=True, actor=ADJUSTER, now=NOW)
+        claims.approve_claim(db, claim, actor=ADJUSTER, now=NOW)
         paid.append(claim.approved_fen)
     assert paid == [4_000_000, 1_000_000]
     third = new_claim(db, world, covered, invoice="A3", self_pay=10_000)
@@ -153,10 +153,8 @@ def test_several_claims_in_a_year_share_the_annual_cap(
     attach_all(db, third, world, documents)
     claims.submit_claim(db, third, actor=member_a(world), now=NOW)
     with pytest.raises(InvalidInput, match="应赔付为0"):
-        claims.decide_claim(db, third, approve=True, actor=ADJUSTER, now=NOW)
-    claims.decide_claim(
-        db, third, approve=False, code=RejectionCode.CAP_EXHAUSTED, actor=ADJUSTER, now=NOW
-    )
+        claims.approve_claim(db, third, actor=ADJUSTER, now=NOW)
+    claims.reject_claim(db, third, reason=RejectionCode.CAP_EXHAUSTED, actor=ADJUSTER, now=NOW)
     assert third.status is ClaimStatus.REJECTED
 
 
@@ -167,23 +165,23 @@ def test_a_partial_approval_needs_a_lower_amount_and_a_reason(
     attach_all(db, claim, world, documents)
     claims.submit_claim(db, claim, actor=member_a(world), now=NOW)
     with pytest.raises(InvalidInput, match="须选择原因"):
-        claims.decide_claim(db, claim, approve=True, amount_fen=1_000_000, actor=ADJUSTER, now=NOW)
+        claims.approve_part_of_claim(
+            db, claim, amount_fen=1_000_000, reason=None, actor=ADJUSTER, now=NOW
+        )
     with pytest.raises(InvalidInput, match="小于应赔付金额"):
-        claims.decide_claim(
+        claims.approve_part_of_claim(
             db,
             claim,
-            approve=True,
             amount_fen=9_000_000,
-            code=RejectionCode.OTHER,
+            reason=RejectionCode.OTHER,
             actor=ADJUSTER,
             now=NOW,
         )
-    claims.decide_claim(
+    claims.approve_part_of_claim(
         db,
         claim,
-        approve=True,
         amount_fen=1_000_000,
-        code=RejectionCode.NOT_INPATIENT,
+        reason=RejectionCode.NOT_INPATIENT,
         note="部分为门诊费用",
         actor=ADJUSTER,
         now=NOW,
@@ -253,7 +251,7 @@ def test_only_the_member_their_unit_and_the_insurer_reach_a_claim(
         claims.claim_for(db, officer_b, claim.id)
     assert claims.claim_for(db, ADJUSTER, claim.id) is claim
     with pytest.raises(Forbidden):
-        claims.decide_claim(db, claim, approve=True, actor=member_a(world), now=NOW)
+        claims.approve_claim(db, claim, actor=member_a(world), now=NOW)
 
 
 def test_a_unit_officer_files_a_claim_for_a_member_of_their_unit(

@@ -87,7 +87,7 @@ def test_concurrent_approvals_never_pass_the_annual_cap(
             start.wait()
             try:
                 with db.begin_nested():
-                    claims.decide_claim(db, claim, approve=True, actor=adjuster, now=NOW)
+                    claims.approve_claim(db, claim, actor=adjuster, now=NOW)
                 db.commit()
                 outcomes[claim_id] = "approved"
             except DomainError as refusal:

@@ -429,18 +429,91 @@ def _locked_accumulator(session: Session, claim: Claim) -> ClaimAccumulator:
     ).one()
 
 
-def decide_claim(
+def approve_claim(
+    session: Session, claim: Claim, *, note: str = "", actor: Actor, now: datetime
+) -> Adjudication:
+    """Approve what the plan pays for this claim, in full."""
+    result, accumulator = _decision(session, claim, actor, now)
+    granted = _payable(result)
+    _grant(session, claim, accumulator, result, granted, None, note, actor, now)
+    _notify_decision(
+        session,
+        claim,
+        f"您的理赔申请已核定，赔付金额 {format_fen(granted)}，将在10日内支付。",
+        now,
+    )
+    return result
+
+
+def approve_part_of_claim(
     session: Session,
     claim: Claim,
     *,
-    approve: bool,
-    amount_fen: Fen | None = None,
-    code: RejectionCode | None = None,
+    amount_fen: Fen,
+    reason: RejectionCode | None,
     note: str = "",
     actor: Actor,
     now: datetime,
 ) -> Adjudication:
-    """Approve in full, approve part (a lower amount, with a reason), or reject (with a code)."""
+    """Approve less than the plan pays (some of the bills are not covered), saying why; the
+    calculation as decided gains what was granted and what is left of the year's cap."""
+    result, accumulator = _decision(session, claim, actor, now)
+    payable = _payable(result)
+    if not 0 < amount_fen < payable:
+        raise InvalidInput(
+            "bad_amount", f"部分核准金额应大于0且小于应赔付金额 {format_fen(payable)}"
+        )
+    if reason is None:
+        raise InvalidInput("reason_required", "部分核准须选择原因")
+    _grant(session, claim, accumulator, result, amount_fen, reason, note, actor, now)
+    why = reason.label + (f"（{note.strip()}）" if note.strip() else "")
+    decided = [
+        CalculationLine(f"核定赔付（部分核准：{why}）", amount_fen),
+        CalculationLine("核定后本年度剩余额度", result.remaining_before_fen - amount_fen),
+    ]
+    claim.calculation = [
+        *(claim.calculation or []),
+        *({"label": line.label, "amount_fen": line.amount_fen} for line in decided),
+    ]
+    _notify_decision(
+        session,
+        claim,
+        f"您的理赔申请已部分核准：按计划应赔付 {format_fen(payable)}，"
+        f"核定赔付 {format_fen(amount_fen)}，核减原因：{why}。款项将在10日内支付。",
+        now,
+    )
+    return replace(
+        result,
+        payable_fen=amount_fen,
+        remaining_after_fen=result.remaining_before_fen - amount_fen,
+        lines=(*result.lines, *decided),
+    )
+
+
+def reject_claim(
+    session: Session,
+    claim: Claim,
+    *,
+    reason: RejectionCode | None,
+    note: str = "",
+    actor: Actor,
+    now: datetime,
+) -> Adjudication:
+    """Pay nothing, for a stated reason the member is told."""
+    result, _accumulator = _decision(session, claim, actor, now)
+    if reason is None:
+        raise InvalidInput("reason_required", "拒赔须选择拒赔原因")
+    claim.rejection_code, claim.decision_note, claim.approved_fen = reason, note.strip() or None, 0
+    _move(session, claim, ClaimStatus.REJECTED, actor, now, f"拒赔：{reason.label} {note}".strip())
+    _notify_decision(session, claim, f"很遗憾，您的理赔申请未获赔付：{reason.label}。", now)
+    return result
+
+
+def _decision(
+    session: Session, claim: Claim, actor: Actor, now: datetime
+) -> tuple[Adjudication, ClaimAccumulator]:
+    """What every decision starts with: the adjuster's right, a claim under review, the year's
+    cap locked, and the plan's calculation under the version in force on admission."""
     actor.require(Permission.CLAIMS_ADJUDICATE)
     if claim.status is not ClaimStatus.UNDER_REVIEW:
         raise InvalidInput(
@@ -456,61 +529,35 @@ def decide_claim(
         {"label": line.label, "amount_fen": line.amount_fen} for line in result.lines
     ]
     claim.decided_at = now
-    if not approve:
-        if code is None:
-            raise InvalidInput("reason_required", "拒赔须选择拒赔原因")
-        claim.rejection_code, claim.decision_note, claim.approved_fen = (
-            code,
-            note.strip() or None,
-            0,
-        )
-        _move(
-            session, claim, ClaimStatus.REJECTED, actor, now, f"拒赔：{code.label} {note}".strip()
-        )
-        _notify_decision(session, claim, f"很遗憾，您的理赔申请未获赔付：{code.label}。", now)
-        return result
-    granted = _granted_amount(result, amount_fen, code)
+    return result, accumulator
+
+
+def _payable(result: Adjudication) -> Fen:
+    if result.payable_fen <= 0:
+        raise InvalidInput("nothing_payable", "按计划本次应赔付为0，请选择拒赔并注明原因")
+    return result.payable_fen
+
+
+def _grant(
+    session: Session,
+    claim: Claim,
+    accumulator: ClaimAccumulator,
+    result: Adjudication,
+    granted: Fen,
+    reason: RejectionCode | None,
+    note: str,
+    actor: Actor,
+    now: datetime,
+) -> None:
     _add_to_cap(session, accumulator, granted, result)
     claim.approved_fen, claim.rejection_code, claim.decision_note = (
         granted,
-        code,
+        reason,
         note.strip() or None,
     )
     partial = granted < result.payable_fen
     new = ClaimStatus.PARTIALLY_APPROVED if partial else ClaimStatus.APPROVED
     _move(session, claim, new, actor, now, f"核定赔付 {format_fen(granted)}")
-    if not partial:
-        _notify_decision(
-            session,
-            claim,
-            f"您的理赔申请已核定，赔付金额 {format_fen(granted)}，将在10日内支付。",
-            now,
-        )
-        return result
-    assert code is not None  # noqa: S101 - _granted_amount requires a reason for a part
-    # The calculation as decided: the plan's figure, then what was granted and what is left.
-    why = code.label + (f"（{note.strip()}）" if note.strip() else "")
-    decided = [
-        CalculationLine(f"核定赔付（部分核准：{why}）", granted),
-        CalculationLine("核定后本年度剩余额度", result.remaining_before_fen - granted),
-    ]
-    claim.calculation = [
-        *claim.calculation,
-        *({"label": line.label, "amount_fen": line.amount_fen} for line in decided),
-    ]
-    _notify_decision(
-        session,
-        claim,
-        f"您的理赔申请已部分核准：按计划应赔付 {format_fen(result.payable_fen)}，"
-        f"核定赔付 {format_fen(granted)}，核减原因：{why}。款项将在10日内支付。",
-        now,
-    )
-    return replace(
-        result,
-        payable_fen=granted,
-        remaining_after_fen=result.remaining_before_fen - granted,
-        lines=(*result.lines, *decided),
-    )
 
 
 def claim_fields(claim: Claim) -> dict[str, Fen]:
@@ -519,22 +566,6 @@ def claim_fields(claim: Claim) -> dict[str, Fen]:
         "class_b_self_pay": claim.class_b_self_pay_fen,
         "fully_self_paid": claim.fully_self_paid_fen,
     }
-
-
-def _granted_amount(
-    result: Adjudication, amount_fen: Fen | None, code: RejectionCode | None
-) -> Fen:
-    if result.payable_fen <= 0:
-        raise InvalidInput("nothing_payable", "按计划本次应赔付为0，请选择拒赔并注明原因")
-    if amount_fen is None or amount_fen == result.payable_fen:
-        return result.payable_fen
-    if not 0 < amount_fen < result.payable_fen:
-        raise InvalidInput(
-            "bad_amount", f"部分核准金额应大于0且小于应赔付金额 {format_fen(result.payable_fen)}"
-        )
-    if code is None:
-        raise InvalidInput("reason_required", "部分核准须选择原因")
-    return amount_fen
 
 
 def _add_to_cap(

@@ -341,13 +341,8 @@ def _one_claim(
         return
     decided = timeline.decided
     if target is ClaimStatus.REJECTED:
-        claims.decide_claim(
-            session,
-            claim,
-            approve=False,
-            code=rng.choice(list(RejectionCode)[:3]),
-            actor=ADJUSTER,
-            now=decided,
+        claims.reject_claim(
+            session, claim, reason=rng.choice(list(RejectionCode)[:3]), actor=ADJUSTER, now=decided
         )
         return
     payable = claims.estimate(
@@ -355,26 +350,18 @@ def _one_claim(
     ).payable_fen
     if payable == 0:
         # Earlier claims of the same member used up the year's cap.
-        claims.decide_claim(
-            session,
-            claim,
-            approve=False,
-            code=RejectionCode.CAP_EXHAUSTED,
-            actor=ADJUSTER,
-            now=decided,
+        claims.reject_claim(
+            session, claim, reason=RejectionCode.CAP_EXHAUSTED, actor=ADJUSTER, now=decided
         )
         return
     partial = target is ClaimStatus.PARTIALLY_APPROVED and payable > 1
-    claims.decide_claim(
-        session,
-        claim,
-        approve=True,
-        amount_fen=payable * 4 // 5 if partial else None,
-        code=RejectionCode.NOT_INPATIENT if partial else None,
-        note="部分费用为门诊费用" if partial else "",
-        actor=ADJUSTER,
-        now=decided,
-    )
+    if partial:
+        claims.approve_part_of_claim(
+            session, claim, amount_fen=payable * 4 // 5, reason=RejectionCode.NOT_INPATIENT,
+            note="部分费用为门诊费用", actor=ADJUSTER, now=decided,
+        )  # fmt: skip
+    else:
+        claims.approve_claim(session, claim, actor=ADJUSTER, now=decided)
     if target is ClaimStatus.PAID:
         claims.record_payment(
             session,

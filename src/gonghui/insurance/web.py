@@ -386,18 +386,16 @@ def decide(
         amount_fen = parse_yuan(amount) if outcome == "partial" and amount.strip() else None
     except ValueError as error:
         raise InvalidInput("bad_amount", str(error)) from None
-    if outcome == "partial" and amount_fen is None:
-        raise InvalidInput("amount_required", "部分核准请填写核准金额")
-    claims.decide_claim(
-        db,
-        claim,
-        approve=outcome != "reject",
-        amount_fen=amount_fen,
-        code=reason,
-        note=note,
-        actor=actor,
-        now=now,
-    )
+    if outcome == "reject":
+        claims.reject_claim(db, claim, reason=reason, note=note, actor=actor, now=now)
+    elif outcome == "partial":
+        if amount_fen is None:
+            raise InvalidInput("amount_required", "部分核准请填写核准金额")
+        claims.approve_part_of_claim(
+            db, claim, amount_fen=amount_fen, reason=reason, note=note, actor=actor, now=now
+        )
+    else:
+        claims.approve_claim(db, claim, note=note, actor=actor, now=now)
     flash(request, f"已核定：{claim.status.label}")
     return _redirect(f"/insurance/claims/{claim.id}")
 
