@@ -23,7 +23,7 @@ from gonghui.insurance.claims import Settlement
 from gonghui.insurance.claims_rules import DocumentKind, Hospitalisation
 from gonghui.insurance.store import BalanceStore
 from gonghui.members import accounts
-from gonghui.members.models import Bank, Card
+from gonghui.members.models import ApiToken, Bank, Card
 from gonghui.stations import operations
 from gonghui.stations.feedback import file_complaint
 from gonghui.stations.models import Position
@@ -363,6 +363,19 @@ def _stations_work_case(db: Session, found: Position) -> dict[str, str]:
     }
 
 
+def walk_cases(
+    db: Session, world: World, store: BalanceStore, documents: ContentStore
+) -> tuple[ApiToken, dict[str, str]]:
+    """What the walk's paths need to name something real (committed): a bank's API token, a
+    claim with its documents, a station's records."""
+    bank = db.get(Bank, world.bank_ytb)
+    assert bank is not None
+    _clear, token = accounts.issue_api_token(db, bank, "walk", actor=SECURITY_SETUP, now=NOW)
+    extra = _insurance_case(db, world, store, documents) | _stations_case(db)
+    db.commit()
+    return token, extra
+
+
 def _concrete(path: str, world: World, token_id: int, extra: dict[str, str]) -> str:
     for placeholder, value in extra.items():
         path = path.replace(placeholder, value)
@@ -426,11 +439,7 @@ def test_each_role_reaches_exactly_the_routes_the_policy_grants(
     documents: ContentStore,
     role: Role | None,
 ) -> None:
-    bank = db.get(Bank, world.bank_ytb)
-    assert bank is not None
-    _clear, token = accounts.issue_api_token(db, bank, "walk", actor=SECURITY_SETUP, now=NOW)
-    extra = _insurance_case(db, world, store, documents) | _stations_case(db)
-    db.commit()
+    token, extra = walk_cases(db, world, store, documents)
     wrong: list[str] = []
     signed_in = _client_for(app, world, role)
     for (method, template), allowed in sorted(POLICY.items()):

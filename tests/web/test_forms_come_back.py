@@ -22,18 +22,14 @@ from sqlalchemy.orm import Session
 from gonghui.core.auth import Role
 from gonghui.core.storage import ContentStore
 from gonghui.insurance.store import BalanceStore
-from gonghui.members import accounts
-from gonghui.members.models import Bank
-from tests.conftest import NOW
 from tests.web.test_access import (
     ANYONE,
     POLICY,
     _client_for,
     _concrete,
-    _insurance_case,
-    _stations_case,
+    walk_cases,
 )
-from tests.world import SECURITY_SETUP, World
+from tests.world import World
 
 BAD = "坏值<x>"
 ERROR_PAGE_TITLES = ("<title>出错了", "无法完成请求</h1>", "无权访问</h1>", "未找到</h1>")
@@ -99,11 +95,7 @@ def test_every_form_posted_with_bad_values_comes_back_with_its_message_and_value
     documents: ContentStore,
     role: Role,
 ) -> None:
-    bank = db.get(Bank, world.bank_ytb)
-    assert bank is not None
-    _clear, token = accounts.issue_api_token(db, bank, "walk", actor=SECURITY_SETUP, now=NOW)
-    extra = _insurance_case(db, world, store, documents) | _stations_case(db)
-    db.commit()
+    token, extra = walk_cases(db, world, store, documents)
     client = _client_for(app, world, role)
     posted: set[str] = set()
     found: list[str] = []

@@ -19,8 +19,6 @@ from gonghui.core.clock import beijing
 from gonghui.core.db import UTCDateTime
 from gonghui.core.storage import ContentStore
 from gonghui.insurance.store import BalanceStore
-from gonghui.members import accounts
-from gonghui.members.models import Bank
 from gonghui.schema import metadata
 from tests.conftest import NOW
 from tests.web.test_access import (
@@ -28,10 +26,9 @@ from tests.web.test_access import (
     POLICY,
     _client_for,
     _concrete,
-    _insurance_case,
-    _stations_case,
+    walk_cases,
 )
-from tests.world import SECURITY_SETUP, World
+from tests.world import World
 
 PATTERNS = ("%Y-%m-%d %H:%M", "%m-%d %H:%M", "%Y/%m/%d %H:%M")
 
@@ -70,11 +67,8 @@ def test_no_page_shows_a_stored_moment_in_utc_nor_a_form_without_its_csrf_token(
     documents: ContentStore,
     role: Role,
 ) -> None:
-    bank = db.get(Bank, world.bank_ytb)
-    assert bank is not None
-    _clear, token = accounts.issue_api_token(db, bank, "walk", actor=SECURITY_SETUP, now=NOW)
+    token, extra = walk_cases(db, world, store, documents)
     token.last_used_at = NOW
-    extra = _insurance_case(db, world, store, documents) | _stations_case(db)
     db.commit()
     client = _client_for(app, world, role)  # signing in stamps the user's last login
     db.expire_all()
