@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gonghui.core.auth import Role
 from gonghui.core.storage import ContentStore
 from gonghui.insurance import claims
 from gonghui.insurance.claims_rules import RejectionCode
@@ -130,3 +131,30 @@ def test_an_officer_saving_a_claim_for_an_uncovered_stay_hears_about_the_member(
     page = _trial(client, world, db, "2025-01-30", action="create")
     assert "入院日期 2025-01-30 不在该会员的补充医保保障期内" in page
     assert "您的补充医保" not in page
+
+
+def test_a_partial_approval_without_an_amount_brings_the_decision_form_back(
+    client: TestClient, db: Session, world: World, covered: Plan, documents: ContentStore
+) -> None:
+    """Issue 14: it was the page 无法完成请求 / 回到首页, and what the adjuster wrote was lost."""
+    claim = new_claim(db, world, covered, self_pay=520_000)
+    attach_all(db, claim, world, documents)
+    claims.submit_claim(db, claim, actor=member_a(world), now=NOW)
+    db.commit()
+    login(client, world.users[Role.INSURER_ADJUSTER])
+    page = f"/insurance/claims/{claim.id}"
+    client.get(page)
+    answer = post_form(
+        client,
+        f"{page}/decision",
+        {"outcome": "partial", "amount": "", "code": "not_inpatient", "note": "门诊部分核减",
+         "form_page": page},
+    )  # fmt: skip
+    assert answer.status_code == 422
+    assert "无法完成请求" not in answer.text
+    form = answer.text[answer.text.index(f'action="{page}/decision"') :]
+    assert "部分核准请填写核准金额" in form
+    assert '<option value="partial" selected>' in form
+    assert 'value="门诊部分核减"' in form
+    db.refresh(claim)
+    assert claim.status.value == "under_review"
