@@ -36,7 +36,7 @@ from gonghui.core.logging import get_logger
 from gonghui.core.metrics import LOGINS
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
-from gonghui.members import passwords, queries, service
+from gonghui.members import passwords, service
 from gonghui.members.models import (
     ActivationAttempt,
     ActivationCode,
@@ -732,24 +732,6 @@ def purge_login_attempts(session: Session, before: datetime) -> int:
     """Forget login attempts older than `before` (kept until then for throttling and review)."""
     result = session.execute(delete(LoginAttempt).where(LoginAttempt.at < before))
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class Chrome:
-    """What every page's frame shows a signed-in person: unread notices and 长辈模式."""
-
-    unread: int = 0
-    elder: bool = False
-    tabs: bool = False
-
-
-def chrome_for(session: Session, actor: Actor) -> Chrome:
-    if actor.user_id is None:
-        return Chrome()
-    elder = bool(session.scalar(select(User.elder_mode).where(User.id == actor.user_id)))
-    if actor.member_id is None:
-        return Chrome(elder=elder)
-    return Chrome(queries.unread_notifications(session, actor), elder, tabs=True)
 
 
 def set_elder_mode(session: Session, actor: Actor, *, on: bool) -> None:

@@ -37,6 +37,7 @@ from gonghui.members import web as members_web
 from gonghui.members import web_banks as members_banks
 from gonghui.members import web_join as members_join
 from gonghui.members import web_security as members_security
+from gonghui.members.web_identity import MemberIdentities
 from gonghui.retirement import api as retirement_api
 from gonghui.retirement import web as retirement_web
 from gonghui.stations import api as stations_api
@@ -113,6 +114,7 @@ def create_app(
     app.state.session_factory = session_factory(app.state.engine)
     app.state.clock = clock or clock_from(settings)
     app.state.vault = vault_for(settings)
+    app.state.identities = MemberIdentities()
     app.state.templates = _templates()
     app.state.balance_store = store_for(settings)
     app.state.documents = ContentStore(settings.storage_dir)

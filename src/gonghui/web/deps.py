@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar
+from datetime import datetime
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse
@@ -20,7 +20,6 @@ from gonghui.core.errors import DomainError, Forbidden, InvalidInput, Unauthenti
 from gonghui.core.inputs import MAX_ID
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
-from gonghui.members import accounts, sessions
 
 # Every integer the outside world sends is bounded: ids fit the 64-bit columns, and a page
 # number times the page size still fits an SQL OFFSET. Beyond them FastAPI answers 422
@@ -115,10 +114,61 @@ def csrf_token(request: Request) -> str:
 SESSION_ID = "sid"
 
 
+@dataclass(frozen=True)
+class RequiredStep:
+    """What a signed-in user must do before anything else (change an initial or expired
+    password, enrol a second factor): the page that does it, why, and the paths that stay open
+    to them meanwhile."""
+
+    code: str
+    location: str
+    message: str
+    open_paths: frozenset[str]
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    actor: Actor
+    step: RequiredStep | None
+    stale: bool  # the session's last use is to be recorded
+
+
+@dataclass(frozen=True)
+class Chrome:
+    """What every page's frame shows a signed-in person: unread notices and 长辈模式."""
+
+    unread: int = 0
+    elder: bool = False
+    tabs: bool = False
+
+
+class Identities(Protocol):
+    """Who is asking. The accounts module answers (`members.web_identity`), set on
+    `app.state.identities` by the application shell, so that this edge, which every module's
+    pages and API use, imports no module itself."""
+
+    def signed_in(
+        self, lookup: Session, clear: str, version: int, *, now: datetime, settings: Settings
+    ) -> SignedIn | None: ...
+
+    def touch(self, side: Session, clear: str, *, now: datetime) -> None: ...
+
+    def bearer(self, lookup: Session, token: str, *, now: datetime) -> tuple[Actor, bool]: ...
+
+    def record_token_use(self, side: Session, actor: Actor, *, now: datetime) -> None: ...
+
+    def chrome(self, frame: Session, actor: Actor) -> Chrome: ...
+
+
+def identities(request: Request) -> Identities:
+    found: Identities = request.app.state.identities
+    return found
+
+
 def session_actor(request: Request) -> Actor | None:
     """Who the browser's session belongs to, while the server still holds that session (not
     ended, expired, nor idle too long for staff). What the user must do before anything else
-    (`sessions.Gate`) is left on `request.state.gate`.
+    is left on `request.state.step`.
 
     Like a bank token, the session is read, and its last use recorded now and then, in short
     transactions of their own before the request's: a read must not write, and on SQLite a
@@ -129,20 +179,17 @@ def session_actor(request: Request) -> Actor | None:
     # Sessions live in the machine's time: a demo's fixed or shifted clock must not expire
     # them at once, nor keep them for ever.
     now, settings = machine_now(), get_settings(request)
-    idle = timedelta(minutes=settings.session_idle_minutes)
     factory: sessionmaker[Session] = request.app.state.session_factory
     with factory(execution_options={READS_ONLY: True}) as lookup:
-        found = sessions.user_for_session(lookup, clear, version, now, idle=idle)
-        if found is None:
-            request.session.pop(SESSION_ID, None)
-            return None
-        user, stale = found
-        request.state.gate = sessions.gate_for(user, settings, now)
-        actor = accounts.actor_for(user)
-    if stale:
+        found = identities(request).signed_in(lookup, clear, version, now=now, settings=settings)
+    if found is None:
+        request.session.pop(SESSION_ID, None)
+        return None
+    request.state.step = found.step
+    if found.stale:
         with factory() as side, side.begin():
-            sessions.touch(side, clear, now)
-    return actor
+            identities(request).touch(side, clear, now=now)
+    return found.actor
 
 
 MaybeActor = Annotated[Actor | None, Depends(session_actor)]
@@ -153,31 +200,16 @@ class ActionRequired(DomainError):
     them there, the API refuses with the reason."""
 
     http_status = 403
-    _STEPS: ClassVar[dict[sessions.Gate, tuple[str, str]]] = {
-        sessions.Gate.CHANGE_PASSWORD: ("/account/password", "请先修改初始密码"),
-        sessions.Gate.PASSWORD_EXPIRED: ("/account/password", "密码已过期，请先修改密码"),
-        sessions.Gate.ENROL_SECOND_FACTOR: ("/account/2fa", "请先启用两步验证"),
-    }
 
-    def __init__(self, gate: sessions.Gate) -> None:
-        self.location, message = self._STEPS[gate]
-        super().__init__(gate.value + "_required", message)
-
-
-# Where a user with something to do may still go: the page that does it.
-_GATE_PATHS = {
-    sessions.Gate.CHANGE_PASSWORD: frozenset({"/account/password"}),
-    sessions.Gate.PASSWORD_EXPIRED: frozenset({"/account/password"}),
-    sessions.Gate.ENROL_SECOND_FACTOR: frozenset(
-        {"/account/2fa", "/account/2fa/start", "/account/2fa/confirm"}
-    ),
-}
+    def __init__(self, step: RequiredStep) -> None:
+        self.location = step.location
+        super().__init__(step.code, step.message)
 
 
 def check_gate(request: Request) -> None:
-    gate: sessions.Gate | None = getattr(request.state, "gate", None)
-    if gate is not None and request.url.path not in _GATE_PATHS[gate]:
-        raise ActionRequired(gate)
+    step: RequiredStep | None = getattr(request.state, "step", None)
+    if step is not None and request.url.path not in step.open_paths:
+        raise ActionRequired(step)
 
 
 def page_actor(request: Request, actor: MaybeActor) -> Actor:
@@ -218,12 +250,12 @@ def api_actor(request: Request, _db: Db, now: Now) -> Actor:
         # read a write (on SQLite, a lock that other requests trip over).
         factory: sessionmaker[Session] = request.app.state.session_factory
         with factory(execution_options={READS_ONLY: True}) as lookup:
-            bank_actor, stale = accounts.actor_for_token(
+            bank_actor, stale = identities(request).bearer(
                 lookup, header.removeprefix("Bearer ").strip(), now=now
             )
         if stale:
             with factory() as side, side.begin():
-                accounts.record_token_use(side, bank_actor, now=now)
+                identities(request).record_token_use(side, bank_actor, now=now)
         return bank_actor
     actor = session_actor(request)
     if actor is None:
@@ -286,13 +318,13 @@ def render(
     status_code: int = 200,
 ) -> HTMLResponse:
     messages = [Flash(**item) for item in request.session.pop("flash", [])]
-    chrome = accounts.Chrome()
+    chrome = Chrome()
     if actor is not None:
         # The frame's unread badge and 长辈模式, read in a short session of their own so that
         # every page shows them without each handler passing them down.
         factory: sessionmaker[Session] = request.app.state.session_factory
         with factory(execution_options={READS_ONLY: True}) as frame:
-            chrome = accounts.chrome_for(frame, actor)
+            chrome = identities(request).chrome(frame, actor)
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request,
         template,
