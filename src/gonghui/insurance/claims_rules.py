@@ -69,10 +69,6 @@ TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     ClaimStatus.PAID: frozenset(),
     ClaimStatus.WITHDRAWN: frozenset(),
 }
-# Claims whose amount counts against the member's annual cap.
-COUNTS_AGAINST_CAP = frozenset(
-    {ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED, ClaimStatus.PAID}
-)
 
 
 def is_open(status: ClaimStatus) -> bool:
@@ -287,9 +283,9 @@ def next_step(status: ClaimStatus) -> tuple[str, str]:
     return NEXT_STEPS[status]
 
 
-# 保险法 arts. 23–25 and 26: the insurer's clocks, in calendar days.
+# 保险法 arts. 23–25 and 26: the insurer's clocks, in calendar days. (Art. 24's three days for
+# telling a member of a rejection need no clock: the notice goes with the decision.)
 DECISION_DAYS = 30
-REJECTION_NOTICE_DAYS = 3
 PAYMENT_DAYS = 10
 TIME_BAR_YEARS = 2
 

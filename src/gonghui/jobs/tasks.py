@@ -195,10 +195,6 @@ class Progress:
         self.board.delete_data(_key(self.task_id))
 
 
-def no_progress(_done: int, _total: int, _stage: str = "") -> None:
-    """For callers of a long service that nobody watches (the CLI, scheduled jobs)."""
-
-
 class ProgressCallback(Protocol):
     def __call__(self, done: int, total: int, stage: str = "") -> None: ...
 

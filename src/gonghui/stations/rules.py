@@ -78,13 +78,6 @@ def flags_of(flag_class: type[F], mask: int) -> list[F]:
     return [member for member in flag_class if member.value & mask]
 
 
-def mask_of(flags: list[PositionType] | list[Amenity]) -> int:
-    mask = 0
-    for flag in flags:
-        mask |= flag.value
-    return mask
-
-
 def parse_labels(labels: dict[PositionType, str] | dict[Amenity, str], text: str, what: str) -> int:
     """A spreadsheet cell such as "职工之家、工会驿站" → a mask; unknown names are refused."""
     by_label: dict[str, IntFlag] = {label: flag for flag, label in labels.items()}

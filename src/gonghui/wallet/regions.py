@@ -33,11 +33,6 @@ def region_by_code(session: Session, code: str) -> Region:
     return region
 
 
-def region_names(session: Session, ids: list[int]) -> dict[int, str]:
-    rows = session.execute(select(Region.id, Region.name).where(Region.id.in_(ids))).all()
-    return {row.id: row.name for row in rows}
-
-
 def all_regions(session: Session) -> list[Region]:
     return list(session.scalars(select(Region).order_by(Region.code)))
 
