@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gonghui.core.audit import AuditEntry, label_of
 from gonghui.core.auth import Actor, Role
 from gonghui.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gonghui.core.storage import ContentStore
-from gonghui.insurance import claims
+from gonghui.insurance import claims, queries
 from gonghui.insurance.claims import Settlement
 from gonghui.insurance.claims_rules import ClaimStatus, DocumentKind, Hospitalisation, RejectionCode
 from gonghui.insurance.models import Claim, Plan
@@ -243,15 +244,15 @@ def test_only_the_member_their_unit_and_the_insurer_reach_a_claim(
         member_id=world.member_b,
     )
     with pytest.raises(NotFound):
-        claims.claim_for(db, other, claim.id)
+        queries.claim_for(db, other, claim.id)
     with pytest.raises(Forbidden):
         claims.withdraw_claim(db, claim, actor=other, now=NOW)
     officer_b = Actor(
         user_id=None, username="ob", role=Role.UNIT_OFFICER, display_name="o", unit_id=world.unit_b
     )
     with pytest.raises(NotFound):
-        claims.claim_for(db, officer_b, claim.id)
-    assert claims.claim_for(db, ADJUSTER, claim.id) is claim
+        queries.claim_for(db, officer_b, claim.id)
+    assert queries.claim_for(db, ADJUSTER, claim.id) is claim
     with pytest.raises(Forbidden):
         claims.decide_claim(db, claim, approve=True, actor=member_a(world), now=NOW)
 

@@ -18,7 +18,7 @@ from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.committed import after_commit
 from gonghui.core.db import insert_if_absent
-from gonghui.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gonghui.core.errors import Conflict, Forbidden, InvalidInput
 from gonghui.core.metrics import money_moved
 from gonghui.core.money import Fen, format_fen
 from gonghui.core.storage import ContentStore
@@ -88,21 +88,6 @@ class Settlement:
         if self.total_fen == 0:
             return ["请填写医疗费用总额"]
         return []
-
-
-def claim_for(session: Session, actor: Actor, claim_id: int) -> Claim:
-    """A claim as the actor may see it: their own, their unit's, or all for the insurer and
-    the federation."""
-    actor.require(Permission.CLAIMS_VIEW)
-    statement = select(Claim).where(Claim.id == claim_id)
-    if actor.role is Role.MEMBER:
-        statement = statement.where(Claim.member_id == actor.member_id)
-    elif actor.role is Role.UNIT_OFFICER:
-        statement = statement.where(Claim.unit_id == actor.unit_id)
-    claim = session.scalars(statement).one_or_none()
-    if claim is None:
-        raise NotFound("理赔申请")
-    return claim
 
 
 def covering(session: Session, plan: Plan, member_id: int, day: date) -> Coverage | None:
