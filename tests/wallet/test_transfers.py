@@ -242,7 +242,10 @@ def test_a_declaration_is_refused(
     if fields["recipient_id_number"] == "self":
         fields["recipient_id_number"] = world.member_a_id_number
     declare = people.declare_relationship
-    assert refusal(lambda: declare(db, family.giver_actor, vault=vault, now=NOW, **fields)) == code
+    assert (
+        refusal(lambda: declare(db, actor=family.giver_actor, vault=vault, now=NOW, **fields))
+        == code
+    )
     assert db.scalars(select(Relationship)).all() == []
 
 
@@ -253,7 +256,7 @@ def test_a_child_under_16_is_bound_at_once_and_only_once(
 
     def declare_son() -> Relationship:
         return people.declare_relationship(
-            db, family.giver_actor, recipient_name="林小宇", recipient_id_number=SON_ID,
+            db, actor=family.giver_actor, recipient_name="林小宇", recipient_id_number=SON_ID,
             kinship=Kinship.CHILD.value, commitment=True, vault=vault, now=NOW,
         )  # fmt: skip
 
@@ -269,7 +272,7 @@ def test_an_adult_relative_must_pass_face_verification(
 
     proposed = people.declare_relationship(
         db,
-        family.giver_actor,
+        actor=family.giver_actor,
         recipient_name="王桂兰",
         recipient_id_number=MOTHER_ID,
         kinship="parent",
@@ -283,8 +286,8 @@ def test_an_adult_relative_must_pass_face_verification(
         refusal(
             lambda: confirm(
                 db,
-                family.mother_actor,
                 proposed.id,
+                actor=family.mother_actor,
                 commitment=True,
                 face_sample="someone-else",
                 verifier=verifier(),
@@ -316,7 +319,7 @@ def test_the_relative_pays_a_pharmacy_oldest_quota_first(
     )
     paid = spending.pay_from_wallet(
         db,
-        family.mother_actor,
+        actor=family.mother_actor,
         amount_fen=250 * Y,
         purpose=Purpose.PHARMACY,
         payee="成都大药房",
@@ -327,7 +330,7 @@ def test_the_relative_pays_a_pharmacy_oldest_quota_first(
     assert balances(db, family)[2] == 350 * Y
     again = spending.pay_from_wallet(
         db,
-        family.mother_actor,
+        actor=family.mother_actor,
         amount_fen=250 * Y,
         purpose=Purpose.PHARMACY,
         payee="成都大药房",
@@ -340,7 +343,7 @@ def test_the_relative_pays_a_pharmacy_oldest_quota_first(
         refusal(
             lambda: spending.pay_from_wallet(
                 db,
-                family.mother_actor,
+                actor=family.mother_actor,
                 amount_fen=351 * Y,
                 purpose=Purpose.HOSPITAL,
                 payee="华西医院",
@@ -362,7 +365,7 @@ def test_dissolving_returns_the_unspent_quota_and_voids_the_pending_transfer(
     )
     spending.pay_from_wallet(
         db,
-        family.mother_actor,
+        actor=family.mother_actor,
         amount_fen=100 * Y,
         purpose=Purpose.RESIDENT_CONTRIBUTION,
         payee="2025年度居民医保",
@@ -372,7 +375,7 @@ def test_dissolving_returns_the_unspent_quota_and_voids_the_pending_transfer(
     send(db, family, 200 * Y, "s2")
     relationship = db.scalars(select(Relationship)).one()
     returned = spending.dissolve_relationship(
-        db, family.mother_actor, relationship.id, reason="", now=NOW
+        db, relationship.id, actor=family.mother_actor, reason="", now=NOW
     )
     assert returned == 500 * Y
     # 5,000 − 600 − 200 + 200 (voided) + 500 (returned) = 4,900: only the 100 spent is gone.

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
+from gonghui.core.errors import NotFound
 from gonghui.core.inputs import InputError, parse_id_number
 from gonghui.core.money import Fen
 from gonghui.core.pagination import Page, paged
@@ -32,11 +33,74 @@ from gonghui.wallet.regions_data import PROVINCES
 from gonghui.wallet.rules import (
     AccountKind,
     Kinship,
+    Refusal,
     RelationshipStatus,
     TransferStatus,
+    WalletRefused,
     business_day_bounds,
     kinship_seen_by,
 )
+
+# Which insured person the actor is: by their login, or by their member record. Built once, with
+# both as parameters: an actor without one binds it as NULL, and `column = NULL` matches no row,
+# so the one condition serves every actor (and one with neither finds nobody).
+_INSURED = Insured.__table__
+_OWN = or_(
+    _INSURED.c.user_id == bindparam("user_id"), _INSURED.c.member_id == bindparam("member_id")
+)
+_OWN_INSURED = select(Insured).where(_OWN)
+_OWN_INSURED_ID = select(_INSURED.c.id).where(_OWN)
+_OWN_INSURED_AND_WALLET = (
+    select(Insured, Wallet).outerjoin(Wallet, Wallet.insured_id == Insured.id).where(_OWN)
+)
+
+
+def _own(actor: Actor) -> dict[str, int | None]:
+    """The parameters of `_OWN` for an actor allowed to use a wallet."""
+    actor.require(Permission.WALLET_USE)
+    return {"user_id": actor.user_id, "member_id": actor.member_id}
+
+
+def own_insured(session: Session, actor: Actor) -> Insured:
+    """The insured person the actor is."""
+    found = session.scalars(_OWN_INSURED, _own(actor)).first()
+    if found is None:
+        raise NotFound("参保信息")
+    return found
+
+
+def own_insured_id(session: Session, actor: Actor) -> int:
+    """The id of the insured person the actor is, where nothing else of them is needed."""
+    found: int | None = session.scalars(_OWN_INSURED_ID, _own(actor)).first()
+    if found is None:
+        raise NotFound("参保信息")
+    return found
+
+
+def own_insured_and_wallet(session: Session, actor: Actor) -> tuple[Insured, Wallet]:
+    """The insured person the actor is and their wallet, in one look-up."""
+    found = session.execute(_OWN_INSURED_AND_WALLET, _own(actor)).first()
+    if found is None:
+        raise NotFound("参保信息")
+    insured, wallet = found
+    if wallet is None:
+        raise WalletRefused(Refusal.NO_WALLET)
+    return insured, wallet
+
+
+def relationship_for(session: Session, actor: Actor, relationship_id: int) -> Relationship:
+    """A relationship the actor is a party to."""
+    me = own_insured(session, actor)
+    found = session.scalars(
+        select(Relationship).where(
+            Relationship.id == relationship_id,
+            or_(Relationship.giver_id == me.id, Relationship.recipient_id == me.id),
+        )
+    ).one_or_none()
+    if found is None:
+        raise NotFound("共济关系")
+    return found
+
 
 POSTING_LABELS = {
     "fund": "个人账户划入",

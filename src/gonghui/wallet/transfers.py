@@ -25,7 +25,7 @@ from gonghui.core.clock import business_date
 from gonghui.core.db import table_of
 from gonghui.core.errors import NotFound
 from gonghui.core.money import Fen
-from gonghui.wallet import ledger, people
+from gonghui.wallet import ledger, queries
 from gonghui.wallet.models import (
     Insured,
     Region,
@@ -135,7 +135,7 @@ def submit_transfer(
 ) -> dict[str, Any]:
     """Send money to a relative: every rule checked under the giver's row locks, the person
     verified, the amount held until the relative accepts it or 06:00 comes."""
-    giver, wallet = people.own_insured_and_wallet(session, actor)
+    giver, wallet = queries.own_insured_and_wallet(session, actor)
     if session.get(Insured, recipient_id) is None:
         # Not a refusal of the transfer rules (which would record it under the key): there is
         # nobody to send to, as for any other id that names nothing.
@@ -289,7 +289,7 @@ def accept_transfer(
     session: Session, actor: Actor, transfer_id: int, *, idempotency_key: str, now: datetime
 ) -> dict[str, Any]:
     """The recipient accepts: the held money becomes their quota from this giver."""
-    me = people.own_insured_id(session, actor)
+    me = queries.own_insured_id(session, actor)
     return ledger.once(
         session,
         scope_of(actor),
