@@ -121,6 +121,28 @@ def test_a_claim_goes_from_draft_to_paid_with_every_step_recorded(
     assert titles == ["理赔材料待补充", "理赔申请已核定", "理赔款已支付"]
 
 
+def test_opening_a_claim_and_each_document_of_its_draft_leave_an_audit_row(
+    db: Session, world: World, covered: Plan, documents: ContentStore
+) -> None:
+    claim = new_claim(db, world, covered)
+    attach_all(db, claim, world, documents, kinds=(DocumentKind.ID_CARD, DocumentKind.INVOICE))
+
+    rows = db.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.target_type == "claim", AuditEntry.target_id == str(claim.id))
+        .order_by(AuditEntry.id)
+    ).all()
+    member = label_of(member_a(world))
+    assert [(row.action, row.actor_label) for row in rows] == [
+        ("claim.opened", member),
+        ("claim.document_attached", member),
+        ("claim.document_attached", member),
+    ]
+    assert rows[0].after is not None
+    assert (rows[0].after["invoice_no"], rows[0].after["estimated_fen"]) == ("INV-001", 1_234_500)
+    assert [row.after["kind"] for row in rows[1:] if row.after] == ["id_card", "invoice"]
+
+
 def test_a_stay_outside_the_covered_period_is_refused_at_once(
     db: Session, world: World, covered: Plan
 ) -> None:

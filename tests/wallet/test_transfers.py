@@ -412,6 +412,21 @@ def test_the_ledger_check_finds_a_posting_that_does_not_balance(
     assert db.scalar(select(func.count()).select_from(Entry)) == 3
 
 
+def test_funding_a_personal_account_leaves_an_audit_row(db: Session, family: Family) -> None:
+    fund(db, family, 1_000 * Y, NOW, key="fund-2")  # the family was funded 5,000 yuan first
+    fund(db, family, 1_000 * Y, NOW, key="fund-2")  # a retry moves nothing and says nothing
+
+    rows = db.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == "wallet.personal_account_funded")
+        .order_by(AuditEntry.id)
+    ).all()
+    assert {(row.target_type, row.target_id) for row in rows} == {
+        ("wallet_insured", str(family.giver.id))
+    }
+    assert [row.after["amount_fen"] for row in rows if row.after] == [5_000 * Y, 1_000 * Y]
+
+
 def test_funding_a_resident_scheme_person_is_refused(db: Session, family: Family) -> None:
     fund_mother = transfers.fund_personal_account
     assert (

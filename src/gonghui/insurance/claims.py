@@ -223,7 +223,47 @@ def open_claim(
         raise InvalidInput("not_covered", reason)
     _refuse_used_invoice(session, plan, invoice_no.strip())
     result = estimate(session, plan, member.id, stay.admitted_on, settlement.fields())
-    claim = Claim(
+    claim = _draft(plan, member, card_id, coverage, stay, invoice_no, settlement)
+    claim.estimated_fen = result.payable_fen
+    claim.created_at = now
+    try:
+        # A savepoint, so that losing a race for the same invoice leaves the transaction usable.
+        with session.begin_nested():
+            session.add(claim)
+    except IntegrityError:
+        raise Conflict(
+            "duplicate_invoice", f"发票号 {claim.invoice_no} 已申请过理赔，不能重复申请"
+        ) from None
+    _event(session, claim, None, ClaimStatus.DRAFT, actor, now, "创建理赔申请")
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="claim.opened",
+        target_type="claim",
+        target_id=claim.id,
+        after={
+            "status": ClaimStatus.DRAFT.value,
+            "member_id": member.id,
+            "invoice_no": claim.invoice_no,
+            "total_fen": claim.total_fen,
+            "estimated_fen": claim.estimated_fen,
+        },
+    )
+    return claim
+
+
+def _draft(
+    plan: Plan,
+    member: Member,
+    card_id: int,
+    coverage: Coverage,
+    stay: Hospitalisation,
+    invoice_no: str,
+    settlement: Settlement,
+) -> Claim:
+    """The draft's row from what was filed (its estimate and creation time are set apart)."""
+    return Claim(
         plan_id=plan.id,
         member_id=member.id,
         unit_id=member.unit_id,
@@ -240,29 +280,17 @@ def open_claim(
         policy_self_pay_fen=settlement.policy_self_pay_fen,
         class_b_self_pay_fen=settlement.class_b_self_pay_fen,
         fully_self_paid_fen=settlement.fully_self_paid_fen,
-        estimated_fen=result.payable_fen,
         approved_fen=None,
         plan_version_id=None,
         calculation=None,
         rejection_code=None,
         decision_note=None,
         payment_ref=None,
-        created_at=now,
         submitted_at=None,
         complete_at=None,
         decided_at=None,
         paid_at=None,
     )
-    try:
-        # A savepoint, so that losing a race for the same invoice leaves the transaction usable.
-        with session.begin_nested():
-            session.add(claim)
-    except IntegrityError:
-        raise Conflict(
-            "duplicate_invoice", f"发票号 {claim.invoice_no} 已申请过理赔，不能重复申请"
-        ) from None
-    _event(session, claim, None, ClaimStatus.DRAFT, actor, now, "创建理赔申请")
-    return claim
 
 
 def _refuse_used_invoice(session: Session, plan: Plan, invoice_no: str) -> None:
@@ -357,6 +385,15 @@ def attach_document(
     )
     session.add(document)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="claim.document_attached",
+        target_type="claim",
+        target_id=claim.id,
+        after={"document_id": document.id, "kind": kind.value, "sha256": stored.sha256},
+    )
     if claim.status is ClaimStatus.DOCUMENTS_PENDING and not _missing(session, claim):
         claim.complete_at = now
         _move(session, claim, ClaimStatus.UNDER_REVIEW, actor, now, "材料已齐全，进入审核")

@@ -107,6 +107,15 @@ def _fund(
         actor_label=actor.username,
         memo="个人账户划入",
     )
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="wallet.personal_account_funded",
+        target_type="wallet_insured",
+        target_id=insured_id,
+        after={"amount_fen": amount_fen, "posting_id": posting},
+    )
     return {"posting_id": posting, "insured_id": insured_id, "amount_fen": amount_fen}
 
 
