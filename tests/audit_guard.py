@@ -44,11 +44,13 @@ NOT_STATE_CHANGES = {
     "audit_chain_head",
     "audit_checkpoints",
     # Sign-in bookkeeping: a session's last use, the time of the last sign-in (the sign-in's
-    # row, `auth.signed_in`, is written when its session starts), throttle counts of failed
-    # sign-ins, activation guesses and wrong wallet passwords. Signing in and out, ending
-    # sessions and failed sign-ins have audit rows of their own.
+    # row, `auth.signed_in`, is written when its session starts), the last second-factor step
+    # accepted (so that no code is accepted twice), throttle counts of failed sign-ins,
+    # activation guesses and wrong wallet passwords. Signing in and out, ending sessions and
+    # failed sign-ins have audit rows of their own.
     "user_sessions",
     "users.last_login_at",
+    "users.totp_last_step",
     "api_tokens.last_used_at",
     "login_attempts",
     "activation_attempts",
@@ -71,6 +73,8 @@ NOT_STATE_CHANGES = {
     "job_pauses",
     "job_workers",
     "job_tasks",
+    # A display preference that follows the person to each device (长辈模式): how pages look.
+    "users.elder_mode",
     # Snapshots of figures computed from data already audited (dashboards), and the balance
     # store's housekeeping: a daily part marked purged once the compacted month replaces it.
     "figure_snapshots",
