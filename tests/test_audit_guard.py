@@ -10,7 +10,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from gonghui.core.db import table_of
-from gonghui.members.models import Member, Notification
+from gonghui.members.models import Bank, Member, Notification
 from tests import audit_guard
 from tests.conftest import NOW
 from tests.world import SETUP, World
@@ -100,13 +100,13 @@ def test_a_use_case_that_changes_a_row_without_an_audit_row_is_named(
 
 def test_a_change_sent_as_sql_or_a_new_row_is_caught_too(db: Session, world: World) -> None:
     use = _service()
-    notice = Notification(member_id=world.member_a, at=NOW, title="t", body="b")
+    bank = Bank(code="TST", name="测试银行")
 
     in_sql = _problems(db, lambda: use["forgets_in_sql"](db, world.member_a, actor=SETUP, now=NOW))
-    added = _problems(db, lambda: use["adds"](db, notice, actor=SETUP, now=NOW))
+    added = _problems(db, lambda: use["adds"](db, bank, actor=SETUP, now=NOW))
 
     assert in_sql == [f"{_where(use['forgets_in_sql'])} wrote members.phone without an audit row"]
-    assert added == [f"{_where(use['adds'])} wrote notifications without an audit row"]
+    assert added == [f"{_where(use['adds'])} wrote banks without an audit row"]
 
 
 def test_a_use_case_that_audits_its_change_passes(db: Session, world: World) -> None:
