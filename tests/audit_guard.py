@@ -80,12 +80,15 @@ NOT_STATE_CHANGES = {
     "figure_snapshots",
     "insurance_balance_parts.purged_at",
 }
-# New rows that are not a signed-in person's change: what anonymous visitors leave at a
-# position through its QR code (a visit, its rating, feedback, a complaint). There is no actor
-# to name; each row is itself the append-only record of who (a masked phone) and when. What
-# staff then do with them (a complaint's call-back and closing) is audited: only the INSERT is
-# exempt here.
+# New rows that are no change anyone made to a person's data. Only their INSERT is exempt: what
+# later changes them is audited.
 NEW_ROWS_NOT_STATE_CHANGES = {
+    # A member's claims counter for a plan year, created at zero as the row a decision locks
+    # (two adjusters deciding at once queue on it); the decision that moves it is audited.
+    "insurance_claim_accumulators",
+    # What anonymous visitors leave at a position through its QR code (a visit, its rating,
+    # feedback, a complaint): there is no actor to name, and each row is itself the append-only
+    # record of who (a masked phone) and when. A complaint's call-back and closing are audited.
     "station_visits",
     "station_ratings",
     "station_feedback",

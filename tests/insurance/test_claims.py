@@ -201,6 +201,7 @@ def test_a_partial_approval_needs_a_lower_amount_and_a_reason(
             actor=ADJUSTER,
             now=NOW,
         )
+    assert (claim.decided_at, claim.calculation, claim.plan_version_id) == (None, None, None)
     claims.decide_claim(
         db,
         claim,

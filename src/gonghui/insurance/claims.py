@@ -473,14 +473,16 @@ def decide_claim(
         session, service.plan_by_id(session, claim.plan_id), claim.admitted_on
     )
     result = adjudicate(claim_fields(claim), service.terms_of(version), accumulator.used_fen)
+    # Refused before the claim is touched: a refusal leaves it as it was.
+    if not approve and code is None:
+        raise InvalidInput("reason_required", "拒赔须选择拒赔原因")
+    granted = _granted_amount(result, amount_fen, code) if approve else 0
     claim.plan_version_id = version.id
     claim.calculation = [
         {"label": line.label, "amount_fen": line.amount_fen} for line in result.lines
     ]
     claim.decided_at = now
     if not approve:
-        if code is None:
-            raise InvalidInput("reason_required", "拒赔须选择拒赔原因")
         claim.rejection_code, claim.decision_note, claim.approved_fen = (
             code,
             note.strip() or None,
@@ -491,7 +493,6 @@ def decide_claim(
         )
         _notify_decision(session, claim, f"很遗憾，您的理赔申请未获赔付：{code.label}。", now)
         return result
-    granted = _granted_amount(result, amount_fen, code)
     _add_to_cap(session, accumulator, granted, result)
     claim.approved_fen, claim.rejection_code, claim.decision_note = (
         granted,
