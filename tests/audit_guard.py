@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType, FrameType
@@ -135,8 +136,9 @@ class Call:
 @dataclass
 class Recorder:
     calls: dict[int, Call] = field(default_factory=dict)
-    # Every change charged so far, in order: (call, table or table.column).
-    log: list[tuple[Call, str]] = field(default_factory=list)
+    # Every change charged so far, in order, per thread (concurrency tests run several, each
+    # on its own connection): (call, table or table.column).
+    logs: dict[int, list[tuple[Call, str]]] = field(default_factory=dict)
     # Per connection, where each open transaction or savepoint began in `log`.
     marks: dict[int, list[int]] = field(default_factory=dict)
     # Per session, what it was told (rows added, columns set) and has not yet flushed: logged
@@ -147,7 +149,7 @@ class Recorder:
     def charge(self, table: str, *, in_flush: bool = False) -> None:
         call = self._call(in_flush=in_flush)
         if call is not None:
-            self.log.append((call, table))
+            self.log().append((call, table))
 
     def told(self, session: object, table: str) -> None:
         call = self._call(in_flush=False)
@@ -155,10 +157,20 @@ class Recorder:
             self.unflushed.setdefault(id(session), []).append((call, table))
 
     def flushed(self, session: object) -> None:
-        self.log.extend(self.unflushed.pop(id(session), []))
+        self.log().extend(self.unflushed.pop(id(session), []))
 
     def forget(self, session: object) -> None:
         self.unflushed.pop(id(session), None)
+
+    def log(self) -> list[tuple[Call, str]]:
+        """This thread's: a connection is used by one thread at a time."""
+        return self.logs.setdefault(threading.get_ident(), [])
+
+    def clear(self) -> None:
+        self.calls.clear()
+        self.logs.clear()
+        self.marks.clear()
+        self.unflushed.clear()
 
     def _call(self, *, in_flush: bool) -> Call | None:
         frame = _use_case_frame(sys._getframe(2), in_flush=in_flush)
@@ -170,7 +182,7 @@ class Recorder:
         return call
 
     def begin(self, connection: object) -> None:
-        self.marks.setdefault(id(connection), []).append(len(self.log))
+        self.marks.setdefault(id(connection), []).append(len(self.log()))
 
     def end(self, connection: object, *, undone: bool) -> None:
         marks = self.marks.get(id(connection))
@@ -179,13 +191,14 @@ class Recorder:
         mark = marks.pop()
         if undone:
             # What a rolled-back savepoint or transaction did never happened.
-            del self.log[mark:]
+            del self.log()[mark:]
 
     def problems(self) -> list[str]:
         """Each call that changed a person's data without an audit row, or that takes its
         `actor` positionally (a use case takes it keyword-only: CONVENTIONS.md)."""
         # What the sessions hold unflushed is written when their entry point commits.
-        log = self.log + [told for waiting in self.unflushed.values() for told in waiting]
+        log = [charged for logged in self.logs.values() for charged in logged]
+        log += [told for waiting in self.unflushed.values() for told in waiting]
         audited = {id(call) for call, table in log if table == AUDIT_TABLE}
         changed: dict[int, tuple[Call, set[str]]] = {}
         for call, table in log:
@@ -337,10 +350,7 @@ def _savepoint_rolled_back(conn: Any, name: str, context: Any) -> None:
 
 
 def start() -> None:
-    RECORDER.calls.clear()
-    RECORDER.log.clear()
-    RECORDER.marks.clear()
-    RECORDER.unflushed.clear()
+    RECORDER.clear()
     RECORDER.active = True
 
 
@@ -348,8 +358,5 @@ def stop() -> list[str]:
     """What `Recorder.problems` found since `start`."""
     unaudited = RECORDER.problems() if RECORDER.active else []
     RECORDER.active = False
-    RECORDER.calls.clear()
-    RECORDER.log.clear()
-    RECORDER.marks.clear()
-    RECORDER.unflushed.clear()
+    RECORDER.clear()
     return unaudited

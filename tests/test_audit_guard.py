@@ -79,11 +79,11 @@ def _where(function: Callable[..., object]) -> str:
 
 def _problems(db: Session, run: Callable[[], object]) -> list[str]:
     recorder = audit_guard.RECORDER
-    recorder.log.clear()
+    recorder.logs.clear()
     run()
     db.flush()  # what the use case told the session, written as the entry point commits
     found = recorder.problems()
-    recorder.log.clear()  # the test's own run is judged on what came before, not on these
+    recorder.logs.clear()  # the test's own run is judged on what came before, not on these
     return found
 
 
