@@ -483,6 +483,7 @@ def decide_claim(
     ]
     claim.decided_at = now
     if not approve:
+        assert code is not None  # noqa: S101 - refused above without one
         claim.rejection_code, claim.decision_note, claim.approved_fen = (
             code,
             note.strip() or None,
