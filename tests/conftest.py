@@ -28,12 +28,15 @@ from gonghui.core.settings import Environment, Settings
 from gonghui.core.storage import ContentStore
 from gonghui.insurance.store import BalanceStore
 from gonghui.web.app import create_app
+from tests import audit_guard
 from tests.world import World, build_world
 
 STRICT = os.environ.get("GONGHUI_TEST_STRICT") == "1"
 POSTGRES_URL = os.environ.get("GONGHUI_TEST_POSTGRES_URL", "")
 # The seed article's date, 09:00 in Beijing.
 NOW = datetime(2025, 2, 10, 1, 0, tzinfo=UTC)
+# Every test checks that the use cases it runs audit what they change (`tests/audit_guard.py`).
+audit_guard.watch_columns()
 
 
 NOT_AVAILABLE = " is not available"
@@ -74,6 +77,30 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterat
             red=True,
             bold=True,
         )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    # From the fixtures on: what they set up through the services is checked too.
+    audit_guard.start()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Fails a test in which a use case changed a person's data without an audit row
+    (`tests/audit_guard.py`). Checked before teardown rolls the test's transaction back."""
+    result = yield
+    unaudited = audit_guard.stop()
+    if unaudited:
+        pytest.fail("use cases that change data must audit it:\n" + "\n".join(unaudited))
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    audit_guard.stop()
+    return (yield)
 
 
 def _postgres_database() -> Iterator[str]:

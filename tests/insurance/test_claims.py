@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gonghui.core.audit import AuditEntry, label_of
 from gonghui.core.auth import Actor, Role
 from gonghui.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gonghui.core.storage import ContentStore
-from gonghui.insurance import claims
+from gonghui.insurance import claims, queries
 from gonghui.insurance.claims import Settlement
 from gonghui.insurance.claims_rules import ClaimStatus, DocumentKind, Hospitalisation, RejectionCode
 from gonghui.insurance.models import Claim, Plan
@@ -120,6 +121,28 @@ def test_a_claim_goes_from_draft_to_paid_with_every_step_recorded(
     assert titles == ["理赔材料待补充", "理赔申请已核定", "理赔款已支付"]
 
 
+def test_opening_a_claim_and_each_document_of_its_draft_leave_an_audit_row(
+    db: Session, world: World, covered: Plan, documents: ContentStore
+) -> None:
+    claim = new_claim(db, world, covered)
+    attach_all(db, claim, world, documents, kinds=(DocumentKind.ID_CARD, DocumentKind.INVOICE))
+
+    rows = db.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.target_type == "claim", AuditEntry.target_id == str(claim.id))
+        .order_by(AuditEntry.id)
+    ).all()
+    member = label_of(member_a(world))
+    assert [(row.action, row.actor_label) for row in rows] == [
+        ("claim.opened", member),
+        ("claim.document_attached", member),
+        ("claim.document_attached", member),
+    ]
+    assert rows[0].after is not None
+    assert (rows[0].after["invoice_no"], rows[0].after["estimated_fen"]) == ("INV-001", 1_234_500)
+    assert [row.after["kind"] for row in rows[1:] if row.after] == ["id_card", "invoice"]
+
+
 def test_a_stay_outside_the_covered_period_is_refused_at_once(
     db: Session, world: World, covered: Plan
 ) -> None:
@@ -177,6 +200,7 @@ def test_a_partial_approval_needs_a_lower_amount_and_a_reason(
             actor=ADJUSTER,
             now=NOW,
         )
+    assert (claim.decided_at, claim.calculation, claim.plan_version_id) == (None, None, None)
     claims.approve_part_of_claim(
         db,
         claim,
@@ -241,15 +265,15 @@ def test_only_the_member_their_unit_and_the_insurer_reach_a_claim(
         member_id=world.member_b,
     )
     with pytest.raises(NotFound):
-        claims.claim_for(db, other, claim.id)
+        queries.claim_for(db, other, claim.id)
     with pytest.raises(Forbidden):
         claims.withdraw_claim(db, claim, actor=other, now=NOW)
     officer_b = Actor(
         user_id=None, username="ob", role=Role.UNIT_OFFICER, display_name="o", unit_id=world.unit_b
     )
     with pytest.raises(NotFound):
-        claims.claim_for(db, officer_b, claim.id)
-    assert claims.claim_for(db, ADJUSTER, claim.id) is claim
+        queries.claim_for(db, officer_b, claim.id)
+    assert queries.claim_for(db, ADJUSTER, claim.id) is claim
     with pytest.raises(Forbidden):
         claims.approve_claim(db, claim, actor=member_a(world), now=NOW)
 

@@ -102,13 +102,13 @@ def _link_logins(db: Session, family: Family) -> None:
 
 def bind_mother(db: Session, family: Family, vault: IdentityVault, now: datetime) -> None:
     relationship = people.declare_relationship(
-        db, family.giver_actor, recipient_name="王桂兰", recipient_id_number=MOTHER_ID,
+        db, actor=family.giver_actor, recipient_name="王桂兰", recipient_id_number=MOTHER_ID,
         kinship=Kinship.PARENT.value, commitment=True, vault=vault, now=now,
     )  # fmt: skip
     people.confirm_relationship(
         db,
-        family.mother_actor,
         relationship.id,
+        actor=family.mother_actor,
         commitment=True,
         face_sample=FakeFaceVerifier.PASS,
         verifier=verifier(),
@@ -171,12 +171,12 @@ def build_ring(
         relatives[number] = targets
         for target in targets:
             relationship = people.declare_relationship(
-                db, actors[number], recipient_name=f"参保人{target}",
+                db, actor=actors[number], recipient_name=f"参保人{target}",
                 recipient_id_number=make_id(birth="19700101", sequence=f"{target:03d}"),
                 kinship=Kinship.SIBLING.value, commitment=True, vault=vault, now=now,
             )  # fmt: skip
             people.confirm_relationship(
-                db, actors[target], relationship.id, commitment=True,
+                db, relationship.id, actor=actors[target], commitment=True,
                 face_sample=FakeFaceVerifier.PASS, verifier=verifier(), now=now,
             )  # fmt: skip
     return Ring(actors, ids, relatives)

@@ -51,7 +51,7 @@ def _step(db: Session, ring: Ring, rng: random.Random, me: int, key: str) -> str
         transfers.accept_transfer(db, pending, actor=actor, idempotency_key=key, now=NOW)
         return "accept"
     spending.pay_from_wallet(
-        db, actor, amount_fen=rng.randint(1, 50_000), purpose=Purpose.PHARMACY, payee="药房",
+        db, actor=actor, amount_fen=rng.randint(1, 50_000), purpose=Purpose.PHARMACY, payee="药房",
         idempotency_key=key, now=NOW,
     )  # fmt: skip
     return "pay"
@@ -119,12 +119,12 @@ def _bind(db: Session, ring: Ring, vault: IdentityVault, giver: int, now: dateti
     """A fresh relationship from ring member `giver` to the next one (confirmed at once)."""
     target = (giver + 1) % len(ring.actors)
     relationship = people.declare_relationship(
-        db, ring.actors[giver], recipient_name=f"参保人{target}",
+        db, actor=ring.actors[giver], recipient_name=f"参保人{target}",
         recipient_id_number=make_id(birth="19700101", sequence=f"{target:03d}"),
         kinship=Kinship.SIBLING.value, commitment=True, vault=vault, now=now,
     )  # fmt: skip
     people.confirm_relationship(
-        db, ring.actors[target], relationship.id, commitment=True,
+        db, relationship.id, actor=ring.actors[target], commitment=True,
         face_sample=FakeFaceVerifier.PASS, verifier=verifier(), now=now,
     )  # fmt: skip
     return relationship.id
@@ -162,7 +162,7 @@ class _Race:
         try:
             with Session(self.engine) as db, db.begin():
                 spending.dissolve_relationship(
-                    db, self.ring.actors[giver], relationship_id, reason="解除", now=self.now
+                    db, relationship_id, actor=self.ring.actors[giver], reason="解除", now=self.now
                 )
         except BaseException as error:  # noqa: BLE001 - reported by the test
             self.errors.append(error)

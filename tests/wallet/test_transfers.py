@@ -250,7 +250,10 @@ def test_a_declaration_is_refused(
     if fields["recipient_id_number"] == "self":
         fields["recipient_id_number"] = world.member_a_id_number
     declare = people.declare_relationship
-    assert refusal(lambda: declare(db, family.giver_actor, vault=vault, now=NOW, **fields)) == code
+    assert (
+        refusal(lambda: declare(db, actor=family.giver_actor, vault=vault, now=NOW, **fields))
+        == code
+    )
     assert db.scalars(select(Relationship)).all() == []
 
 
@@ -261,7 +264,7 @@ def test_a_child_under_16_is_bound_at_once_and_only_once(
 
     def declare_son() -> Relationship:
         return people.declare_relationship(
-            db, family.giver_actor, recipient_name="林小宇", recipient_id_number=SON_ID,
+            db, actor=family.giver_actor, recipient_name="林小宇", recipient_id_number=SON_ID,
             kinship=Kinship.CHILD.value, commitment=True, vault=vault, now=NOW,
         )  # fmt: skip
 
@@ -277,7 +280,7 @@ def test_an_adult_relative_must_pass_face_verification(
 
     proposed = people.declare_relationship(
         db,
-        family.giver_actor,
+        actor=family.giver_actor,
         recipient_name="王桂兰",
         recipient_id_number=MOTHER_ID,
         kinship="parent",
@@ -291,8 +294,8 @@ def test_an_adult_relative_must_pass_face_verification(
         refusal(
             lambda: confirm(
                 db,
-                family.mother_actor,
                 proposed.id,
+                actor=family.mother_actor,
                 commitment=True,
                 face_sample="someone-else",
                 verifier=verifier(),
@@ -324,7 +327,7 @@ def test_the_relative_pays_a_pharmacy_oldest_quota_first(
     )
     paid = spending.pay_from_wallet(
         db,
-        family.mother_actor,
+        actor=family.mother_actor,
         amount_fen=250 * Y,
         purpose=Purpose.PHARMACY,
         payee="成都大药房",
@@ -335,7 +338,7 @@ def test_the_relative_pays_a_pharmacy_oldest_quota_first(
     assert balances(db, family)[2] == 350 * Y
     again = spending.pay_from_wallet(
         db,
-        family.mother_actor,
+        actor=family.mother_actor,
         amount_fen=250 * Y,
         purpose=Purpose.PHARMACY,
         payee="成都大药房",
@@ -348,7 +351,7 @@ def test_the_relative_pays_a_pharmacy_oldest_quota_first(
         refusal(
             lambda: spending.pay_from_wallet(
                 db,
-                family.mother_actor,
+                actor=family.mother_actor,
                 amount_fen=351 * Y,
                 purpose=Purpose.HOSPITAL,
                 payee="华西医院",
@@ -370,7 +373,7 @@ def test_dissolving_returns_the_unspent_quota_and_voids_the_pending_transfer(
     )
     spending.pay_from_wallet(
         db,
-        family.mother_actor,
+        actor=family.mother_actor,
         amount_fen=100 * Y,
         purpose=Purpose.RESIDENT_CONTRIBUTION,
         payee="2025年度居民医保",
@@ -380,7 +383,7 @@ def test_dissolving_returns_the_unspent_quota_and_voids_the_pending_transfer(
     send(db, family, 200 * Y, "s2")
     relationship = db.scalars(select(Relationship)).one()
     returned = spending.dissolve_relationship(
-        db, family.mother_actor, relationship.id, reason="", now=NOW
+        db, relationship.id, actor=family.mother_actor, reason="", now=NOW
     )
     assert returned == 500 * Y
     # 5,000 − 600 − 200 + 200 (voided) + 500 (returned) = 4,900: only the 100 spent is gone.
@@ -415,6 +418,21 @@ def test_the_ledger_check_finds_a_posting_that_does_not_balance(
     assert any("借贷不平" in problem for problem in problems)
     assert any("缓存余额" in problem for problem in problems)
     assert db.scalar(select(func.count()).select_from(Entry)) == 3
+
+
+def test_funding_a_personal_account_leaves_an_audit_row(db: Session, family: Family) -> None:
+    fund(db, family, 1_000 * Y, NOW, key="fund-2")  # the family was funded 5,000 yuan first
+    fund(db, family, 1_000 * Y, NOW, key="fund-2")  # a retry moves nothing and says nothing
+
+    rows = db.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == "wallet.personal_account_funded")
+        .order_by(AuditEntry.id)
+    ).all()
+    assert {(row.target_type, row.target_id) for row in rows} == {
+        ("wallet_insured", str(family.giver.id))
+    }
+    assert [row.after["amount_fen"] for row in rows if row.after] == [5_000 * Y, 1_000 * Y]
 
 
 def test_funding_a_resident_scheme_person_is_refused(db: Session, family: Family) -> None:

@@ -22,7 +22,6 @@ from gonghui.core.errors import NotFound
 from gonghui.core.money import format_fen
 from gonghui.insurance import queries as insurance_queries
 from gonghui.members import queries as member_queries
-from gonghui.wallet import people
 from gonghui.wallet import queries as wallet_queries
 
 if TYPE_CHECKING:
@@ -45,7 +44,7 @@ def my_data(session: Session, actor: Actor, now: datetime) -> list[Section]:
     if member_id is not None:
         sections += _member_sections(session, actor, now)
     try:
-        insured = people.own_insured(session, actor)
+        insured = wallet_queries.own_insured(session, actor)
     except NotFound:
         insured = None
     if insured is not None:

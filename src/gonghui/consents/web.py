@@ -16,7 +16,7 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import beijing
 from gonghui.core.errors import Forbidden, InvalidInput, NotFound
 from gonghui.core.tabular import Sheet, write_workbook
-from gonghui.wallet import people
+from gonghui.wallet import queries as wallet_queries
 from gonghui.web.deps import Csrf, Db, Now, PageActor, client_address, flash, render
 from gonghui.web.responses import download
 
@@ -30,7 +30,7 @@ def _subjects(db: Db, actor: Actor) -> dict[Subject, int]:
         found[Subject.MEMBER] = actor.member_id
     if actor.can(Permission.WALLET_USE):
         with contextlib.suppress(NotFound):
-            found[Subject.INSURED] = people.own_insured_id(db, actor)
+            found[Subject.INSURED] = wallet_queries.own_insured_id(db, actor)
     if not found:
         raise Forbidden
     return found

@@ -204,7 +204,7 @@ def get_claim(
     now: Now,
     actor: Annotated[Actor, Depends(api_permitted(Permission.CLAIMS_VIEW))],
 ) -> ClaimOut:
-    claim = claims.claim_for(db, actor, claim_id)
+    claim = queries.claim_for(db, actor, claim_id)
     if actor.member_id != claim.member_id:
         record_view(
             request,

@@ -18,7 +18,7 @@ from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.committed import after_commit
 from gonghui.core.db import insert_if_absent
-from gonghui.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gonghui.core.errors import Conflict, Forbidden, InvalidInput
 from gonghui.core.metrics import money_moved
 from gonghui.core.money import Fen, format_fen
 from gonghui.core.storage import ContentStore
@@ -88,21 +88,6 @@ class Settlement:
         if self.total_fen == 0:
             return ["请填写医疗费用总额"]
         return []
-
-
-def claim_for(session: Session, actor: Actor, claim_id: int) -> Claim:
-    """A claim as the actor may see it: their own, their unit's, or all for the insurer and
-    the federation."""
-    actor.require(Permission.CLAIMS_VIEW)
-    statement = select(Claim).where(Claim.id == claim_id)
-    if actor.role is Role.MEMBER:
-        statement = statement.where(Claim.member_id == actor.member_id)
-    elif actor.role is Role.UNIT_OFFICER:
-        statement = statement.where(Claim.unit_id == actor.unit_id)
-    claim = session.scalars(statement).one_or_none()
-    if claim is None:
-        raise NotFound("理赔申请")
-    return claim
 
 
 def covering(session: Session, plan: Plan, member_id: int, day: date) -> Coverage | None:
@@ -238,7 +223,47 @@ def open_claim(
         raise InvalidInput("not_covered", reason)
     _refuse_used_invoice(session, plan, invoice_no.strip())
     result = estimate(session, plan, member.id, stay.admitted_on, settlement.fields())
-    claim = Claim(
+    claim = _draft(plan, member, card_id, coverage, stay, invoice_no, settlement)
+    claim.estimated_fen = result.payable_fen
+    claim.created_at = now
+    try:
+        # A savepoint, so that losing a race for the same invoice leaves the transaction usable.
+        with session.begin_nested():
+            session.add(claim)
+    except IntegrityError:
+        raise Conflict(
+            "duplicate_invoice", f"发票号 {claim.invoice_no} 已申请过理赔，不能重复申请"
+        ) from None
+    _event(session, claim, None, ClaimStatus.DRAFT, actor, now, "创建理赔申请")
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="claim.opened",
+        target_type="claim",
+        target_id=claim.id,
+        after={
+            "status": ClaimStatus.DRAFT.value,
+            "member_id": member.id,
+            "invoice_no": claim.invoice_no,
+            "total_fen": claim.total_fen,
+            "estimated_fen": claim.estimated_fen,
+        },
+    )
+    return claim
+
+
+def _draft(
+    plan: Plan,
+    member: Member,
+    card_id: int,
+    coverage: Coverage,
+    stay: Hospitalisation,
+    invoice_no: str,
+    settlement: Settlement,
+) -> Claim:
+    """The draft's row from what was filed (its estimate and creation time are set apart)."""
+    return Claim(
         plan_id=plan.id,
         member_id=member.id,
         unit_id=member.unit_id,
@@ -255,29 +280,17 @@ def open_claim(
         policy_self_pay_fen=settlement.policy_self_pay_fen,
         class_b_self_pay_fen=settlement.class_b_self_pay_fen,
         fully_self_paid_fen=settlement.fully_self_paid_fen,
-        estimated_fen=result.payable_fen,
         approved_fen=None,
         plan_version_id=None,
         calculation=None,
         rejection_code=None,
         decision_note=None,
         payment_ref=None,
-        created_at=now,
         submitted_at=None,
         complete_at=None,
         decided_at=None,
         paid_at=None,
     )
-    try:
-        # A savepoint, so that losing a race for the same invoice leaves the transaction usable.
-        with session.begin_nested():
-            session.add(claim)
-    except IntegrityError:
-        raise Conflict(
-            "duplicate_invoice", f"发票号 {claim.invoice_no} 已申请过理赔，不能重复申请"
-        ) from None
-    _event(session, claim, None, ClaimStatus.DRAFT, actor, now, "创建理赔申请")
-    return claim
 
 
 def _refuse_used_invoice(session: Session, plan: Plan, invoice_no: str) -> None:
@@ -372,6 +385,15 @@ def attach_document(
     )
     session.add(document)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="claim.document_attached",
+        target_type="claim",
+        target_id=claim.id,
+        after={"document_id": document.id, "kind": kind.value, "sha256": stored.sha256},
+    )
     if claim.status is ClaimStatus.DOCUMENTS_PENDING and not _missing(session, claim):
         claim.complete_at = now
         _move(session, claim, ClaimStatus.UNDER_REVIEW, actor, now, "材料已齐全，进入审核")
@@ -433,9 +455,10 @@ def approve_claim(
     session: Session, claim: Claim, *, note: str = "", actor: Actor, now: datetime
 ) -> Adjudication:
     """Approve what the plan pays for this claim, in full."""
-    result, accumulator = _decision(session, claim, actor, now)
-    granted = _payable(result)
-    _grant(session, claim, accumulator, result, granted, None, note, actor, now)
+    decision = _decision(session, claim, actor)
+    result, granted = decision.result, _payable(decision.result)
+    decision.record(claim, now)
+    _grant(session, claim, decision, granted, None, note, actor, now)
     _notify_decision(
         session,
         claim,
@@ -457,15 +480,16 @@ def approve_part_of_claim(
 ) -> Adjudication:
     """Approve less than the plan pays (some of the bills are not covered), saying why; the
     calculation as decided gains what was granted and what is left of the year's cap."""
-    result, accumulator = _decision(session, claim, actor, now)
-    payable = _payable(result)
+    decision = _decision(session, claim, actor)
+    result, payable = decision.result, _payable(decision.result)
     if not 0 < amount_fen < payable:
         raise InvalidInput(
             "bad_amount", f"部分核准金额应大于0且小于应赔付金额 {format_fen(payable)}"
         )
     if reason is None:
         raise InvalidInput("reason_required", "部分核准须选择原因")
-    _grant(session, claim, accumulator, result, amount_fen, reason, note, actor, now)
+    decision.record(claim, now)
+    _grant(session, claim, decision, amount_fen, reason, note, actor, now)
     why = reason.label + (f"（{note.strip()}）" if note.strip() else "")
     decided = [
         CalculationLine(f"核定赔付（部分核准：{why}）", amount_fen),
@@ -500,18 +524,17 @@ def reject_claim(
     now: datetime,
 ) -> Adjudication:
     """Pay nothing, for a stated reason the member is told."""
-    result, _accumulator = _decision(session, claim, actor, now)
+    decision = _decision(session, claim, actor)
     if reason is None:
         raise InvalidInput("reason_required", "拒赔须选择拒赔原因")
+    decision.record(claim, now)
     claim.rejection_code, claim.decision_note, claim.approved_fen = reason, note.strip() or None, 0
     _move(session, claim, ClaimStatus.REJECTED, actor, now, f"拒赔：{reason.label} {note}".strip())
     _notify_decision(session, claim, f"很遗憾，您的理赔申请未获赔付：{reason.label}。", now)
-    return result
+    return decision.result
 
 
-def _decision(
-    session: Session, claim: Claim, actor: Actor, now: datetime
-) -> tuple[Adjudication, ClaimAccumulator]:
+def _decision(session: Session, claim: Claim, actor: Actor) -> Decision:
     """What every decision starts with: the adjuster's right, a claim under review, the year's
     cap locked, and the plan's calculation under the version in force on admission."""
     actor.require(Permission.CLAIMS_ADJUDICATE)
@@ -524,12 +547,25 @@ def _decision(
         session, service.plan_by_id(session, claim.plan_id), claim.admitted_on
     )
     result = adjudicate(claim_fields(claim), service.terms_of(version), accumulator.used_fen)
-    claim.plan_version_id = version.id
-    claim.calculation = [
-        {"label": line.label, "amount_fen": line.amount_fen} for line in result.lines
-    ]
-    claim.decided_at = now
-    return result, accumulator
+    return Decision(result, accumulator, version.id)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A decision about to be taken: the plan's calculation and the year's locked cap. Nothing
+    is written to the claim until the use case has checked its own inputs (`record`), so a
+    refused decision leaves the claim as it was."""
+
+    result: Adjudication
+    accumulator: ClaimAccumulator
+    version_id: int
+
+    def record(self, claim: Claim, now: datetime) -> None:
+        claim.plan_version_id = self.version_id
+        claim.calculation = [
+            {"label": line.label, "amount_fen": line.amount_fen} for line in self.result.lines
+        ]
+        claim.decided_at = now
 
 
 def _payable(result: Adjudication) -> Fen:
@@ -541,15 +577,15 @@ def _payable(result: Adjudication) -> Fen:
 def _grant(
     session: Session,
     claim: Claim,
-    accumulator: ClaimAccumulator,
-    result: Adjudication,
+    decision: Decision,
     granted: Fen,
     reason: RejectionCode | None,
     note: str,
     actor: Actor,
     now: datetime,
 ) -> None:
-    _add_to_cap(session, accumulator, granted, result)
+    result = decision.result
+    _add_to_cap(session, decision.accumulator, granted, result)
     claim.approved_fen, claim.rejection_code, claim.decision_note = (
         granted,
         reason,

@@ -18,7 +18,6 @@ from gonghui.core.money import format_fen
 from gonghui.core.pagination import PAGE_SIZE, Page, paged
 from gonghui.insurance import service
 from gonghui.insurance.assessment import card_sum, facts_of, late_banks
-from gonghui.insurance.claims import claim_for
 from gonghui.insurance.claims_rules import ClaimStatus, Clock, statutory_clock
 from gonghui.insurance.models import (
     AssessmentRun,
@@ -353,6 +352,21 @@ def _by_deadline(
     chosen = [claim_id for *_rest, claim_id in keys[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
     loaded = {c.id: c for c in session.scalars(select(Claim).where(Claim.id.in_(chosen)))}
     return Page([loaded[claim_id] for claim_id in chosen], len(keys), page)
+
+
+def claim_for(session: Session, actor: Actor, claim_id: int) -> Claim:
+    """A claim as the actor may see it: their own, their unit's, or all for the insurer and
+    the federation."""
+    actor.require(Permission.CLAIMS_VIEW)
+    statement = select(Claim).where(Claim.id == claim_id)
+    if actor.role is Role.MEMBER:
+        statement = statement.where(Claim.member_id == actor.member_id)
+    elif actor.role is Role.UNIT_OFFICER:
+        statement = statement.where(Claim.unit_id == actor.unit_id)
+    claim = session.scalars(statement).one_or_none()
+    if claim is None:
+        raise NotFound("理赔申请")
+    return claim
 
 
 def document_for(session: Session, actor: Actor, document_id: int) -> tuple[ClaimDocument, Claim]:

@@ -233,7 +233,7 @@ def create_claim(
 
 @router.get("/insurance/claims/{claim_id}")
 def claim_detail(request: Request, claim_id: Id, db: Db, now: Now, actor: ClaimsViewer) -> Response:
-    claim = claims.claim_for(db, actor, claim_id)
+    claim = queries.claim_for(db, actor, claim_id)
     if actor.member_id != claim.member_id:
         # The claim page carries the 医保结算单 figures: medical data, sensitive PI.
         record_view(
@@ -321,7 +321,7 @@ def upload_documents(
 ) -> Response:
     """Every chosen file in one go, all or none: a refused file is named and nothing of the
     upload is kept, so the member chooses again knowing which one."""
-    claim = claims.claim_for(db, actor, claim_id)
+    claim = queries.claim_for(db, actor, claim_id)
     if not files:
         return _claim_page(
             request, db, now, actor, claim, 422, upload_error="请至少选择一个材料文件"
@@ -340,7 +340,7 @@ def upload_documents(
                 ) from None
     except DomainError as refusal:
         db.rollback()
-        claim = claims.claim_for(db, actor, claim_id)
+        claim = queries.claim_for(db, actor, claim_id)
         return _claim_page(
             request, db, now, actor, claim, refusal.http_status, upload_error=refusal.message
         )
@@ -350,7 +350,7 @@ def upload_documents(
 
 @router.post("/insurance/claims/{claim_id}/submit", dependencies=[Csrf])
 def submit(request: Request, claim_id: Id, db: Db, now: Now, actor: ClaimsFiler) -> Response:
-    claim = claims.claim_for(db, actor, claim_id)
+    claim = queries.claim_for(db, actor, claim_id)
     missing = claims.submit_claim(db, claim, actor=actor, now=now)
     flash(
         request,
@@ -362,7 +362,7 @@ def submit(request: Request, claim_id: Id, db: Db, now: Now, actor: ClaimsFiler)
 
 @router.post("/insurance/claims/{claim_id}/withdraw", dependencies=[Csrf])
 def withdraw(request: Request, claim_id: Id, db: Db, now: Now, actor: ClaimsFiler) -> Response:
-    claim = claims.claim_for(db, actor, claim_id)
+    claim = queries.claim_for(db, actor, claim_id)
     claims.withdraw_claim(db, claim, actor=actor, now=now)
     flash(request, "申请已撤回")
     return _redirect(f"/insurance/claims/{claim.id}")
@@ -380,7 +380,7 @@ def decide(
     code: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    claim = claims.claim_for(db, actor, claim_id)
+    claim = queries.claim_for(db, actor, claim_id)
     reason = RejectionCode(code) if code in RejectionCode.__members__.values() else None
     try:
         amount_fen = parse_yuan(amount) if outcome == "partial" and amount.strip() else None
@@ -409,7 +409,7 @@ def pay(
     actor: Adjuster,
     reference: Annotated[str, Form()] = "",
 ) -> Response:
-    claim = claims.claim_for(db, actor, claim_id)
+    claim = queries.claim_for(db, actor, claim_id)
     claims.record_payment(db, claim, reference, actor=actor, now=now)
     flash(request, "已登记支付")
     return _redirect(f"/insurance/claims/{claim.id}")

@@ -1,4 +1,4 @@
-"""What the 任务 page and `gonghui jobs list` show."""
+"""What the 任务 page and `gonghui jobs list` show; a task as its starter sees it (`task_for`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gonghui.core.auth import Actor, Role
+from gonghui.core.errors import NotFound
 from gonghui.jobs.catalogue import JOBS
 from gonghui.jobs.models import JobPause, JobRun, RunStatus
 from gonghui.jobs.task_models import Task
+from gonghui.jobs.tasks import owner_of
 
 RECENT_FAILURES = 20
 
@@ -69,3 +72,11 @@ def recent_tasks(session: Session, limit: int = 20) -> list[Task]:
 
 def recent_runs(session: Session, limit: int = 50) -> list[JobRun]:
     return list(session.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(limit)))
+
+
+def task_for(session: Session, actor: Actor, task_id: int) -> Task:
+    """A task its starter (or an admin) may see; anyone else is told it does not exist."""
+    task = session.get(Task, task_id)
+    if task is None or (actor.role is not Role.ADMIN and task.owner != owner_of(actor)):
+        raise NotFound("任务")
+    return task

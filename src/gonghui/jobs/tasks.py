@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from gonghui.core import audit
 from gonghui.core.auth import Actor, Role
-from gonghui.core.errors import NotFound
 from gonghui.core.settings import Settings
 from gonghui.jobs.task_models import Task, TaskStatus
 
@@ -118,14 +117,6 @@ def keep_upload(storage_dir: Path, digest: str, content: bytes) -> str:
         temporary.write_bytes(content)
         temporary.replace(target)
     return relative
-
-
-def task_for(session: Session, actor: Actor, task_id: int) -> Task:
-    """A task its starter (or an admin) may see; anyone else is told it does not exist."""
-    task = session.get(Task, task_id)
-    if task is None or (actor.role is not Role.ADMIN and task.owner != owner_of(actor)):
-        raise NotFound("任务")
-    return task
 
 
 class Board(Protocol):

@@ -11,9 +11,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
-from gonghui.core.auth import Actor, Permission, Role
+from gonghui.core.auth import Actor, Role
 from gonghui.core.clock import business_date
-from gonghui.core.errors import Conflict, InvalidInput, NotFound
+from gonghui.core.errors import Conflict, InvalidInput
 from gonghui.core.inputs import InputError, parse_credit_code, parse_id_number, parse_mobile
 from gonghui.core.pii import IdentityVault, mask_id_number
 from gonghui.members import service
@@ -136,26 +136,6 @@ class ApplicationRefused(InvalidInput):
     def __init__(self, problems: dict[str, str]) -> None:
         super().__init__("bad_application", "；".join(problems.values()))
         self.problems = problems
-
-
-def applications_for(
-    session: Session, actor: Actor, status: ApplicationStatus | None = ApplicationStatus.PENDING
-) -> Sequence[MemberApplication]:
-    actor.require(Permission.MEMBERS_MANAGE)
-    statement = select(MemberApplication).order_by(MemberApplication.submitted_at)
-    if not actor.is_federation_wide:
-        statement = statement.where(MemberApplication.unit_id == actor.unit_id)
-    if status is not None:
-        statement = statement.where(MemberApplication.status == status)
-    return session.scalars(statement.limit(200)).all()
-
-
-def application_for(session: Session, actor: Actor, application_id: int) -> MemberApplication:
-    actor.require(Permission.MEMBERS_MANAGE)
-    found = session.get(MemberApplication, application_id)
-    if found is None or (not actor.is_federation_wide and found.unit_id != actor.unit_id):
-        raise NotFound("入会申请")
-    return found
 
 
 def _decide(

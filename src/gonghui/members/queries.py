@@ -21,9 +21,17 @@ from gonghui.core.pii import IdentityVault
 # Bank and Member are re-exported (`as`): they are the records other modules receive from these
 # queries, and the import contracts (pyproject.toml) keep those modules out of members' tables.
 from gonghui.members.models import Bank as Bank  # noqa: PLC0414
-from gonghui.members.models import Card, MembershipChange, Notification, Unit, User
+from gonghui.members.models import (
+    Card,
+    MemberApplication,
+    MembershipChange,
+    Notification,
+    Unit,
+    User,
+)
 from gonghui.members.models import Member as Member  # noqa: PLC0414
 from gonghui.members.rules import (
+    ApplicationStatus,
     CardStatus,
     EmploymentStatus,
     InvalidValue,
@@ -621,3 +629,23 @@ def card_holder(session: Session, member_id: int) -> CardHolder | None:
     if row is None:
         return None
     return CardHolder(row[0], row[1], row[2] is MembershipStatus.ACTIVE)
+
+
+def applications_for(
+    session: Session, actor: Actor, status: ApplicationStatus | None = ApplicationStatus.PENDING
+) -> Sequence[MemberApplication]:
+    actor.require(Permission.MEMBERS_MANAGE)
+    statement = select(MemberApplication).order_by(MemberApplication.submitted_at)
+    if not actor.is_federation_wide:
+        statement = statement.where(MemberApplication.unit_id == actor.unit_id)
+    if status is not None:
+        statement = statement.where(MemberApplication.status == status)
+    return session.scalars(statement.limit(200)).all()
+
+
+def application_for(session: Session, actor: Actor, application_id: int) -> MemberApplication:
+    actor.require(Permission.MEMBERS_MANAGE)
+    found = session.get(MemberApplication, application_id)
+    if found is None or (not actor.is_federation_wide and found.unit_id != actor.unit_id):
+        raise NotFound("入会申请")
+    return found

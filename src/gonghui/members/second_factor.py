@@ -71,12 +71,21 @@ def _user_of(session: Session, actor: Actor) -> User:
     return user
 
 
-def start_enrolment(session: Session, actor: Actor, *, vault: IdentityVault) -> None:
+def start_enrolment(session: Session, *, actor: Actor, vault: IdentityVault, at: datetime) -> None:
     """Give the actor's account a new, not yet confirmed secret (kept encrypted)."""
     user = _user_of(session, actor)
     if is_enrolled(user):
         raise Conflict("already_enrolled", "两步验证已启用；如需更换手机，请联系安全管理员重置")
     user.totp_secret = vault.encrypt(pyotp.random_base32())
+    # The secret is not in the row: whoever reads the log must not be able to sign in as them.
+    audit.record(
+        session,
+        actor=actor,
+        at=at,
+        action="auth.2fa_enrolment_started",
+        target_type="user",
+        target_id=user.id,
+    )
 
 
 def pending_enrolment(session: Session, actor: Actor, *, vault: IdentityVault) -> Enrolment | None:
@@ -92,7 +101,7 @@ def pending_enrolment(session: Session, actor: Actor, *, vault: IdentityVault) -
 
 
 def confirm_enrolment(
-    session: Session, actor: Actor, code: str, *, vault: IdentityVault, at: datetime
+    session: Session, code: str, *, actor: Actor, vault: IdentityVault, at: datetime
 ) -> list[str]:
     """The first right code switches two-factor sign-in on. Returns the recovery codes, in
     clear this once; only their hashes are kept."""

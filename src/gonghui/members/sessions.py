@@ -220,7 +220,7 @@ def end_sessions_of(session: Session, user_id: int, *, actor: Actor, now: dateti
 
 
 def change_password(
-    session: Session, actor: Actor, current: str, new: str, *, keep: str, now: datetime
+    session: Session, current: str, new: str, *, actor: Actor, keep: str, now: datetime
 ) -> int:
     """A user changes their own password; every other session of theirs ends with it. `now`
     is machine time (the password's age is counted in it)."""

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import DomainError
 from gonghui.core.sms import SmsSender
-from gonghui.members import accounts, joining
+from gonghui.members import accounts, joining, queries
 from gonghui.members.rules import POST_TYPE_LABELS
 from gonghui.web.deps import Csrf, Db, Id, Now, Vault, flash, get_settings, permitted, render
 
@@ -69,7 +69,7 @@ def sent(request: Request) -> Response:
 def _applications_page(
     request: Request, db: Db, actor: Actor, status_code: int = 200, **extra: object
 ) -> Response:
-    context = {"applications": joining.applications_for(db, actor), **extra}
+    context = {"applications": queries.applications_for(db, actor), **extra}
     return render(
         request, "members/applications.html", context, actor=actor, status_code=status_code
     )
@@ -94,7 +94,7 @@ def approve(
 ) -> Response:
     """Approve: the member joins the roll and their activation code is issued, shown once
     here and sent to their phone, as for a member imported on the roll."""
-    application = joining.application_for(db, actor, application_id)
+    application = queries.application_for(db, actor, application_id)
     settings = get_settings(request)
     try:
         member = joining.approve_application(db, application, actor=actor, vault=vault, now=now)
@@ -125,7 +125,7 @@ def send_back(
     actor: Officer,
     reason: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
-    application = joining.application_for(db, actor, application_id)
+    application = queries.application_for(db, actor, application_id)
     try:
         joining.return_application(db, application, reason, actor=actor, now=now)
     except DomainError as refusal:

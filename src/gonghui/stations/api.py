@@ -92,7 +92,7 @@ def list_positions(db: Db, actor: Viewer, q: str = "", page: PageNo = 1) -> Posi
 
 @router.get("/positions/{position_id}", response_model=PositionDetailOut)
 def get_position(position_id: Id, db: Db, now: Now, key: QrKey, actor: Viewer) -> PositionDetailOut:
-    position = service.position_for(db, actor, position_id)
+    position = queries.position_for(db, actor, position_id)
     history = [
         StatusChangeOut(
             from_status=h.from_status.value if h.from_status else None,

@@ -11,18 +11,10 @@ from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import Conflict, InvalidInput, NotFound
-from gonghui.stations import service
+from gonghui.stations import queries, service
 from gonghui.stations.models import Appeal, EvaluationRun, RuleSetVersion, Score
 from gonghui.stations.rules import APPEAL_DAYS, AppealStatus, Card, PositionStatus
 from gonghui.stations.scoring import RuleSet
-
-
-def score_for(session: Session, actor: Actor, score_id: int) -> Score:
-    row = session.get(Score, score_id)
-    if row is None:
-        raise NotFound("考核结果")
-    service.position_for(session, actor, row.position_id)  # refuses what the actor may not see
-    return row
 
 
 def file_appeal(
@@ -30,7 +22,7 @@ def file_appeal(
 ) -> Appeal:
     """Within APPEAL_DAYS of the run, against a card the run gave, while it still stands."""
     service.require_operator(actor)
-    position = service.position_for(session, actor, row.position_id)
+    position = queries.position_for(session, actor, row.position_id)
     run = session.get(EvaluationRun, row.run_id)
     if run is None:
         raise NotFound("考核")
@@ -85,7 +77,7 @@ def decide_appeal(
         version = session.get(RuleSetVersion, run.rule_set_id) if run else None
         if row is None or version is None:
             raise NotFound("考核结果")
-        position = service.position_for(session, actor, row.position_id)
+        position = queries.position_for(session, actor, row.position_id)
         back = row.status_before
         deadline = None
         if back is PositionStatus.YELLOW:

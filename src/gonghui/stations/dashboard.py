@@ -30,9 +30,10 @@ from gonghui.core.clock import BUSINESS_TZ, business_date
 from gonghui.core.errors import NotFound
 from gonghui.core.snapshots import EVERYTHING, Board, Snapshot
 from gonghui.stations.models import EvaluationRun, HeadCount, Position, Rating, Score, Visit
+from gonghui.stations.queries import position_scope
 from gonghui.stations.rules import Card, CountSource, PositionStatus, PositionType
 from gonghui.stations.scoring import Aspect
-from gonghui.stations.service import DASHBOARD_BOARD, position_scope
+from gonghui.stations.service import DASHBOARD_BOARD
 
 TREND_MONTHS = 12
 BOARD_SIZE = 10

@@ -18,7 +18,7 @@ from gonghui.core.auth import Actor, Role
 from gonghui.core.clock import BUSINESS_TZ, business_date
 from gonghui.core.db import copy_rows
 from gonghui.members import accounts
-from gonghui.stations import evaluation, feedback, operations, service, visits
+from gonghui.stations import evaluation, feedback, operations, queries, service, visits
 from gonghui.stations.records import PositionRecord
 from gonghui.stations.rules import (
     Amenity,
@@ -225,7 +225,7 @@ def _managed(session: Session, rng: random.Random, ids: list[int], today: date) 
     """The managed positions' own records: complaints in each state (one real-name complaint
     still awaits its call-back) and a month of camera counts."""
     for number, position_id in enumerate(ids):
-        position = service.position_for(session, DEMO, position_id)
+        position = queries.position_for(session, DEMO, position_id)
         for offset, (text, name, callback, resolution) in enumerate(COMPLAINTS):
             filed = _instant(today - timedelta(days=40 - 10 * offset + number), rng)
             complaint = feedback.file_complaint(

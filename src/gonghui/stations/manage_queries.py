@@ -1,6 +1,6 @@
 """Reads behind the staff and manager pages (work records, complaints, vehicles, appeals,
-rule sets), each scoped to what the actor may see; a single row is loaded through the
-position or vehicle it belongs to, so a manager never reaches another manager's records."""
+rule sets), each scoped to what the actor may see; a single row by its id comes through
+`queries` (`complaint_for`, `trip_for`, `appeal_for`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from sqlalchemy import ColumnElement, case, select, true
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Permission
-from gonghui.core.errors import NotFound
-from gonghui.stations import service
+from gonghui.stations import queries
 from gonghui.stations.models import (
     Activity,
     Appeal,
@@ -70,14 +69,6 @@ def complaints_of(session: Session, position: Position) -> list[Complaint]:
     )
 
 
-def complaint_for(session: Session, actor: Actor, complaint_id: int) -> Complaint:
-    complaint = session.get(Complaint, complaint_id)
-    if complaint is None:
-        raise NotFound("投诉")
-    service.position_for(session, actor, complaint.position_id)  # refuses another's position
-    return complaint
-
-
 def _vehicle_scope(actor: Actor) -> ColumnElement[bool]:
     actor.require(Permission.STATIONS_VIEW)
     if actor.is_federation_wide or actor.user_id is None:
@@ -99,14 +90,6 @@ def trips_of(session: Session, vehicle: Vehicle) -> list[Trip]:
             .limit(LIST_LIMIT)
         )
     )
-
-
-def trip_for(session: Session, actor: Actor, trip_id: int) -> Trip:
-    trip = session.get(Trip, trip_id)
-    if trip is None:
-        raise NotFound("出车行程")
-    service.vehicle_for(session, actor, trip.vehicle_id)  # refuses another team's vehicle
-    return trip
 
 
 @dataclass(frozen=True)
@@ -149,19 +132,11 @@ def appeals_visible(session: Session, actor: Actor, *, pending: bool) -> list[Ap
         .join(Score, Score.id == Appeal.score_id)
         .join(EvaluationRun, EvaluationRun.id == Score.run_id)
         .join(Position, Position.id == Appeal.position_id)
-        .where(status if pending else ~status, service.position_scope(actor))
+        .where(status if pending else ~status, queries.position_scope(actor))
         .order_by(order, Appeal.id)
         .limit(LIST_LIMIT)
     ).all()
     return [AppealLine(*row) for row in rows]
-
-
-def appeal_for(session: Session, actor: Actor, appeal_id: int) -> Appeal:
-    appeal = session.get(Appeal, appeal_id)
-    if appeal is None:
-        raise NotFound("申诉")
-    service.position_for(session, actor, appeal.position_id)
-    return appeal
 
 
 def rule_versions(session: Session, actor: Actor) -> list[RuleSetVersion]:

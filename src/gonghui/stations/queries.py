@@ -1,16 +1,88 @@
-"""Reads of the stations module, each scoped to what the actor may see."""
+"""Reads of the stations module, each scoped to what the actor may see. A single row by its id
+comes through a `*_for(session, actor, id)` here; a record that belongs to a position or a
+vehicle is loaded through it, so a manager never reaches another manager's records."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import NotFound
 from gonghui.core.pagination import PAGE_SIZE, Page, paged
-from gonghui.stations.models import EvaluationRun, Position, Rating, RuleSetVersion, Score, Visit
+from gonghui.stations.models import (
+    Appeal,
+    Complaint,
+    EvaluationRun,
+    Position,
+    Rating,
+    RuleSetVersion,
+    Score,
+    Trip,
+    Vehicle,
+    Visit,
+)
 from gonghui.stations.rules import Card
-from gonghui.stations.service import position_scope
+
+
+def position_scope(actor: Actor) -> ColumnElement[bool]:
+    """The federation sees every position; a station manager only those they run."""
+    actor.require(Permission.STATIONS_VIEW)
+    if actor.is_federation_wide or actor.user_id is None:
+        return true()
+    return Position.manager_user_id == actor.user_id
+
+
+def position_for(session: Session, actor: Actor, position_id: int) -> Position:
+    position = session.scalars(
+        select(Position).where(Position.id == position_id, position_scope(actor))
+    ).first()
+    if position is None:
+        raise NotFound("阵地")
+    return position
+
+
+def vehicle_for(session: Session, actor: Actor, vehicle_id: int) -> Vehicle:
+    actor.require(Permission.STATIONS_VIEW)
+    statement = select(Vehicle).where(Vehicle.id == vehicle_id)
+    if not actor.is_federation_wide and actor.user_id is not None:
+        statement = statement.where(Vehicle.manager_user_id == actor.user_id)
+    vehicle = session.scalars(statement).first()
+    if vehicle is None:
+        raise NotFound("服务车")
+    return vehicle
+
+
+def score_for(session: Session, actor: Actor, score_id: int) -> Score:
+    row = session.get(Score, score_id)
+    if row is None:
+        raise NotFound("考核结果")
+    position_for(session, actor, row.position_id)  # refuses what the actor may not see
+    return row
+
+
+def complaint_for(session: Session, actor: Actor, complaint_id: int) -> Complaint:
+    complaint = session.get(Complaint, complaint_id)
+    if complaint is None:
+        raise NotFound("投诉")
+    position_for(session, actor, complaint.position_id)  # refuses another's position
+    return complaint
+
+
+def trip_for(session: Session, actor: Actor, trip_id: int) -> Trip:
+    trip = session.get(Trip, trip_id)
+    if trip is None:
+        raise NotFound("出车行程")
+    vehicle_for(session, actor, trip.vehicle_id)  # refuses another team's vehicle
+    return trip
+
+
+def appeal_for(session: Session, actor: Actor, appeal_id: int) -> Appeal:
+    appeal = session.get(Appeal, appeal_id)
+    if appeal is None:
+        raise NotFound("申诉")
+    position_for(session, actor, appeal.position_id)
+    return appeal
 
 
 def positions_visible(

@@ -6,47 +6,19 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit, snapshots
 from gonghui.core.auth import Actor, Permission
-from gonghui.core.errors import Forbidden, InvalidInput, NotFound
+from gonghui.core.errors import Forbidden, InvalidInput
 from gonghui.stations.geo import cell_of
-from gonghui.stations.models import Position, StatusChange, Vehicle
+from gonghui.stations.models import Position, StatusChange
 from gonghui.stations.records import PositionRecord
 from gonghui.stations.rules import MANUAL_TRANSITIONS, PositionStatus
 
 # The `core.snapshots` board of the stations dashboard (`stations.dashboard`).
 DASHBOARD_BOARD = "stations"
-
-
-def position_scope(actor: Actor) -> ColumnElement[bool]:
-    """The federation sees every position; a station manager only those they run."""
-    actor.require(Permission.STATIONS_VIEW)
-    if actor.is_federation_wide or actor.user_id is None:
-        return true()
-    return Position.manager_user_id == actor.user_id
-
-
-def position_for(session: Session, actor: Actor, position_id: int) -> Position:
-    position = session.scalars(
-        select(Position).where(Position.id == position_id, position_scope(actor))
-    ).first()
-    if position is None:
-        raise NotFound("阵地")
-    return position
-
-
-def vehicle_for(session: Session, actor: Actor, vehicle_id: int) -> Vehicle:
-    actor.require(Permission.STATIONS_VIEW)
-    statement = select(Vehicle).where(Vehicle.id == vehicle_id)
-    if not actor.is_federation_wide and actor.user_id is not None:
-        statement = statement.where(Vehicle.manager_user_id == actor.user_id)
-    vehicle = session.scalars(statement).first()
-    if vehicle is None:
-        raise NotFound("服务车")
-    return vehicle
 
 
 def _fields(record: PositionRecord) -> dict[str, object]:

@@ -78,7 +78,7 @@ def position_list(
 def position_detail(
     request: Request, position_id: Id, db: Db, now: Now, key: QrKey, actor: Viewer
 ) -> Response:
-    position = service.position_for(db, actor, position_id)
+    position = queries.position_for(db, actor, position_id)
     token = tokens.issue(key, position.id, now)
     url = str(request.base_url).rstrip("/") + f"/stations/checkin?t={token}"
     context = {
@@ -99,7 +99,7 @@ def door_screen(
     request: Request, position_id: Id, db: Db, now: Now, key: QrKey, actor: Viewer
 ) -> Response:
     """The screen at the door: a fresh signed code every couple of minutes."""
-    position = service.position_for(db, actor, position_id)
+    position = queries.position_for(db, actor, position_id)
     token = tokens.issue(key, position.id, now)
     url = str(request.base_url).rstrip("/") + f"/stations/checkin?t={token}"
     context = {

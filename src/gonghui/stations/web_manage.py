@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
-from gonghui.stations import appeals, evaluation, imports, manage_queries, service
+from gonghui.stations import appeals, evaluation, imports, manage_queries, queries, service
 from gonghui.stations.forms import RULE_LABELS, PositionForm, read_rule_set
 from gonghui.stations.models import Position
 from gonghui.stations.records import HEADERS, REQUIRED
@@ -91,7 +91,7 @@ def create_position(request: Request, db: Db, now: Now, actor: Manager, posted: 
 
 @router.get("/stations/positions/{position_id}/edit")
 def edit_position(request: Request, position_id: Id, db: Db, actor: Manager) -> Response:
-    position = service.position_for(db, actor, position_id)
+    position = queries.position_for(db, actor, position_id)
     return _position_page(request, db, actor, PositionForm.of(position), position)
 
 
@@ -99,7 +99,7 @@ def edit_position(request: Request, position_id: Id, db: Db, actor: Manager) -> 
 def update_position(
     request: Request, position_id: Id, db: Db, now: Now, actor: Manager, posted: Posted
 ) -> Response:
-    position = service.position_for(db, actor, position_id)
+    position = queries.position_for(db, actor, position_id)
     form = PositionForm.read(posted, code=position.code)
     try:
         service.save_position(db, form.record(), actor=actor, now=now)
@@ -122,7 +122,7 @@ def assign_manager(
     actor: Manager,
     manager_user_id: Annotated[str, Form()] = "",
 ) -> Response:
-    position = service.position_for(db, actor, position_id)
+    position = queries.position_for(db, actor, position_id)
     try:
         chosen = chosen_manager(db, manager_user_id)
     except DomainError as refusal:
@@ -149,7 +149,7 @@ def change_status(
     status: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    position = service.position_for(db, actor, position_id)
+    position = queries.position_for(db, actor, position_id)
     try:
         try:
             new = PositionStatus(status)
@@ -263,7 +263,7 @@ def decide_appeal(
     outcome: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    appeal = manage_queries.appeal_for(db, actor, appeal_id)
+    appeal = queries.appeal_for(db, actor, appeal_id)
     try:
         if outcome not in {"grant", "dismiss"}:
             raise InvalidInput("bad_outcome", "请选择处理结果：申诉成立（撤销红黄牌）或维持原判")

@@ -2,7 +2,7 @@
 call-back, appeals against a card, and the service vehicles with their trips.
 
 Station managers (谁建设谁管理谁负责) reach only their own positions and vehicles: every load
-goes through `service.position_for` or `service.vehicle_for`, which scope it. A refused form
+goes through `queries.position_for` or `queries.vehicle_for`, which scope it. A refused form
 comes back with what was typed, and nothing written. The helpers at the top serve the staff
 pages of `web_manage.py` too.
 """
@@ -21,7 +21,7 @@ from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.core.inputs import whole_number_or_none
 from gonghui.members import accounts
-from gonghui.stations import appeals, feedback, manage_queries, operations, service, visits
+from gonghui.stations import appeals, feedback, manage_queries, operations, queries, visits
 from gonghui.stations.forms import Fields, day, whole_number
 from gonghui.stations.manage_queries import ScoreLine
 from gonghui.stations.models import Position, Trip, Vehicle
@@ -139,7 +139,7 @@ def _refused_work(
 
 @router.get("/stations/positions/{position_id}/work")
 def work_page(request: Request, position_id: Id, db: Db, now: Now, actor: Operator) -> Response:
-    position = service.position_for(db, actor, position_id)
+    position = queries.position_for(db, actor, position_id)
     return _work_page(request, db, now, actor, position)
 
 
@@ -147,7 +147,7 @@ def work_page(request: Request, position_id: Id, db: Db, now: Now, actor: Operat
 def record_activity(
     request: Request, position_id: Id, db: Db, now: Now, actor: Operator, posted: Posted
 ) -> Response:
-    position = service.position_for(db, actor, position_id)
+    position = queries.position_for(db, actor, position_id)
     try:
         activity = operations.record_activity(
             db,
@@ -169,7 +169,7 @@ def record_activity(
 def record_count(
     request: Request, position_id: Id, db: Db, now: Now, actor: Operator, posted: Posted
 ) -> Response:
-    position = service.position_for(db, actor, position_id)
+    position = queries.position_for(db, actor, position_id)
     try:
         try:
             source = CountSource(posted.text("source"))
@@ -199,8 +199,8 @@ def file_appeal(
     actor: Operator,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    row = appeals.score_for(db, actor, score_id)
-    position = service.position_for(db, actor, row.position_id)
+    row = queries.score_for(db, actor, score_id)
+    position = queries.position_for(db, actor, row.position_id)
     try:
         appeals.file_appeal(db, row, reason, actor=actor, now=now)
     except DomainError as refusal:
@@ -233,7 +233,7 @@ def _complaints_page(
 
 @router.get("/stations/positions/{position_id}/complaints")
 def complaints_page(request: Request, position_id: Id, db: Db, actor: Operator) -> Response:
-    position = service.position_for(db, actor, position_id)
+    position = queries.position_for(db, actor, position_id)
     return _complaints_page(request, db, actor, position)
 
 
@@ -247,8 +247,8 @@ def _handle_complaint(
     now: datetime,
     actor: Actor,
 ) -> Response:
-    complaint = manage_queries.complaint_for(db, actor, complaint_id)
-    position = service.position_for(db, actor, complaint.position_id)
+    complaint = queries.complaint_for(db, actor, complaint_id)
+    position = queries.position_for(db, actor, complaint.position_id)
     try:
         feedback.handle_complaint(db, complaint, new, note, actor=actor, now=now)
     except DomainError as refusal:
@@ -379,7 +379,7 @@ def _vehicle_page(
 
 @router.get("/stations/vehicles/{vehicle_id}")
 def vehicle_detail(request: Request, vehicle_id: Id, db: Db, now: Now, actor: Viewer) -> Response:
-    vehicle = service.vehicle_for(db, actor, vehicle_id)
+    vehicle = queries.vehicle_for(db, actor, vehicle_id)
     return _vehicle_page(request, db, now, actor, vehicle)
 
 
@@ -387,7 +387,7 @@ def vehicle_detail(request: Request, vehicle_id: Id, db: Db, now: Now, actor: Vi
 def schedule_trip(
     request: Request, vehicle_id: Id, db: Db, now: Now, actor: Operator, posted: Posted
 ) -> Response:
-    vehicle = service.vehicle_for(db, actor, vehicle_id)
+    vehicle = queries.vehicle_for(db, actor, vehicle_id)
     try:
         plan = operations.TripPlan(
             site_name=posted.text("site_name"),
@@ -417,8 +417,8 @@ def schedule_trip(
 def complete_trip(
     request: Request, trip_id: Id, db: Db, now: Now, actor: Operator, posted: Posted
 ) -> Response:
-    trip = manage_queries.trip_for(db, actor, trip_id)
-    vehicle = service.vehicle_for(db, actor, trip.vehicle_id)
+    trip = queries.trip_for(db, actor, trip_id)
+    vehicle = queries.vehicle_for(db, actor, trip.vehicle_id)
     chosen = posted.every("services")
     try:
         operations.complete_trip(

@@ -120,7 +120,7 @@ def _relative_out(line: queries.RelativeLine) -> RelativeOut:
 
 
 def _relative(db: Db, actor: Actor, relationship_id: int) -> RelativeOut:
-    me = people.own_insured(db, actor)
+    me = queries.own_insured(db, actor)
     lines = queries.relationships_of(db, me)
     return _relative_out(next(x for x in lines if x.relationship.id == relationship_id))
 
@@ -128,7 +128,7 @@ def _relative(db: Db, actor: Actor, relationship_id: int) -> RelativeOut:
 @router.get("/relatives", response_model=list[RelativeOut])
 def my_relatives(db: Db, actor: User) -> list[RelativeOut]:
     """Every 共济关系 the person gives or receives in, dissolved ones included (history)."""
-    me = people.own_insured(db, actor)
+    me = queries.own_insured(db, actor)
     return [_relative_out(line) for line in queries.relationships_of(db, me)]
 
 
@@ -138,7 +138,7 @@ def declare_relative(body: RelativeIn, db: Db, now: Now, vault: Vault, actor: Us
     at once, an older one confirms with face verification."""
     relationship = people.declare_relationship(
         db,
-        actor,
+        actor=actor,
         recipient_name=body.name,
         recipient_id_number=body.id_number,
         kinship=body.kinship.value,
@@ -155,8 +155,8 @@ def confirm_relative(
 ) -> RelativeOut:
     people.confirm_relationship(
         db,
-        actor,
         relationship_id,
+        actor=actor,
         commitment=body.commitment,
         face_sample=body.face_sample,
         verifier=verifier_of(request),
@@ -171,7 +171,7 @@ def dissolve_relative(
 ) -> DissolvedOut:
     """Either party ends it: a pending transfer goes back, and the unspent quota with it."""
     returned = spending.dissolve_relationship(
-        db, actor, relationship_id, reason=body.reason, now=now
+        db, relationship_id, actor=actor, reason=body.reason, now=now
     )
     return DissolvedOut(relationship_id=relationship_id, returned=yuan_string(returned))
 
@@ -179,7 +179,7 @@ def dissolve_relative(
 @router.get("/history", response_model=list[HistoryOut])
 def my_history(db: Db, actor: User) -> list[HistoryOut]:
     """The last 50 movements of the person's own money (personal account and wallet quota)."""
-    me = people.own_insured(db, actor)
+    me = queries.own_insured(db, actor)
     return [
         HistoryOut(
             at=line.at.isoformat(),
@@ -193,7 +193,7 @@ def my_history(db: Db, actor: User) -> list[HistoryOut]:
 
 @router.get("/me", response_model=BalancesOut)
 def my_balances(db: Db, actor: User) -> BalancesOut:
-    me = people.own_insured(db, actor)
+    me = queries.own_insured(db, actor)
     balances = queries.balances_of(db, me)
     found = queries.wallet_with_region(db, me)
     return BalancesOut(
@@ -248,7 +248,7 @@ def pay(body: PaymentIn, db: Db, now: Now, actor: User, key: IdempotencyKey) -> 
         db,
         lambda: spending.pay_from_wallet(
             db,
-            actor,
+            actor=actor,
             amount_fen=_fen(body.amount),
             purpose=body.purpose,
             payee=body.payee,

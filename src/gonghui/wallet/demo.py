@@ -80,11 +80,11 @@ def _bind_and_send(
 ) -> None:
     verifier = face_verifier_for(settings)
     relationship = people.declare_relationship(
-        session, giver, recipient_name="王桂兰", recipient_id_number=_mother_id(),
+        session, actor=giver, recipient_name="王桂兰", recipient_id_number=_mother_id(),
         kinship=Kinship.PARENT.value, commitment=True, vault=vault, now=now,
     )  # fmt: skip
     people.confirm_relationship(
-        session, mother, relationship.id, commitment=True,
+        session, relationship.id, actor=mother, commitment=True,
         face_sample=FakeFaceVerifier.PASS, verifier=verifier, now=now,
     )  # fmt: skip
     sent = transfers.submit_transfer(
@@ -96,6 +96,6 @@ def _bind_and_send(
         session, int(sent["transfer_id"]), actor=mother, idempotency_key="demo-accept", now=now
     )
     spending.pay_from_wallet(
-        session, mother, amount_fen=12_000, purpose=Purpose.PHARMACY, payee="成都某定点药房",
+        session, actor=mother, amount_fen=12_000, purpose=Purpose.PHARMACY, payee="成都某定点药房",
         idempotency_key="demo-pay", now=now,
     )  # fmt: skip

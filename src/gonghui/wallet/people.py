@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gonghui.consents import service as consents
@@ -20,7 +19,7 @@ from gonghui.core.settings import Settings
 from gonghui.members import accounts, service
 from gonghui.members.queries import members_by_hash
 from gonghui.members.rules import ActivationSubject
-from gonghui.wallet import regions
+from gonghui.wallet import queries, regions
 from gonghui.wallet.models import Insured, Relationship, RelationshipEvent, UsageChange, Wallet
 from gonghui.wallet.regions import is_open
 from gonghui.wallet.rules import (
@@ -31,92 +30,10 @@ from gonghui.wallet.rules import (
     WalletRefused,
     needs_face_check,
 )
-from gonghui.wallet.verification import Credentials, FaceVerifier, hash_wallet_password
+from gonghui.wallet.verification import FaceVerifier, hash_wallet_password
 
 # Opens logins for insured relatives on their own request (the wallet's self-service door).
 WALLET_DOOR = Actor(user_id=None, username="wallet", role=Role.ADMIN, display_name="医保钱包开通")
-
-
-# Which insured person the actor is: by their login, or by their member record. Built once, with
-# both as parameters: an actor without one binds it as NULL, and `column = NULL` matches no row,
-# so the one condition serves every actor (and one with neither finds nobody).
-_INSURED, _WALLETS = Insured.__table__, Wallet.__table__
-_OWN = or_(
-    _INSURED.c.user_id == bindparam("user_id"), _INSURED.c.member_id == bindparam("member_id")
-)
-_OWN_INSURED = select(Insured).where(_OWN)
-_OWN_INSURED_ID = select(_INSURED.c.id).where(_OWN)
-
-
-def _own(actor: Actor) -> dict[str, int | None]:
-    """The parameters of `_OWN` for an actor allowed to use a wallet."""
-    actor.require(Permission.WALLET_USE)
-    return {"user_id": actor.user_id, "member_id": actor.member_id}
-
-
-def own_insured(session: Session, actor: Actor) -> Insured:
-    """The insured person the actor is."""
-    found = session.scalars(_OWN_INSURED, _own(actor)).first()
-    if found is None:
-        raise NotFound("参保信息")
-    return found
-
-
-def own_insured_id(session: Session, actor: Actor) -> int:
-    """The id of the insured person the actor is, where nothing else of them is needed."""
-    found: int | None = session.scalars(_OWN_INSURED_ID, _own(actor)).first()
-    if found is None:
-        raise NotFound("参保信息")
-    return found
-
-
-@dataclass(frozen=True)
-class Sender:
-    """The insured person about to send a transfer, as the submit rules need them."""
-
-    id: int
-    region_id: int
-    ended_on: date | None
-    wallet: Credentials
-
-
-_RECIPIENT = _INSURED.alias("recipient")
-# The sender, their wallet and whether the recipient exists: one statement, columns only.
-_SENDER = (
-    select(
-        _INSURED.c.id,
-        _INSURED.c.region_id,
-        _INSURED.c.ended_on,
-        _WALLETS.c.id.label("wallet_id"),
-        _WALLETS.c.password_hash,
-        _WALLETS.c.password_failures,
-        _WALLETS.c.last_password_failure,
-        select(_RECIPIENT.c.id)
-        .where(_RECIPIENT.c.id == bindparam("recipient_id"))
-        .exists()
-        .label("recipient_found"),
-    )
-    .select_from(_INSURED.outerjoin(_WALLETS, _WALLETS.c.insured_id == _INSURED.c.id))
-    .where(_OWN)
-)
-
-
-def own_sender(session: Session, actor: Actor, recipient_id: int) -> Sender:
-    """The insured person the actor is, with their wallet, about to send to `recipient_id`:
-    refused if they have no wallet; not found if the recipient names nobody."""
-    found = session.execute(_SENDER, {**_own(actor), "recipient_id": recipient_id}).first()
-    if found is None:
-        raise NotFound("参保信息")
-    if found.wallet_id is None:
-        raise WalletRefused(Refusal.NO_WALLET)
-    if not found.recipient_found:
-        # Not a refusal of the transfer rules (which would record it under the key): there is
-        # nobody to send to, as for any other id that names nothing.
-        raise NotFound("共济对象")
-    credentials = Credentials(
-        found.wallet_id, found.password_hash, found.password_failures, found.last_password_failure
-    )
-    return Sender(found.id, found.region_id, found.ended_on, credentials)
 
 
 def wallet_of(session: Session, insured_id: int) -> Wallet | None:
@@ -320,9 +237,9 @@ def issue_activation_code(
 
 
 def change_usage_location(
-    session: Session, actor: Actor, region_code: str, *, now: datetime
+    session: Session, region_code: str, *, actor: Actor, now: datetime
 ) -> Wallet:
-    insured = own_insured(session, actor)
+    insured = queries.own_insured(session, actor)
     wallet = require_wallet(session, insured.id)
     target = regions.region_by_code(session, region_code)
     if not is_open(target, business_date(now)):
@@ -391,8 +308,8 @@ def move_relationship(
 
 def declare_relationship(
     session: Session,
-    actor: Actor,
     *,
+    actor: Actor,
     recipient_name: str,
     recipient_id_number: str,
     kinship: str,
@@ -402,7 +319,7 @@ def declare_relationship(
 ) -> Relationship:
     """The giver declares a close relative with the commitment letter; a recipient under 16 is
     bound at once, an older one confirms with face authentication."""
-    giver = own_insured(session, actor)
+    giver = queries.own_insured(session, actor)
     require_wallet(session, giver.id)
     recipient = _recipient(session, recipient_name, recipient_id_number, vault, now)
     _check_declaration(session, giver, recipient, kinship, commitment)
@@ -488,32 +405,18 @@ def _check_declaration(
         raise WalletRefused(Refusal.DUPLICATE_RELATIONSHIP)
 
 
-def relationship_for(session: Session, actor: Actor, relationship_id: int) -> Relationship:
-    """A relationship the actor is a party to."""
-    me = own_insured(session, actor)
-    found = session.scalars(
-        select(Relationship).where(
-            Relationship.id == relationship_id,
-            or_(Relationship.giver_id == me.id, Relationship.recipient_id == me.id),
-        )
-    ).one_or_none()
-    if found is None:
-        raise NotFound("共济关系")
-    return found
-
-
 def confirm_relationship(
     session: Session,
-    actor: Actor,
     relationship_id: int,
     *,
+    actor: Actor,
     commitment: bool,
     face_sample: str,
     verifier: FaceVerifier,
     now: datetime,
 ) -> Relationship:
-    relationship = relationship_for(session, actor, relationship_id)
-    me = own_insured(session, actor)
+    relationship = queries.relationship_for(session, actor, relationship_id)
+    me = queries.own_insured(session, actor)
     if relationship.recipient_id != me.id:
         raise Forbidden("只有被共济人本人可以确认")
     if relationship.status is not RelationshipStatus.PROPOSED:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
+from gonghui.core.errors import NotFound
 from gonghui.core.inputs import InputError, parse_id_number
 from gonghui.core.money import Fen
 from gonghui.core.pagination import Page, paged
@@ -32,11 +33,111 @@ from gonghui.wallet.regions_data import PROVINCES
 from gonghui.wallet.rules import (
     AccountKind,
     Kinship,
+    Refusal,
     RelationshipStatus,
     TransferStatus,
+    WalletRefused,
     business_day_bounds,
     kinship_seen_by,
 )
+from gonghui.wallet.verification import Credentials
+
+# Which insured person the actor is: by their login, or by their member record. Built once, with
+# both as parameters: an actor without one binds it as NULL, and `column = NULL` matches no row,
+# so the one condition serves every actor (and one with neither finds nobody).
+_INSURED = Insured.__table__
+_OWN = or_(
+    _INSURED.c.user_id == bindparam("user_id"), _INSURED.c.member_id == bindparam("member_id")
+)
+_OWN_INSURED = select(Insured).where(_OWN)
+_OWN_INSURED_ID = select(_INSURED.c.id).where(_OWN)
+
+
+def _own(actor: Actor) -> dict[str, int | None]:
+    """The parameters of `_OWN` for an actor allowed to use a wallet."""
+    actor.require(Permission.WALLET_USE)
+    return {"user_id": actor.user_id, "member_id": actor.member_id}
+
+
+def own_insured(session: Session, actor: Actor) -> Insured:
+    """The insured person the actor is."""
+    found = session.scalars(_OWN_INSURED, _own(actor)).first()
+    if found is None:
+        raise NotFound("参保信息")
+    return found
+
+
+def own_insured_id(session: Session, actor: Actor) -> int:
+    """The id of the insured person the actor is, where nothing else of them is needed."""
+    found: int | None = session.scalars(_OWN_INSURED_ID, _own(actor)).first()
+    if found is None:
+        raise NotFound("参保信息")
+    return found
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The insured person about to send a transfer, as the submit rules need them."""
+
+    id: int
+    region_id: int
+    ended_on: date | None
+    wallet: Credentials
+
+
+_WALLETS = Wallet.__table__
+_RECIPIENT = _INSURED.alias("recipient")
+# The sender, their wallet and whether the recipient exists: one statement, columns only.
+_SENDER = (
+    select(
+        _INSURED.c.id,
+        _INSURED.c.region_id,
+        _INSURED.c.ended_on,
+        _WALLETS.c.id.label("wallet_id"),
+        _WALLETS.c.password_hash,
+        _WALLETS.c.password_failures,
+        _WALLETS.c.last_password_failure,
+        select(_RECIPIENT.c.id)
+        .where(_RECIPIENT.c.id == bindparam("recipient_id"))
+        .exists()
+        .label("recipient_found"),
+    )
+    .select_from(_INSURED.outerjoin(_WALLETS, _WALLETS.c.insured_id == _INSURED.c.id))
+    .where(_OWN)
+)
+
+
+def own_sender(session: Session, actor: Actor, recipient_id: int) -> Sender:
+    """The insured person the actor is, with their wallet, about to send to `recipient_id`:
+    refused if they have no wallet; not found if the recipient names nobody."""
+    found = session.execute(_SENDER, {**_own(actor), "recipient_id": recipient_id}).first()
+    if found is None:
+        raise NotFound("参保信息")
+    if found.wallet_id is None:
+        raise WalletRefused(Refusal.NO_WALLET)
+    if not found.recipient_found:
+        # Not a refusal of the transfer rules (which would record it under the key): there is
+        # nobody to send to, as for any other id that names nothing.
+        raise NotFound("共济对象")
+    credentials = Credentials(
+        found.wallet_id, found.password_hash, found.password_failures, found.last_password_failure
+    )
+    return Sender(found.id, found.region_id, found.ended_on, credentials)
+
+
+def relationship_for(session: Session, actor: Actor, relationship_id: int) -> Relationship:
+    """A relationship the actor is a party to."""
+    me = own_insured(session, actor)
+    found = session.scalars(
+        select(Relationship).where(
+            Relationship.id == relationship_id,
+            or_(Relationship.giver_id == me.id, Relationship.recipient_id == me.id),
+        )
+    ).one_or_none()
+    if found is None:
+        raise NotFound("共济关系")
+    return found
+
 
 POSTING_LABELS = {
     "fund": "个人账户划入",

@@ -19,7 +19,7 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import Conflict, InvalidInput, NotFound
 from gonghui.core.money import Fen
-from gonghui.wallet import ledger, people, regions, transfers
+from gonghui.wallet import ledger, people, queries, regions, transfers
 from gonghui.wallet.models import (
     Account,
     Insured,
@@ -65,15 +65,15 @@ def lots_of(session: Session, recipient_id: int, balances: dict[int, Fen]) -> li
 
 def pay_from_wallet(
     session: Session,
-    actor: Actor,
     *,
+    actor: Actor,
     amount_fen: Fen,
     purpose: Purpose,
     payee: str,
     idempotency_key: str,
     now: datetime,
 ) -> dict[str, Any]:
-    me = people.own_insured(session, actor)
+    me = queries.own_insured(session, actor)
     wallet = people.require_wallet(session, me.id)
     if not payee.strip():
         raise InvalidInput("payee_required", "请填写定点医药机构或缴费项目名称")
@@ -163,10 +163,10 @@ def _spendings(
 
 
 def dissolve_relationship(
-    session: Session, actor: Actor, relationship_id: int, *, reason: str, now: datetime
+    session: Session, relationship_id: int, *, actor: Actor, reason: str, now: datetime
 ) -> Fen:
     """Either party ends the relationship. Returns the fen given back to the giver."""
-    relationship = people.relationship_for(session, actor, relationship_id)
+    relationship = queries.relationship_for(session, actor, relationship_id)
     return end_relationship(
         session, relationship, actor=actor, reason=reason or "本人解除", now=now
     )

@@ -36,7 +36,7 @@ from gonghui.core.clock import business_date
 from gonghui.core.db import json_object, table_of
 from gonghui.core.errors import NotFound
 from gonghui.core.money import Fen
-from gonghui.wallet import ledger, people
+from gonghui.wallet import ledger, queries
 from gonghui.wallet.models import (
     Insured,
     Region,
@@ -117,6 +117,15 @@ def _fund(
         actor_label=actor.username,
         memo="个人账户划入",
     )
+    audit.record(
+        session,
+        actor=actor,
+        at=now,
+        action="wallet.personal_account_funded",
+        target_type="wallet_insured",
+        target_id=insured_id,
+        after={"amount_fen": amount_fen, "posting_id": posting},
+    )
     return {"posting_id": posting, "insured_id": insured_id, "amount_fen": amount_fen}
 
 
@@ -145,7 +154,7 @@ def submit_transfer(
 ) -> dict[str, Any]:
     """Send money to a relative: every rule checked under the giver's row locks, the person
     verified, the amount held until the relative accepts it or 06:00 comes."""
-    giver = people.own_sender(session, actor, recipient_id)
+    giver = queries.own_sender(session, actor, recipient_id)
     body = {"recipient_id": recipient_id, "amount_fen": amount_fen, "method": proof.method.value}
 
     def work() -> dict[str, Any]:
@@ -170,7 +179,7 @@ _LOCK_RELATIONSHIP = (
 def _submit(
     session: Session,
     actor: Actor,
-    giver: people.Sender,
+    giver: queries.Sender,
     recipient_id: int,
     amount_fen: Fen,
     proof: Proof,
@@ -261,7 +270,7 @@ _FACTS = select(
 
 
 def _facts(
-    session: Session, giver: people.Sender, recipient_id: int, amount_fen: Fen, now: datetime
+    session: Session, giver: queries.Sender, recipient_id: int, amount_fen: Fen, now: datetime
 ) -> tuple[TransferFacts, int | None]:
     """Everything the submit rule needs, in one query (read after the giver's accounts are
     locked, so that a concurrent submit by the same giver is seen: which is also why it is not
@@ -292,7 +301,7 @@ def accept_transfer(
     session: Session, transfer_id: int, *, actor: Actor, idempotency_key: str, now: datetime
 ) -> dict[str, Any]:
     """The recipient accepts: the held money becomes their quota from this giver."""
-    me = people.own_insured_id(session, actor)
+    me = queries.own_insured_id(session, actor)
     return ledger.once(
         session,
         scope_of(actor),

@@ -67,7 +67,7 @@ def _yuan(text: str) -> int:
 @router.get("/wallet")
 def wallet_home(request: Request, db: Db, now: Now, actor: WalletUser) -> Response:
     try:
-        me = people.own_insured(db, actor)
+        me = queries.own_insured(db, actor)
     except NotFound:
         return render(request, "wallet/none.html", {}, actor=actor)
     found = queries.wallet_with_region(db, me)
@@ -134,7 +134,7 @@ def declare(
 ) -> Response:
     try:
         relationship = people.declare_relationship(
-            db, actor, recipient_name=name, recipient_id_number=id_number, kinship=kinship,
+            db, actor=actor, recipient_name=name, recipient_id_number=id_number, kinship=kinship,
             commitment=commitment == "yes", vault=vault, now=now,
         )  # fmt: skip
     except DomainError as error:
@@ -155,8 +155,8 @@ def confirm(
 ) -> Response:
     try:
         people.confirm_relationship(
-            db, actor, relationship_id, commitment=commitment == "yes", face_sample=face_sample,
-            verifier=verifier_of(request), now=now,
+            db, relationship_id, actor=actor, commitment=commitment == "yes",
+            face_sample=face_sample, verifier=verifier_of(request), now=now,
         )  # fmt: skip
     except DomainError as error:
         return _refused(request, db, error)
@@ -178,12 +178,14 @@ def dissolve(
         # beside the box to tick.
         return _refused(request, db, InvalidInput("confirm_required", "请勾选确认后再解除共济关系"))
     try:
-        me = people.own_insured(db, actor)
+        me = queries.own_insured(db, actor)
         line = next(
             (x for x in queries.relationships_of(db, me) if x.relationship.id == relationship_id),
             None,
         )
-        returned = spending.dissolve_relationship(db, actor, relationship_id, reason="", now=now)
+        returned = spending.dissolve_relationship(
+            db, relationship_id, actor=actor, reason="", now=now
+        )
     except DomainError as error:
         return _refused(request, db, error)
     giver = me.name if line is None or line.i_give else line.other_name
@@ -261,7 +263,7 @@ def pay(
         db,
         now,
         lambda: spending.pay_from_wallet(
-            db, actor, amount_fen=_yuan(amount), purpose=purpose, payee=payee,
+            db, actor=actor, amount_fen=_yuan(amount), purpose=purpose, payee=payee,
             idempotency_key=idempotency_key, now=now,
         ),
         lambda _result: f"支付成功：{payee}",
@@ -273,7 +275,7 @@ def change_usage(
     request: Request, db: Db, now: Now, actor: WalletUser, region: Annotated[str, Form()]
 ) -> Response:
     try:
-        people.change_usage_location(db, actor, region, now=now)
+        people.change_usage_location(db, region, actor=actor, now=now)
     except DomainError as error:
         return _refused(request, db, error)
     flash(request, "使用地已变更")

@@ -90,7 +90,12 @@ def change_password(
         return _password_refused(request, actor, "两次输入的新密码不一致")
     try:
         ended = sessions.change_password(
-            db, actor, current_password, new_password, keep=_current(request), now=machine_now()
+            db,
+            current_password,
+            new_password,
+            actor=actor,
+            keep=_current(request),
+            now=machine_now(),
         )
     except DomainError as refusal:
         db.rollback()
@@ -140,7 +145,7 @@ def _second_factor_page(
 
 @router.post(SECOND_FACTOR_PATH + "/start", dependencies=[Csrf])
 def start_second_factor(db: Db, vault: Vault, actor: PageActor) -> RedirectResponse:
-    second_factor.start_enrolment(db, actor, vault=vault)
+    second_factor.start_enrolment(db, actor=actor, vault=vault, at=machine_now())
     return RedirectResponse(SECOND_FACTOR_PATH, status_code=303)
 
 
@@ -153,7 +158,9 @@ def confirm_second_factor(
     code: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     try:
-        codes = second_factor.confirm_enrolment(db, actor, code, vault=vault, at=machine_now())
+        codes = second_factor.confirm_enrolment(
+            db, code, actor=actor, vault=vault, at=machine_now()
+        )
     except DomainError as refusal:
         db.rollback()
         extra: dict[str, object] = {"error": refusal.message}

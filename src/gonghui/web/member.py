@@ -27,7 +27,6 @@ from gonghui.members.models import Member
 from gonghui.retirement.membership import category_of
 from gonghui.retirement.rules import Month, decide_retirement
 from gonghui.stations.qr import qr_svg
-from gonghui.wallet import people as wallet_people
 from gonghui.wallet import queries as wallet_queries
 from gonghui.wallet.rules import TransferStatus
 from gonghui.web.deps import Csrf, Db, MaybeActor, Now, PageActor, flash, get_settings, render
@@ -141,7 +140,7 @@ def _transfers(db: Session, actor: Actor) -> list[TransferLine]:
     if not actor.can(Permission.WALLET_USE):
         return []
     try:
-        me = wallet_people.own_insured(db, actor)
+        me = wallet_queries.own_insured(db, actor)
     except NotFound:
         return []
     return [
