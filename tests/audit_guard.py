@@ -35,7 +35,7 @@ SOURCE = str(Path(gonghui.__file__).parent) + "/"
 
 # Edges: they call use cases and own the transaction; what they write is charged to the use
 # case below them. A write made by edge code itself is charged to the innermost edge frame.
-_EDGE = re.compile(r"^(web/|cli\.py$|asgi\.py$|[a-z_]+/(web[a-z_]*|api|cli)\.py$)")
+_EDGE = re.compile(r"^(web/|edge/|cli\.py$|asgi\.py$|[a-z_]+/(web[a-z_]*|api[a-z_]*|cli)\.py$)")
 
 # What is not a person's state change, each with why: a table, or one column of it.
 NOT_STATE_CHANGES = {

@@ -1,4 +1,4 @@
-"""The transaction of a page or API action is the request's (`web.deps.get_db`): the handler
+"""The transaction of a page or API action is the request's (`edge.deps.get_db`): the handler
 returns and its work commits, or it raises and nothing stays. These read the handlers' code, so
 that a new one cannot quietly go back to committing by hand, nor keep half of a refused change."""
 
@@ -82,7 +82,7 @@ def test_the_refusal_helpers_roll_back() -> None:
     helpers = [
         (path.relative_to(SOURCES).as_posix(), node)
         for path in sorted(SOURCES.rglob("*.py"))
-        if path.stem.startswith("web") or path.parent.name == "web"
+        if path.stem.startswith("web") or path.parent.name in ("web", "edge")
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.FunctionDef) and node.name.startswith("_refused")
     ]

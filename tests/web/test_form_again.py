@@ -3,7 +3,7 @@ was posted, and nothing secret echoed."""
 
 from __future__ import annotations
 
-from gonghui.web.form_again import refill
+from gonghui.edge.form_again import refill
 
 PAGE = """<main>
 <form method="post" action="/things/1/rename"><input type="hidden" name="row" value="1">

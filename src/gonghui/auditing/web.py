@@ -13,9 +13,9 @@ from gonghui.auditing import queries
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import beijing
 from gonghui.core.tabular import write_csv, write_xlsx
-from gonghui.web.deps import Db, Now, PageNo, permitted, render
-from gonghui.web.responses import download
-from gonghui.web.viewlog import record_view
+from gonghui.edge.deps import Db, Now, PageNo, permitted, render
+from gonghui.edge.responses import download
+from gonghui.edge.viewlog import record_view
 
 router = APIRouter(include_in_schema=False)
 

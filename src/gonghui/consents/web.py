@@ -16,9 +16,9 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import beijing
 from gonghui.core.errors import Forbidden, InvalidInput, NotFound
 from gonghui.core.tabular import Sheet, write_workbook
+from gonghui.edge.deps import Csrf, Db, Now, PageActor, client_address, flash, render
+from gonghui.edge.responses import download
 from gonghui.wallet import queries as wallet_queries
-from gonghui.web.deps import Csrf, Db, Now, PageActor, client_address, flash, render
-from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
 

@@ -1,6 +1,6 @@
 """Domain errors: a stable code for machines, a Chinese message for people.
 
-They are mapped to HTTP in one place (`gonghui.web.errors`) and to exit codes in the CLI.
+They are mapped to HTTP in one place (`gonghui.edge.errors`) and to exit codes in the CLI.
 """
 
 from __future__ import annotations

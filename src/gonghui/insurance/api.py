@@ -14,6 +14,8 @@ from gonghui.core.clock import business_date
 from gonghui.core.errors import InvalidInput, NotFound
 from gonghui.core.inputs import InputError, input_error, parse_amount, parse_month
 from gonghui.core.money import yuan_string
+from gonghui.edge.deps import ApiActor, Db, Id, Now, PageNo, api_permitted
+from gonghui.edge.viewlog import record_view
 from gonghui.insurance import assessment, claims, figures, queries, service
 from gonghui.insurance.balances import Source, import_balance_rows
 from gonghui.insurance.models import Plan
@@ -41,8 +43,6 @@ from gonghui.jobs.tasks import ASSESSMENT
 from gonghui.members import banks
 from gonghui.members import queries as member_queries
 from gonghui.members.queries import Bank
-from gonghui.web.deps import ApiActor, Db, Id, Now, PageNo, api_permitted
-from gonghui.web.viewlog import record_view
 
 router = APIRouter(prefix="/insurance", tags=["insurance"])
 

@@ -16,6 +16,22 @@ from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.core.inputs import whole_number_or_none
 from gonghui.core.money import parse_yuan
 from gonghui.core.storage import MAX_DOCUMENT_BYTES, ContentStore
+from gonghui.edge.deps import (
+    Csrf,
+    Db,
+    Id,
+    MaybeId,
+    Now,
+    PageActor,
+    PageNo,
+    Vault,
+    flash,
+    permitted,
+    read_upload,
+    render,
+)
+from gonghui.edge.responses import download
+from gonghui.edge.viewlog import record_view
 from gonghui.insurance import claims, queries, service
 from gonghui.insurance.claims_rules import (
     DOCUMENT_HINTS,
@@ -33,22 +49,6 @@ from gonghui.insurance.queries import QueueFilter, QueueOrder
 from gonghui.insurance.store import BalanceStore
 from gonghui.members import queries as member_queries
 from gonghui.members.queries import Member
-from gonghui.web.deps import (
-    Csrf,
-    Db,
-    Id,
-    MaybeId,
-    Now,
-    PageActor,
-    PageNo,
-    Vault,
-    flash,
-    permitted,
-    read_upload,
-    render,
-)
-from gonghui.web.responses import download
-from gonghui.web.viewlog import record_view
 
 router = APIRouter(include_in_schema=False)
 

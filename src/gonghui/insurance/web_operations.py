@@ -17,13 +17,7 @@ from gonghui.core.inputs import MAX_ID, InputError, input_error, parse_month
 from gonghui.core.money import fen_to_yuan
 from gonghui.core.snapshots import Drawings
 from gonghui.core.tabular import write_xlsx
-from gonghui.insurance import assessment, figures, queries, service
-from gonghui.insurance.balances import Source, import_balances
-from gonghui.insurance.web import Balances
-from gonghui.jobs.starting import queue_task, queue_upload, to_task_page, too_big_for_request
-from gonghui.jobs.tasks import ASSESSMENT, BALANCE_IMPORT
-from gonghui.members import queries as member_queries
-from gonghui.web.deps import (
+from gonghui.edge.deps import (
     Csrf,
     Db,
     Now,
@@ -33,7 +27,13 @@ from gonghui.web.deps import (
     read_upload,
     render,
 )
-from gonghui.web.responses import download
+from gonghui.edge.responses import download
+from gonghui.insurance import assessment, figures, queries, service
+from gonghui.insurance.balances import Source, import_balances
+from gonghui.insurance.web import Balances
+from gonghui.jobs.starting import queue_task, queue_upload, to_task_page, too_big_for_request
+from gonghui.jobs.tasks import ASSESSMENT, BALANCE_IMPORT
+from gonghui.members import queries as member_queries
 
 router = APIRouter(include_in_schema=False)
 

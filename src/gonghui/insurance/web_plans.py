@@ -12,13 +12,13 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.core.inputs import whole_number_or_none
+from gonghui.edge.deps import Csrf, Db, Id, Now, flash, permitted, render
 from gonghui.insurance import service
 from gonghui.insurance.models import Plan
 from gonghui.insurance.plan_forms import read_day, read_terms
 from gonghui.insurance.rules import SETTLEMENT_FIELDS, DayCount, PeriodKind
 from gonghui.members import banks
 from gonghui.members import queries as member_queries
-from gonghui.web.deps import Csrf, Db, Id, Now, flash, permitted, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor
+from gonghui.edge.deps import get_settings
 from gonghui.jobs.task_models import Task, TaskStatus
 from gonghui.jobs.tasks import Figures, keep_upload, start_task
-from gonghui.web.deps import get_settings
 
 
 class TaskDesk(Protocol):

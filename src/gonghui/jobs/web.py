@@ -11,11 +11,11 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core import outbox
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import NotFound
+from gonghui.edge.deps import Csrf, Db, Now, flash, permitted, render
 from gonghui.jobs import queries, service
 from gonghui.jobs.catalogue import JOBS
 from gonghui.jobs.task_kinds import KINDS
 from gonghui.jobs.worker import Queue
-from gonghui.web.deps import Csrf, Db, Now, flash, permitted, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -7,14 +7,14 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from gonghui.core.errors import NotFound
+from gonghui.edge.deps import ApiActor, Db, Id, PageActor, get_settings, render
+from gonghui.edge.responses import download
 from gonghui.jobs.queries import task_for
 from gonghui.jobs.starting import TaskOut, task_out
 from gonghui.jobs.task_kinds import KINDS
 from gonghui.jobs.task_models import Task, TaskStatus
 from gonghui.jobs.tasks import Figures, read_progress
 from gonghui.jobs.web import queue_for
-from gonghui.web.deps import ApiActor, Db, Id, PageActor, get_settings, render
-from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/jobs", tags=["jobs"])

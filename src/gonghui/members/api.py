@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 
 from gonghui.core.audit import ID_VIEWED
 from gonghui.core.auth import Actor, Permission
+from gonghui.edge.deps import ApiActor, Db, Id, Now, PageNo, Vault, api_permitted, read_upload
+from gonghui.edge.viewlog import record_view
 from gonghui.jobs.starting import TaskOut, accepted, queue_upload, too_big_for_request
 from gonghui.jobs.tasks import ROLL_IMPORT
 from gonghui.members import banks, queries, service
@@ -26,8 +28,6 @@ from gonghui.members.schemas import (
     UnitOut,
 )
 from gonghui.members.service import Outcome
-from gonghui.web.deps import ApiActor, Db, Id, Now, PageNo, Vault, api_permitted, read_upload
-from gonghui.web.viewlog import record_view
 
 router = APIRouter(prefix="/members", tags=["members"])
 # A member's id is `{member_id:int}` in the paths, so that `/cards`, `/banks`, `/units` and `/me`

@@ -15,6 +15,22 @@ from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
 from gonghui.core.inputs import MAX_ID, whole_number_or_none
 from gonghui.core.pii import IdentityVault
 from gonghui.core.sms import SmsSender
+from gonghui.edge.deps import (
+    Csrf,
+    Db,
+    Id,
+    Now,
+    PageActor,
+    PageNo,
+    Vault,
+    flash,
+    get_settings,
+    permitted,
+    read_upload,
+    render,
+)
+from gonghui.edge.responses import download
+from gonghui.edge.viewlog import record_view
 from gonghui.insurance import queries as insurance_queries
 from gonghui.jobs.starting import queue_upload, to_task_page, too_big_for_request
 from gonghui.jobs.tasks import ROLL_IMPORT
@@ -35,22 +51,6 @@ from gonghui.members.rules import (
     PostType,
 )
 from gonghui.members.schemas import shown_id_number
-from gonghui.web.deps import (
-    Csrf,
-    Db,
-    Id,
-    Now,
-    PageActor,
-    PageNo,
-    Vault,
-    flash,
-    get_settings,
-    permitted,
-    read_upload,
-    render,
-)
-from gonghui.web.responses import download
-from gonghui.web.viewlog import record_view
 
 router = APIRouter(include_in_schema=False)
 

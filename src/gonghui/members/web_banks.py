@@ -9,8 +9,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.edge.deps import Csrf, Db, Id, Now, flash, permitted, render
 from gonghui.members import banks, queries
-from gonghui.web.deps import Csrf, Db, Id, Now, flash, permitted, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -1,4 +1,4 @@
-"""Who is asking, answered for the request edge (`web.deps.Identities`): a browser's session
+"""Who is asking, answered for the request edge (`edge.deps.Identities`): a browser's session
 and what its user must do first, a bank system's token, and the page frame's facts."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor
 from gonghui.core.settings import Settings
+from gonghui.edge.deps import Chrome, RequiredStep, SignedIn
 from gonghui.members import accounts, queries, sessions
 from gonghui.members.models import User
-from gonghui.web.deps import Chrome, RequiredStep, SignedIn
 
 _PASSWORD_PAGE = frozenset({"/account/password"})
 STEPS = {

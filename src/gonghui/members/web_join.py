@@ -10,9 +10,9 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import DomainError
 from gonghui.core.sms import SmsSender
+from gonghui.edge.deps import Csrf, Db, Id, Now, Vault, flash, get_settings, permitted, render
 from gonghui.members import accounts, joining, queries
 from gonghui.members.rules import POST_TYPE_LABELS
-from gonghui.web.deps import Csrf, Db, Id, Now, Vault, flash, get_settings, permitted, render
 
 router = APIRouter(include_in_schema=False)
 

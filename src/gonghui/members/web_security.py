@@ -20,8 +20,8 @@ from gonghui.core.auth import (
 )
 from gonghui.core.clock import machine_now
 from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.edge.deps import Csrf, Db, Id, Now, flash, get_settings, permitted, render
 from gonghui.members import accounts, second_factor
-from gonghui.web.deps import Csrf, Db, Id, Now, flash, get_settings, permitted, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -9,12 +9,12 @@ from fastapi.responses import JSONResponse
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
+from gonghui.edge.deps import Db, Now, api_permitted
+from gonghui.edge.errors import refusals
 from gonghui.jobs.starting import TaskOut, accepted, queue_task
 from gonghui.jobs.tasks import IMPACT_EXPORT
 from gonghui.retirement import inputs, queries
 from gonghui.retirement.schemas import AgeOut, ImpactOut, PensionOut
-from gonghui.web.deps import Db, Now, api_permitted
-from gonghui.web.errors import refusals
 
 router = APIRouter(prefix="/retirement", tags=["retirement"])
 

@@ -19,6 +19,17 @@ from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError
 from gonghui.core.inputs import whole_number_or_none
 from gonghui.core.snapshots import Drawings, Snapshot
+from gonghui.edge.deps import (
+    Csrf,
+    Db,
+    MaybeActor,
+    Now,
+    PageActor,
+    SessionFactory,
+    flash,
+    permitted,
+    render,
+)
 from gonghui.jobs.starting import queue_task, to_task_page
 from gonghui.jobs.tasks import IMPACT_EXPORT
 from gonghui.members import queries as members
@@ -31,17 +42,6 @@ from gonghui.retirement.rules import (
     RetirementDecision,
     RetirementScenario,
     retirement_scenarios,
-)
-from gonghui.web.deps import (
-    Csrf,
-    Db,
-    MaybeActor,
-    Now,
-    PageActor,
-    SessionFactory,
-    flash,
-    permitted,
-    render,
 )
 
 router = APIRouter(include_in_schema=False)

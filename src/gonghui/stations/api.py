@@ -17,6 +17,16 @@ from fastapi.responses import JSONResponse
 
 from gonghui.core.auth import Actor, Permission, tokens_equal
 from gonghui.core.errors import InvalidInput, NotFound
+from gonghui.edge.deps import (
+    Db,
+    Id,
+    Now,
+    PageNo,
+    api_actor,
+    api_permitted,
+    get_settings,
+    session_actor,
+)
 from gonghui.jobs.starting import TaskOut, accepted, queue_task
 from gonghui.jobs.tasks import EVALUATION
 from gonghui.stations import evaluation, finder, queries, service, tokens
@@ -44,16 +54,6 @@ from gonghui.stations.schemas import (
 )
 from gonghui.stations.visits import Visitor, check_in
 from gonghui.stations.web import QrKey
-from gonghui.web.deps import (
-    Db,
-    Id,
-    Now,
-    PageNo,
-    api_actor,
-    api_permitted,
-    get_settings,
-    session_actor,
-)
 
 router = APIRouter(prefix="/stations", tags=["stations"])
 Viewer = Annotated[Actor, Depends(api_permitted(Permission.STATIONS_VIEW))]

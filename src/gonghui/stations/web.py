@@ -10,6 +10,18 @@ from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.edge.deps import (
+    Csrf,
+    Db,
+    Id,
+    MaybeActor,
+    Now,
+    PageNo,
+    flash,
+    get_settings,
+    permitted,
+    render,
+)
 from gonghui.jobs.starting import queue_task, to_task_page
 from gonghui.jobs.tasks import EVALUATION
 from gonghui.stations import deadlines, evaluation, finder, queries, service, tokens
@@ -28,18 +40,6 @@ from gonghui.stations.rules import (
 )
 from gonghui.stations.scoring import STAR_WORDS, VISITOR_QUESTIONS, Aspect
 from gonghui.stations.visits import Visitor, check_in
-from gonghui.web.deps import (
-    Csrf,
-    Db,
-    Id,
-    MaybeActor,
-    Now,
-    PageNo,
-    flash,
-    get_settings,
-    permitted,
-    render,
-)
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Actor, Depends(permitted(Permission.STATIONS_VIEW))]

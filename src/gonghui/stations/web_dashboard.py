@@ -16,6 +16,8 @@ from gonghui.core.charts import Series, bar_chart, line_chart
 from gonghui.core.clock import beijing, business_date
 from gonghui.core.snapshots import Drawings
 from gonghui.core.tabular import Sheet, write_workbook
+from gonghui.edge.deps import Csrf, Db, Now, SessionFactory, flash, permitted, render
+from gonghui.edge.responses import download
 from gonghui.stations.dashboard import (
     BoardLine,
     Dashboard,
@@ -23,8 +25,6 @@ from gonghui.stations.dashboard import (
     refresh_dashboard,
 )
 from gonghui.stations.scoring import Aspect
-from gonghui.web.deps import Csrf, Db, Now, SessionFactory, flash, permitted, render
-from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Actor, Depends(permitted(Permission.STATIONS_VIEW))]

@@ -14,6 +14,8 @@ from fastapi.responses import Response
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import DomainError, ImportRejected, InvalidInput
+from gonghui.edge.deps import Csrf, Db, Id, Now, flash, permitted, read_upload, render
+from gonghui.edge.responses import download
 from gonghui.stations import appeals, evaluation, imports, manage_queries, queries, service
 from gonghui.stations.forms import RULE_LABELS, PositionForm, read_rule_set
 from gonghui.stations.models import Position
@@ -27,8 +29,6 @@ from gonghui.stations.web_work import (
     redirect,
     station_managers,
 )
-from gonghui.web.deps import Csrf, Db, Id, Now, flash, permitted, read_upload, render
-from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024

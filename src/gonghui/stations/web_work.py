@@ -20,6 +20,7 @@ from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.core.inputs import whole_number_or_none
+from gonghui.edge.deps import Csrf, Db, Id, Now, flash, permitted, render
 from gonghui.members import accounts
 from gonghui.stations import appeals, feedback, manage_queries, operations, queries, visits
 from gonghui.stations.forms import Fields, day, whole_number
@@ -33,7 +34,6 @@ from gonghui.stations.rules import (
     CountSource,
     VehicleService,
 )
-from gonghui.web.deps import Csrf, Db, Id, Now, flash, permitted, render
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Actor, Depends(permitted(Permission.STATIONS_VIEW))]

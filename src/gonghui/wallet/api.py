@@ -11,6 +11,8 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.inputs import InputError, input_error, parse_amount, parse_month
 from gonghui.core.money import yuan_string
+from gonghui.edge.deps import Db, Id, IdempotencyKey, Now, PageNo, Vault, api_permitted
+from gonghui.edge.errors import refusals
 from gonghui.wallet import people, queries, regions, spending, transfers
 from gonghui.wallet.models import Region
 from gonghui.wallet.schemas import (
@@ -34,8 +36,6 @@ from gonghui.wallet.schemas import (
 )
 from gonghui.wallet.verification import Proof, run_money_request
 from gonghui.wallet.web import verifier_of
-from gonghui.web.deps import Db, Id, IdempotencyKey, Now, PageNo, Vault, api_permitted
-from gonghui.web.errors import refusals
 
 router = APIRouter(prefix="/wallet", tags=["wallet"])
 User = Annotated[Actor, Depends(api_permitted(Permission.WALLET_USE))]

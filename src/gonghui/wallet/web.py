@@ -17,12 +17,7 @@ from gonghui.core.clock import BUSINESS_TZ, business_date
 from gonghui.core.errors import DomainError, InvalidInput, NotFound
 from gonghui.core.inputs import MAX_ID, InputError, input_error, parse_amount
 from gonghui.core.money import format_fen
-from gonghui.members import accounts
-from gonghui.wallet import people, queries, regions, spending, transfers
-from gonghui.wallet.regions_data import PROVINCES
-from gonghui.wallet.rules import KINSHIP_LABELS, PURPOSE_LABELS, Purpose, Verification
-from gonghui.wallet.verification import FaceVerifier, Proof, face_verifier_for, run_money_request
-from gonghui.web.deps import (
+from gonghui.edge.deps import (
     Csrf,
     Db,
     Id,
@@ -35,6 +30,11 @@ from gonghui.web.deps import (
     permitted,
     render,
 )
+from gonghui.members import accounts
+from gonghui.wallet import people, queries, regions, spending, transfers
+from gonghui.wallet.regions_data import PROVINCES
+from gonghui.wallet.rules import KINSHIP_LABELS, PURPOSE_LABELS, Purpose, Verification
+from gonghui.wallet.verification import FaceVerifier, Proof, face_verifier_for, run_money_request
 
 router = APIRouter(include_in_schema=False)
 WalletUser = Annotated[Actor, Depends(permitted(Permission.WALLET_USE))]

@@ -13,10 +13,10 @@ from gonghui.core.charts import Series, bar_chart
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError
 from gonghui.core.inputs import InputError, input_error, parse_date, parse_month
+from gonghui.edge.deps import Csrf, Db, Now, flash, permitted, render
+from gonghui.edge.responses import download
 from gonghui.wallet import queries, regions
 from gonghui.wallet.exports import settlement_workbook
-from gonghui.web.deps import Csrf, Db, Now, flash, permitted, render
-from gonghui.web.responses import download
 
 router = APIRouter(include_in_schema=False)
 Operator = Annotated[Actor, Depends(permitted(Permission.WALLET_OPERATE))]

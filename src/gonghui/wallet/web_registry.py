@@ -12,9 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.core.inputs import InputError, input_error, parse_date
-from gonghui.wallet import people, queries, regions, spending
-from gonghui.wallet.rules import Scheme
-from gonghui.web.deps import (
+from gonghui.edge.deps import (
     Csrf,
     Db,
     Id,
@@ -26,6 +24,8 @@ from gonghui.web.deps import (
     permitted,
     render,
 )
+from gonghui.wallet import people, queries, regions, spending
+from gonghui.wallet.rules import Scheme
 
 router = APIRouter(include_in_schema=False)
 Operator = Annotated[Actor, Depends(permitted(Permission.WALLET_OPERATE))]

@@ -11,9 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from gonghui.core.auth import MIN_PASSWORD_LENGTH, MIN_STAFF_PASSWORD_LENGTH, STAFF_ROLES, Actor
 from gonghui.core.clock import machine_now
 from gonghui.core.errors import DomainError
-from gonghui.members import second_factor, sessions
-from gonghui.members.models import User
-from gonghui.web.deps import (
+from gonghui.edge.deps import (
     SESSION_ID,
     Csrf,
     Db,
@@ -25,6 +23,8 @@ from gonghui.web.deps import (
     get_settings,
     render,
 )
+from gonghui.members import second_factor, sessions
+from gonghui.members.models import User
 
 router = APIRouter(include_in_schema=False)
 SESSIONS_PATH = "/account/sessions"

@@ -24,6 +24,7 @@ from gonghui.core.pii import mask_phone, vault_for
 from gonghui.core.settings import Environment, Settings
 from gonghui.core.sms import sms_sender_for
 from gonghui.core.storage import ContentStore
+from gonghui.edge import errors
 from gonghui.insurance import api as insurance_api
 from gonghui.insurance import web as insurance_web
 from gonghui.insurance import web_operations as insurance_operations
@@ -49,7 +50,7 @@ from gonghui.wallet import api as wallet_api
 from gonghui.wallet import web as wallet_web
 from gonghui.wallet import web_operations as wallet_operations
 from gonghui.wallet import web_registry as wallet_registry
-from gonghui.web import account, errors, pages
+from gonghui.web import account, pages
 from gonghui.web import member as member_pages
 from gonghui.web import metrics as web_metrics
 from gonghui.web.metrics import RequestTiming

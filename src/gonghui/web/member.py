@@ -15,6 +15,7 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, NotFound
 from gonghui.core.inputs import whole_number_or_none
+from gonghui.edge.deps import Csrf, Db, MaybeActor, Now, PageActor, flash, get_settings, render
 from gonghui.insurance import queries as insurance_queries
 from gonghui.insurance import service as insurance_service
 from gonghui.insurance.claims_rules import ClaimStatus, next_step
@@ -29,7 +30,6 @@ from gonghui.retirement.rules import Month, decide_retirement
 from gonghui.stations.qr import qr_svg
 from gonghui.wallet import queries as wallet_queries
 from gonghui.wallet.rules import TransferStatus
-from gonghui.web.deps import Csrf, Db, MaybeActor, Now, PageActor, flash, get_settings, render
 
 router = APIRouter(include_in_schema=False)
 

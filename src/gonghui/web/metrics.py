@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gonghui.core.auth import tokens_equal
 from gonghui.core.metrics import REQUEST_SECONDS, registry_to_serve
-from gonghui.web.deps import get_settings
+from gonghui.edge.deps import get_settings
 
 router = APIRouter(include_in_schema=False)
 LOCAL = {"127.0.0.1", "::1", "localhost"}

@@ -14,12 +14,7 @@ from gonghui import readiness, readiness_probe
 from gonghui.core.auth import Actor, Permission, Role
 from gonghui.core.clock import business_date, machine_now
 from gonghui.core.errors import DomainError, InvalidInput, Throttled, Unauthenticated
-from gonghui.jobs.runner import wall_clock
-from gonghui.members import accounts, queries, second_factor, sessions
-from gonghui.members.models import User
-from gonghui.members.schemas import MeOut
-from gonghui.web import member
-from gonghui.web.deps import (
+from gonghui.edge.deps import (
     SESSION_ID,
     ApiActor,
     Csrf,
@@ -36,6 +31,11 @@ from gonghui.web.deps import (
     permitted,
     render,
 )
+from gonghui.jobs.runner import wall_clock
+from gonghui.members import accounts, queries, second_factor, sessions
+from gonghui.members.models import User
+from gonghui.members.schemas import MeOut
+from gonghui.web import member
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["platform"])

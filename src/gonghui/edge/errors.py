@@ -20,8 +20,8 @@ from starlette.routing import BaseRoute, Match
 
 from gonghui.core.errors import DomainError, ImportRejected, Unauthenticated
 from gonghui.core.logging import get_logger
-from gonghui.web.deps import UNSAFE_METHODS, ActionRequired, api_actor, flash, render
-from gonghui.web.form_again import form_again
+from gonghui.edge.deps import UNSAFE_METHODS, ActionRequired, api_actor, flash, render
+from gonghui.edge.form_again import form_again
 
 log = get_logger("gonghui.web")
 

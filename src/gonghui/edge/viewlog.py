@@ -7,7 +7,7 @@ file goes out, so a view
 that cannot be recorded is not shown, and the request's own session stays a reader (on SQLite
 it must not take the write lock). A form post that shows the data again has the write lock
 already: its rows go into the request's own transaction, which commits with the change the
-post made when the handler returns (`web.deps.get_db`).
+post made when the handler returns (`edge.deps.get_db`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gonghui.core import audit
 from gonghui.core.auth import Actor
-from gonghui.web.deps import UNSAFE_METHODS, client_address
+from gonghui.edge.deps import UNSAFE_METHODS, client_address
 
 
 def record_view(
