@@ -22,10 +22,13 @@ def run_step(module: str, name: str, folder: Path) -> dict[str, object]:
     """Run step `name` of benchmark `module` in a child process; its seconds, peak MB, detail."""
     done = subprocess.run(
         [sys.executable, "-m", module, name, str(folder)],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
     )
+    if done.returncode != 0:
+        # The child's own words: after half an hour of setup, "exit status 1" alone is no help.
+        raise RuntimeError(f"step {name} of {module} failed:\n{done.stderr[-4000:]}")
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
