@@ -1,4 +1,5 @@
-"""Every time a person reads is Beijing time, and every form carries its CSRF token.
+"""Every time a person reads is Beijing time, every form carries its CSRF token, and every title
+is text.
 
 Each page every role may open is read for any moment the database holds written out in UTC:
 the walk of the access policy, with its claim, station and token cases, and then the page texts
@@ -87,4 +88,8 @@ def test_no_page_shows_a_stored_moment_in_utc_nor_a_form_without_its_csrf_token(
         # empty token, and every submit is refused (我的同意 did).
         if 'name="csrf_token" value=""' in response.text:
             found.append(f"{path}: a form with an empty csrf_token")
+        # The member's home once held a whole form in its <title> (the tab showed its markup).
+        title = response.text.partition("<title>")[2].partition("</title>")[0]
+        if "<" in title:
+            found.append(f"{path}: markup in the page title")
     assert found == []
