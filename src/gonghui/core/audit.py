@@ -76,6 +76,19 @@ def append(
     session.info.setdefault(PENDING_LINKS, []).append(new_id)
 
 
+# What an entry is written with (all but its id), in the order the chain hashes them: a set-based
+# INSERT … SELECT names these columns, and `audit_chain` hashes the id and these.
+WRITTEN = (
+    "at",
+    "actor_user_id",
+    "actor_token_id",
+    "actor_label",
+    "action",
+    "target_type",
+    "target_id",
+    "before",
+    "after",
+)
 # The table, for a set-based INSERT … SELECT of many rows (see `chain_at_commit`).
 TABLE = AuditEntry.metadata.tables[AuditEntry.__tablename__]
 # Built once. The new id comes back so that the commit can chain the row.

@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
-from gonghui.core.audit import PENDING_LINKS, AuditEntry
+from gonghui.core.audit import PENDING_LINKS, WRITTEN, AuditEntry
 from gonghui.core.db import Base, table_of
 
 GENESIS = "0" * 64
@@ -82,18 +82,7 @@ class AuditCheckpoint(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
-_CONTENT = (
-    "id",
-    "at",
-    "actor_user_id",
-    "actor_token_id",
-    "actor_label",
-    "action",
-    "target_type",
-    "target_id",
-    "before",
-    "after",
-)
+_CONTENT = ("id", *WRITTEN)
 
 
 def canonical(row: Mapping[Any, Any]) -> bytes:

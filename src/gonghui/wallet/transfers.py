@@ -474,17 +474,7 @@ _AUDIT = audit.TABLE
 _EXPIRED_AUDIT = (
     insert(_AUDIT)
     .from_select(
-        [
-            "at",
-            "actor_user_id",
-            "actor_token_id",
-            "actor_label",
-            "action",
-            "target_type",
-            "target_id",
-            "before",
-            "after",
-        ],
+        list(audit.WRITTEN),
         select(
             _NOW,
             bindparam("actor_user_id", type_=_AUDIT.c.actor_user_id.type),
