@@ -11,6 +11,7 @@ from gonghui.members.rules import (
     Sex,
     check_membership_transition,
     id_check_character,
+    parse_card_no,
     parse_credit_code,
     parse_employment_status,
     parse_id_number,
@@ -120,3 +121,26 @@ def test_a_withdrawn_member_cannot_be_made_active_again_by_a_status_flip() -> No
     check_membership_transition(MembershipStatus.ACTIVE, MembershipStatus.WITHDRAWN)
     with pytest.raises(InvalidValue, match="已退会"):
         check_membership_transition(MembershipStatus.WITHDRAWN, MembershipStatus.ACTIVE)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("6222 0202 0011 2233 445", "6222020200112233445"), ("0012345678901234", "0012345678901234")],
+)
+def test_it_accepts_bank_card_numbers_of_16_to_19_digits(value: str, expected: str) -> None:
+    assert parse_card_no(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "622202020011223",
+        "62220202001122334455",
+        "622202020011223A",
+        "６２２２０２０２００１１２２３３４５",
+    ],
+)
+def test_it_refuses_what_is_not_a_bank_card_number(value: str) -> None:
+    with pytest.raises(InvalidValue, match="卡号应为16至19位数字"):
+        parse_card_no(value)

@@ -69,6 +69,8 @@ class Dialect:
     marker: str  # named parameters: $name (DuckDB) or :name (Spark)
     days_between: str  # days from {0} to {1}
     int_div: str  # integer division of {0} by {1}, rounding down
+    card_key: str  # the key cards are grouped by, from the card number {0}
+    card_of_key: str  # the card number back from the key {0}
 
     def days(self, first: str, last: str) -> str:
         return self.days_between.format(first, last)
@@ -76,12 +78,29 @@ class Dialect:
     def div(self, dividend: str, divisor: str) -> str:
         return self.int_div.format(dividend, divisor)
 
+    def key(self, card_no: str) -> str:
+        return self.card_key.format(card_no)
+
+    def card(self, key: str) -> str:
+        return self.card_of_key.format(key)
+
     def sql(self, text: str) -> str:
         return text.replace("$", self.marker)
 
 
-DUCKDB = Dialect("$", "date_diff('day', {0}, {1})", "({0}) // ({1})")
-SPARK = Dialect(":", "datediff({1}, {0})", "({0}) div ({1})")
+# A province's ten million card numbers as a VARCHAR GROUP BY key outgrow DuckDB's memory
+# budget (each group holds its string); a fixed-width HUGEINT does not. Card numbers are 16 to
+# 19 ASCII digits (`members.imports`), so the number times 100 plus its length is a key that
+# gives the number back exactly, leading zeros and all. Spark spills to disk and groups by the
+# string itself.
+DUCKDB = Dialect(
+    "$",
+    "date_diff('day', {0}, {1})",
+    "({0}) // ({1})",
+    "(CAST({0} AS HUGEINT) * 100 + length({0}))",
+    "lpad(CAST(({0}) // 100 AS VARCHAR), CAST(({0}) % 100 AS INTEGER), '0')",
+)
+SPARK = Dialect(":", "datediff({1}, {0})", "({0}) div ({1})", "{0}", "{0}")
 
 
 def fen_days_sql(
@@ -100,39 +119,40 @@ def fen_days_sql(
     card_filter = "AND card_no = $card_no" if one_card else ""
     # Spelt out twice rather than a CTE used twice, which DuckDB would materialise in memory.
     inside_rows = f"""(
-        SELECT card_no, on_date, balance_fen FROM {inside} i
+        SELECT {d.key("card_no")} AS card_key, on_date, balance_fen FROM {inside} i
         WHERE on_date BETWEEN $start AND $end {card_filter}
     )"""
-    following = "coalesce(lead(on_date) OVER (PARTITION BY card_no ORDER BY on_date), $after_end)"
+    following = "coalesce(lead(on_date) OVER (PARTITION BY card_key ORDER BY on_date), $after_end)"
     return d.sql(f"""
         WITH carried AS (
-            SELECT card_no, max_by(balance_fen, on_date) AS carried FROM {before} b
-            WHERE on_date < $start {card_filter} GROUP BY card_no
+            SELECT {d.key("card_no")} AS card_key, max_by(balance_fen, on_date) AS carried
+            FROM {before} b
+            WHERE on_date < $start {card_filter} GROUP BY {d.key("card_no")}
         ),
         totals AS (
-            SELECT card_no, sum(balance_fen) AS total, count(*) AS n, min(on_date) AS first_on,
+            SELECT card_key, sum(balance_fen) AS total, count(*) AS n, min(on_date) AS first_on,
                    max(on_date) AS last_on, max_by(balance_fen, on_date) AS last_balance
-            FROM {inside_rows} r GROUP BY card_no
+            FROM {inside_rows} r GROUP BY card_key
         ),
         gappy AS (
-            SELECT card_no, sum(balance_fen * days) AS fen_days FROM (
-                SELECT card_no, balance_fen,
+            SELECT card_key, sum(balance_fen * days) AS fen_days FROM (
+                SELECT card_key, balance_fen,
                        {d.days("on_date", following)} AS days
                 FROM {inside_rows} r
-                WHERE card_no IN (
-                    SELECT card_no FROM totals WHERE n <> {d.days("first_on", "last_on")} + 1
+                WHERE card_key IN (
+                    SELECT card_key FROM totals WHERE n <> {d.days("first_on", "last_on")} + 1
                 )
-            ) w GROUP BY card_no
+            ) w GROUP BY card_key
         )
-        SELECT coalesce(t.card_no, c.card_no) AS card_no,
+        SELECT {d.card("coalesce(t.card_key, c.card_key)")} AS card_no,
                CAST(coalesce(g.fen_days,
                              t.total + t.last_balance * {d.days("t.last_on", "$end")}, 0)
                     + coalesce(c.carried, 0)
                       * {d.days("$start", "coalesce(t.first_on, $after_end)")} AS BIGINT)
                    AS fen_days
         FROM totals t
-        FULL OUTER JOIN carried c ON t.card_no = c.card_no
-        LEFT JOIN gappy g ON g.card_no = coalesce(t.card_no, c.card_no)
+        FULL OUTER JOIN carried c ON t.card_key = c.card_key
+        LEFT JOIN gappy g ON g.card_key = coalesce(t.card_key, c.card_key)
     """)
 
 

@@ -29,6 +29,7 @@ from gonghui.members.rules import (
     EmploymentStatus,
     InvalidValue,
     PostType,
+    parse_card_no,
     parse_employment_status,
     parse_post_type,
 )
@@ -375,7 +376,7 @@ class _Checker:
         draft = _CardDraft(
             row,
             reasons,
-            _parsed(_parse_card_no, row.get("卡号"), reasons),
+            _parsed(parse_card_no, row.get("卡号"), reasons),
             _parsed(self._id_number, row.get("身份证号"), reasons),
             _parsed(self._opening_date, row.get("开卡日期"), reasons),
             banks.get(row.get("发卡银行")),
@@ -434,10 +435,3 @@ def _parsed(parse: Callable[[str], _V], text: str, reasons: list[str]) -> _V | N
     except ValueError as error:
         reasons.append(str(error))
         return None
-
-
-def _parse_card_no(text: str) -> str:
-    value = text.strip().replace(" ", "")
-    if not (value.isascii() and value.isdigit()) or not 16 <= len(value) <= 19:  # noqa: PLR2004 - bank card lengths
-        raise InvalidValue("卡号应为16至19位数字")
-    return value

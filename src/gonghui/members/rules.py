@@ -37,6 +37,18 @@ _E = TypeVar("_E", bound=StrEnum)
 InvalidValue = InputError
 
 
+# Bank card numbers (银行卡号): 16 to 19 digits. The assessment groups a province's cards by a
+# number made from this (`insurance.assessment.DUCKDB`), so nothing else may be a card number.
+CARD_NO_LENGTHS = range(16, 20)
+
+
+def parse_card_no(text: str) -> str:
+    value = text.strip().replace(" ", "")
+    if not (value.isascii() and value.isdigit()) or len(value) not in CARD_NO_LENGTHS:
+        raise InvalidValue("卡号应为16至19位数字")
+    return value
+
+
 class PostType(StrEnum):
     # The retirement reform treats women differently by post: 管理技术岗 retire at the
     # "female55" rules, 生产操作岗 at the "female50" ones.

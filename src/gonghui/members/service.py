@@ -37,6 +37,7 @@ from gonghui.members.rules import (
     PostType,
     check_card_transition,
     check_membership_transition,
+    parse_card_no,
 )
 
 
@@ -244,6 +245,7 @@ def save_card(session: Session, record: CardRecord, *, actor: Actor, now: dateti
     actor.require(Permission.CARDS_MANAGE)
     if actor.bank_id is not None and record.bank_id != actor.bank_id:
         raise Forbidden("只能登记本行发行的会员卡")
+    parse_card_no(record.card_no)
     card = session.scalars(select(Card).where(Card.card_no == record.card_no)).one_or_none()
     after = _snapshot(record, _CARD_FIELDS)
     if card is None:
