@@ -17,7 +17,7 @@ from gonghui.core.migrate import alembic_config
 from gonghui.core.pii import IdentityVault, vault_for
 from gonghui.core.settings import CryptoScheme, Settings
 from gonghui.members import queries as member_queries
-from gonghui.members.models import Member
+from gonghui.members.models import Member, User
 from gonghui.rekey import rekey, schemes_in_use
 from gonghui.wallet import queries as wallet_queries
 from gonghui.wallet.models import Insured
@@ -97,3 +97,23 @@ def test_the_cli_rekeys_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     status = runner.invoke(cli_app, ["pii", "status"])
     assert "sm（SM4-GCM / HMAC-SM3）：2 条" in status.output
     engine.dispose()
+
+
+def test_second_factor_secrets_move_with_the_id_numbers(
+    db: Session, world: World, vault: IdentityVault, settings: Settings
+) -> None:
+    # An enrolled user's TOTP secret is sealed by the same vault: after a move to the other
+    # scheme nothing sealed may stay under the old one, and the secret must still open.
+    key = settings.data_key.get_secret_value()
+    other = _other(vault.scheme)
+    user = db.scalars(select(User).order_by(User.id).limit(1)).one()
+    user.totp_secret = vault.encrypt("JBSWY3DPEHPK3PXP")
+    db.flush()
+
+    moved = rekey(db, data_key=key, to=other, actor=SETUP, now=NOW)
+    assert moved.by_table["users"] == 1
+    db.refresh(user)
+    assert user.totp_secret is not None
+    assert IdentityVault.scheme_of(user.totp_secret) is other
+    assert IdentityVault(key, other).decrypt(user.totp_secret) == "JBSWY3DPEHPK3PXP"
+    assert rekey(db, data_key=key, to=other, actor=SETUP, now=NOW).by_table["users"] == 0
