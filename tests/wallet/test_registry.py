@@ -174,3 +174,23 @@ def test_wrong_wallet_codes_lock_the_activation_and_tell_the_agency(
         assert _activate_wallet(guesser, "AAAA-AAAA", f"1350000000{attempt}").status_code == 422
     assert _activate_wallet(TestClient(app), code.group(1)).status_code == 423
     assert "医保钱包开通已锁定" in client.get("/home").text
+
+
+def test_the_agencys_region_lists_are_grouped_by_province_and_searchable(
+    client: TestClient, world: World
+) -> None:
+    # An agency picks among every pooling region of the country: the registry's and the
+    # roll-out's lists are grouped by province like the member's, with codes for the staff.
+    login(client, world.users[Role.INSURANCE_AGENCY])
+    for path, list_id, example in (
+        ("/wallet/insured", "region", ("四川省", "510100 成都市")),
+        ("/wallet/regions", "code", ("北京市", "110000 北京市")),  # one not yet open
+    ):
+        page = client.get(path).text
+        listed = page.split(f'<select id="{list_id}"', 1)[1].split("</select>", 1)[0]
+        province, option = example
+        assert f'<optgroup label="{province}">' in listed, path
+        assert f">{option}</option>" in listed, path
+        assert listed.count("<optgroup") > 10, path  # provinces, not one flat list
+        assert "data-region-filter" in page, path
+        assert '<script src="/static/wallet.js"></script>' in page, path

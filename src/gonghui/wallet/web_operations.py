@@ -17,6 +17,7 @@ from gonghui.edge.deps import Csrf, Db, Now, flash, permitted, render
 from gonghui.edge.responses import download
 from gonghui.wallet import queries, regions
 from gonghui.wallet.exports import settlement_workbook
+from gonghui.wallet.regions_data import PROVINCES
 
 router = APIRouter(include_in_schema=False)
 Operator = Annotated[Actor, Depends(permitted(Permission.WALLET_OPERATE))]
@@ -42,6 +43,7 @@ def rollout_page(request: Request, db: Db, now: Now, actor: Operator) -> Respons
         "opened": sum(line.rollout.open_regions for line in lines),
         "wide": [line.name for line in lines if line.rollout.province_wide],
         "closed": [r for r in regions.all_regions(db) if not regions.is_open(r, today)],
+        "provinces": PROVINCES,
         "today": today,
     }
     return render(request, "wallet/regions.html", context, actor=actor)

@@ -25,6 +25,7 @@ from gonghui.edge.deps import (
     render,
 )
 from gonghui.wallet import people, queries, regions, spending
+from gonghui.wallet.regions_data import PROVINCES
 from gonghui.wallet.rules import Scheme
 
 router = APIRouter(include_in_schema=False)
@@ -53,6 +54,7 @@ def registry_page(
         "q": q,
         "schemes": list(Scheme),
         "regions": regions.all_regions(db),
+        "provinces": PROVINCES,
     }
     return render(request, "wallet/insured.html", context, actor=actor)
 
@@ -101,6 +103,7 @@ def issue_activation_code(
         "q": "",
         "schemes": list(Scheme),
         "regions": regions.all_regions(db),
+        "provinces": PROVINCES,
         "new_code": code,
         "code_for": f"{insured.name}（{insured.id_masked}）",
         "code_hours": settings.activation_code_hours,
