@@ -77,6 +77,12 @@ def _day_rows(day: date) -> str:
 def step_assess(folder: Path) -> dict[str, object]:
     settings = _settings(folder)
     engine = make_engine(settings.database_url)
+    started = time.perf_counter()
+    stages: dict[str, float] = {}
+
+    def progress(_done: int, _total: int, stage: str) -> None:
+        stages[stage] = round(time.perf_counter() - started, 1)
+
     with Session(engine) as db, db.begin():
         summary = assess(
             db,
@@ -87,9 +93,12 @@ def step_assess(folder: Path) -> dict[str, object]:
             store=BalanceStore(settings.storage_dir),
             # Parts are indexed without import records, which the readiness check reads.
             allow_missing_banks=True,
+            progress=progress,
         )
+    stages["committed"] = round(time.perf_counter() - started, 1)
     engine.dispose()
-    return {"eligible": summary.eligible}
+    # When each of the assessment's steps began, in seconds from the start.
+    return {"eligible": summary.eligible, "stages": stages}
 
 
 def step_group_by(folder: Path) -> dict[str, object]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import islice
+from pathlib import Path
 
 import duckdb
 from sqlalchemy import select
@@ -352,7 +354,6 @@ class _Decided:
     assessed: int
     eligible: int
     by_bank: dict[str, dict[str, int]]
-    covered: list[tuple[int, int, int, int]]  # member, card, unit, average
 
 
 def assess(
@@ -386,9 +387,14 @@ def assess(
     sources = sources_of(session, period)
     files = _RunFiles.new(plan, period)
     step = progress or _silent
-    decided = _decide_all(session, plan, period, terms, store, sources, files, step)
-    step(STEPS - 1, STEPS, "授予保障")
-    run = _record_run(session, plan, version, period, decided, files.results, now)
+    with store.scratch() as scratch:
+        covered = scratch / "covered.parquet"
+        decided = _decide_all(session, plan, period, terms, store, sources, files, covered, step)
+        step(STEPS - 1, STEPS, "授予保障")
+        run = _record_run(session, plan, version, period, decided, files.results, now)
+        granted = _grant_coverage(
+            session, plan, version, run, period, terms, store.rows_of(covered), now
+        )
     snapshot = AssessmentSnapshot(
         run_id=run.id,
         plan_version_id=version.id,
@@ -405,7 +411,6 @@ def assess(
     )
     session.add(snapshot)
     session.flush()
-    granted = _grant_coverage(session, plan, version, run, period, terms, decided, now)
     step(STEPS, STEPS, "完成")
     summary = AssessmentSummary(
         period=period.code,
@@ -540,26 +545,26 @@ def _decide_all(
     store: BalanceStore,
     sources: Sources,
     files: _RunFiles,
+    covered: Path,
     step: Callable[[int, int, str], None],
 ) -> _Decided:
+    """Decide every card; the members to cover (member, card, unit, average), one row each,
+    go to the file `covered`."""
     step(0, STEPS, "读取会员卡")
     enrolled = service.enrolled_unit_ids(session, plan, period.end)
     codes = {bank.id: bank.code for bank in member_queries.all_banks(session)}
     # A member who withdrew the balance-sharing consent before this period began is not
     # assessed from it on (PIPL art. 15; honoured from the next period).
     withdrawn = consents.withdrawn_for_period(session, Purpose.BALANCE_SHARING, period.start)
-    rows = (
-        row
-        for row in member_queries.card_holding_rows(
-            session, service.plan_bank_ids(session, plan, period.start)
+    with store.staging_file() as path, store.analytics() as connection:
+        member_queries.write_card_holdings(
+            session, service.plan_bank_ids(session, plan, period.start), path
         )
-        if row[3] not in withdrawn
-    )
-    with store.staging(rows) as path, store.analytics() as connection:
         connection.execute(
             f"CREATE TEMP TABLE holdings AS SELECT *, unit_id IN (SELECT unnest($units)) "
-            f"AS unit_enrolled FROM {staged(path, _HOLDING_TYPES)}",
-            {"units": sorted(enrolled)},
+            f"AS unit_enrolled FROM {staged(path, _HOLDING_TYPES)} "
+            "WHERE member_id NOT IN (SELECT unnest($withdrawn))",
+            {"units": sorted(enrolled), "withdrawn": sorted(withdrawn)},
         )
         store.write_part(connection, "SELECT * FROM holdings ORDER BY card_no", files.holdings)
         compute(
@@ -575,13 +580,12 @@ def _decide_all(
             "SELECT bank_id, count(*), count(*) FILTER (WHERE reasons = '') FROM decided "
             "GROUP BY bank_id ORDER BY bank_id"
         ).fetchall()
-        covered = connection.execute(_COVERED).fetchall()
+        store.save(connection, _COVERED, covered)
     by_bank = {codes[bank]: {"assessed": int(n), "passed": int(ok)} for bank, n, ok in tallies}
     return _Decided(
         assessed=sum(tally["assessed"] for tally in by_bank.values()),
         eligible=sum(tally["passed"] for tally in by_bank.values()),
         by_bank=by_bank,
-        covered=[(int(m), int(c), int(u), int(a)) for m, c, u, a in covered],
     )
 
 
@@ -681,11 +685,12 @@ def _grant_coverage(
     run: AssessmentRun,
     period: Period,
     terms: Terms,
-    decided: _Decided,
+    covered: Iterable[tuple[object, ...]],
     now: datetime,
 ) -> int:
-    """Cover every qualifying member for the coverage period; a re-run adds only the missing.
-    Cover once granted is not withdrawn by a later re-run: members were told of it."""
+    """Cover every qualifying member (`covered`: member, card, unit, average) for the coverage
+    period; a re-run adds only the missing. Cover once granted is not withdrawn by a later
+    re-run: members were told of it."""
     cover = following_period(period, terms.period_kind, terms.coverage_lag)
     already = set(
         session.scalars(
@@ -694,10 +699,17 @@ def _grant_coverage(
             )
         )
     )
-    rows = [
+    rows = (
         (plan.id, version.id, member, card, unit, cover.start, cover.end, average, run.id, now)
-        for member, card, unit, average in decided.covered
+        for member, card, unit, average in covered
         if member not in already
-    ]
-    copy_rows(session, Coverage.__tablename__, _COVERAGE_COLUMNS, rows)
-    return len(rows)
+    )
+    granted = 0
+    while batch := list(islice(rows, _GRANT_BATCH)):
+        copy_rows(session, Coverage.__tablename__, _COVERAGE_COLUMNS, batch)
+        granted += len(batch)
+    return granted
+
+
+# Coverage rows written at a time: a province's millions stream through, never all in memory.
+_GRANT_BATCH = 50_000

@@ -92,14 +92,41 @@ class BalanceStore:
     @contextlib.contextmanager
     def staging(self, rows: Iterable[tuple[object, ...]]) -> Iterator[Path]:
         """Rows in a temporary CSV that DuckDB reads in bulk (far faster than inserts)."""
+        with self.staging_file() as path:
+            with path.open("w", newline="", encoding="utf-8") as out:
+                csv.writer(out).writerows(rows)
+            yield path
+
+    @contextlib.contextmanager
+    def staging_file(self) -> Iterator[Path]:
+        """A temporary CSV file for the caller to fill (`core.db.write_csv`), removed after."""
         self.root.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix="stage-", suffix=".csv", dir=self.root)
+        os.close(handle)
         try:
-            with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
-                csv.writer(out).writerows(rows)
             yield Path(name)
         finally:
             Path(name).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[Path]:
+        """A private folder for one job's intermediate files, removed after it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="scratch-", dir=self.root) as folder:
+            yield Path(folder)
+
+    @staticmethod
+    def save(connection: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
+        """A query's result as a Parquet file of the job's own (in its `scratch` folder)."""
+        connection.execute(f"COPY ({query}) TO '{_quoted(path)}' (FORMAT parquet)")
+
+    def rows_of(self, path: Path, batch: int = 100_000) -> Iterator[tuple[object, ...]]:
+        """A Parquet file's rows, a batch at a time: a province's millions are never all in
+        memory at once."""
+        with self.reader() as connection:
+            result = connection.execute(f"SELECT * FROM read_parquet('{_quoted(path)}')")
+            while chunk := result.fetchmany(batch):
+                yield from chunk
 
     def write_part(self, connection: duckdb.DuckDBPyConnection, query: str, relative: str) -> None:
         """Write a query's result as a part, atomically: a reader sees all of it or nothing."""
