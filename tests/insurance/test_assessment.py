@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 import tempfile
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -16,8 +18,15 @@ from sqlalchemy.orm import Session
 
 from gonghui.core.audit import AuditEntry
 from gonghui.core.errors import InvalidInput
-from gonghui.insurance import jobs, service
-from gonghui.insurance.assessment import assess, decide, fen_days_sql, period_parameters
+from gonghui.insurance import assessment, jobs, service
+from gonghui.insurance.assessment import (
+    assess,
+    card_ranges,
+    decide,
+    fen_days_sql,
+    period_parameters,
+    sum_balances,
+)
 from gonghui.insurance.balances import Source, import_balances
 from gonghui.insurance.models import AssessmentRun, Coverage, Plan
 from gonghui.insurance.queries import card_standing
@@ -390,3 +399,63 @@ def test_the_sql_decisions_agree_with_the_rules(
         for number, (card, decision) in enumerate(zip(cards, decisions, strict=True))
     }
     assert got == expected
+
+
+def _sums_in_ranges(rows: list[tuple[str, date, int]], cards: list[str]) -> dict[str, int]:
+    with tempfile.TemporaryDirectory() as folder, duckdb.connect() as connection:
+        december, january = Path(folder) / "december.parquet", Path(folder) / "january.parquet"
+        connection.execute("CREATE TABLE t (card_no VARCHAR, on_date DATE, balance_fen BIGINT)")
+        connection.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+        for path, kept in (
+            (december, "on_date < DATE '2025-01-01'"),
+            (january, "on_date >= DATE '2025-01-01'"),
+        ):
+            query = f"COPY (SELECT * FROM t WHERE {kept} ORDER BY card_no) TO '{path}'"  # noqa: S608 - test's own
+            connection.execute(query)
+        connection.execute("CREATE TABLE holdings (card_no VARCHAR)")
+        connection.executemany("INSERT INTO holdings VALUES (?)", [(card,) for card in cards])
+        sum_balances(connection, [january], [december], JANUARY)
+        return {
+            card: total
+            for card, total in connection.execute("SELECT * FROM sums").fetchall()
+            if total
+        }
+
+
+def test_a_provinces_cards_are_summed_range_by_range_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ten million cards are summed a few million at a time (one hash table would outgrow the
+    # memory budget); the ranges must hold every card once, whatever the cuts.
+    rng = random.Random(16)  # noqa: S311 - test data, not secrets
+    cards = [f"6223{n * 7919:015d}" for n in range(70)] + [f"00{n:014d}" for n in range(20)]
+    rows = [
+        (card, date(2024, 12, 25) + timedelta(days=day), rng.randrange(0, 10**7))
+        for card in cards
+        for day in rng.sample(range(38), rng.randrange(1, 38))
+    ]
+    rows += [("6223999999999999999", date(2025, 1, 3), 123)]  # a card not on the roll
+    whole = _sums_in_ranges(rows, cards)
+    monkeypatch.setattr(assessment, "CARDS_PER_RANGE", 9)
+    assert _sums_in_ranges(rows, cards) == whole
+    expected = {
+        card: total
+        for card in {card for card, _, _ in rows}
+        if (total := fen_days([BalancePoint(on, fen) for c, on, fen in rows if c == card], JANUARY))
+    }
+    assert whole == expected
+
+
+def test_card_ranges_cover_every_card_number_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    with duckdb.connect() as connection:
+        connection.execute(
+            "CREATE TABLE holdings AS "
+            "SELECT lpad(range::VARCHAR, 16, '0') AS card_no FROM range(0, 23)"
+        )
+        assert card_ranges(connection) == [("", "~")]
+        monkeypatch.setattr(assessment, "CARDS_PER_RANGE", 5)
+        ranges = card_ranges(connection)
+    assert len(ranges) == 5
+    assert ranges[0][0] == ""
+    assert ranges[-1][1] == "~"
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in itertools.pairwise(ranges))

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from itertools import islice
+from itertools import islice, pairwise
 from pathlib import Path
 
 import duckdb
@@ -106,11 +106,17 @@ SPARK = Dialect(":", "datediff({1}, {0})", "({0}) div ({1})", "{0}", "{0}")
 
 
 def fen_days_sql(
-    inside: str, before: str, *, one_card: bool = False, dialect: Dialect = DUCKDB
+    inside: str,
+    before: str,
+    *,
+    one_card: bool = False,
+    card_range: bool = False,
+    dialect: Dialect = DUCKDB,
 ) -> str:
     """Per card, the sum over the period's days of the end-of-day balance, a day without a
     record carrying the last known balance, over two table expressions of balance rows: those
-    in the period's parts and those before it (parameters: start, end, after_end[, card_no]).
+    in the period's parts and those before it (parameters: start, end, after_end; card_no for
+    one card; first_card and after_card for the cards in [first_card, after_card)).
 
     Banks send a row per card per day, so most cards have no gap inside the period: for them
     the sum is a plain aggregate (the last balance carried to the period's end, the one before
@@ -118,7 +124,11 @@ def fen_days_sql(
     computation, which is forty times slower per row.
     """
     d = dialect
-    card_filter = "AND card_no = $card_no" if one_card else ""
+    card_filter = ""
+    if one_card:
+        card_filter = "AND card_no = $card_no"
+    elif card_range:
+        card_filter = "AND card_no >= $first_card AND card_no < $after_card"
     # Spelt out twice rather than a CTE used twice, which DuckDB would materialise in memory.
     inside_rows = f"""(
         SELECT {d.key("card_no")} AS card_key, on_date, balance_fen FROM {inside} i
@@ -606,12 +616,54 @@ def compute(
     """`sums` and `decided` from the table `holdings` and the given parts."""
     said = step or _silent
     said(1, STEPS, "汇总日均余额")
-    connection.execute(
-        f"CREATE TEMP TABLE sums AS {fen_days_sql(scan(inside), scan(before))}",
-        period_parameters(period),
-    )
+    sum_balances(connection, inside, before, period)
     said(2, STEPS, "判定资格")
     decide(connection, period, terms)
+
+
+def sum_balances(
+    connection: duckdb.DuckDBPyConnection,
+    inside: list[PartRead],
+    before: list[PartRead],
+    period: Period,
+) -> None:
+    """The table `sums` (card_no, fen_days) from the given parts, range by range of the cards
+    in the table `holdings`."""
+    connection.execute("CREATE TEMP TABLE sums (card_no VARCHAR, fen_days BIGINT)")
+    sums = fen_days_sql(scan(inside), scan(before), card_range=True)
+    for first, after in card_ranges(connection):
+        connection.execute(
+            f"INSERT INTO sums {sums}",
+            {**period_parameters(period), "first_card": first, "after_card": after},
+        )
+
+
+# Cards summed in one aggregate. A hash table of ten million cards outgrows the 2 GB budget
+# and spills (155 s for a province's month, measured); four ranges of 2.5 million each fit and
+# take 39 s over the same files, each range reading only the row groups that may hold it (the
+# parts are sorted by card).
+CARDS_PER_RANGE = 2_500_000
+# Bounds around every card number: "" sorts before any, "~" after any string of digits.
+_FIRST_CARD, _AFTER_LAST_CARD = "", "~"
+
+
+def card_ranges(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """Ranges [first, after) of card numbers that together hold every string of digits, each
+    about CARDS_PER_RANGE of the table `holdings`, cut at a sample's quantiles (the cuts only
+    size the work; any cuts give the same sums)."""
+    (cards,) = connection.execute("SELECT count(*) FROM holdings").fetchone() or (0,)
+    count = -(-int(cards) // CARDS_PER_RANGE)
+    cuts: list[str] = []
+    if count > 1:
+        sample = sorted(
+            card
+            for (card,) in connection.execute(
+                "SELECT card_no FROM holdings USING SAMPLE reservoir(100000 ROWS) REPEATABLE (16)"
+            ).fetchall()
+        )
+        cuts = sorted({sample[len(sample) * k // count] for k in range(1, count)})
+    bounds = [_FIRST_CARD, *cuts, _AFTER_LAST_CARD]
+    return list(pairwise(bounds))
 
 
 _HOLDING_TYPES = {
