@@ -41,10 +41,17 @@ def months_span(months: Sequence[str]) -> str:
     return f"{months[0]} 至 {months[-1]}" if months else "暂无数据"
 
 
+def months_shown(months: Sequence[str], counted_at: datetime) -> str:
+    """Which months a monthly chart shows, and that the month it was counted in is left out
+    until it ends."""
+    current = f"{business_date(counted_at):%Y-%m}"
+    return f"{months_span(months)} 各整月（北京时间；{current} 尚未结束，不计入）"
+
+
 def charts(figures: Dashboard, counted_at: datetime) -> list[tuple[Markup, str]]:
     """Each chart with its caption: where its figures come from and the period they cover."""
     months = [line.month[2:] for line in figures.usage]
-    period = months_span([line.month for line in figures.usage])
+    period = months_shown([line.month for line in figures.usage], counted_at)
     as_of = f"截至 {beijing(counted_at)}（北京时间）"
     districts = figures.by_district[:CHART_DISTRICTS]
     shown = (
@@ -80,7 +87,7 @@ def charts(figures: Dashboard, counted_at: datetime) -> list[tuple[Markup, str]]
                 ],
                 unit="人次",
             ),
-            f"来源：扫码签到记录、客流摄像头与人工登记的人数 · {period}（本月至统计时）",
+            f"来源：扫码签到记录、客流摄像头与人工登记的人数 · {period}",
         ),
         (
             line_chart(
@@ -89,7 +96,7 @@ def charts(figures: Dashboard, counted_at: datetime) -> list[tuple[Markup, str]]
                 [Series("平均星级", [line.mean for line in figures.satisfaction], color=3)],
                 unit="星（1–5）",
             ),
-            f"来源：到访者评价，五个方面的平均星级 · {period}（本月至统计时）",
+            f"来源：到访者评价，五个方面的平均星级 · {period}",
         ),
     ]
 
