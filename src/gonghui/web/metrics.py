@@ -58,7 +58,8 @@ class RequestTiming:
         if self._templates is None:  # the app's routes are all in place by its first request
             self._templates = route_templates(scope["app"].routes)
         # Starlette's routes and mounts keep the template without converters as `path_format`.
-        return self._templates.get(id(route)) or getattr(route, "path_format", "unmatched")
+        known = self._templates.get(id(route))
+        return known if known is not None else str(getattr(route, "path_format", "unmatched"))
 
 
 def route_templates(routes: Iterable[object]) -> dict[int, str]:
