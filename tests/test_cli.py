@@ -161,9 +161,10 @@ def test_users_create_opens_an_administrators_account_and_reset_2fa_clears_it(
             "划入金额“2500,00”格式不正确",
         ),
         (["settlement", "--month", "2025-1"], "月份“2025-1”格式不正确"),
+        (["settlement", "--month", "2099-01"], "2099-01尚未结束，清算只列已结束的月份"),
         (["open-region", "370600", "--on", "2025-02-30"], "开通日期“2025-02-30”不存在"),
     ],
-    ids=["past-the-bound", "exponent", "comma-decimal", "month", "date"],
+    ids=["past-the-bound", "exponent", "comma-decimal", "month", "month-not-ended", "date"],
 )
 def test_wallet_commands_refuse_bad_input_with_a_message_not_a_traceback(
     database: str, arguments: list[str], message: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -10,6 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gonghui.core.clock import FixedClock
 from gonghui.insurance.models import BalanceImport, Claim, Plan
 from gonghui.insurance.store import BalanceStore
 from tests.captions import captions_of_charts
@@ -125,14 +127,17 @@ def test_a_member_sees_why_and_whether_they_are_covered(client: TestClient, cove
     assert "2025-02-01 至 2025-02-28" in page
 
 
-def test_the_figures_export_to_a_workbook(client: TestClient, covered: Plan) -> None:
+def test_the_figures_export_to_a_workbook(app: FastAPI, client: TestClient, covered: Plan) -> None:
+    # 09:00 on 1 March in Beijing: February, the month member A was covered from, has ended.
+    app.state.clock = FixedClock(datetime(2025, 3, 1, 1, 0, tzinfo=UTC))
     login(client, "federation_staff")
     response = client.get("/insurance/dashboard.xlsx")
     rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
     assert rows[1][:2] == ("参保单位", 1)
     assert rows[2][:2] == ("累计赠送保险人次", 1)
+    assert rows[7] == ("2025-02", 1, 0, 0)
     dashboard = client.get("/insurance/dashboard").text
-    assert dashboard.count('class="bar"') >= 1
+    assert dashboard.count('<rect class="bar"') == 1  # February's one cover
     captions = captions_of_charts(dashboard)
     assert len(captions) == 2
     assert captions[1].startswith("来源：理赔记录中已赔付的案件")

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gonghui.core.auth import Actor, Role
+from gonghui.core.clock import business_date
 from gonghui.core.settings import Settings
 from gonghui.core.snapshots import EVERYTHING, Board, FigureSnapshot
 from gonghui.insurance import figures
@@ -64,7 +65,9 @@ def test_the_insurance_snapshot_equals_the_live_figures(
     figures.BOARD.forget()  # read back what was stored, as another process would
     kept = figures.BOARD.view(db, sessions, EVERYTHING, NOW + timedelta(hours=1))
     assert kept.computed_at == NOW
-    assert kept.figures == figures.Dashboard(figures.headline(db, STAFF), figures.trends(db, STAFF))
+    assert kept.figures == figures.Dashboard(
+        figures.headline(db, STAFF), figures.trends(db, STAFF, business_date(NOW))
+    )
     assert kept.figures.head.person_times == 1
 
 

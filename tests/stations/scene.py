@@ -16,7 +16,6 @@ from gonghui.core.auth import Actor, Role
 from gonghui.core.clock import business_date
 from gonghui.members.models import User
 from gonghui.stations import evaluation, service, tokens
-from gonghui.stations.dashboard import month_starts
 from gonghui.stations.evaluation import RunSummary
 from gonghui.stations.feedback import Stars, rate_visit
 from gonghui.stations.models import Position, Visit
@@ -31,6 +30,17 @@ KEY = tokens.derive_key("scene-secret-for-the-dashboard-tests")
 
 def at(year: int, month: int, day: int, hour: int = 2, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def ended_months(now: datetime, count: int = 12) -> list[str]:
+    """The `count` Beijing calendar months that ended before `now`'s month, oldest first."""
+    today = business_date(now)
+    year, month = today.year, today.month
+    months = []
+    for _ in range(count):
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        months.append(f"{year:04d}-{month:02d}")
+    return months[::-1]
 
 
 @dataclass
@@ -54,8 +64,8 @@ class Scene:
     def ids(self, actor: Actor) -> set[int]:
         return {p.id for p in self.visible(actor)}
 
-    def expected_usage(self, actor: Actor) -> list[tuple[str, int, int, int]]:
-        months = [f"{m:%Y-%m}" for m in month_starts(business_date(NOW))[:-1]]
+    def expected_usage(self, actor: Actor, now: datetime = NOW) -> list[tuple[str, int, int, int]]:
+        months = ended_months(now)
         ids = self.ids(actor)
         scans = Counter(f"{business_date(t):%Y-%m}" for p, t in self.scans if p in ids)
         people: Counter[tuple[str, CountSource]] = Counter()
@@ -67,8 +77,10 @@ class Scene:
             for m in months
         ]
 
-    def expected_means(self, actor: Actor) -> list[tuple[str, int, Decimal | None]]:
-        months = [f"{m:%Y-%m}" for m in month_starts(business_date(NOW))[:-1]]
+    def expected_means(
+        self, actor: Actor, now: datetime = NOW
+    ) -> list[tuple[str, int, Decimal | None]]:
+        months = ended_months(now)
         ids = self.ids(actor)
         by_month: dict[str, list[Stars]] = {m: [] for m in months}
         for p, when, stars in self.ratings:
@@ -152,7 +164,7 @@ def build(db: Session, world: World, *, evaluate: bool = True) -> Scene:
     scan(mine, at(2025, 2, 9, 3), "13900000003")
     january = scan(other, at(2025, 1, 10, 3), "13900000001")
     scan(other, at(2025, 1, 10, 3, 5), "13900000004")
-    scan(other, at(2024, 2, 20), "13900000005")  # thirteen months back: out of the trend
+    scan(other, at(2024, 1, 20), "13900000005")  # before the twelve months: out of the trend
     scan(closed, at(2024, 6, 1), "13900000001")
     rate(mine, first, at(2024, 12, 5, 3), 5, 4, 5, 3, 4)
     rate(mine, february, at(2025, 1, 31, 17), 2, 2, 3, 3, 2)

@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gonghui.core.auth import Actor, Role
-from gonghui.stations.dashboard import TREND_MONTHS, dashboard, month_starts
+from gonghui.core.clock import FixedClock, business_date
+from gonghui.core.settings import Settings
+from gonghui.jobs.catalogue import JOBS, JobContext
+from gonghui.stations.dashboard import TREND_MONTHS, dashboard, trend_months
 from gonghui.stations.models import Score
 from gonghui.stations.rules import Card, PositionStatus, PositionType
 from gonghui.stations.scoring import Aspect
 from tests.captions import captions_of_charts
 from tests.conftest import NOW
 from tests.stations.helpers import STAFF
-from tests.stations.scene import Scene, build
+from tests.stations.scene import Scene, build, ended_months
 from tests.world import World, login
 
 
@@ -34,14 +40,63 @@ def _scores(db: Session, scene: Scene, actor: Actor) -> list[Score]:
     return [row for row in rows if row.position_id in scene.ids(actor)]
 
 
-def test_months_run_back_a_year_to_the_current_one() -> None:
-    starts = month_starts(NOW.date())
+@pytest.mark.parametrize(
+    ("today", "first", "last"),
+    [
+        (date(2025, 2, 10), "2024-02", "2025-01"),
+        (date(2025, 2, 28), "2024-02", "2025-01"),  # February's last day: not over yet
+        (date(2025, 3, 1), "2024-03", "2025-02"),  # February has ended
+        (date(2025, 1, 1), "2024-01", "2024-12"),  # across the year
+    ],
+)
+def test_the_trend_runs_over_the_twelve_months_that_have_ended(
+    today: date, first: str, last: str
+) -> None:
+    starts = trend_months(today)
     assert len(starts) == TREND_MONTHS + 1
-    assert [f"{d:%Y-%m}" for d in (starts[0], starts[-2], starts[-1])] == [
-        "2024-03",
-        "2025-02",
-        "2025-03",
-    ]
+    shown = [f"{d:%Y-%m}" for d in starts[:-1]]
+    assert (shown[0], shown[-1]) == (first, last)
+    assert starts[-1] == today.replace(day=1), "the months end where today's month begins"
+
+
+# 12:00 on 15 February in Beijing; 00:00:30 on 1 March there (16:00:30 UTC on 28 February),
+# and a minute before that midnight.
+MID_FEBRUARY = datetime(2025, 2, 15, 4, 0, tzinfo=UTC)
+MARCH_BEGUN = datetime(2025, 2, 28, 16, 0, 30, tzinfo=UTC)
+FEBRUARY_LAST_MINUTE = datetime(2025, 2, 28, 15, 59, tzinfo=UTC)
+
+
+def test_the_unfinished_month_is_not_shown_as_a_month_of_its_own(db: Session, world: World) -> None:
+    scene = build(db, world)
+    february = [t for _p, t in scene.scans if f"{business_date(t):%Y-%m}" == "2025-02"]
+    assert february, "the scene has scans in February, Beijing time"
+    for now in (MID_FEBRUARY, FEBRUARY_LAST_MINUTE):
+        figures = dashboard(db, STAFF, now)
+        assert [u.month for u in figures.usage] == ended_months(now)
+        assert figures.usage[-1].month == "2025-01"
+        assert "2025-02" not in {s.month for s in figures.satisfaction}
+        # February's scans are in no month either: not folded into January.
+        assert sum(u.scans for u in figures.usage) == len(scene.scans) - len(february) - 1
+
+
+def test_just_after_beijing_midnight_on_the_first_the_month_that_ended_is_shown(
+    db: Session, world: World
+) -> None:
+    scene = build(db, world)
+    for actor in (STAFF, scene.manager):
+        figures = dashboard(db, actor, MARCH_BEGUN)
+        assert [(u.month, u.scans, u.camera, u.manual) for u in figures.usage] == (
+            scene.expected_usage(actor, MARCH_BEGUN)
+        )
+        assert [(s.month, s.ratings, s.mean) for s in figures.satisfaction] == (
+            scene.expected_means(actor, MARCH_BEGUN)
+        )
+    february = dashboard(db, scene.manager, MARCH_BEGUN).usage[-1]
+    # The scan at 16:30 UTC on 31 January (00:30 on 1 February in Beijing) and the one on
+    # 9 February.
+    assert (february.month, february.scans) == ("2025-02", 2)
+    rated = dashboard(db, scene.manager, MARCH_BEGUN).satisfaction[-1]
+    assert (rated.month, rated.ratings) == ("2025-02", 1)
 
 
 def test_staff_see_every_position_counted_by_type_district_status_and_honour(
@@ -72,10 +127,10 @@ def test_usage_keeps_scans_apart_from_camera_and_hand_counts_by_beijing_month(
         usage = dashboard(db, actor, NOW).usage
         got = [(u.month, u.scans, u.camera, u.manual) for u in usage]
         assert got == scene.expected_usage(actor)
-    february = dashboard(db, scene.manager, NOW).usage[-1]
-    # The scan at 16:30 UTC on 31 January and the one on 9 February; the repeat scan within
-    # 30 minutes in December was counted once.
-    assert (february.month, february.scans) == ("2025-02", 2)
+    january = dashboard(db, scene.manager, NOW).usage[-1]
+    # The scan at 16:30 UTC on 31 January is 00:30 on 1 February in Beijing: not January's.
+    assert (january.month, january.scans) == ("2025-01", 0)
+    # The repeat scan within 30 minutes in December was counted once.
     december = next(u for u in dashboard(db, scene.manager, NOW).usage if u.month == "2024-12")
     assert december.scans == 2
 
@@ -202,3 +257,45 @@ def test_the_export_opens_in_a_spreadsheet_with_the_figures(
         assert {row[0] for row in board} == {p.name for p in scene.visible(actor)} - {
             scene.closed.name
         }
+
+
+def _usage_sheet(client: TestClient) -> list[tuple[object, ...]]:
+    book = load_workbook(io.BytesIO(client.get("/stations/dashboard.xlsx").content))
+    return [tuple(row) for row in _sheet(book, "到访趋势")[1:]]
+
+
+def test_mid_month_the_page_api_and_export_end_at_the_last_full_month_and_say_so(
+    app: FastAPI, client: TestClient, db: Session, world: World
+) -> None:
+    scene = build(db, world)
+    db.commit()
+    app.state.clock = FixedClock(MID_FEBRUARY)
+    login(client, world.users[Role.STATION_MANAGER])
+    captions = captions_of_charts(client.get("/stations/dashboard").text)
+    shown = "2024-02 至 2025-01 各整月（北京时间；2025-02 尚未结束，不计入）"
+    assert captions[2] == f"来源：扫码签到记录、客流摄像头与人工登记的人数 · {shown}"
+    assert captions[3] == f"来源：到访者评价，五个方面的平均星级 · {shown}"
+    assert all("本月至统计时" not in caption for caption in captions)
+    api = client.get("/api/v1/stations/dashboard").json()
+    assert [u["month"] for u in api["usage"]] == ended_months(MID_FEBRUARY)
+    assert [s["month"] for s in api["satisfaction"]] == ended_months(MID_FEBRUARY)
+    assert _usage_sheet(client) == scene.expected_usage(scene.manager, MID_FEBRUARY)
+    assert "2025-02" not in {row[0] for row in _usage_sheet(client)}
+
+
+def test_a_snapshot_counted_before_the_month_ended_is_counted_again_after(
+    app: FastAPI, client: TestClient, db: Session, world: World, settings: Settings
+) -> None:
+    scene = build(db, world)
+    db.commit()
+    JOBS["dashboards.refresh"].run(JobContext(db, settings, FEBRUARY_LAST_MINUTE))
+    login(client, world.users[Role.FEDERATION_STAFF])
+    app.state.clock = FixedClock(FEBRUARY_LAST_MINUTE + timedelta(seconds=30))
+    page = client.get("/stations/dashboard").text
+    assert "数据更新于 23:59（北京时间）" in page, "the same month: the job's snapshot"
+    assert "2025-02 尚未结束" in page
+    app.state.clock = FixedClock(MARCH_BEGUN)
+    page = client.get("/stations/dashboard").text
+    assert "数据更新于 00:00（北京时间）" in page
+    assert "2024-03 至 2025-02 各整月（北京时间；2025-03 尚未结束，不计入）" in page
+    assert _usage_sheet(client) == scene.expected_usage(STAFF, MARCH_BEGUN)

@@ -163,12 +163,12 @@ def test_the_agency_sees_the_rollout_and_exports_the_settlement(
     assert 'data-testid="opened">117<' in page
     assert 'data-testid="wide">6<' in page
     assert "<svg" in page
-    workbook = client.get("/wallet/settlement.xlsx?month=2025-02")
+    workbook = client.get("/wallet/settlement.xlsx?month=2025-01")
     assert workbook.status_code == 200
     book = load_workbook(io.BytesIO(workbook.content))
     assert book.sheetnames == ["统筹区之间", "省之间"]
     for sheet in book.worksheets:
-        assert sheet["A1"].value.startswith("2025年02月统筹区间清算 · 测试医保经办 导出于 ")
+        assert sheet["A1"].value.startswith("2025年01月统筹区间清算 · 测试医保经办 导出于 ")
         assert [cell.value for cell in sheet[2]][:2] == ["使用地代码", "使用地"]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -52,3 +52,22 @@ def machine_now() -> datetime:
     """The machine's own time, for operational facts that must not follow a fixed or shifted
     business clock: when a session expires, when a job really ran, when a worker last beat."""
     return datetime.now(UTC)
+
+
+def business_midnight(day: date) -> datetime:
+    """The instant a Beijing calendar day begins: where a day, or a month from its first day,
+    starts and the one before it ends."""
+    return datetime.combine(day, time(0), BUSINESS_TZ)
+
+
+def month_of(day: date) -> date:
+    """The first day of the calendar month a date falls in."""
+    return day.replace(day=1)
+
+
+def full_months(today: date, count: int) -> list[date]:
+    """The first days of the last `count` calendar months that have ended by `today`, oldest
+    first, and then the first day of `today`'s month, where they end. Today's month is never
+    among them: a period is reported only once it has ended."""
+    index = today.year * 12 + today.month - 1
+    return [date(i // 12, i % 12 + 1, 1) for i in range(index - count, index + 1)]

@@ -5,6 +5,10 @@
 - 办结理赔案件 (claims concluded): claims paid or rejected — concluded either way;
 - 赔付金额 (yuan paid): the sum of paid claims.
 
+The four are totals to the moment they were counted. Their monthly series run by Beijing
+calendar month, from the first month with a cover or a payment to the last month that has ended:
+the current month is not shown until it ends.
+
 The dashboard shows them from a snapshot (`core.snapshots`): one scope, the federation's, since
 every role that may see the dashboard sees all of it.
 """
@@ -12,15 +16,16 @@ every role that may see the dashboard sees all of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
 
-from sqlalchemy import Select, distinct, extract, func, select
+from sqlalchemy import distinct, extract, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gonghui.core.auth import Actor, Permission
+from gonghui.core.clock import business_date, business_midnight, full_months, month_of
 from gonghui.core.errors import NotFound
 from gonghui.core.money import Fen
+from gonghui.core.monthly import by_month, month_bounds
 from gonghui.core.snapshots import EVERYTHING, Board, Snapshot
 from gonghui.insurance.claims_rules import ClaimStatus
 from gonghui.insurance.models import AssessmentRun, Claim, Coverage
@@ -39,7 +44,7 @@ class Headline:
 
 @dataclass(frozen=True)
 class Trends:
-    months: list[str]
+    months: list[str]  # YYYY-MM, every month that has ended since the first with figures
     covered_by_month: list[int]
     paid_by_month: list[Fen]
     claims_by_month: list[int]
@@ -57,13 +62,12 @@ BOARD_NAME = "insurance"
 
 
 def _dashboard(session: Session, scope: str, now: datetime) -> Dashboard:
-    del now  # the figures count everything recorded so far
     if scope != EVERYTHING:
         raise NotFound("范围")
-    return Dashboard(_headline(session), _trends(session))
+    return Dashboard(_headline(session), _trends(session, business_date(now)))
 
 
-BOARD = Board(BOARD_NAME, Dashboard, _dashboard)
+BOARD = Board(BOARD_NAME, Dashboard, _dashboard, period_of=month_of)
 
 
 def dashboard(
@@ -103,44 +107,47 @@ def _headline(session: Session) -> Headline:
     )
 
 
-def _by_month(session: Session, statement: Select[Any, Any, Any]) -> dict[str, int]:
-    return {
-        f"{int(year):04d}-{int(month):02d}": int(value or 0)
-        for year, month, value in session.execute(statement)
-    }
-
-
-def trends(session: Session, actor: Actor) -> Trends:
+def trends(session: Session, actor: Actor, today: date) -> Trends:
     actor.require(Permission.INSURANCE_DASHBOARD)
-    return _trends(session)
+    return _trends(session, today)
 
 
-def _trends(session: Session) -> Trends:
-    covered = _by_month(
-        session,
-        select(
-            extract("year", Coverage.starts_on), extract("month", Coverage.starts_on), func.count()
-        ).group_by(extract("year", Coverage.starts_on), extract("month", Coverage.starts_on)),
+def _trend_months(session: Session, today: date) -> list[date]:
+    """The first days of the months from the first with a cover or a payment to the last that
+    has ended by `today`, and of today's month, where they end."""
+    ends = month_of(today)
+    first_cover = session.scalar(select(func.min(Coverage.starts_on)))
+    first_paid = session.scalar(
+        select(func.min(Claim.paid_at)).where(
+            Claim.status == ClaimStatus.PAID, Claim.paid_at < business_midnight(ends)
+        )
     )
-    paid_at_month = (extract("year", Claim.paid_at), extract("month", Claim.paid_at))
-    paid = _by_month(
+    firsts = [day for day in (first_cover,) if day is not None]
+    if first_paid is not None:
+        firsts.append(business_date(first_paid))
+    if not firsts or min(firsts) >= ends:
+        return []
+    first = min(firsts)
+    return full_months(today, (ends.year - first.year) * 12 + ends.month - first.month)
+
+
+def _trends(session: Session, today: date) -> Trends:
+    months = _trend_months(session, today)
+    covered = by_month(session, Coverage.starts_on, month_bounds(months, instants=False), [])
+    # Paid in a Beijing month: a claim paid at 17:00 UTC on 31 March was paid on 1 April.
+    paid = by_month(
         session,
-        select(*paid_at_month, func.sum(Claim.approved_fen))
-        .where(Claim.status == ClaimStatus.PAID)
-        .group_by(*paid_at_month),
+        Claim.paid_at,
+        month_bounds(months, instants=True),
+        [Claim.approved_fen],
+        Claim.status == ClaimStatus.PAID,
     )
-    counted = _by_month(
-        session,
-        select(*paid_at_month, func.count())
-        .where(Claim.status == ClaimStatus.PAID)
-        .group_by(*paid_at_month),
-    )
-    months = sorted(set(covered) | set(paid))
+    shown = range(len(months) - 1)
     return Trends(
-        months=months,
-        covered_by_month=[covered.get(month, 0) for month in months],
-        paid_by_month=[paid.get(month, 0) for month in months],
-        claims_by_month=[counted.get(month, 0) for month in months],
+        months=[f"{months[index]:%Y-%m}" for index in shown],
+        covered_by_month=[int(covered.get(index, (0,))[0]) for index in shown],
+        paid_by_month=[int(paid.get(index, (0, 0))[1]) for index in shown],
+        claims_by_month=[int(paid.get(index, (0, 0))[0]) for index in shown],
         by_unit=_by_unit(session),
         pass_rates=_pass_rates(session),
     )

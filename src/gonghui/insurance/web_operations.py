@@ -3,7 +3,7 @@ assessment and watches its figures."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -15,6 +15,7 @@ from gonghui.core.charts import Series, bar_chart, line_chart
 from gonghui.core.errors import ImportRejected, InvalidInput
 from gonghui.core.inputs import MAX_ID, InputError, input_error, parse_month
 from gonghui.core.money import fen_to_yuan
+from gonghui.core.monthly import months_caption
 from gonghui.core.snapshots import Drawings
 from gonghui.core.tabular import write_xlsx
 from gonghui.edge.deps import (
@@ -174,10 +175,10 @@ def _period_month(text: str) -> date:
 _CHARTS: Drawings[list[tuple[Markup, str]]] = Drawings()
 
 
-def _charts(trend: figures.Trends) -> list[tuple[Markup, str]]:
+def _charts(trend: figures.Trends, counted_at: datetime) -> list[tuple[Markup, str]]:
     """Each chart with its caption: where its figures come from and the period they cover."""
     months = [month[2:] for month in trend.months]
-    period = f"{trend.months[0]} 至 {trend.months[-1]}" if trend.months else "暂无数据"
+    period = months_caption(trend.months, counted_at)
     return [
         (
             bar_chart("每月赠送保险人次", months, [Series("人次", trend.covered_by_month)]),
@@ -201,7 +202,7 @@ def dashboard(
 ) -> Response:
     snapshot = figures.dashboard(db, factory, actor, now)
     head, trend = snapshot.figures.head, snapshot.figures.trend
-    charts = _CHARTS.of(snapshot, lambda: _charts(trend))
+    charts = _CHARTS.of(snapshot, lambda: _charts(trend, snapshot.computed_at))
     return render(
         request,
         "insurance/dashboard.html",

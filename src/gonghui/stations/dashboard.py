@@ -3,12 +3,15 @@
 - positions: every position not closed, counted by type (an integrated position counts once
   under each of its types), by district, by honour; and every position by status;
 - cards: yellow and red cards held now, and those the last evaluation run gave;
-- usage: per month over the last 12 (the current month to date included), QR scans apart
-  from camera and hand counts, since they are measured differently (domain/stations.md);
-- satisfaction: per month, the number of ratings and their mean on each aspect and overall;
+- usage: per month over the last 12 that have ended, QR scans apart from camera and hand
+  counts, since they are measured differently (domain/stations.md);
+- satisfaction: per month over the same months, the number of ratings and their mean on each
+  aspect and overall;
 - the last run's scoreboard: its highest and lowest totals.
 
-Months are Asia/Shanghai calendar months; each is one bucket of a single grouped query.
+Months are Asia/Shanghai calendar months; each is one bucket of a single grouped query. The
+current month is not among them until it ends (at Beijing midnight on the next month's first
+day): a month counted to date would read as a month with fewer visits.
 
 The page shows them from a snapshot (`core.snapshots`) per scope: the federation's ("all"), or
 one station manager's positions ("manager:<user id>"), as `position_scope` draws them.
@@ -16,18 +19,17 @@ one station manager's positions ("manager:<user id>"), as `position_scope` draws
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from gonghui.core.auth import Actor, Permission
-from gonghui.core.clock import BUSINESS_TZ, business_date
+from gonghui.core.clock import business_date, full_months, month_of
 from gonghui.core.errors import NotFound
+from gonghui.core.monthly import by_month, month_bounds
 from gonghui.core.snapshots import EVERYTHING, Board, Snapshot
 from gonghui.stations.models import EvaluationRun, HeadCount, Position, Rating, Score, Visit
 from gonghui.stations.queries import position_scope
@@ -132,7 +134,7 @@ def count(session: Session, key: str, now: datetime) -> Dashboard:
     return figures_within(session, _scope_of(key), now)
 
 
-BOARD = Board(DASHBOARD_BOARD, Dashboard, count)
+BOARD = Board(DASHBOARD_BOARD, Dashboard, count, period_of=month_of)
 
 
 def dashboard_snapshot(
@@ -149,7 +151,7 @@ def refresh_dashboard(session: Session, actor: Actor, now: datetime) -> Snapshot
 
 def figures_within(session: Session, scope: ColumnElement[bool], now: datetime) -> Dashboard:
     in_service = [scope, Position.status != PositionStatus.CLOSED]
-    months = month_starts(business_date(now))
+    months = trend_months(business_date(now))
     run = last_run(session)
     return Dashboard(
         positions=session.scalar(select(func.count()).where(*in_service)) or 0,
@@ -173,14 +175,10 @@ def figures_within(session: Session, scope: ColumnElement[bool], now: datetime) 
     )
 
 
-def month_starts(today: date, count: int = TREND_MONTHS) -> list[date]:
-    """The first days of the last `count` months up to today's, and of the month after."""
-    index = today.year * 12 + today.month - 1
-    return [date(i // 12, i % 12 + 1, 1) for i in range(index - count + 1, index + 2)]
-
-
-def _instant(day: date) -> datetime:
-    return datetime.combine(day, time(0), BUSINESS_TZ)
+def trend_months(today: date) -> list[date]:
+    """The first days of the trend's months, the last 12 that have ended by `today`, and of
+    today's month, where they end."""
+    return full_months(today, TREND_MONTHS)
 
 
 def _counts(
@@ -255,41 +253,20 @@ def _cards(session: Session, scope: ColumnElement[bool], run: EvaluationRun | No
     )
 
 
-def _bucket(column: Any, bounds: Sequence[object]) -> Any:
-    """The index of the month a value falls in, given the months' first values in order."""
-    return case(*((column < bound, index) for index, bound in enumerate(bounds[1:])))
-
-
-def _monthly(
-    session: Session,
-    column: Any,
-    bounds: Sequence[object],
-    values: Sequence[Any],
-    *where: Any,
-) -> dict[int, tuple[Any, ...]]:
-    """{month index: the aggregates} for rows whose `column` falls in the months. The bucket is
-    computed in a subquery and grouped outside it: PostgreSQL would not match a CASE of bound
-    parameters in GROUP BY to the same CASE in the select list."""
-    inner = (
-        select(_bucket(column, bounds).label("month"), *values)
-        .where(column >= bounds[0], column < bounds[-1], *where)
-        .subquery()
-    )
-    aggregates = [func.coalesce(func.sum(c), 0) for c in list(inner.c)[1:]]
-    rows = session.execute(select(inner.c.month, func.count(), *aggregates).group_by(inner.c.month))
-    return {int(row[0]): tuple(row[1:]) for row in rows}
-
-
 def _usage(session: Session, scope: ColumnElement[bool], months: list[date]) -> list[MonthUsage]:
     mine = select(Position.id).where(scope)
-    scans = _monthly(
-        session, Visit.visited_at, [_instant(m) for m in months], [], Visit.position_id.in_(mine)
+    scans = by_month(
+        session,
+        Visit.visited_at,
+        month_bounds(months, instants=True),
+        [],
+        Visit.position_id.in_(mine),
     )
     counted = {
-        source: _monthly(
+        source: by_month(
             session,
             HeadCount.on_date,
-            months,
+            month_bounds(months, instants=False),
             [HeadCount.people],
             HeadCount.source == source,
             HeadCount.position_id.in_(mine),
@@ -317,10 +294,10 @@ def _satisfaction(
     session: Session, scope: ColumnElement[bool], months: list[date]
 ) -> list[MonthSatisfaction]:
     mine = select(Position.id).where(scope)
-    rated = _monthly(
+    rated = by_month(
         session,
         Rating.rated_at,
-        [_instant(m) for m in months],
+        month_bounds(months, instants=True),
         [getattr(Rating, aspect.value) for aspect in Aspect],
         Rating.position_id.in_(mine),
     )

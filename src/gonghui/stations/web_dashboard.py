@@ -14,6 +14,7 @@ from markupsafe import Markup
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.charts import Series, bar_chart, line_chart
 from gonghui.core.clock import beijing, business_date
+from gonghui.core.monthly import months_caption
 from gonghui.core.snapshots import Drawings
 from gonghui.core.tabular import Sheet, write_workbook
 from gonghui.edge.deps import Csrf, Db, Now, SessionFactory, flash, permitted, render
@@ -36,15 +37,10 @@ _CHARTS: Drawings[list[tuple[Markup, str]]] = Drawings()
 ROLL = "来源：阵地名册（不含已关闭阵地）"
 
 
-def months_span(months: Sequence[str]) -> str:
-    """The period a monthly chart covers, for its caption."""
-    return f"{months[0]} 至 {months[-1]}" if months else "暂无数据"
-
-
 def charts(figures: Dashboard, counted_at: datetime) -> list[tuple[Markup, str]]:
     """Each chart with its caption: where its figures come from and the period they cover."""
     months = [line.month[2:] for line in figures.usage]
-    period = months_span([line.month for line in figures.usage])
+    period = months_caption([line.month for line in figures.usage], counted_at)
     as_of = f"截至 {beijing(counted_at)}（北京时间）"
     districts = figures.by_district[:CHART_DISTRICTS]
     shown = (
@@ -80,7 +76,7 @@ def charts(figures: Dashboard, counted_at: datetime) -> list[tuple[Markup, str]]
                 ],
                 unit="人次",
             ),
-            f"来源：扫码签到记录、客流摄像头与人工登记的人数 · {period}（本月至统计时）",
+            f"来源：扫码签到记录、客流摄像头与人工登记的人数 · {period}",
         ),
         (
             line_chart(
@@ -89,7 +85,7 @@ def charts(figures: Dashboard, counted_at: datetime) -> list[tuple[Markup, str]]
                 [Series("平均星级", [line.mean for line in figures.satisfaction], color=3)],
                 unit="星（1–5）",
             ),
-            f"来源：到访者评价，五个方面的平均星级 · {period}（本月至统计时）",
+            f"来源：到访者评价，五个方面的平均星级 · {period}",
         ),
     ]
 

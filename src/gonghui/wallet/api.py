@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
-from gonghui.core.inputs import InputError, input_error, parse_amount, parse_month
+from gonghui.core.inputs import InputError, input_error, parse_amount
 from gonghui.core.money import yuan_string
 from gonghui.edge.deps import Db, Id, IdempotencyKey, Now, PageNo, Vault, api_permitted
 from gonghui.edge.errors import refusals
@@ -262,7 +261,7 @@ def pay(body: PaymentIn, db: Db, now: Now, actor: User, key: IdempotencyKey) -> 
 
 @router.get("/settlement", response_model=SettlementOut)
 def settlement(db: Db, now: Now, actor: Operator, month: str = "") -> SettlementOut:
-    first = _month(month) if month else business_date(now).replace(day=1)
+    first = queries.settlement_month(month, business_date(now))
     pairs, provinces = queries.settlement(db, actor, first)
 
     def out(line: queries.SettlementLine) -> SettlementLineOut:
@@ -277,10 +276,3 @@ def settlement(db: Db, now: Now, actor: Operator, month: str = "") -> Settlement
         regions=[out(x) for x in pairs],
         provinces=[out(x) for x in provinces],
     )
-
-
-def _month(text: str) -> date:
-    try:
-        return parse_month(text)
-    except InputError as error:
-        raise input_error("bad_month", error) from None

@@ -9,7 +9,7 @@ import typer
 
 from gonghui.cli_support import CLI_ACTOR, console, errors, fail, load_settings, unit_of_work
 from gonghui.core.clock import business_date, clock_from
-from gonghui.core.inputs import InputError, parse_amount, parse_date, parse_month
+from gonghui.core.inputs import InputError, parse_amount, parse_date
 from gonghui.core.money import format_fen
 from gonghui.wallet import ledger, queries, regions, transfers
 from gonghui.wallet.exports import settlement_workbook
@@ -99,13 +99,10 @@ def settlement(
     out: Annotated[Path | None, typer.Option(help="导出 XLSX 文件")] = None,
 ) -> None:
     """统筹区间月度清算：各地被共济人使用外地共济额度的金额。"""
-    try:
-        first = parse_month(month)
-    except InputError as error:
-        fail(str(error))
     with unit_of_work() as (session, settings):
-        pairs, provinces = queries.settlement(session, CLI_ACTOR, first)
         now = clock_from(settings).now()
+        first = queries.settlement_month(month, business_date(now))
+        pairs, provinces = queries.settlement(session, CLI_ACTOR, first)
     for line in pairs:
         console.print(f"{line.spent_name} ← {line.giver_name}：{format_fen(line.amount_fen)}")
     if out is not None:

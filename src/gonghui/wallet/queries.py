@@ -4,15 +4,15 @@ monitoring figures and the monthly settlement between regions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import BindParameter, ColumnElement, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from gonghui.core.auth import Actor, Permission
-from gonghui.core.clock import business_date
-from gonghui.core.errors import NotFound
-from gonghui.core.inputs import InputError, parse_id_number
+from gonghui.core.clock import business_date, business_midnight, month_of
+from gonghui.core.errors import InvalidInput, NotFound
+from gonghui.core.inputs import InputError, input_error, parse_id_number, parse_month
 from gonghui.core.money import Fen
 from gonghui.core.pagination import Page, paged
 from gonghui.core.pii import IdentityVault
@@ -332,21 +332,29 @@ def wallet_with_region(session: Session, insured: Insured) -> tuple[Wallet, Regi
 
 @dataclass(frozen=True)
 class Monitoring:
+    """What the agency watches: the wallets and transfers as they stand now, and the flows of
+    the last day and the last month that have ended (Beijing time); a day still running is not
+    reported as a day's figures."""
+
     wallets: int
     active_relationships: int
     pending: int
     held_fen: Fen
-    accepted_today: int
-    accepted_today_fen: Fen
-    expired_today: int
-    paid_this_month_fen: Fen
+    day: date  # the last day that has ended: yesterday in Beijing
+    accepted_on_day: int
+    accepted_on_day_fen: Fen
+    expired_on_day: int
+    month: date  # the first day of the last month that has ended
+    paid_in_month_fen: Fen
 
 
 def monitoring(session: Session, actor: Actor, now: datetime) -> Monitoring:
     actor.require(Permission.WALLET_OPERATE)
     today = business_date(now)
-    start, end = business_day_bounds(today)
-    month_start, _ = business_day_bounds(today.replace(day=1))
+    day = today - timedelta(days=1)
+    start, end = business_day_bounds(day)
+    month = month_of(day)
+    month_ends = business_midnight(month_of(today))
 
     def count_and_sum(status: TransferStatus, *window: ColumnElement[bool]) -> tuple[int, int]:
         row = session.execute(
@@ -364,7 +372,9 @@ def monitoring(session: Session, actor: Actor, now: datetime) -> Monitoring:
         TransferStatus.EXPIRED, Transfer.decided_at >= start, Transfer.decided_at < end
     )
     paid = session.scalar(
-        select(func.coalesce(func.sum(Payment.amount_fen), 0)).where(Payment.at >= month_start)
+        select(func.coalesce(func.sum(Payment.amount_fen), 0)).where(
+            Payment.at >= business_midnight(month), Payment.at < month_ends
+        )
     )
     return Monitoring(
         wallets=session.scalar(select(func.count()).select_from(Wallet)) or 0,
@@ -374,10 +384,12 @@ def monitoring(session: Session, actor: Actor, now: datetime) -> Monitoring:
         or 0,
         pending=pending,
         held_fen=held,
-        accepted_today=accepted[0],
-        accepted_today_fen=accepted[1],
-        expired_today=expired,
-        paid_this_month_fen=int(paid or 0),
+        day=day,
+        accepted_on_day=accepted[0],
+        accepted_on_day_fen=accepted[1],
+        expired_on_day=expired,
+        month=month,
+        paid_in_month_fen=int(paid or 0),
     )
 
 
@@ -388,6 +400,22 @@ class SettlementLine:
     giver_code: str
     giver_name: str
     amount_fen: Fen
+
+
+def settlement_month(text: str, today: date) -> date:
+    """The month a settlement is asked for (YYYY-MM), the last that has ended when none is
+    named; a month not yet over is refused: its spending is still coming in."""
+    if not text.strip():
+        return month_of(month_of(today) - timedelta(days=1))
+    try:
+        month = parse_month(text)
+    except InputError as error:
+        raise input_error("bad_month", error) from None
+    if month >= month_of(today):
+        raise InvalidInput(
+            "month_not_ended", f"{month:%Y-%m} 尚未结束，清算只列已结束的月份（北京时间）"
+        )
+    return month
 
 
 def settlement(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -12,7 +11,7 @@ from gonghui.core.auth import Actor, Permission
 from gonghui.core.charts import Series, bar_chart
 from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError
-from gonghui.core.inputs import InputError, input_error, parse_date, parse_month
+from gonghui.core.inputs import InputError, input_error, parse_date
 from gonghui.edge.deps import Csrf, Db, Now, flash, permitted, render
 from gonghui.edge.responses import download
 from gonghui.wallet import queries, regions
@@ -79,20 +78,11 @@ def monitor_page(request: Request, db: Db, now: Now, actor: Operator) -> Respons
     return render(request, "wallet/monitor.html", {"m": figures}, actor=actor)
 
 
-def _month(text: str, now_day: date) -> date:
-    if not text:
-        return now_day.replace(day=1)
-    try:
-        return parse_month(text)
-    except InputError as error:
-        raise input_error("bad_month", error) from None
-
-
 @router.get("/wallet/settlement")
 def settlement_page(
     request: Request, db: Db, now: Now, actor: Operator, month: str = ""
 ) -> Response:
-    first = _month(month, business_date(now))
+    first = queries.settlement_month(month, business_date(now))
     pairs, provinces = queries.settlement(db, actor, first)
     context = {"month": first.isoformat()[:7], "pairs": pairs, "provinces": provinces}
     return render(request, "wallet/settlement.html", context, actor=actor)
@@ -100,7 +90,7 @@ def settlement_page(
 
 @router.get("/wallet/settlement.xlsx")
 def settlement_export(db: Db, now: Now, actor: Operator, month: str = "") -> Response:
-    first = _month(month, business_date(now))
+    first = queries.settlement_month(month, business_date(now))
     pairs, provinces = queries.settlement(db, actor, first)
     content = settlement_workbook(pairs, provinces, month=first, who=actor.display_name, now=now)
     return download(content, f"统筹区间清算-{first:%Y-%m}.xlsx")
