@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -242,3 +243,52 @@ def test_the_compaction_job_merges_the_last_closed_months_and_purges_later(
     ]
     later = jobs.compact_closed_months(db, NOW + timedelta(days=2), store=store, actor=SETUP)
     assert later[-1] == "删除已替换的分片文件 6 个"
+
+
+def test_a_merge_of_many_rows_is_sorted_by_card_in_whole_row_groups_with_a_page_index(
+    db: Session, world: World, store: BalanceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small sizes, so that the merge sorts several card ranges and DuckDB's batches straddle
+    # row groups: 40 cards × 5 days in ranges of about 60 rows and groups of 16.
+    monkeypatch.setattr(parts, "ROW_GROUP_ROWS", 16)
+    monkeypatch.setattr(parts, "ROWS_PER_SORT", 60)
+    cards = [f"9{n:018d}" for n in range(40)]
+    for day in range(1, 6):
+        relative = f"balances/YTB/t/{day}.parquet"
+        with duckdb.connect() as connection:
+            store.write_part(
+                connection,
+                f"SELECT '9' || lpad(range::VARCHAR, 18, '0') AS card_no, "  # noqa: S608
+                f"DATE '2025-01-{day:02d}' AS on_date, range * 100 + {day} AS balance_fen "
+                "FROM range(40) ORDER BY card_no",
+                relative,
+            )
+        # Listed as the import lists a part (the scene, not the use case under test).
+        db.add(
+            BalancePart(
+                bank_id=world.bank_ytb,
+                path=relative,
+                first_date=date(2025, 1, day),
+                last_date=date(2025, 1, day),
+                rows=40,
+                min_card_no=cards[0],
+                max_card_no=cards[-1],
+                compacted=False,
+                created_at=NOW,
+            )
+        )
+    db.flush()
+    parts.compact_month(db, store, JANUARY, actor=SETUP, now=NOW)
+    [merged] = live(db)
+    path = str(store.absolute(merged.path))
+    rows = duckdb.execute(
+        "SELECT card_no, on_date, balance_fen FROM read_parquet($path)", {"path": path}
+    ).fetchall()
+    assert rows == sorted(
+        (card, date(2025, 1, day), n * 100 + day)
+        for n, card in enumerate(cards)
+        for day in range(1, 6)
+    )
+    layout = pq.ParquetFile(path).metadata
+    assert [layout.row_group(g).num_rows for g in range(layout.num_row_groups)] == [16] * 12 + [8]
+    assert layout.row_group(0).column(0).has_column_index
