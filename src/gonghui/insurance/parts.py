@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -133,13 +133,20 @@ class CompactionReport:
     banks: int
     parts_replaced: int
     rows: int
+    # The last day merged of a month still running (`compact_month_so_far`); None for a month
+    # merged whole.
+    through: str | None = None
 
     @property
     def summary(self) -> str:
+        label = self.month
+        if self.through is not None:
+            day = date.fromisoformat(self.through)
+            label = f"{self.month}（截至{day.month}月{day.day}日）"
         if not self.parts_replaced:
-            return f"{self.month}：没有需要合并的余额分片"
+            return f"{label}：没有需要合并的余额分片"
         return (
-            f"{self.month}：{self.banks} 家银行的 {self.parts_replaced} 个余额分片已合并，"
+            f"{label}：{self.banks} 家银行的 {self.parts_replaced} 个余额分片已合并，"
             f"共 {self.rows} 行"
         )
 
@@ -154,14 +161,42 @@ def compact_month(
     period = period_containing(month, PeriodKind.MONTH)
     if period.end >= business_date(now):
         raise InvalidInput("month_open", f"{period.code} 尚未结束，期满后才能合并余额分片")
+    return _compact(session, store, period, CompactionReport(period.code, 0, 0, 0), actor, now)
+
+
+def compact_month_so_far(
+    session: Session, store: BalanceStore, *, actor: Actor, now: datetime
+) -> CompactionReport:
+    """The same merge over the current month's days that have ended (Beijing): run each day, it
+    merges the new day's parts with the month's merged part, so that a read of the month so far
+    (本月截至昨日日均) opens one part and the few files come in since, not one file per day.
+    Only the layout changes: readers still read exactly the rows of the live parts."""
+    actor.require(Permission.INSURANCE_MANAGE)
+    today = business_date(now)
+    month = period_containing(today, PeriodKind.MONTH)
+    yesterday = today - timedelta(days=1)
+    report = CompactionReport(month.code, 0, 0, 0, through=yesterday.isoformat())
+    if today == month.start:
+        return report
+    return _compact(session, store, Period(month.start, yesterday), report, actor, now)
+
+
+def _compact(
+    session: Session,
+    store: BalanceStore,
+    span: Period,
+    report: CompactionReport,
+    actor: Actor,
+    now: datetime,
+) -> CompactionReport:
     banks = replaced = rows = 0
     for bank in member_queries.all_banks(session):
-        parts = _compactable(session, bank.id, period)
+        parts = _compactable(session, bank.id, span)
         if len(parts) <= 1 and all(part.compacted for part in parts):
             continue
-        merged = _merge(session, store, bank.code, bank.id, parts, period, now)
+        merged = _merge(session, store, bank.code, bank.id, parts, span, now)
         banks, replaced, rows = banks + 1, replaced + len(parts), rows + merged.rows
-    report = CompactionReport(period.code, banks, replaced, rows)
+    report = replace(report, banks=banks, parts_replaced=replaced, rows=rows)
     if replaced:
         log.info("insurance.parts_compacted", **report.__dict__)
         audit.record(
@@ -170,7 +205,7 @@ def compact_month(
             at=now,
             action="balances.compacted",
             target_type="balance_month",
-            target_id=period.code,
+            target_id=report.month,
             after=report.__dict__,
         )
     return report
