@@ -1,15 +1,23 @@
 """Per-card reads at a province's size: 1,000,000 cards × a year of daily balance parts (one
-per bank file, as banks send them), before and after the closed months are compacted; and the
-compaction of one month.
+per bank file, as banks send them), before and after the parts are compacted; and the
+compactions themselves, timed with their peak memory.
 
 Three reads a member's pages make, each timed for 200 random cards:
-- the last month's standing once assessed (from the assessment's results),
-- a month's standing not yet assessed (from the parts: the month's and the carried-in),
+- the last closed month's standing once assessed (from the assessment's results),
+- the month before's standing, not assessed (from the parts: the month's and the carried-in),
 - the running average of the current month so far (本月截至昨日日均).
-The reference in the same run is a bare DuckDB read of one card from the month's raw daily
-parts (what the member page used to do, minus the rules). Target: p95 under 50 ms.
+The reference in the same run is a bare DuckDB read of one card from the last closed month's
+raw daily parts (what the member page used to do, minus the rules). Target: p95 under 50 ms.
 
-GONGHUI_BENCH_READ_CARDS and GONGHUI_BENCH_READ_MONTHS size a smaller run.
+The reads are timed three times: on the daily parts alone (the daily job never ran); as the
+daily job leaves the parts, its nightly merge of each month's ended days
+(`parts.compact_month_so_far`) having run on each month's last night before the reads, so one
+day's file is left unmerged in each month; and after the closed months are compacted
+(`parts.compact_month`). Each merge is timed with the process's peak memory.
+
+GONGHUI_BENCH_READ_CARDS and GONGHUI_BENCH_READ_MONTHS (at least 3: an unassessed closed month
+needs one before the assessed one) size a smaller run; GONGHUI_BENCH_READ_NIGHTLY=0 skips the
+nightly merges, so the closed months are compacted from their daily parts.
 """
 
 from __future__ import annotations
@@ -40,6 +48,10 @@ from gonghui.insurance.store import BalanceStore
 
 CARDS = int(os.environ.get("GONGHUI_BENCH_READ_CARDS", "1000000"))
 MONTHS = int(os.environ.get("GONGHUI_BENCH_READ_MONTHS", "12"))
+# 0: the closed months are compacted straight from their daily parts (no nightly merges first).
+NIGHTLY = os.environ.get("GONGHUI_BENCH_READ_NIGHTLY", "1") != "0"
+if MONTHS < 3:
+    raise SystemExit("GONGHUI_BENCH_READ_MONTHS must be at least 3")
 # Daily parts from 1 January to the 20th of the last month; "now" is the 21st in Beijing.
 FIRST = date(2025, 1, 1)
 SAMPLES = 200
@@ -162,7 +174,8 @@ def _assess_last_month(settings: Settings) -> float:
     return time.perf_counter() - started
 
 
-def _compact_closed_months(settings: Settings) -> list[float]:
+def _compact_closed_months(settings: Settings) -> list[tuple[float, float]]:
+    """Each closed month's compaction: its time in seconds and the process's peak memory in MB."""
     engine = make_engine(settings.database_url)
     store = BalanceStore(settings.storage_dir)
     now = _now()
@@ -170,18 +183,72 @@ def _compact_closed_months(settings: Settings) -> list[float]:
     month = FIRST
     with Session(engine) as db:
         while month < business_date(now).replace(day=1):
-            started = time.perf_counter()
-            with db.begin():
-                parts.compact_month(db, store, month, actor=OPERATOR, now=now)
-            spent.append(time.perf_counter() - started)
+
+            def compact(month: date = month) -> None:
+                with db.begin():
+                    parts.compact_month(db, store, month, actor=OPERATOR, now=now)
+
+            spent.append(_measured(compact))
             month = (month + timedelta(days=32)).replace(day=1)
     engine.dispose()
     return spent
 
 
+def _nightly_merges(settings: Settings) -> list[tuple[float, float]]:
+    """The daily job's merge of each month's ended days (`compact_month_so_far`) as it ran on
+    the month's last night before the reads: on each closed month's last day, and on the day
+    before "now", so that one day's file is left unmerged in each month."""
+    engine = make_engine(settings.database_url)
+    store = BalanceStore(settings.storage_dir)
+    nights = []
+    month = FIRST
+    while month <= _last_month():
+        following = (month + timedelta(days=32)).replace(day=1)
+        nights.append(min(following, business_date(_now())) - timedelta(days=1))
+        month = following
+    spent = []
+    with Session(engine) as db:
+        for night in nights:
+
+            def merge(night: date = night) -> None:
+                with db.begin():
+                    parts.compact_month_so_far(
+                        db,
+                        store,
+                        actor=OPERATOR,
+                        now=datetime(night.year, night.month, night.day, 1, 0, tzinfo=UTC),
+                    )
+
+            spent.append(_measured(merge))
+    engine.dispose()
+    return spent
+
+
+def _measured(step: Callable[[], object]) -> tuple[float, float]:
+    """`step`'s wall time (s) and the process's peak resident memory while it ran (MB), from
+    Linux's high-water mark reset just before."""
+    Path("/proc/self/clear_refs").write_text("5")
+    started = time.perf_counter()
+    step()
+    spent = time.perf_counter() - started
+    peak = next(
+        int(line.split()[1]) / 1024
+        for line in Path("/proc/self/status").read_text().splitlines()
+        if line.startswith("VmHWM:")
+    )
+    return spent, peak
+
+
+def _say(what: str, steps: list[tuple[float, float]]) -> None:
+    print(
+        f"{what} (load average {os.getloadavg()[0]:.1f}): "
+        + ", ".join(f"{spent:.1f} s (peak {peak:.0f} MB)" for spent, peak in steps)
+    )
+
+
 def _print(title: str, found: dict[str, tuple[float, float]]) -> None:
     reference = found["raw daily parts (reference)"][1]
-    print(title)
+    print(f"{title} (load average {os.getloadavg()[0]:.1f})")
     for name, (p50, p95) in found.items():
         print(
             f"  {name:30} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   "
@@ -197,12 +264,13 @@ def main() -> None:
         print(f"setup: {CARDS:,} cards × {days} daily parts, {time.perf_counter() - started:.1f} s")
         print(f"assessment of the last closed month: {_assess_last_month(settings):.1f} s")
         cards = [card_no(n) for n in random.Random(16).sample(range(1, CARDS + 1), SAMPLES)]
-        _print("before compaction", _reads(settings, cards))
-        spent = _compact_closed_months(settings)
-        print(
-            f"compaction of a month of daily parts: median {statistics.median(spent):.1f} s, "
-            f"max {max(spent):.1f} s ({len(spent)} months)"
-        )
+        _print("daily parts only (the daily job never ran)", _reads(settings, cards))
+        if NIGHTLY:
+            _say("nightly merge of a month's ended days", _nightly_merges(settings))
+            _print(
+                "as the daily job leaves them, closed months not compacted", _reads(settings, cards)
+            )
+        _say("compaction of a closed month", _compact_closed_months(settings))
         _print("after compaction", _reads(settings, cards))
         engine = make_engine(settings.database_url)
         with Session(engine) as db:

@@ -100,7 +100,8 @@ def compact_closed_months(
     session: Session, now: datetime, *, store: BalanceStore, actor: Actor
 ) -> list[str]:
     """Merge the daily parts of the last two closed months (the earlier one again only when a
-    late file has come in since), then remove the files of parts replaced more than a day ago."""
+    late file has come in since) and of the current month's days that have ended, then remove
+    the files of parts replaced more than a day ago."""
     first_of_month = business_date(now).replace(day=1)
     last_month = (first_of_month - timedelta(days=1)).replace(day=1)
     month_before = (last_month - timedelta(days=1)).replace(day=1)
@@ -108,5 +109,6 @@ def compact_closed_months(
         parts.compact_month(session, store, month, actor=actor, now=now).summary
         for month in (month_before, last_month)
     ]
+    said.append(parts.compact_month_so_far(session, store, actor=actor, now=now).summary)
     purged = parts.purge_replaced(session, store, now)
     return [*said, f"删除已替换的分片文件 {purged} 个"]

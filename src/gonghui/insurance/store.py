@@ -28,11 +28,17 @@ import duckdb
 from gonghui.core.settings import Settings
 
 DUCKDB_MEMORY_LIMIT = "2GB"
-# Rows per Parquet row group in parts and results. Parts are sorted by card number, so a
-# one-card read skips every row group whose card range misses it by its min/max statistics;
-# smaller groups mean less read per card (measured in benchmarks/bench_card_reads.py) and a
-# slightly larger footer.
-ROW_GROUP_ROWS = 16_384
+# The layout of parts and results, measured for one-card reads (benchmarks/bench_card_reads.py,
+# 1,000,000 cards): files are sorted by card number and carry a page index, so a read skips
+# every row group, and inside the one left every 8 KB page, whose card range misses the card.
+# Row groups of 16,384 rows without an index read less per group but left a month's merged
+# part with a 600 KB footer to parse on every read (30 ms); with 131,072 rows it is 80 KB.
+ROW_GROUP_ROWS = 131_072
+DATA_PAGE_BYTES = 8_192
+PARQUET_OPTIONS = (
+    f"FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP_ROWS}, WRITE_PAGE_INDEX true, "
+    f"DATA_PAGE_SIZE_LIMIT {DATA_PAGE_BYTES}"
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,10 @@ class PartRead:
 
 
 # The one DuckDB instance a process keeps for small reads (one card's rows): opening a database
-# costs tens of milliseconds, a cursor on an open one about one.
+# costs tens of milliseconds, a cursor on an open one about one. It keeps the Parquet footers it
+# has parsed (`parquet_metadata_cache`): file metadata, not figures. A part's path is never
+# written twice (a file's hash, a merge's random name, a run's own results), and DuckDB checks a
+# file's modification time before it uses a footer it kept.
 READER_MEMORY_LIMIT = "512MB"
 READER_THREADS = 2
 
@@ -84,6 +93,9 @@ class BalanceStore:
                         "preserve_insertion_order": False,
                     }
                 )
+                # A global setting: cursors are connections of their own and would not see a
+                # local one. (Not in `config`: the Parquet extension loads after it is read.)
+                self._reader.execute("SET GLOBAL parquet_metadata_cache = true")
             return self._reader.cursor()
 
     def part_for(self, bank_code: str, sha256: str) -> str:
@@ -133,10 +145,7 @@ class BalanceStore:
         target = self.absolute(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_suffix(".tmp")
-        connection.execute(
-            f"COPY ({query}) TO '{_quoted(temporary)}' "
-            f"(FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
-        )
+        connection.execute(f"COPY ({query}) TO '{_quoted(temporary)}' ({PARQUET_OPTIONS})")
         temporary.replace(target)
 
 

@@ -137,7 +137,7 @@ JOBS: dict[str, Job] = {
         Job("dashboards.refresh", "更新看板数据", Schedule(0, every=10), _dashboards),
         Job(
             "insurance.compaction",
-            "合并已结束月份的逐日余额分片",
+            "合并逐日余额分片（已结束的月份与本月已结束的日子）",
             Schedule(0, 4),
             _compaction,
         ),
