@@ -297,15 +297,12 @@ UPDATE wallet_requests SET result='{"transfer_id": 2, "status": "pending", "amou
   "giver_id": 1, "recipient_id": 2, "submitted_at": "2025-02-11T02:00:00+00:00",
   "release_at": "2025-02-11T22:00:00+00:00"}'
 WHERE wallet_requests.scope = 'user:' || :giver_user AND wallet_requests.key = 's' || :key;
-SELECT audit_log.id, audit_log.at, audit_log.actor_user_id, audit_log.actor_token_id,
-  audit_log.actor_label, audit_log.action, audit_log.target_type, audit_log.target_id,
-  audit_log.before, audit_log.after
-FROM audit_log WHERE audit_log.id IN (:audit_id);
-SELECT audit_chain_head.id, audit_chain_head.seq, audit_chain_head.hash
+SELECT audit_chain_head.seq, audit_chain_head.hash
 FROM audit_chain_head WHERE audit_chain_head.id = 1 FOR UPDATE \gset head_
-INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
-VALUES (:head_seq + 1, :audit_id, :head_hash,
-  '5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7');
+WITH links AS (INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
+  SELECT unnest(ARRAY[(:head_seq + 1)::BIGINT]), unnest(ARRAY[:audit_id::BIGINT]),
+    unnest(ARRAY[:head_hash::VARCHAR(64)]),
+    unnest(ARRAY['5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7'::VARCHAR(64)]))
 UPDATE audit_chain_head SET seq=:head_seq + 1,
   hash='5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7'
 WHERE audit_chain_head.id = 1;
@@ -365,15 +362,12 @@ UPDATE wallet_requests SET result='{"transfer_id": 2, "status": "accepted", "amo
   "giver_id": 1, "recipient_id": 2, "submitted_at": "2025-02-11T02:00:00+00:00",
   "release_at": "2025-02-11T22:00:00+00:00"}'
 WHERE wallet_requests.scope = 'user:' || :recipient_user AND wallet_requests.key = 'a' || :key;
-SELECT audit_log.id, audit_log.at, audit_log.actor_user_id, audit_log.actor_token_id,
-  audit_log.actor_label, audit_log.action, audit_log.target_type, audit_log.target_id,
-  audit_log.before, audit_log.after
-FROM audit_log WHERE audit_log.id IN (:audit_id);
-SELECT audit_chain_head.id, audit_chain_head.seq, audit_chain_head.hash
+SELECT audit_chain_head.seq, audit_chain_head.hash
 FROM audit_chain_head WHERE audit_chain_head.id = 1 FOR UPDATE \gset head_
-INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
-VALUES (:head_seq + 1, :audit_id, :head_hash,
-  '5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7');
+WITH links AS (INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
+  SELECT unnest(ARRAY[(:head_seq + 1)::BIGINT]), unnest(ARRAY[:audit_id::BIGINT]),
+    unnest(ARRAY[:head_hash::VARCHAR(64)]),
+    unnest(ARRAY['5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7'::VARCHAR(64)]))
 UPDATE audit_chain_head SET seq=:head_seq + 1,
   hash='5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7'
 WHERE audit_chain_head.id = 1;

@@ -4,7 +4,7 @@ keeps the young rows and the chain verifiable, and concurrent writers that never
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -75,6 +75,55 @@ def test_a_rolled_back_savepoint_leaves_no_dangling_link(sessions: sessionmaker[
         session.commit()
         assert _ids(session, "t.undone") == []
         assert audit_chain.verify(session).ok
+
+
+def test_appended_rows_are_hashed_as_they_read_back(sessions: sessionmaker[Session]) -> None:
+    # `append` hashes the values it wrote, without reading the row again: what the JSON
+    # columns and the instant read back as must be what was hashed.
+    beijing = timezone(timedelta(hours=8))
+    with sessions() as session:
+        audit.append(
+            session,
+            actor=SETUP,
+            at=datetime(2025, 3, 1, 9, 30, 15, 123456, tzinfo=beijing),
+            action="t.awkward",
+            target_type="t",
+            target_id=7,
+            before={"names": ("林", "王"), "nested": {"b": [1, 2.5, None], "a": True}},
+            after={1: "int key", "名": "非ASCII", "empty": {}},
+        )
+        session.commit()
+        stored = session.execute(select(AuditEntry).where(AuditEntry.action == "t.awkward"))
+        entry = stored.scalar_one()
+        assert entry.after == {"1": "int key", "名": "非ASCII", "empty": {}}
+        verdict = audit_chain.verify(session)
+        assert verdict.ok, verdict.reason
+
+
+def test_a_rolled_back_savepoint_drops_its_appended_rows_from_the_chain(
+    sessions: sessionmaker[Session],
+) -> None:
+    def _append(session: Session, action: str) -> None:
+        audit.append(session, actor=SETUP, at=NOW, action=action, target_type="t", target_id=1)
+
+    with sessions() as session:
+        _append(session, "t.kept")
+        nested = session.begin_nested()
+        _append(session, "t.undone")
+        inner = session.begin_nested()
+        _append(session, "t.undone_inner")
+        inner.commit()
+        nested.rollback()
+        again = session.begin_nested()
+        _append(session, "t.kept_after")
+        again.commit()
+        session.commit()
+        assert _ids(session, "t.undone") + _ids(session, "t.undone_inner") == []
+        kept = _ids(session, "t.kept") + _ids(session, "t.kept_after")
+        linked = session.scalars(select(AuditLink.audit_id).where(AuditLink.audit_id.in_(kept)))
+        assert sorted(linked) == kept
+        verdict = audit_chain.verify(session)
+        assert verdict.ok, verdict.reason
 
 
 def test_an_edited_row_is_named_as_the_first_break(

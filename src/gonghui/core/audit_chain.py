@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     String,
+    bindparam,
     delete,
     event,
     func,
@@ -35,9 +36,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
-from gonghui.core.audit import PENDING_LINKS, WRITTEN, AuditEntry
+from gonghui.core.audit import PENDING_LINKS, WRITTEN, AuditEntry, Written
 from gonghui.core.db import Base, table_of
 
 GENESIS = "0" * 64
@@ -117,13 +119,45 @@ _AUDIT = table_of(AuditEntry)
 _LINK = table_of(AuditLink)
 _HEAD = table_of(AuditChainHead)
 
+# The statements of the link at commit, built once (it runs in every writing transaction).
+_ROWS = select(_AUDIT).where(_AUDIT.c.id.in_(bindparam("ids", expanding=True)))
+_HEAD_LOCKED = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_NEW_LINKS = insert(_LINK)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=bindparam("last_seq"), hash=bindparam("last_hash"))
+)
+
+
+def _column(name: str, of: Any) -> Any:
+    return func.unnest(bindparam(name, type_=postgresql.ARRAY(of.type)))
+
+
+# On PostgreSQL the links and the head's move are one statement (the INSERT in a WITH, the
+# links as arrays: one statement however many), so that the head's lock is held for two round
+# trips and the commit. Unnests side by side in a select list run in step (PostgreSQL 10+).
+_LINK_AND_MOVE_HEAD = _MOVE_HEAD.add_cte(
+    insert(_LINK)
+    .from_select(
+        ["seq", "audit_id", "prev_hash", "hash"],
+        select(
+            _column("seqs", _LINK.c.seq),
+            _column("audit_ids", _LINK.c.audit_id),
+            _column("prev_hashes", _LINK.c.prev_hash),
+            _column("hashes", _LINK.c.hash),
+        ),
+    )
+    .cte("links")
+)
+
 
 def _rows(session: Session, ids: Sequence[int]) -> list[Mapping[Any, Any]]:
     found: list[Mapping[Any, Any]] = []
     for start in range(0, len(ids), _BATCH):
-        chunk = ids[start : start + _BATCH]
-        found.extend(session.execute(select(_AUDIT).where(_AUDIT.c.id.in_(chunk))).mappings().all())
-    return sorted(found, key=lambda row: row["id"])
+        chunk = {"ids": ids[start : start + _BATCH]}
+        found.extend(session.execute(_ROWS, chunk).mappings().all())
+    return found
 
 
 def link_pending(session: Session) -> None:
@@ -135,25 +169,63 @@ def link_pending(session: Session) -> None:
     pending = session.info.pop(PENDING_LINKS, None)
     if not pending:
         return
-    session.flush()
-    # Rows of a rolled-back savepoint are gone (an entry's id is None again, an id finds no
-    # row): only what is still there is linked.
-    found = (item if isinstance(item, int) else item.id for item in pending)
-    ids = sorted({audit_id for audit_id in found if audit_id is not None})
-    rows = _rows(session, ids)
+    rows = _pending_rows(session, pending)
     if not rows:
         return
-    head = session.execute(select(_HEAD).where(_HEAD.c.id == 1).with_for_update()).one()
+    head = session.execute(_HEAD_LOCKED).one()
     links = chain_links(head.hash, head.seq, rows)
-    session.execute(insert(_LINK), links)
-    session.execute(
-        update(_HEAD).where(_HEAD.c.id == 1).values(seq=links[-1]["seq"], hash=links[-1]["hash"])
-    )
+    last = {"last_seq": links[-1]["seq"], "last_hash": links[-1]["hash"]}
+    if session.get_bind().dialect.name == "postgresql":
+        arrays = {
+            "seqs": [link["seq"] for link in links],
+            "audit_ids": [link["audit_id"] for link in links],
+            "prev_hashes": [link["prev_hash"] for link in links],
+            "hashes": [link["hash"] for link in links],
+        }
+        session.execute(_LINK_AND_MOVE_HEAD, arrays | last)
+        return
+    session.execute(_NEW_LINKS, links)
+    session.execute(_MOVE_HEAD, last)
+
+
+def _pending_rows(session: Session, pending: list[Any]) -> list[Mapping[Any, Any]]:
+    """The rows to link, in id order: those `audit.append` wrote as they were written (a
+    rolled-back savepoint's are dropped by `_drop_undone`), the others read back. Rows of a
+    rolled-back savepoint are gone (an entry's id is None again, an id finds no row): only what
+    is still there is linked."""
+    # Everything the transaction still has to write goes first (its entries' ids, and row
+    # locks of its own, which must come before the head's; see the module's docstring).
+    session.flush()
+    written = [item.row for item in pending if isinstance(item, Written)]
+    others = [item for item in pending if not isinstance(item, Written)]
+    found = (item if isinstance(item, int) else item.id for item in others)
+    ids = sorted({audit_id for audit_id in found if audit_id is not None})
+    rows = written + _rows(session, ids) if ids else written
+    return sorted(rows, key=lambda row: row["id"])
 
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
     link_pending(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_undone(session: Session, previous: SessionTransaction) -> None:
+    pending = session.info.get(PENDING_LINKS)
+    if pending:
+        session.info[PENDING_LINKS] = [
+            item
+            for item in pending
+            if not (isinstance(item, Written) and _inside(item.within, previous))
+        ]
+
+
+def _inside(transaction: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is outer:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 @event.listens_for(Session, "after_transaction_end")
