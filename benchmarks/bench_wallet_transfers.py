@@ -297,14 +297,25 @@ UPDATE wallet_requests SET result='{"transfer_id": 2, "status": "pending", "amou
   "giver_id": 1, "recipient_id": 2, "submitted_at": "2025-02-11T02:00:00+00:00",
   "release_at": "2025-02-11T22:00:00+00:00"}'
 WHERE wallet_requests.scope = 'user:' || :giver_user AND wallet_requests.key = 's' || :key;
-SELECT audit_chain_head.seq, audit_chain_head.hash
-FROM audit_chain_head WHERE audit_chain_head.id = 1 FOR UPDATE \gset head_
-WITH links AS (INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
-  SELECT unnest(ARRAY[(:head_seq + 1)::BIGINT]), unnest(ARRAY[:audit_id::BIGINT]),
-    unnest(ARRAY[:head_hash::VARCHAR(64)]),
-    unnest(ARRAY['5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7'::VARCHAR(64)]))
-UPDATE audit_chain_head SET seq=:head_seq + 1,
-  hash='5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7'
+WITH RECURSIVE head AS (
+  SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE
+), chain (n, seq, prev_hash, hash) AS (
+  SELECT 0, seq, hash::text, hash::text FROM head
+  UNION ALL
+  SELECT n + 1, seq + 1, hash,
+    encode(sha256(convert_to((seq + 1)::text || ':' || hash || ':', 'UTF8')
+      || (ARRAY[convert_to('{"action": "wallet.transfer_submitted","actor_label": "ring0(参保人0)",'
+        '"actor_token_id": null,"actor_user_id": 1,"after": {"amount_fen": 100,'
+        '"recipient_id": 2},"at": "2025-02-11T02:00:00.000000+00:00",'
+        '"before": null,"id": 1,"target_id": "2",'
+        '"target_type": "wallet_transfer"}', 'UTF8')])[n + 1]), 'hex')
+  FROM chain WHERE n < 1
+), links AS (
+  INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
+  SELECT seq, (ARRAY[:audit_id::bigint])[n], prev_hash, hash FROM chain WHERE n > 0
+)
+UPDATE audit_chain_head SET seq = last.seq, hash = last.hash
+FROM (SELECT seq, hash FROM chain ORDER BY n DESC LIMIT 1) AS last
 WHERE audit_chain_head.id = 1;
 COMMIT;
 BEGIN;
@@ -362,14 +373,25 @@ UPDATE wallet_requests SET result='{"transfer_id": 2, "status": "accepted", "amo
   "giver_id": 1, "recipient_id": 2, "submitted_at": "2025-02-11T02:00:00+00:00",
   "release_at": "2025-02-11T22:00:00+00:00"}'
 WHERE wallet_requests.scope = 'user:' || :recipient_user AND wallet_requests.key = 'a' || :key;
-SELECT audit_chain_head.seq, audit_chain_head.hash
-FROM audit_chain_head WHERE audit_chain_head.id = 1 FOR UPDATE \gset head_
-WITH links AS (INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
-  SELECT unnest(ARRAY[(:head_seq + 1)::BIGINT]), unnest(ARRAY[:audit_id::BIGINT]),
-    unnest(ARRAY[:head_hash::VARCHAR(64)]),
-    unnest(ARRAY['5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7'::VARCHAR(64)]))
-UPDATE audit_chain_head SET seq=:head_seq + 1,
-  hash='5d0f6c1e2b3a49788f6a1c0d2e3b4a5968778695a4b3c2d1e0f1a2b3c4d5e6f7'
+WITH RECURSIVE head AS (
+  SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE
+), chain (n, seq, prev_hash, hash) AS (
+  SELECT 0, seq, hash::text, hash::text FROM head
+  UNION ALL
+  SELECT n + 1, seq + 1, hash,
+    encode(sha256(convert_to((seq + 1)::text || ':' || hash || ':', 'UTF8')
+      || (ARRAY[convert_to('{"action": "wallet.transfer_accepted","actor_label": "ring0(参保人0)",'
+        '"actor_token_id": null,"actor_user_id": 1,"after": {"amount_fen": 100,'
+        '"giver_id": 1},"at": "2025-02-11T02:00:00.000000+00:00",'
+        '"before": null,"id": 1,"target_id": "2",'
+        '"target_type": "wallet_transfer"}', 'UTF8')])[n + 1]), 'hex')
+  FROM chain WHERE n < 1
+), links AS (
+  INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
+  SELECT seq, (ARRAY[:audit_id::bigint])[n], prev_hash, hash FROM chain WHERE n > 0
+)
+UPDATE audit_chain_head SET seq = last.seq, hash = last.hash
+FROM (SELECT seq, hash FROM chain ORDER BY n DESC LIMIT 1) AS last
 WHERE audit_chain_head.id = 1;
 COMMIT;
 """

@@ -236,6 +236,12 @@ def _hammer(engine: Engine, writers: int, rows_each: int) -> list[BaseException]
                 with Session(engine) as session, session.begin():
                     _write(session, "t.concurrent", target_id=f"{n}-{i}")
                     _write(session, "t.concurrent", target_id=f"{n}-{i}b")
+                # A transaction of one row (the wallet's money moves), written by `append`.
+                with Session(engine) as session, session.begin():
+                    audit.append(
+                        session, actor=SETUP, at=NOW, action="t.concurrent", target_type="t",
+                        target_id=f"{n}-{i}c",
+                    )  # fmt: skip
         except BaseException as error:  # noqa: BLE001 - reported by the test
             failures.append(error)
 
@@ -257,7 +263,7 @@ def _assert_one_unforked_chain(engine: Engine, expected: int) -> None:
 
 def test_concurrent_writers_on_postgresql_never_fork_the_chain(fresh_postgres: Engine) -> None:
     assert _hammer(fresh_postgres, writers=8, rows_each=10) == []
-    _assert_one_unforked_chain(fresh_postgres, 8 * 10 * 2)
+    _assert_one_unforked_chain(fresh_postgres, 8 * 10 * 3)
 
 
 def test_concurrent_writers_on_sqlite_never_fork_the_chain(tmp_path: Path) -> None:
@@ -266,7 +272,7 @@ def test_concurrent_writers_on_sqlite_never_fork_the_chain(tmp_path: Path) -> No
     with engine.begin() as connection:
         command.upgrade(alembic_config(url, connection), "heads")
     assert _hammer(engine, writers=6, rows_each=10) == []
-    _assert_one_unforked_chain(engine, 6 * 10 * 2)
+    _assert_one_unforked_chain(engine, 6 * 10 * 3)
     engine.dispose()
 
 
@@ -332,3 +338,23 @@ def test_audit_verify_exits_non_zero_naming_the_first_broken_row(
     assert broken.exit_code == 1
     assert "审计记录 #2" in broken.output
     engine.dispose()
+
+
+def test_a_transaction_of_many_rows_links_them_all_in_order(
+    sessions: sessionmaker[Session],
+) -> None:
+    # A small transaction's rows are linked by one statement on PostgreSQL and a batch's in
+    # Python: both make the chain `verify` walks.
+    with sessions() as session:
+        before = audit_chain.verify(session).checked
+        sizes = (1, 3, audit_chain.SERVER_LINKS_AT_MOST + 1)
+        for rows in sizes:
+            for n in range(rows):
+                audit.append(
+                    session, actor=SETUP, at=NOW, action="t.many", target_type="t", target_id=n
+                )
+            _write(session, "t.many")
+            session.commit()
+        verdict = audit_chain.verify(session)
+        assert verdict.ok, verdict.reason
+        assert verdict.checked == before + sum(rows + 1 for rows in sizes)

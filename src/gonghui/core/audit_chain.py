@@ -34,9 +34,9 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from gonghui.core.audit import PENDING_LINKS, WRITTEN, AuditEntry, Written
@@ -97,6 +97,7 @@ def canonical(row: Mapping[Any, Any]) -> bytes:
 
 
 def link_hash(prev_hash: str, seq: int, row: Mapping[Any, Any]) -> str:
+    """The link's hash (PostgreSQL's link at commit spells the same rule in SQL: `_LINK_ALL`)."""
     digest = hashlib.sha256()
     digest.update(f"{seq}:{prev_hash}:".encode())
     digest.update(canonical(row))
@@ -130,26 +131,37 @@ _MOVE_HEAD = (
 )
 
 
-def _column(name: str, of: Any) -> Any:
-    return func.unnest(bindparam(name, type_=postgresql.ARRAY(of.type)))
-
-
-# On PostgreSQL the links and the head's move are one statement (the INSERT in a WITH, the
-# links as arrays: one statement however many), so that the head's lock is held for two round
-# trips and the commit. Unnests side by side in a select list run in step (PostgreSQL 10+).
-_LINK_AND_MOVE_HEAD = _MOVE_HEAD.add_cte(
-    insert(_LINK)
-    .from_select(
-        ["seq", "audit_id", "prev_hash", "hash"],
-        select(
-            _column("seqs", _LINK.c.seq),
-            _column("audit_ids", _LINK.c.audit_id),
-            _column("prev_hashes", _LINK.c.prev_hash),
-            _column("hashes", _LINK.c.hash),
-        ),
-    )
-    .cte("links")
+# On PostgreSQL the whole link is one statement, hashed by the server: it locks the head, walks
+# the rows from it (a recursive WITH, one step a row), inserts the links and moves the head, so
+# that the head's lock is held for that statement and the commit, and no longer than that.
+# Each step is `link_hash` spelt in SQL: SHA-256 over "seq:prev_hash:" and the row's canonical
+# bytes (made in Python, `canonical`), in lowercase hex; `verify` checks it in Python. A head
+# that waited for another writer's commit is read as that writer left it (SELECT … FOR UPDATE
+# returns the row's newest version, and the UPDATE below applies to it).
+_LINK_ALL = text(
+    """
+WITH RECURSIVE head AS (
+  SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE
+), chain (n, seq, prev_hash, hash) AS (
+  SELECT 0, seq, hash::text, hash::text FROM head
+  UNION ALL
+  SELECT n + 1, seq + 1, hash,
+    encode(sha256(convert_to((seq + 1)::text || ':' || hash || ':', 'UTF8')
+      || (CAST(:contents AS bytea[]))[n + 1]), 'hex')
+  FROM chain WHERE n < cardinality(CAST(:contents AS bytea[]))
+), links AS (
+  INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
+  SELECT seq, (CAST(:audit_ids AS bigint[]))[n], prev_hash, hash FROM chain WHERE n > 0
 )
+UPDATE audit_chain_head SET seq = last.seq, hash = last.hash
+FROM (SELECT seq, hash FROM chain ORDER BY n DESC LIMIT 1) AS last
+WHERE audit_chain_head.id = 1
+"""
+)
+# Each step reads its row's bytes from an array by position, which PostgreSQL finds by walking
+# the array: a step costs as many rows as it is from the start. A batch's thousands of rows are
+# hashed in Python (three statements whatever their number) instead.
+SERVER_LINKS_AT_MOST = 100
 
 
 def _rows(session: Session, ids: Sequence[int]) -> list[Mapping[Any, Any]]:
@@ -172,20 +184,14 @@ def link_pending(session: Session) -> None:
     rows = _pending_rows(session, pending)
     if not rows:
         return
+    if len(rows) <= SERVER_LINKS_AT_MOST and session.get_bind().dialect.name == "postgresql":
+        contents = [canonical(row) for row in rows]
+        session.execute(_LINK_ALL, {"contents": contents, "audit_ids": [row["id"] for row in rows]})
+        return
     head = session.execute(_HEAD_LOCKED).one()
     links = chain_links(head.hash, head.seq, rows)
-    last = {"last_seq": links[-1]["seq"], "last_hash": links[-1]["hash"]}
-    if session.get_bind().dialect.name == "postgresql":
-        arrays = {
-            "seqs": [link["seq"] for link in links],
-            "audit_ids": [link["audit_id"] for link in links],
-            "prev_hashes": [link["prev_hash"] for link in links],
-            "hashes": [link["hash"] for link in links],
-        }
-        session.execute(_LINK_AND_MOVE_HEAD, arrays | last)
-        return
     session.execute(_NEW_LINKS, links)
-    session.execute(_MOVE_HEAD, last)
+    session.execute(_MOVE_HEAD, {"last_seq": links[-1]["seq"], "last_hash": links[-1]["hash"]})
 
 
 def _pending_rows(session: Session, pending: list[Any]) -> list[Mapping[Any, Any]]:
