@@ -232,17 +232,12 @@ VALUES ('user:' || :giver_user, 's' || :key, 'submit',
   to_timestamp(:at))
 ON CONFLICT (scope, key) DO NOTHING RETURNING wallet_requests.id;
 SAVEPOINT sa_savepoint_1;
-SELECT wallet_relationships.id FROM wallet_relationships
+SELECT wallet_relationships.id, EXISTS (SELECT wallet_transfers.id FROM wallet_transfers
+    WHERE wallet_transfers.giver_id = :giver AND wallet_transfers.status = 'pending'
+    AND wallet_transfers.release_at <= to_timestamp(:at)) AS due
+FROM wallet_relationships
 WHERE wallet_relationships.giver_id = :giver AND wallet_relationships.recipient_id = :recipient
-  AND wallet_relationships.status = 'active' FOR UPDATE;
-SELECT wallet_transfers.id, wallet_transfers.status, wallet_transfers.amount_fen,
-  wallet_transfers.giver_id, wallet_transfers.recipient_id, wallet_transfers.submitted_at,
-  wallet_transfers.release_at
-FROM wallet_transfers
-WHERE wallet_transfers.status = 'pending'
-  AND wallet_transfers.release_at <= to_timestamp(:at)
-  AND wallet_transfers.giver_id = :giver
-ORDER BY wallet_transfers.id FOR UPDATE SKIP LOCKED;
+  AND wallet_relationships.status = 'active' FOR UPDATE OF wallet_relationships;
 SELECT wallet_accounts.key, wallet_accounts.id, wallet_accounts.balance_fen
 FROM wallet_accounts WHERE wallet_accounts.key IN ('personal:' || :giver, 'held:' || :giver)
 ORDER BY wallet_accounts.id FOR UPDATE;
@@ -319,8 +314,6 @@ FROM (SELECT seq, hash FROM chain ORDER BY n DESC LIMIT 1) AS last
 WHERE audit_chain_head.id = 1;
 COMMIT;
 BEGIN;
-SELECT wallet_insured.id FROM wallet_insured
-WHERE wallet_insured.user_id = :recipient_user OR wallet_insured.member_id = NULL;
 INSERT INTO wallet_requests (scope, key, operation, request_hash, result, created_at)
 VALUES ('user:' || :recipient_user, 'a' || :key, 'accept',
   '249f9bdf8e1069611ae970cf26c36e53f2b2a0bc12a4c15a3d6ce517629463dc', 'null',
@@ -329,7 +322,9 @@ ON CONFLICT (scope, key) DO NOTHING RETURNING wallet_requests.id;
 SAVEPOINT sa_savepoint_1;
 UPDATE wallet_transfers SET status='accepted',
   decided_at=to_timestamp(:at)
-WHERE wallet_transfers.id = :transfer_id AND wallet_transfers.recipient_id = :recipient
+WHERE wallet_transfers.id = :transfer_id AND wallet_transfers.recipient_id IN
+    (SELECT wallet_insured.id FROM wallet_insured
+    WHERE wallet_insured.user_id = :recipient_user OR wallet_insured.member_id = NULL)
   AND wallet_transfers.status = 'pending'
   AND wallet_transfers.release_at > to_timestamp(:at)
   AND (EXISTS (SELECT wallet_relationships.id FROM wallet_relationships

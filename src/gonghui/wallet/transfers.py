@@ -165,14 +165,24 @@ def submit_transfer(
 
 _NEW_TRANSFER = insert(_TRANSFERS).returning(_TRANSFERS.c.id)
 _IN_FORCE = _RELATIONSHIPS.c.status == RelationshipStatus.ACTIVE
+# The relationship's lock, and whether the giver has a transfer due to return (read without a
+# lock, as `_DUE_FROM_GIVER` finds its rows; nearly always none, and then that statement, a
+# round trip, is left out).
 _LOCK_RELATIONSHIP = (
-    select(_RELATIONSHIPS.c.id)
+    select(
+        _RELATIONSHIPS.c.id,
+        select(_TRANSFERS.c.id)
+        .where(_TRANSFERS.c.giver_id == bindparam("giver_id"), _PENDING)
+        .where(_TRANSFERS.c.release_at <= _NOW)
+        .exists()
+        .label("due"),
+    )
     .where(
         _RELATIONSHIPS.c.giver_id == bindparam("giver_id"),
         _RELATIONSHIPS.c.recipient_id == bindparam("recipient_id"),
         _IN_FORCE,
     )
-    .with_for_update()
+    .with_for_update(of=_RELATIONSHIPS)
 )
 
 
@@ -187,9 +197,11 @@ def _submit(
     now: datetime,
 ) -> dict[str, Any]:
     # The relationship first (see the lock order above); the rules read it again below.
-    session.execute(_LOCK_RELATIONSHIP, {"giver_id": giver.id, "recipient_id": recipient_id})
-    # Due releases next, in the job's own lock order (transfer row, then accounts).
-    release_due(session, now, actor=actor, giver_id=giver.id)
+    mine = {"giver_id": giver.id, "recipient_id": recipient_id, "now": now}
+    relationship = session.execute(_LOCK_RELATIONSHIP, mine).first()
+    if relationship is None or relationship.due:
+        # Due releases next, in the job's own lock order (transfer row, then accounts).
+        release_due(session, now, actor=actor, giver_id=giver.id)
     accounts = ledger.lock(session, [ledger.personal(giver.id), ledger.held(giver.id)], now)
     facts, relationship_id = _facts(session, giver, recipient_id, amount_fen, now)
     facts = replace(facts, balance_fen=accounts[ledger.personal(giver.id).key])
@@ -301,7 +313,7 @@ def accept_transfer(
     session: Session, transfer_id: int, *, actor: Actor, idempotency_key: str, now: datetime
 ) -> dict[str, Any]:
     """The recipient accepts: the held money becomes their quota from this giver."""
-    me = queries.own_insured_id(session, actor)
+    me = queries.own_parameters(actor)
     return ledger.once(
         session,
         scope_of(actor),
@@ -323,8 +335,10 @@ _DECIDED = (
     _TRANSFERS.c.submitted_at,
     _TRANSFERS.c.release_at,
 )
-_INCOMING = (_TRANSFERS.c.id == bindparam("transfer_id")) & (
-    _TRANSFERS.c.recipient_id == bindparam("me")
+# The transfer, if it is to the actor (scoped by the actor's own insured record, read in the
+# same statement).
+_INCOMING = (_TRANSFERS.c.id == bindparam("transfer_id")) & _TRANSFERS.c.recipient_id.in_(
+    queries.OWN_INSURED_IDS
 )
 # The transfer's relationship is still in force. Read without a lock: a dissolution locks the
 # pending transfer before it ends the relationship, so it either waits for this accept (and then
@@ -350,16 +364,17 @@ _INCOMING_FOR_UPDATE = (
 
 
 def _accept(
-    session: Session, actor: Actor, me: int, transfer_id: int, now: datetime
+    session: Session, actor: Actor, me: Mapping[str, Any], transfer_id: int, now: datetime
 ) -> _TransferRow:
-    mine = {"transfer_id": transfer_id, "me": me, "now": now}
+    mine = {**me, "transfer_id": transfer_id, "now": now}
     transfer = session.execute(_ACCEPT_IF_PENDING, mine).one_or_none()
     if transfer is None:
-        transfer = _accept_otherwise(session, mine, now)
+        transfer = _accept_otherwise(session, actor, mine, now)
     _event(
         session, transfer_id, TransferStatus.PENDING, TransferStatus.ACCEPTED, actor.username, now
     )
-    _settle(session, transfer, ledger.quota(me, transfer.giver_id), "accept", actor.username, now)
+    to = ledger.quota(transfer.recipient_id, transfer.giver_id)
+    _settle(session, transfer, to, "accept", actor.username, now)
     audit.append(
         session,
         actor=actor,
@@ -372,11 +387,15 @@ def _accept(
     return transfer
 
 
-def _accept_otherwise(session: Session, mine: Mapping[str, Any], now: datetime) -> _TransferRow:
-    """Why the transfer could not be accepted: not the actor's, no longer pending, or due to
-    return; the rules as they read under the row lock."""
+def _accept_otherwise(
+    session: Session, actor: Actor, mine: Mapping[str, Any], now: datetime
+) -> _TransferRow:
+    """Why the transfer could not be accepted: the actor is no insured person, the transfer is
+    not theirs, no longer pending, or due to return; the rules as they read under the row
+    lock."""
     transfer = session.execute(_INCOMING_FOR_UPDATE, mine).one_or_none()
     if transfer is None:
+        queries.own_insured_id(session, actor)  # 参保信息 not found, if that is why
         raise NotFound("转账")
     if transfer.status is TransferStatus.PENDING and transfer.release_at <= now:
         # Refused as returned. Not released here: the refusal undoes this request's work (see
