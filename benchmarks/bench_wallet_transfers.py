@@ -267,16 +267,13 @@ WHERE wallet_accounts.id = :personal AND wallet_accounts.balance_fen + :debit >=
 UPDATE wallet_accounts SET balance_fen=(wallet_accounts.balance_fen + :amount)
 WHERE wallet_accounts.id = :held AND wallet_accounts.balance_fen + :amount >= 0;
 \endpipeline
-INSERT INTO wallet_postings (kind, transfer_id, at, actor_label, memo)
-VALUES ('hold', :transfer_id, to_timestamp(:at),
-  'ring0', '')
-RETURNING wallet_postings.id \gset posting_
-\startpipeline
+WITH posting AS (INSERT INTO wallet_postings (kind, transfer_id, at, actor_label, memo)
+  VALUES ('hold', :transfer_id, to_timestamp(:at), 'ring0', '') RETURNING wallet_postings.id)
 INSERT INTO wallet_entries (posting_id, account_id, amount_fen)
-VALUES (:posting_id, :personal, :debit);
-INSERT INTO wallet_entries (posting_id, account_id, amount_fen)
-VALUES (:posting_id, :held, :amount);
-\endpipeline
+SELECT posting.id, legs.account_id, legs.amount_fen
+FROM posting JOIN unnest(ARRAY[:personal::bigint, :held::bigint],
+  ARRAY[:debit::bigint, :amount::bigint]) AS legs(account_id, amount_fen) ON true
+RETURNING wallet_entries.posting_id;
 INSERT INTO wallet_transfer_events (transfer_id, from_status, to_status, at, actor_label)
 VALUES (:transfer_id, NULL, 'pending', to_timestamp(:at),
   'ring0')
@@ -347,16 +344,13 @@ WHERE wallet_accounts.id = :held AND wallet_accounts.balance_fen + :debit >= 0;
 UPDATE wallet_accounts SET balance_fen=(wallet_accounts.balance_fen + :amount)
 WHERE wallet_accounts.id = :quota AND wallet_accounts.balance_fen + :amount >= 0;
 \endpipeline
-INSERT INTO wallet_postings (kind, transfer_id, at, actor_label, memo)
-VALUES ('accept', :transfer_id, to_timestamp(:at),
-  'ring1', '')
-RETURNING wallet_postings.id \gset posting_
-\startpipeline
+WITH posting AS (INSERT INTO wallet_postings (kind, transfer_id, at, actor_label, memo)
+  VALUES ('accept', :transfer_id, to_timestamp(:at), 'ring1', '') RETURNING wallet_postings.id)
 INSERT INTO wallet_entries (posting_id, account_id, amount_fen)
-VALUES (:posting_id, :held, :debit);
-INSERT INTO wallet_entries (posting_id, account_id, amount_fen)
-VALUES (:posting_id, :quota, :amount);
-\endpipeline
+SELECT posting.id, legs.account_id, legs.amount_fen
+FROM posting JOIN unnest(ARRAY[:held::bigint, :quota::bigint],
+  ARRAY[:debit::bigint, :amount::bigint]) AS legs(account_id, amount_fen) ON true
+RETURNING wallet_entries.posting_id;
 INSERT INTO audit_log (at, actor_user_id, actor_token_id, actor_label, action, target_type,
   target_id, before, after)
 VALUES (to_timestamp(:at), :recipient_user, NULL,
