@@ -255,12 +255,16 @@ SELECT (SELECT wallet_regions.wallet_opened_on FROM wallet_regions
     AND wallet_transfers.business_date = date '2025-02-10' + :day::integer) AS sent_today,
   (SELECT count(*) AS count_2 FROM wallet_transfers WHERE wallet_transfers.giver_id = :giver
     AND wallet_transfers.status = 'pending') AS pending \gset
-INSERT INTO wallet_transfers (giver_id, recipient_id, relationship_id, amount_fen, status,
-  verification, submitted_at, business_date, release_at, decided_at)
-VALUES (:giver, :recipient, :relationship_id, :amount, 'pending', 'face',
-  to_timestamp(:at), date '2025-02-10' + :day::integer,
-  to_timestamp(:release_at), NULL)
-RETURNING wallet_transfers.id \gset transfer_
+WITH submitted AS (INSERT INTO wallet_transfers (giver_id, recipient_id, relationship_id,
+    amount_fen, status, verification, submitted_at, business_date, release_at, decided_at)
+  VALUES (:giver, :recipient, :relationship_id, :amount, 'pending', 'face',
+    to_timestamp(:at), date '2025-02-10' + :day::integer,
+    to_timestamp(:release_at), NULL)
+  RETURNING wallet_transfers.id),
+submitted_event AS (INSERT INTO wallet_transfer_events (transfer_id, from_status, to_status, at,
+    actor_label)
+  SELECT submitted.id, NULL, 'pending', to_timestamp(:at), 'ring0' FROM submitted)
+SELECT submitted.id FROM submitted \gset transfer_
 \startpipeline
 UPDATE wallet_accounts SET balance_fen=(wallet_accounts.balance_fen + :debit)
 WHERE wallet_accounts.id = :personal AND wallet_accounts.balance_fen + :debit >= 0;
@@ -274,10 +278,6 @@ SELECT posting.id, legs.account_id, legs.amount_fen
 FROM posting JOIN unnest(ARRAY[:personal::bigint, :held::bigint],
   ARRAY[:debit::bigint, :amount::bigint]) AS legs(account_id, amount_fen) ON true
 RETURNING wallet_entries.posting_id;
-INSERT INTO wallet_transfer_events (transfer_id, from_status, to_status, at, actor_label)
-VALUES (:transfer_id, NULL, 'pending', to_timestamp(:at),
-  'ring0')
-RETURNING wallet_transfer_events.id;
 INSERT INTO audit_log (at, actor_user_id, actor_token_id, actor_label, action, target_type,
   target_id, before, after)
 VALUES (to_timestamp(:at), :giver_user, NULL,
@@ -317,7 +317,7 @@ VALUES ('user:' || :recipient_user, 'a' || :key, 'accept',
   to_timestamp(:at))
 ON CONFLICT (scope, key) DO NOTHING RETURNING wallet_requests.id;
 SAVEPOINT sa_savepoint_1;
-UPDATE wallet_transfers SET status='accepted',
+WITH accepted AS (UPDATE wallet_transfers SET status='accepted',
   decided_at=to_timestamp(:at)
 WHERE wallet_transfers.id = :transfer_id AND wallet_transfers.recipient_id IN
     (SELECT wallet_insured.id FROM wallet_insured
@@ -329,11 +329,12 @@ WHERE wallet_transfers.id = :transfer_id AND wallet_transfers.recipient_id IN
     AND wallet_relationships.status = 'active'))
 RETURNING wallet_transfers.id, wallet_transfers.status, wallet_transfers.amount_fen,
   wallet_transfers.giver_id, wallet_transfers.recipient_id, wallet_transfers.submitted_at,
-  wallet_transfers.release_at;
-INSERT INTO wallet_transfer_events (transfer_id, from_status, to_status, at, actor_label)
-VALUES (:transfer_id, 'pending', 'accepted',
-  to_timestamp(:at), 'ring1')
-RETURNING wallet_transfer_events.id;
+  wallet_transfers.release_at),
+accepted_event AS (INSERT INTO wallet_transfer_events (transfer_id, from_status, to_status, at,
+    actor_label)
+  SELECT accepted.id, 'pending', 'accepted', to_timestamp(:at), 'ring1' FROM accepted)
+SELECT accepted.id, accepted.status, accepted.amount_fen, accepted.giver_id,
+  accepted.recipient_id, accepted.submitted_at, accepted.release_at FROM accepted;
 SELECT wallet_accounts.key, wallet_accounts.id, wallet_accounts.balance_fen
 FROM wallet_accounts
 WHERE wallet_accounts.key IN ('held:' || :giver, 'quota:' || :recipient || ':' || :giver)

@@ -223,7 +223,7 @@ def _submit(
         "release_at": release_at(now),
         "decided_at": None,
     }
-    transfer_id: int = session.execute(_NEW_TRANSFER, values).scalar_one()
+    transfer_id = _new_transfer(session, values, actor.username)
     legs = [(ledger.personal(giver.id), -amount_fen), (ledger.held(giver.id), amount_fen)]
     ledger.post(
         session,
@@ -234,7 +234,6 @@ def _submit(
         transfer_id=transfer_id,
         locked=accounts,
     )
-    _event(session, transfer_id, None, TransferStatus.PENDING, actor.username, now)
     audit.append(
         session,
         actor=actor,
@@ -245,6 +244,56 @@ def _submit(
         after={"amount_fen": amount_fen, "recipient_id": recipient_id},
     )
     return receipt({"id": transfer_id, **values})
+
+
+# On PostgreSQL the new transfer and its first event are one statement (the INSERT in a WITH,
+# the event from the id it returned). One round trip fewer.
+_NEW_COLUMNS = (
+    "giver_id",
+    "recipient_id",
+    "relationship_id",
+    "amount_fen",
+    "status",
+    "verification",
+    "submitted_at",
+    "business_date",
+    "release_at",
+    "decided_at",
+)
+_SUBMITTED = (
+    insert(_TRANSFERS)
+    .values(
+        {name: bindparam(f"new_{name}", type_=_TRANSFERS.c[name].type) for name in _NEW_COLUMNS}
+    )
+    .returning(_TRANSFERS.c.id)
+    .cte("submitted")
+)
+_SUBMIT_WITH_EVENT = select(_SUBMITTED.c.id).add_cte(
+    insert(_EVENTS)
+    .from_select(
+        ["transfer_id", "from_status", "to_status", "at", "actor_label"],
+        select(
+            _SUBMITTED.c.id,
+            null(),
+            literal(TransferStatus.PENDING, _EVENTS.c.to_status.type),
+            bindparam("new_submitted_at", type_=_EVENTS.c.at.type),
+            bindparam("actor_label", type_=_EVENTS.c.actor_label.type),
+        ),
+    )
+    .cte("submitted_event")
+)
+
+
+def _new_transfer(session: Session, values: Mapping[str, Any], actor_label: str) -> int:
+    """Insert a pending transfer and its first event; its id."""
+    if session.get_bind().dialect.name == "postgresql":
+        parameters = {f"new_{name}": value for name, value in values.items()}
+        submitted = {**parameters, "actor_label": actor_label}
+        new_id: int = session.execute(_SUBMIT_WITH_EVENT, submitted).scalar_one()
+        return new_id
+    transfer_id: int = session.execute(_NEW_TRANSFER, values).scalar_one()
+    _event(session, transfer_id, None, TransferStatus.PENDING, actor_label, values["submitted_at"])
+    return transfer_id
 
 
 def _sent(condition: ColumnElement[bool]) -> Any:
@@ -356,6 +405,23 @@ _ACCEPT_IF_PENDING = (
     .values(status=TransferStatus.ACCEPTED, decided_at=_NOW)
     .returning(*_DECIDED)
 )
+# On PostgreSQL the acceptance and its event are one statement (the UPDATE in a WITH, the
+# event inserted from what it returned: none when the guard refused). One round trip fewer.
+_ACCEPTED = _ACCEPT_IF_PENDING.cte("accepted")
+_ACCEPT_WITH_EVENT = select(*_ACCEPTED.c).add_cte(
+    insert(_EVENTS)
+    .from_select(
+        ["transfer_id", "from_status", "to_status", "at", "actor_label"],
+        select(
+            _ACCEPTED.c.id,
+            literal(TransferStatus.PENDING, _EVENTS.c.from_status.type),
+            literal(TransferStatus.ACCEPTED, _EVENTS.c.to_status.type),
+            _NOW,
+            bindparam("actor_label", type_=_EVENTS.c.actor_label.type),
+        ),
+    )
+    .cte("accepted_event")
+)
 _INCOMING_FOR_UPDATE = (
     select(*_DECIDED, _RELATIONSHIP_IN_FORCE.label("in_force"))
     .where(_INCOMING)
@@ -366,13 +432,10 @@ _INCOMING_FOR_UPDATE = (
 def _accept(
     session: Session, actor: Actor, me: Mapping[str, Any], transfer_id: int, now: datetime
 ) -> _TransferRow:
-    mine = {**me, "transfer_id": transfer_id, "now": now}
-    transfer = session.execute(_ACCEPT_IF_PENDING, mine).one_or_none()
+    mine = {**me, "transfer_id": transfer_id, "now": now, "actor_label": actor.username}
+    transfer = _accept_if_pending(session, mine)
     if transfer is None:
         transfer = _accept_otherwise(session, actor, mine, now)
-    _event(
-        session, transfer_id, TransferStatus.PENDING, TransferStatus.ACCEPTED, actor.username, now
-    )
     to = ledger.quota(transfer.recipient_id, transfer.giver_id)
     _settle(session, transfer, to, "accept", actor.username, now)
     audit.append(
@@ -384,6 +447,19 @@ def _accept(
         target_id=transfer_id,
         after={"amount_fen": transfer.amount_fen, "giver_id": transfer.giver_id},
     )
+    return transfer
+
+
+def _accept_if_pending(session: Session, mine: Mapping[str, Any]) -> _TransferRow | None:
+    """The transfer accepted and its event written, if it is the actor's, pending, not due and
+    its relationship in force; else nothing changed."""
+    if session.get_bind().dialect.name == "postgresql":
+        accepted: _TransferRow | None = session.execute(_ACCEPT_WITH_EVENT, mine).one_or_none()
+        return accepted
+    transfer = session.execute(_ACCEPT_IF_PENDING, mine).one_or_none()
+    if transfer is not None:
+        pending, accepted_status = TransferStatus.PENDING, TransferStatus.ACCEPTED
+        _event(session, transfer.id, pending, accepted_status, mine["actor_label"], mine["now"])
     return transfer
 
 
@@ -407,7 +483,8 @@ def _accept_otherwise(
         raise WalletRefused(Refusal.RELATIONSHIP_NOT_ACTIVE, "共济关系已解除")
     # Pending and not due: a row the UPDATE's snapshot did not see yet (committed since), now
     # locked by this transaction; decided the same way.
-    accepted: _TransferRow = session.execute(_ACCEPT_IF_PENDING, mine).one()
+    accepted = _accept_if_pending(session, mine)
+    assert accepted is not None  # noqa: S101 - pending, not due, in force, and locked by us
     return accepted
 
 
