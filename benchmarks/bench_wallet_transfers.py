@@ -16,25 +16,30 @@ and accept (transfer row lock, status guard, accept posting, idempotency key). F
 verification through the fake verifier, so that argon2 (the 医保码 password, ~50 ms of CPU by
 design) does not stand in for the ledger.
 
-Finding (2 cores shared with other test runs, PostgreSQL 15, `synchronous_commit=on`; four
-runs of 10 s): tpcb-like 1,460–2,700 tps; the pair's SQL-only ceiling 631–703 pairs/s, that is
-0.24–0.43x tpcb-like (0.24–0.29x in the runs where tpcb-like ran undisturbed); the service
-layer 123–172 pairs/s, 0.05–0.11x tpcb-like and 0.18–0.27x the ceiling. Before the hot path
-was rebuilt (Core statements built once, columns instead of ORM objects where the object was
-not needed, no unit-of-work flush, the accept decided in one UPDATE), the same harness measured
-58–79 pairs/s (0.025–0.036x).
+Finding (2 cores shared with other sessions' test runs, PostgreSQL 15, `synchronous_commit=on`;
+2026-12-05, load average 3-6, two runs of 15 s each of the code before and after issue 16's
+hot-path cut, alternating): tpcb-like 2,910-3,090 tps; the pair's SQL-only ceiling 495-609
+pairs/s before, 528-573 after (about 0.18x tpcb-like either way: it is bound by the server's
+own work and the two commits, not by the round trips it lost); the service layer 83 and 119
+pairs/s before (0.17x and 0.19x the ceiling), 121 and 128 after (0.23x and 0.22x). The
+clients' CPU per pair in these runs fell from 10.2-10.3 ms to 7.0-7.3 ms (one client alone:
+6.1 -> 4.4 ms).
 
-The ceiling itself is below the 0.5x target, so no client can reach the target with this
-design: a pair is two commits and 39 statements in 35 round trips, where `tpcb-like` is one
-commit and 5 statements, and each of them is there for a rule that stays: the idempotency claim
-and its answer, the savepoint the work runs in, the relationship lock, the due-release check and
-the account locks in their fixed order, the balance guard in every UPDATE, the append-only
-postings, entries, transfer events and audit rows, and the audit chain's link at each commit
-(four statements). From the ceiling down to the service, the gap is the client: a pair costs
-the Python process about 8 ms of CPU in SQLAlchemy and psycopg, some 0.25 ms a statement spread
-thinly over both (no single hot spot), against about 3 ms for PostgreSQL, and here clients and
-server share two cores. The pool no longer pre-pings (a `SELECT 1` per transaction the replay
-left out) and the sender, their wallet and the recipient are read by one Core statement.
+A pair was 39 statements in 35 round trips; it is now 25 in 23 on PostgreSQL: the audit
+chain's link at commit is one statement hashed by the server (was four: the rows read back,
+the head locked, the links inserted, the head moved), the audit rows are hashed from the
+values written, the due-release check rides on the relationship lock, the accept is scoped to
+the actor inside its UPDATE, and a transfer's insert or decision carries its event, a posting
+its entries (data-modifying WITH). What is left is each there for a rule that stays: the
+idempotency claim and its answer, the savepoint the work runs in (SAVEPOINT and RELEASE), the
+sender's credentials, the relationship lock, the account locks in their fixed order and the
+rules read after them, the balance guard in every UPDATE, the append-only postings, entries,
+transfer events and audit rows, and the chain's link at each commit. From the ceiling down to
+the service the gap is still the client: some 0.15-0.2 ms of Python per statement spread
+thinly over SQLAlchemy and psycopg (no single hot spot in the profile), against about 3 ms of
+PostgreSQL work per pair, with clients and server on the same two cores: under load the
+clients spend most of their time waiting for a core. 0.6x the ceiling would need the
+clients' CPU per pair down near the server's, under half of what it is now.
 
 GONGHUI_BENCH_POSTGRES_URL (default: GONGHUI_TEST_POSTGRES_URL or the local server) names the
 server; GONGHUI_BENCH_SECONDS the length of each run (default 15).
@@ -127,37 +132,45 @@ def _pair(engine: Engine, ring: Ring, number: int, day: int, face: Any) -> None:
 # ---- the service layer ------------------------------------------------------------------------
 
 
-def _client(url: str, ring: Ring, number: int, start: float, stop: float) -> list[float]:
+def _client(
+    url: str, ring: Ring, number: int, start: float, stop: float
+) -> tuple[list[float], float]:
     """One client in a process of its own (as pgbench's -j gives each client its thread), so
-    that eight clients are not eight threads queueing for one interpreter lock."""
+    that eight clients are not eight threads queueing for one interpreter lock. Returns the
+    latencies and the process's CPU seconds over its pairs."""
     engine = make_engine(url)
     face = verifier()
     latencies, day = [], 0
     while time.monotonic() < start:
         time.sleep(0.001)
+    cpu = time.process_time()
     while time.monotonic() < stop:
         began = time.monotonic()
         _pair(engine, ring, number, day, face)
         if time.monotonic() <= stop:
             latencies.append(time.monotonic() - began)
         day += 1
+    cpu = (time.process_time() - cpu) / max(day, 1) * len(latencies)
     engine.dispose()
-    return latencies
+    return latencies, cpu
 
 
-def wallet_run() -> tuple[float, list[float]]:
+def wallet_run() -> tuple[float, list[float], float]:
+    """Pairs per second, their latencies, and the clients' CPU seconds per pair."""
     with _wallet_database("gonghui_bench") as (url, engine, ring):
         start = time.monotonic() + 3  # every process started and connected
         with ProcessPoolExecutor(CLIENTS) as pool:
             runs = [
                 pool.submit(_client, url, ring, n, start, start + SECONDS) for n in range(CLIENTS)
             ]
-            latencies = [x for run in runs for x in run.result()]
+            done = [run.result() for run in runs]
+        latencies = [x for run_latencies, _ in done for x in run_latencies]
+        cpu = sum(run_cpu for _, run_cpu in done)
         with Session(engine) as db:
             problems = ledger.verify(db)
         if problems:
             raise SystemExit(f"ledger check failed: {problems[:5]}")
-    return len(latencies) / SECONDS, latencies
+    return len(latencies) / SECONDS, latencies, cpu / max(len(latencies), 1)
 
 
 # ---- pgbench ----------------------------------------------------------------------------------
@@ -523,7 +536,7 @@ def ceiling_run() -> tuple[float, str, list[str], int]:
 def main() -> None:
     reference, pg_latency = pgbench_run()
     ceiling, ceiling_latency, sent, round_trips = ceiling_run()
-    pairs, latencies = wallet_run()
+    pairs, latencies, cpu = wallet_run()
     cut = statistics.quantiles(latencies, n=100)
     run = f"{CLIENTS} clients, {SECONDS:.0f} s"
     statements = [shape for shape in sent if shape not in {"BEGIN", "COMMIT"}]
@@ -536,6 +549,7 @@ def main() -> None:
     print(f"  ratio: {ceiling / reference:.2f}x tpcb-like")
     print(f"wallet submit+accept, {run}: {pairs:,.0f} pairs/s ({2 * pairs:,.0f} transactions/s)")
     print(f"  latency per pair: p50 {cut[49] * 1000:.1f} ms, p99 {cut[98] * 1000:.1f} ms")
+    print(f"  client CPU per pair (Python: SQLAlchemy, psycopg, the service): {cpu * 1000:.1f} ms")
     print(
         f"  ratio: {pairs / reference:.2f}x tpcb-like (target ≥ 0.5x), "
         f"{pairs / ceiling:.2f}x the SQL-only ceiling"
