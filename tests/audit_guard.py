@@ -242,10 +242,28 @@ _FLUSHING = ("sqlalchemy/orm/unitofwork.py",)
 def _statement(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
-    if RECORDER.active and (match := _DML.match(statement)) is not None:
-        table = match.group(1).lower()
-        for column in _set_columns(statement) if match.group(0).lstrip()[0] in "Uu" else [""]:
-            RECORDER.charge(f"{table}.{column}" if column else table)
+    if not RECORDER.active:
+        return
+    if (match := _DML.match(statement)) is not None:
+        _charge(match, statement)
+    elif _WITH.match(statement):
+        # A statement with data-modifying WITH parts writes every table it names after INSERT
+        # INTO, UPDATE or DELETE FROM, each part charged as a statement of its own would be.
+        for part in _DML_PART.finditer(statement):
+            _charge(part, statement[part.start() :])
+
+
+def _charge(match: re.Match[str], statement: str) -> None:
+    table = match.group(1).lower()
+    for column in _set_columns(statement) if match.group(0).lstrip()[0] in "Uu" else [""]:
+        RECORDER.charge(f"{table}.{column}" if column else table)
+
+
+_WITH = re.compile(r"^\s*WITH\s", re.IGNORECASE)
+# Not the UPDATE of `FOR UPDATE` or of `ON CONFLICT … DO UPDATE`.
+_DML_PART = re.compile(
+    r'(?:INSERT\s+INTO|(?<!FOR )(?<!DO )UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE
+)
 
 
 _SET = re.compile(r"\sSET\s(.*?)(?:\sWHERE\s|\sRETURNING\s|$)", re.IGNORECASE | re.DOTALL)

@@ -18,7 +18,7 @@ from tests.world import SETUP, World
 # Use cases as a module of `gonghui` would write them, compiled as if they were one: the guard
 # tells `gonghui` code from test code by the file a frame runs.
 _SERVICE = """
-from sqlalchemy import update
+from sqlalchemy import text, update
 from gonghui.core import audit
 
 
@@ -37,6 +37,16 @@ def remembers(session, member, *, actor, now):
 
 def forgets_in_sql(session, member_id, *, actor, now):
     session.execute(update(Member).where(Member.id == member_id).values(phone="13900000002"))
+
+
+def forgets_in_a_with(session, member_id, *, actor, now):
+    session.execute(
+        text(
+            "WITH phone AS (SELECT '13900000005' AS value) "
+            "UPDATE members SET phone = (SELECT value FROM phone) WHERE id = :id"
+        ),
+        {"id": member_id},
+    )
 
 
 def adds(session, row, *, actor, now):
@@ -107,6 +117,18 @@ def test_a_change_sent_as_sql_or_a_new_row_is_caught_too(db: Session, world: Wor
 
     assert in_sql == [f"{_where(use['forgets_in_sql'])} wrote members.phone without an audit row"]
     assert added == [f"{_where(use['adds'])} wrote banks without an audit row"]
+
+
+def test_a_change_sent_in_a_statement_with_a_with_clause_is_caught_too(
+    db: Session, world: World
+) -> None:
+    use = _service()
+
+    found = _problems(
+        db, lambda: use["forgets_in_a_with"](db, world.member_a, actor=SETUP, now=NOW)
+    )
+
+    assert found == [f"{_where(use['forgets_in_a_with'])} wrote members.phone without an audit row"]
 
 
 def test_a_use_case_that_audits_its_change_passes(db: Session, world: World) -> None:

@@ -4,7 +4,7 @@ keeps the young rows and the chain verifiable, and concurrent writers that never
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -75,6 +75,55 @@ def test_a_rolled_back_savepoint_leaves_no_dangling_link(sessions: sessionmaker[
         session.commit()
         assert _ids(session, "t.undone") == []
         assert audit_chain.verify(session).ok
+
+
+def test_appended_rows_are_hashed_as_they_read_back(sessions: sessionmaker[Session]) -> None:
+    # `append` hashes the values it wrote, without reading the row again: what the JSON
+    # columns and the instant read back as must be what was hashed.
+    beijing = timezone(timedelta(hours=8))
+    with sessions() as session:
+        audit.append(
+            session,
+            actor=SETUP,
+            at=datetime(2025, 3, 1, 9, 30, 15, 123456, tzinfo=beijing),
+            action="t.awkward",
+            target_type="t",
+            target_id=7,
+            before={"names": ("林", "王"), "nested": {"b": [1, 2.5, None], "a": True}},
+            after={1: "int key", "名": "非ASCII", "empty": {}},
+        )
+        session.commit()
+        stored = session.execute(select(AuditEntry).where(AuditEntry.action == "t.awkward"))
+        entry = stored.scalar_one()
+        assert entry.after == {"1": "int key", "名": "非ASCII", "empty": {}}
+        verdict = audit_chain.verify(session)
+        assert verdict.ok, verdict.reason
+
+
+def test_a_rolled_back_savepoint_drops_its_appended_rows_from_the_chain(
+    sessions: sessionmaker[Session],
+) -> None:
+    def _append(session: Session, action: str) -> None:
+        audit.append(session, actor=SETUP, at=NOW, action=action, target_type="t", target_id=1)
+
+    with sessions() as session:
+        _append(session, "t.kept")
+        nested = session.begin_nested()
+        _append(session, "t.undone")
+        inner = session.begin_nested()
+        _append(session, "t.undone_inner")
+        inner.commit()
+        nested.rollback()
+        again = session.begin_nested()
+        _append(session, "t.kept_after")
+        again.commit()
+        session.commit()
+        assert _ids(session, "t.undone") + _ids(session, "t.undone_inner") == []
+        kept = _ids(session, "t.kept") + _ids(session, "t.kept_after")
+        linked = session.scalars(select(AuditLink.audit_id).where(AuditLink.audit_id.in_(kept)))
+        assert sorted(linked) == kept
+        verdict = audit_chain.verify(session)
+        assert verdict.ok, verdict.reason
 
 
 def test_an_edited_row_is_named_as_the_first_break(
@@ -187,6 +236,12 @@ def _hammer(engine: Engine, writers: int, rows_each: int) -> list[BaseException]
                 with Session(engine) as session, session.begin():
                     _write(session, "t.concurrent", target_id=f"{n}-{i}")
                     _write(session, "t.concurrent", target_id=f"{n}-{i}b")
+                # A transaction of one row (the wallet's money moves), written by `append`.
+                with Session(engine) as session, session.begin():
+                    audit.append(
+                        session, actor=SETUP, at=NOW, action="t.concurrent", target_type="t",
+                        target_id=f"{n}-{i}c",
+                    )  # fmt: skip
         except BaseException as error:  # noqa: BLE001 - reported by the test
             failures.append(error)
 
@@ -208,7 +263,7 @@ def _assert_one_unforked_chain(engine: Engine, expected: int) -> None:
 
 def test_concurrent_writers_on_postgresql_never_fork_the_chain(fresh_postgres: Engine) -> None:
     assert _hammer(fresh_postgres, writers=8, rows_each=10) == []
-    _assert_one_unforked_chain(fresh_postgres, 8 * 10 * 2)
+    _assert_one_unforked_chain(fresh_postgres, 8 * 10 * 3)
 
 
 def test_concurrent_writers_on_sqlite_never_fork_the_chain(tmp_path: Path) -> None:
@@ -217,7 +272,7 @@ def test_concurrent_writers_on_sqlite_never_fork_the_chain(tmp_path: Path) -> No
     with engine.begin() as connection:
         command.upgrade(alembic_config(url, connection), "heads")
     assert _hammer(engine, writers=6, rows_each=10) == []
-    _assert_one_unforked_chain(engine, 6 * 10 * 2)
+    _assert_one_unforked_chain(engine, 6 * 10 * 3)
     engine.dispose()
 
 
@@ -283,3 +338,23 @@ def test_audit_verify_exits_non_zero_naming_the_first_broken_row(
     assert broken.exit_code == 1
     assert "审计记录 #2" in broken.output
     engine.dispose()
+
+
+def test_a_transaction_of_many_rows_links_them_all_in_order(
+    sessions: sessionmaker[Session],
+) -> None:
+    # A small transaction's rows are linked by one statement on PostgreSQL and a batch's in
+    # Python: both make the chain `verify` walks.
+    with sessions() as session:
+        before = audit_chain.verify(session).checked
+        sizes = (1, 3, audit_chain.SERVER_LINKS_AT_MOST + 1)
+        for rows in sizes:
+            for n in range(rows):
+                audit.append(
+                    session, actor=SETUP, at=NOW, action="t.many", target_type="t", target_id=n
+                )
+            _write(session, "t.many")
+            session.commit()
+        verdict = audit_chain.verify(session)
+        assert verdict.ok, verdict.reason
+        assert verdict.checked == before + sum(rows + 1 for rows in sizes)

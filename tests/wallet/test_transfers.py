@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gonghui.core import audit
 from gonghui.core.audit import AuditEntry
-from gonghui.core.auth import SYSTEM
+from gonghui.core.auth import SYSTEM, Actor, Role
 from gonghui.core.errors import DomainError
 from gonghui.core.pii import IdentityVault
 from gonghui.wallet import ledger, people, spending, transfers
@@ -115,6 +116,47 @@ def test_a_key_whose_request_was_not_found_stays_free(db: Session, family: Famil
     assert missing.value.code == "not_found"
     sent = send(db, family, 100 * Y, "s")
     assert accept(int(sent["transfer_id"]))["status"] == "accepted"
+
+
+def test_only_the_recipient_can_accept_and_a_stranger_s_key_stays_free(
+    db: Session, family: Family
+) -> None:
+    sent = send(db, family, 100 * Y, "s")
+
+    def accept(actor: Actor) -> dict[str, object]:
+        return transfers.accept_transfer(
+            db, int(sent["transfer_id"]), actor=actor, idempotency_key="k", now=NOW
+        )
+
+    stranger = Actor(user_id=990_001, username="x", role=Role.INSURED, display_name="x")
+    for actor, what in ((family.son_actor, "转账"), (stranger, "参保信息")):
+        with pytest.raises(DomainError) as missing:
+            accept(actor)
+        assert (missing.value.code, missing.value.message) == (
+            "not_found",
+            f"{what}不存在或您无权查看",
+        )
+    assert balances(db, family) == (4_900 * Y, 100 * Y, 0)
+    assert accept(family.mother_actor)["status"] == "accepted"
+    assert balances(db, family) == (4_900 * Y, 0, 100 * Y)
+
+
+def test_the_givers_next_submit_returns_their_due_transfer_first(
+    db: Session, family: Family
+) -> None:
+    first = send(db, family, 800 * Y, "e1")
+    next_day = NOW + timedelta(days=1)  # past 06:00, the job not run
+    assert send(db, family, 100 * Y, "e2", now=next_day)["status"] == "pending"
+    assert balances(db, family) == (4_900 * Y, 100 * Y, 0)
+    returned = db.execute(
+        select(AuditEntry.target_id, AuditEntry.actor_label).where(
+            AuditEntry.action == "wallet.transfer_expired"
+        )
+    ).all()
+    assert [(int(target), label) for target, label in returned] == [
+        (first["transfer_id"], audit.label_of(family.giver_actor))
+    ]
+    assert ledger.verify(db) == []
 
 
 def test_a_transfer_to_nobody_is_not_found_and_its_key_stays_free(

@@ -7,12 +7,14 @@ a retention purge a checkpoint covers). Each row is chained when its transaction
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, String, insert
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from gonghui.core.auth import Actor
 from gonghui.core.db import Base
@@ -70,10 +72,16 @@ def append(
 ) -> None:
     """The same row as `record`, inserted at once by one Core INSERT instead of through the
     unit of work: for hot paths (the wallet's transfers), where the flush's bookkeeping costs
-    more than the insert. No entry object comes back; a bad value fails here, not at flush."""
+    more than the insert. No entry object comes back; a bad value fails here, not at flush.
+    The chain hashes the row from the values kept here (`Written`), not from a second read."""
     row = _row(actor, at, action, target_type, target_id, before, after)
     new_id = session.execute(_INSERT, row).scalar_one()
-    session.info.setdefault(PENDING_LINKS, []).append(new_id)
+    row["id"] = new_id
+    # The JSON columns as they will read back (a tuple as a list, an int key as text): the
+    # hash must cover what is stored, which `audit_chain.verify` reads.
+    row["before"], row["after"] = _as_stored(before), _as_stored(after)
+    within = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(PENDING_LINKS, []).append(Written(within, row))
 
 
 # What an entry is written with (all but its id), in the order the chain hashes them: a set-based
@@ -102,8 +110,24 @@ def chain_at_commit(session: Session, ids: Iterable[int]) -> None:
     session.info.setdefault(PENDING_LINKS, []).extend(ids)
 
 
-# Session.info key: this transaction's audit rows (entries, or ids), chained at commit.
+# Session.info key: this transaction's audit rows (entries, ids, or `Written`), chained at
+# commit.
 PENDING_LINKS = "gonghui_audit_pending"
+
+
+@dataclass(frozen=True)
+class Written:
+    """A row `append` inserted, with the values it was written with (its id and `WRITTEN`), and
+    the transaction or savepoint it was written in: dropped if that one rolls back."""
+
+    within: SessionTransaction | None
+    row: dict[str, Any]
+
+
+def _as_stored(value: dict[str, Any] | None) -> Any:
+    # The engines serialise JSON with `json.dumps` and read it with `json.loads` (the
+    # SQLAlchemy default; `db.make_engine` sets no other).
+    return None if value is None else json.loads(json.dumps(value))
 
 
 def _row(

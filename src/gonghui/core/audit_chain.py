@@ -28,16 +28,18 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     String,
+    bindparam,
     delete,
     event,
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
-from gonghui.core.audit import PENDING_LINKS, WRITTEN, AuditEntry
+from gonghui.core.audit import PENDING_LINKS, WRITTEN, AuditEntry, Written
 from gonghui.core.db import Base, table_of
 
 GENESIS = "0" * 64
@@ -95,6 +97,7 @@ def canonical(row: Mapping[Any, Any]) -> bytes:
 
 
 def link_hash(prev_hash: str, seq: int, row: Mapping[Any, Any]) -> str:
+    """The link's hash (PostgreSQL's link at commit spells the same rule in SQL: `_LINK_ALL`)."""
     digest = hashlib.sha256()
     digest.update(f"{seq}:{prev_hash}:".encode())
     digest.update(canonical(row))
@@ -117,13 +120,56 @@ _AUDIT = table_of(AuditEntry)
 _LINK = table_of(AuditLink)
 _HEAD = table_of(AuditChainHead)
 
+# The statements of the link at commit, built once (it runs in every writing transaction).
+_ROWS = select(_AUDIT).where(_AUDIT.c.id.in_(bindparam("ids", expanding=True)))
+_HEAD_LOCKED = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_NEW_LINKS = insert(_LINK)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=bindparam("last_seq"), hash=bindparam("last_hash"))
+)
+
+
+# On PostgreSQL the whole link is one statement, hashed by the server: it locks the head, walks
+# the rows from it (a recursive WITH, one step a row), inserts the links and moves the head, so
+# that the head's lock is held for that statement and the commit, and no longer than that.
+# Each step is `link_hash` spelt in SQL: SHA-256 over "seq:prev_hash:" and the row's canonical
+# bytes (made in Python, `canonical`), in lowercase hex; `verify` checks it in Python. A head
+# that waited for another writer's commit is read as that writer left it (SELECT … FOR UPDATE
+# returns the row's newest version, and the UPDATE below applies to it).
+_LINK_ALL = text(
+    """
+WITH RECURSIVE head AS (
+  SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE
+), chain (n, seq, prev_hash, hash) AS (
+  SELECT 0, seq, hash::text, hash::text FROM head
+  UNION ALL
+  SELECT n + 1, seq + 1, hash,
+    encode(sha256(convert_to((seq + 1)::text || ':' || hash || ':', 'UTF8')
+      || (CAST(:contents AS bytea[]))[n + 1]), 'hex')
+  FROM chain WHERE n < cardinality(CAST(:contents AS bytea[]))
+), links AS (
+  INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
+  SELECT seq, (CAST(:audit_ids AS bigint[]))[n], prev_hash, hash FROM chain WHERE n > 0
+)
+UPDATE audit_chain_head SET seq = last.seq, hash = last.hash
+FROM (SELECT seq, hash FROM chain ORDER BY n DESC LIMIT 1) AS last
+WHERE audit_chain_head.id = 1
+"""
+)
+# Each step reads its row's bytes from an array by position, which PostgreSQL finds by walking
+# the array: a step costs as many rows as it is from the start. A batch's thousands of rows are
+# hashed in Python (three statements whatever their number) instead.
+SERVER_LINKS_AT_MOST = 100
+
 
 def _rows(session: Session, ids: Sequence[int]) -> list[Mapping[Any, Any]]:
     found: list[Mapping[Any, Any]] = []
     for start in range(0, len(ids), _BATCH):
-        chunk = ids[start : start + _BATCH]
-        found.extend(session.execute(select(_AUDIT).where(_AUDIT.c.id.in_(chunk))).mappings().all())
-    return sorted(found, key=lambda row: row["id"])
+        chunk = {"ids": ids[start : start + _BATCH]}
+        found.extend(session.execute(_ROWS, chunk).mappings().all())
+    return found
 
 
 def link_pending(session: Session) -> None:
@@ -135,25 +181,57 @@ def link_pending(session: Session) -> None:
     pending = session.info.pop(PENDING_LINKS, None)
     if not pending:
         return
-    session.flush()
-    # Rows of a rolled-back savepoint are gone (an entry's id is None again, an id finds no
-    # row): only what is still there is linked.
-    found = (item if isinstance(item, int) else item.id for item in pending)
-    ids = sorted({audit_id for audit_id in found if audit_id is not None})
-    rows = _rows(session, ids)
+    rows = _pending_rows(session, pending)
     if not rows:
         return
-    head = session.execute(select(_HEAD).where(_HEAD.c.id == 1).with_for_update()).one()
+    if len(rows) <= SERVER_LINKS_AT_MOST and session.get_bind().dialect.name == "postgresql":
+        contents = [canonical(row) for row in rows]
+        session.execute(_LINK_ALL, {"contents": contents, "audit_ids": [row["id"] for row in rows]})
+        return
+    head = session.execute(_HEAD_LOCKED).one()
     links = chain_links(head.hash, head.seq, rows)
-    session.execute(insert(_LINK), links)
-    session.execute(
-        update(_HEAD).where(_HEAD.c.id == 1).values(seq=links[-1]["seq"], hash=links[-1]["hash"])
-    )
+    session.execute(_NEW_LINKS, links)
+    session.execute(_MOVE_HEAD, {"last_seq": links[-1]["seq"], "last_hash": links[-1]["hash"]})
+
+
+def _pending_rows(session: Session, pending: list[Any]) -> list[Mapping[Any, Any]]:
+    """The rows to link, in id order: those `audit.append` wrote as they were written (a
+    rolled-back savepoint's are dropped by `_drop_undone`), the others read back. Rows of a
+    rolled-back savepoint are gone (an entry's id is None again, an id finds no row): only what
+    is still there is linked."""
+    # Everything the transaction still has to write goes first (its entries' ids, and row
+    # locks of its own, which must come before the head's; see the module's docstring).
+    session.flush()
+    written = [item.row for item in pending if isinstance(item, Written)]
+    others = [item for item in pending if not isinstance(item, Written)]
+    found = (item if isinstance(item, int) else item.id for item in others)
+    ids = sorted({audit_id for audit_id in found if audit_id is not None})
+    rows = written + _rows(session, ids) if ids else written
+    return sorted(rows, key=lambda row: row["id"])
 
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
     link_pending(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_undone(session: Session, previous: SessionTransaction) -> None:
+    pending = session.info.get(PENDING_LINKS)
+    if pending:
+        session.info[PENDING_LINKS] = [
+            item
+            for item in pending
+            if not (isinstance(item, Written) and _inside(item.within, previous))
+        ]
+
+
+def _inside(transaction: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is outer:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, literal, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -152,6 +152,39 @@ _MOVE = (
 )
 _NEW_POSTING = insert(POSTINGS).returning(POSTINGS.c.id)
 _NEW_ENTRY = insert(ENTRIES).inline()
+# On PostgreSQL the posting and its entries are one statement: the posting's INSERT in a WITH,
+# the entries from it and the legs (as two arrays, in the legs' order). One round trip fewer
+# for every posting; the entries' posting id comes back.
+_POSTED = (
+    insert(POSTINGS)
+    .values(
+        kind=bindparam("posting_kind", type_=POSTINGS.c.kind.type),
+        transfer_id=bindparam("posting_transfer_id", type_=POSTINGS.c.transfer_id.type),
+        at=bindparam("posting_at", type_=POSTINGS.c.at.type),
+        actor_label=bindparam("posting_actor_label", type_=POSTINGS.c.actor_label.type),
+        memo=bindparam("posting_memo", type_=POSTINGS.c.memo.type),
+    )
+    .returning(POSTINGS.c.id)
+    .cte("posting")
+)
+_LEGS = (
+    func.unnest(
+        bindparam("account_ids", type_=postgresql.ARRAY(ENTRIES.c.account_id.type)),
+        bindparam("amounts", type_=postgresql.ARRAY(ENTRIES.c.amount_fen.type)),
+    )
+    .table_valued("account_id", "amount_fen")
+    .render_derived(name="legs")
+)
+_POSTING_WITH_ENTRIES = (
+    insert(ENTRIES)
+    .from_select(
+        ["posting_id", "account_id", "amount_fen"],
+        select(_POSTED.c.id, _LEGS.c.account_id, _LEGS.c.amount_fen).select_from(
+            _POSTED.join(_LEGS, true())  # one posting, each leg
+        ),
+    )
+    .returning(ENTRIES.c.posting_id)
+)
 
 
 def post(
@@ -194,20 +227,34 @@ def post(
         "actor_label": actor_label,
         "memo": memo,
     }
-    posting_id: int = session.execute(_NEW_POSTING, posting).scalar_one()
-    session.execute(
-        _NEW_ENTRY,
-        [
-            {"posting_id": posting_id, "account_id": ids[ref.key], "amount_fen": amount}
-            for ref, amount in legs
-        ],
-    )
+    posting_id = _insert_posting(session, posting, [(ids[ref.key], amount) for ref, amount in legs])
     moved = sum(amount for _, amount in legs if amount > 0)
     after_commit(
         session,
         lambda: money_moved(
             kind, moved, posting=posting_id, transfer=transfer_id, actor=actor_label
         ),
+    )
+    return posting_id
+
+
+def _insert_posting(
+    session: Session, posting: Mapping[str, Any], entries: Sequence[tuple[int, Fen]]
+) -> int:
+    """The posting and its entries (account id, amount), in that order; the posting's id."""
+    if session.get_bind().dialect.name == "postgresql":
+        values = {f"posting_{name}": value for name, value in posting.items()}
+        values["account_ids"] = [account_id for account_id, _ in entries]
+        values["amounts"] = [amount for _, amount in entries]
+        posted: Sequence[int] = session.execute(_POSTING_WITH_ENTRIES, values).scalars().all()
+        return posted[0]  # the same id on each of its entries
+    posting_id: int = session.execute(_NEW_POSTING, posting).scalar_one()
+    session.execute(
+        _NEW_ENTRY,
+        [
+            {"posting_id": posting_id, "account_id": account_id, "amount_fen": amount}
+            for account_id, amount in entries
+        ],
     )
     return posting_id
 
