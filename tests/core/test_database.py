@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from gonghui.core import audit
 from gonghui.core.audit import AuditEntry
-from gonghui.core.db import make_engine
+from gonghui.core.db import copy_rows, make_engine
 from gonghui.core.migrate import alembic_config
+from gonghui.jobs.models import JobRun, RunStatus
 from tests.world import SETUP
 
 
@@ -108,3 +109,31 @@ def test_after_the_server_drops_every_pooled_connection_one_transaction_fails_th
     engine.dispose()
     assert outcomes.count(None) <= 1
     assert outcomes[-3:] == [1, 1, 1]
+
+
+def test_copy_rows_writes_the_same_values_given_once_as_given_in_every_row(db: Session) -> None:
+    # A batch's run and time are given once (`same`); what is stored must read back through
+    # the ORM exactly as when they are written into every row: quotes, enums and time zones.
+    at = datetime(2025, 2, 10, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+    fixed = {
+        "job": "O'Brien 王",
+        "trigger": "manual",
+        "status": RunStatus.SUCCEEDED,
+        "started_at": at,
+        "summary": "",
+        "error": "",
+    }
+    copy_rows(db, "job_runs", ["attempt", "worker"], [(n, "once") for n in range(3)], same=fixed)
+    copy_rows(
+        db,
+        "job_runs",
+        ["attempt", "worker", *fixed],
+        [(n, "every", *fixed.values()) for n in range(3)],
+    )
+
+    def read(worker: str) -> list[tuple[object, ...]]:
+        runs = db.scalars(select(JobRun).where(JobRun.worker == worker).order_by(JobRun.attempt))
+        return [(r.job, r.trigger, r.status, r.attempt, r.started_at) for r in runs]
+
+    assert read("once") == read("every")
+    assert read("once")[0] == ("O'Brien 王", "manual", RunStatus.SUCCEEDED, 0, at)

@@ -7,7 +7,7 @@ SQLite differ, the difference lives here.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -190,26 +190,48 @@ def insert_if_absent(
 
 
 def copy_rows(
-    session: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]]
+    session: Session,
+    table: str,
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    *,
+    same: Mapping[str, Any] | None = None,
 ) -> None:
     """Append many rows at the driver's full speed: COPY on PostgreSQL, a prepared executemany
     on SQLite. For batch jobs writing hundreds of thousands of rows; values are plain Python
-    (int, str, date, aware datetime), written as the ORM would store them."""
+    (int, str, date, aware datetime), written as the ORM would store them. `same` holds the
+    columns whose value is one for every row (a run, its time), given once: on SQLite they go
+    into the statement, and rows of plain numbers and text reach the driver untouched."""
     if not rows:
         return
+    fixed = dict(same or {})
     connection = session.connection()
-    names = ", ".join(columns)
+    names = ", ".join([*columns, *fixed])
     if connection.dialect.name == "postgresql":
+        tail = tuple(fixed.values())
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(row)
+                copy.write_row((*row, *tail))
         return
-    marks = ", ".join("?" for _ in columns)
+    values = ", ".join(["?"] * len(columns) + [_sqlite_literal(value) for value in fixed.values()])
+    if any(isinstance(value, date) for value in rows[0]):  # a datetime is a date too
+        rows = [tuple(_sqlite_value(value) for value in row) for row in rows]
     connection.exec_driver_sql(
-        f"INSERT INTO {table} ({names}) VALUES ({marks})",  # noqa: S608 - names are ours
-        [tuple(_sqlite_value(value) for value in row) for row in rows],
+        f"INSERT INTO {table} ({names}) VALUES ({values})",  # noqa: S608 - names are ours
+        rows,
     )
+
+
+def _sqlite_literal(value: Any) -> str:
+    stored = _sqlite_value(value)
+    if stored is None:
+        return "NULL"
+    if isinstance(stored, bool | int):
+        return str(int(stored))
+    if isinstance(stored, str):
+        return "'" + stored.replace("'", "''") + "'"
+    raise TypeError(f"not a value copy_rows writes: {value!r}")
 
 
 def write_csv(session: Session, statement: ClauseElement, path: Path) -> None:

@@ -716,18 +716,8 @@ def _record_run(
     return run
 
 
-_COVERAGE_COLUMNS = [
-    "plan_id",
-    "plan_version_id",
-    "member_id",
-    "card_id",
-    "unit_id",
-    "starts_on",
-    "ends_on",
-    "average_fen",
-    "assessment_run_id",
-    "granted_at",
-]
+# The columns of `_COVERED`'s rows, as the coverage table names them.
+_COVERED_COLUMNS = ["member_id", "card_id", "unit_id", "average_fen"]
 
 
 def _grant_coverage(
@@ -751,14 +741,18 @@ def _grant_coverage(
             )
         )
     )
-    rows = (
-        (plan.id, version.id, member, card, unit, cover.start, cover.end, average, run.id, now)
-        for member, card, unit, average in covered
-        if member not in already
-    )
+    rows = (row for row in covered if row[0] not in already)
+    same = {
+        "plan_id": plan.id,
+        "plan_version_id": version.id,
+        "starts_on": cover.start,
+        "ends_on": cover.end,
+        "assessment_run_id": run.id,
+        "granted_at": now,
+    }
     granted = 0
     while batch := list(islice(rows, _GRANT_BATCH)):
-        copy_rows(session, Coverage.__tablename__, _COVERAGE_COLUMNS, batch)
+        copy_rows(session, Coverage.__tablename__, _COVERED_COLUMNS, batch, same=same)
         granted += len(batch)
     return granted
 
