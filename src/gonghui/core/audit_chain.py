@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from gonghui.core.audit import PENDING_LINKS, WRITTEN, AuditEntry, Written
+from gonghui.core.committed import inside
 from gonghui.core.db import Base, table_of
 
 GENESIS = "0" * 64
@@ -222,16 +223,8 @@ def _drop_undone(session: Session, previous: SessionTransaction) -> None:
         session.info[PENDING_LINKS] = [
             item
             for item in pending
-            if not (isinstance(item, Written) and _inside(item.within, previous))
+            if not (isinstance(item, Written) and inside(item.within, previous))
         ]
-
-
-def _inside(transaction: SessionTransaction | None, outer: SessionTransaction) -> bool:
-    while transaction is not None:
-        if transaction is outer:
-            return True
-        transaction = transaction.parent
-    return False
 
 
 @event.listens_for(Session, "after_transaction_end")

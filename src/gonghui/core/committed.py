@@ -31,11 +31,12 @@ def _drop(session: Session, previous: SessionTransaction) -> None:
     waiting = session.info.get(_KEY)
     if waiting:
         session.info[_KEY] = [
-            (within, callback) for within, callback in waiting if not _inside(within, previous)
+            (within, callback) for within, callback in waiting if not inside(within, previous)
         ]
 
 
-def _inside(transaction: SessionTransaction | None, outer: SessionTransaction) -> bool:
+def inside(transaction: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    """Whether `transaction` is `outer` or nested in it (work done there went with its rollback)."""
     while transaction is not None:
         if transaction is outer:
             return True

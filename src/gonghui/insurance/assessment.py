@@ -2,9 +2,9 @@
 qualifies, and the coverage granted for the following period.
 
 It is set-based from end to end: the roll's facts are copied once into DuckDB, balances are
-summed there a range of cards at a time, the rules of `rules.py` are applied there as SQL (tests hold
-the two to agreement), per-card results go to a Parquet file, and only the run, its per-bank
-pass rates and the new coverage rows come back to the database.
+summed there a range of cards at a time, the rules of `rules.py` are applied there as SQL
+(tests hold the two to agreement), per-card results go to a Parquet file, and only the run,
+its per-bank pass rates and the new coverage rows come back to the database.
 """
 
 from __future__ import annotations
