@@ -18,6 +18,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import (
     ColumnElement,
+    Insert,
     Row,
     bindparam,
     cast,
@@ -260,6 +261,30 @@ _NEW_COLUMNS = (
     "release_at",
     "decided_at",
 )
+
+
+def _events_of(
+    transfer_id: ColumnElement[int],
+    from_status: TransferStatus | None,
+    to_status: TransferStatus,
+    at: ColumnElement[Any],
+    actor_label: ColumnElement[str],
+    where: ColumnElement[bool] | None = None,
+) -> Insert:
+    """An INSERT of one transfer event for each row `transfer_id` comes from (a statement's
+    RETURNING, or the transfers `where` picks): the transfer-and-event statements below."""
+    statuses = [
+        null() if from_status is None else literal(from_status, _EVENTS.c.from_status.type),
+        literal(to_status, _EVENTS.c.to_status.type),
+    ]
+    rows = select(transfer_id, *statuses, at, actor_label)
+    return insert(_EVENTS).from_select(
+        ["transfer_id", "from_status", "to_status", "at", "actor_label"],
+        rows if where is None else rows.where(where),
+    )
+
+
+_ACTOR_LABEL = bindparam("actor_label", type_=_EVENTS.c.actor_label.type)
 _SUBMITTED = (
     insert(_TRANSFERS)
     .values(
@@ -269,18 +294,13 @@ _SUBMITTED = (
     .cte("submitted")
 )
 _SUBMIT_WITH_EVENT = select(_SUBMITTED.c.id).add_cte(
-    insert(_EVENTS)
-    .from_select(
-        ["transfer_id", "from_status", "to_status", "at", "actor_label"],
-        select(
-            _SUBMITTED.c.id,
-            null(),
-            literal(TransferStatus.PENDING, _EVENTS.c.to_status.type),
-            bindparam("new_submitted_at", type_=_EVENTS.c.at.type),
-            bindparam("actor_label", type_=_EVENTS.c.actor_label.type),
-        ),
-    )
-    .cte("submitted_event")
+    _events_of(
+        _SUBMITTED.c.id,
+        None,
+        TransferStatus.PENDING,
+        bindparam("new_submitted_at", type_=_EVENTS.c.at.type),
+        _ACTOR_LABEL,
+    ).cte("submitted_event")
 )
 
 
@@ -409,18 +429,9 @@ _ACCEPT_IF_PENDING = (
 # event inserted from what it returned: none when the guard refused). One round trip fewer.
 _ACCEPTED = _ACCEPT_IF_PENDING.cte("accepted")
 _ACCEPT_WITH_EVENT = select(*_ACCEPTED.c).add_cte(
-    insert(_EVENTS)
-    .from_select(
-        ["transfer_id", "from_status", "to_status", "at", "actor_label"],
-        select(
-            _ACCEPTED.c.id,
-            literal(TransferStatus.PENDING, _EVENTS.c.from_status.type),
-            literal(TransferStatus.ACCEPTED, _EVENTS.c.to_status.type),
-            _NOW,
-            bindparam("actor_label", type_=_EVENTS.c.actor_label.type),
-        ),
-    )
-    .cte("accepted_event")
+    _events_of(
+        _ACCEPTED.c.id, TransferStatus.PENDING, TransferStatus.ACCEPTED, _NOW, _ACTOR_LABEL
+    ).cte("accepted_event")
 )
 _INCOMING_FOR_UPDATE = (
     select(*_DECIDED, _RELATIONSHIP_IN_FORCE.label("in_force"))
@@ -555,15 +566,13 @@ _EXPIRE_MANY = (
     .where(_LISTED, _PENDING)
     .values(status=TransferStatus.EXPIRED, decided_at=_NOW)
 )
-_EXPIRED_EVENTS = insert(_EVENTS).from_select(
-    ["transfer_id", "from_status", "to_status", "at", "actor_label"],
-    select(
-        _TRANSFERS.c.id,
-        literal(TransferStatus.PENDING, _EVENTS.c.from_status.type),
-        literal(TransferStatus.EXPIRED, _EVENTS.c.to_status.type),
-        _NOW,
-        literal(ledger.SYSTEM, _EVENTS.c.actor_label.type),
-    ).where(_LISTED),
+_EXPIRED_EVENTS = _events_of(
+    _TRANSFERS.c.id,
+    TransferStatus.PENDING,
+    TransferStatus.EXPIRED,
+    _NOW,
+    literal(ledger.SYSTEM, _EVENTS.c.actor_label.type),
+    where=_LISTED,
 )
 # One audit row per returned transfer, as `audit.append` would write it, in one statement.
 _AUDIT = audit.TABLE
