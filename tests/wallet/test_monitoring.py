@@ -94,6 +94,17 @@ def test_the_settlement_is_of_the_last_month_that_has_ended_and_refuses_this_one
     assert refused.value.code == "month_not_ended"
     login(client, world.users[Role.INSURANCE_AGENCY])
     assert 'name="month" type="month" value="2025-01"' in client.get("/wallet/settlement").text
+    # Asked for the running month, the page comes back with the month typed, why, and the last
+    # month that has ended below it: not an error page.
+    refused_page = client.get("/wallet/settlement?month=2025-02")
+    assert refused_page.status_code == 422
+    assert 'name="month" type="month" value="2025-02" max="2025-01" aria-invalid="true"' in (
+        refused_page.text
+    )
+    assert "2025-02 尚未结束，清算只列已结束的月份（北京时间）；下面是 2025-01 的清算。" in (
+        refused_page.text
+    )
+    assert "<h1>统筹区间月度清算</h1>" in refused_page.text
     assert client.get("/wallet/settlement.xlsx?month=2025-02").status_code == 422
     assert client.get("/api/v1/wallet/settlement").json()["month"] == "2025-01"
     answer = client.get("/api/v1/wallet/settlement?month=2025-02")

@@ -82,10 +82,25 @@ def monitor_page(request: Request, db: Db, now: Now, actor: Operator) -> Respons
 def settlement_page(
     request: Request, db: Db, now: Now, actor: Operator, month: str = ""
 ) -> Response:
-    first = queries.settlement_month(month, business_date(now))
+    today = business_date(now)
+    latest = queries.settlement_month("", today)
+    try:
+        first, refusal = queries.settlement_month(month, today), None
+    except DomainError as error:
+        # The month field comes back with what was typed and why; below it, the last month
+        # that has ended, as the page opens.
+        first, refusal = latest, error.message
     pairs, provinces = queries.settlement(db, actor, first)
-    context = {"month": first.isoformat()[:7], "pairs": pairs, "provinces": provinces}
-    return render(request, "wallet/settlement.html", context, actor=actor)
+    context = {
+        "month": first.isoformat()[:7],
+        "asked": month if refusal else first.isoformat()[:7],
+        "latest": latest.isoformat()[:7],
+        "refusal": refusal,
+        "pairs": pairs,
+        "provinces": provinces,
+    }
+    status = 422 if refusal else 200
+    return render(request, "wallet/settlement.html", context, actor=actor, status_code=status)
 
 
 @router.get("/wallet/settlement.xlsx")
