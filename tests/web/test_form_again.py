@@ -58,3 +58,14 @@ def test_of_one_form_per_row_the_row_posted_comes_back() -> None:
 
 def test_a_page_without_the_form_is_not_a_form_coming_back() -> None:
     assert refill(PAGE, "/elsewhere", [("name", "x")], "不行") is None
+
+
+def test_a_form_folded_in_details_is_unfolded_with_its_message() -> None:
+    page = """<details class="card"><summary>登记参保人</summary>
+<form method="post" action="/wallet/insured"><input name="name"></form></details>
+<details><summary>其他</summary><form method="post" action="/other"></form></details>"""
+    html = refill(page, "/wallet/insured", [("name", "刘秀英")], "身份证号应为18位")
+    assert html is not None
+    assert html.startswith('<details class="card" open><summary>登记参保人</summary>')
+    assert "<details><summary>其他</summary>" in html  # only the form's own stays unfolded
+    assert 'value="刘秀英"' in html

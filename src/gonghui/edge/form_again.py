@@ -2,7 +2,8 @@
 
 When a page's POST is refused (a rule, a bad value, a malformed field), the answer is the page
 the form was on, rendered again as its GET would render it, with the message at the top of that
-form, the fields the refusal names marked, and what the person typed put back. Nothing is kept
+form (unfolded, if it sits in a closed `<details>`), the fields the refusal names marked, and
+what the person typed put back. Nothing is kept
 between requests: the values come from the refused request itself, so an ID number typed into
 a form never travels in a cookie. What is never put back: passwords, hidden fields (a fresh
 idempotency key and CSRF token come with the page) and files.
@@ -123,6 +124,7 @@ class _Form:
     start: int
     end: int
     fields: list[_Field] = field(default_factory=list)
+    folded_in: list[_Field] = field(default_factory=list)  # the <details> around it
 
 
 class _Forms(HTMLParser):
@@ -137,6 +139,7 @@ class _Forms(HTMLParser):
         self._form: _Form | None = None
         self._select: _Field | None = None
         self._textarea: _Field | None = None
+        self._details: list[_Field] = []
         self.feed(html)
         self.close()
 
@@ -147,8 +150,11 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         start, text = self._here(), self.get_starttag_text() or ""
         element = _Field(tag, attrs, start, start + len(text), closing=text.endswith("/>"))
-        if tag == "form":
+        if tag == "details":
+            self._details.append(element)
+        elif tag == "form":
             self._form = _Form(element.get("action") or "", start, element.end)
+            self._form.folded_in = list(self._details)
         elif self._form is None:
             return
         elif tag == "option" and self._select is not None:
@@ -159,7 +165,9 @@ class _Forms(HTMLParser):
             self._textarea = element if tag == "textarea" else None
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "form" and self._form is not None:
+        if tag == "details" and self._details:
+            self._details.pop()
+        elif tag == "form" and self._form is not None:
             self.forms.append(self._form)
             self._form = None
         elif tag == "select":
@@ -186,6 +194,11 @@ def refill(
         return None
     notice = f'<p class="flash error form-error" role="alert">{escape(message)}</p>'
     edits = [(form.end, form.end, notice)]
+    # A form folded away in <details> is unfolded, or its message would not be seen.
+    edits += [
+        (details.start, details.end, _tag(details, _with(details.attrs, "open", on=True)))
+        for details in form.folded_in
+    ]
     taken: dict[str, int] = defaultdict(int)
     for element in form.fields:
         name = element.get("name") or ""

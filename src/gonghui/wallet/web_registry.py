@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gonghui.core.auth import Actor, Permission
-from gonghui.core.errors import DomainError, InvalidInput
+from gonghui.core.errors import InvalidInput
 from gonghui.core.inputs import InputError, input_error, parse_date
 from gonghui.edge.deps import (
     Csrf,
@@ -33,8 +33,8 @@ Operator = Annotated[Actor, Depends(permitted(Permission.WALLET_OPERATE))]
 PATH = "/wallet/insured"
 
 
-def _back(request: Request, message: str, category: str = "info") -> RedirectResponse:
-    flash(request, message, category)
+def _back(request: Request, message: str) -> RedirectResponse:
+    flash(request, message)
     return RedirectResponse(PATH, status_code=303)
 
 
@@ -71,16 +71,13 @@ def register(
     scheme: Annotated[str, Form()] = "",
     region: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
-        if scheme not in {s.value for s in Scheme}:
-            raise InvalidInput("bad_scheme", "请选择参保险种")
-        insured = people.register_insured(
-            db, name=name, id_number=id_number, scheme=Scheme(scheme), region_code=region,
-            vault=vault, actor=actor, now=now,
-        )  # fmt: skip
-    except DomainError as error:
-        db.rollback()
-        return _back(request, error.message, "error")
+    # A refusal raises: the form comes back with what was typed and why (edge.form_again).
+    if scheme not in {s.value for s in Scheme}:
+        raise InvalidInput("bad_scheme", "请选择参保险种")
+    insured = people.register_insured(
+        db, name=name, id_number=id_number, scheme=Scheme(scheme), region_code=region,
+        vault=vault, actor=actor, now=now,
+    )  # fmt: skip
     linked = "，已关联会员名册" if insured.member_id else ""
     return _back(request, f"已登记参保人：{insured.name}（{insured.id_masked}）{linked}")
 
@@ -91,13 +88,9 @@ def issue_activation_code(
 ) -> Response:
     """The one-time code with which the relative opens their wallet, shown once here."""
     settings = get_settings(request)
-    try:
-        insured, code = people.issue_activation_code(
-            db, insured_id, actor=actor, settings=settings, now=now
-        )
-    except DomainError as error:
-        db.rollback()
-        return _back(request, error.message, "error")
+    insured, code = people.issue_activation_code(
+        db, insured_id, actor=actor, settings=settings, now=now
+    )
     context = {
         "results": queries.registry(db, actor, vault, "", 1),
         "q": "",
@@ -120,13 +113,9 @@ def end(
     actor: Operator,
     ended_on: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
-        ended = spending.end_insurance(
-            db, insured_id, read_date(ended_on, "终止日期"), actor=actor, now=now
-        )
-    except DomainError as error:
-        db.rollback()
-        return _back(request, error.message, "error")
+    ended = spending.end_insurance(
+        db, insured_id, read_date(ended_on, "终止日期"), actor=actor, now=now
+    )
     return _back(request, f"已登记参保终止，自动解除共济关系{ended}个")
 
 
@@ -139,9 +128,5 @@ def move(
     actor: Operator,
     region: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
-        ended = spending.move_insured(db, insured_id, region, actor=actor, now=now)
-    except DomainError as error:
-        db.rollback()
-        return _back(request, error.message, "error")
+    ended = spending.move_insured(db, insured_id, region, actor=actor, now=now)
     return _back(request, f"已登记参保地转移，自动解除共济关系{ended}个")
