@@ -7,6 +7,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx2 import Response
 from openpyxl import load_workbook
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -214,3 +215,20 @@ def test_relatives_are_declared_confirmed_and_dissolved_through_the_api(
     assert ended.json() == {"relationship_id": relationship, "returned": "0.00"}
     again = client.post(path + "/dissolve", json={}, headers=headers)
     assert again.status_code == 409
+
+
+def test_opening_a_region_refused_brings_the_form_back_at_the_foot_of_the_page(
+    client: TestClient, world: World
+) -> None:
+    login(client, world.users[Role.INSURANCE_AGENCY])
+    answer = post_form(
+        client,
+        "/wallet/regions",
+        {"code": "110000", "opened_on": "", "form_page": "/wallet/regions"},
+    )
+    assert isinstance(answer, Response)
+    assert answer.status_code == 422
+    assert "<title>医保钱包开通情况" in answer.text
+    form = answer.text.split('action="/wallet/regions"', 1)[1].split("</form>", 1)[0]
+    assert 'role="alert">请填写开通日期</p>' in form
+    assert '<option value="110000" selected>110000 北京市</option>' in form

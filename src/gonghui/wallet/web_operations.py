@@ -57,18 +57,13 @@ def open_region(
     code: Annotated[str, Form()] = "",
     opened_on: Annotated[str, Form()] = "",
 ) -> Response:
+    # A refusal raises: the form at the page's foot comes back with it (edge.form_again).
     try:
-        try:
-            day = parse_date(opened_on, "开通日期")
-        except InputError as error:
-            raise input_error("bad_date", error) from None
-        region = regions.open_region(db, code, day, actor=actor, now=now)
-        name = region.name
-    except DomainError as error:
-        db.rollback()
-        flash(request, error.message, "error")
-        return RedirectResponse("/wallet/regions", status_code=303)
-    flash(request, f"{name}已开通医保钱包")
+        day = parse_date(opened_on, "开通日期")
+    except InputError as error:
+        raise input_error("bad_date", error) from None
+    region = regions.open_region(db, code, day, actor=actor, now=now)
+    flash(request, f"{region.name}已开通医保钱包")
     return RedirectResponse("/wallet/regions", status_code=303)
 
 
