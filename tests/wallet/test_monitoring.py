@@ -109,3 +109,15 @@ def test_the_settlement_is_of_the_last_month_that_has_ended_and_refuses_this_one
     assert client.get("/api/v1/wallet/settlement").json()["month"] == "2025-01"
     answer = client.get("/api/v1/wallet/settlement?month=2025-02")
     assert (answer.status_code, answer.json()["error"]["code"]) == (422, "month_not_ended")
+
+
+def test_in_the_middle_of_a_month_the_payments_shown_are_last_months(
+    db: Session, family: Family
+) -> None:
+    # Read on 15 March (Beijing): 上月 is February, whole; March's payment so far is not in it.
+    _give(db, family, 1_000 * Y, "earlier", EARLIER)
+    _pay(db, family, 100 * Y, "pay-february", EARLIER)
+    _pay(db, family, 70 * Y, "pay-march", datetime(2025, 3, 10, 2, 0, tzinfo=UTC))
+    seen = queries.monitoring(db, AGENCY, datetime(2025, 3, 15, 2, 0, tzinfo=UTC))
+    assert (seen.month.isoformat(), seen.paid_in_month_fen) == ("2025-02-01", 100 * Y)
+    assert seen.day.isoformat() == "2025-03-14"

@@ -10,7 +10,7 @@ from sqlalchemy import BindParameter, ColumnElement, bindparam, func, or_, selec
 from sqlalchemy.orm import Session, aliased
 
 from gonghui.core.auth import Actor, Permission
-from gonghui.core.clock import business_date, business_midnight, month_of
+from gonghui.core.clock import business_date, business_midnight, full_months, month_of
 from gonghui.core.errors import InvalidInput, NotFound
 from gonghui.core.inputs import InputError, input_error, parse_id_number, parse_month
 from gonghui.core.money import Fen
@@ -359,8 +359,7 @@ def monitoring(session: Session, actor: Actor, now: datetime) -> Monitoring:
     today = business_date(now)
     day = today - timedelta(days=1)
     start, end = business_day_bounds(day)
-    month = month_of(day)
-    month_ends = business_midnight(month_of(today))
+    month, month_ends = full_months(today, 1)
 
     def count_and_sum(status: TransferStatus, *window: ColumnElement[bool]) -> tuple[int, int]:
         row = session.execute(
@@ -379,7 +378,7 @@ def monitoring(session: Session, actor: Actor, now: datetime) -> Monitoring:
     )
     paid = session.scalar(
         select(func.coalesce(func.sum(Payment.amount_fen), 0)).where(
-            Payment.at >= business_midnight(month), Payment.at < month_ends
+            Payment.at >= business_midnight(month), Payment.at < business_midnight(month_ends)
         )
     )
     return Monitoring(
