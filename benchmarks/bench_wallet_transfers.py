@@ -41,6 +41,18 @@ PostgreSQL work per pair, with clients and server on the same two cores: under l
 clients spend most of their time waiting for a core. 0.6x the ceiling would need the
 clients' CPU per pair down near the server's, under half of what it is now.
 
+The last lines printed bound what any client can reach here: the client CPU of the cheapest
+statement a pair sends (a prepared guarded UPDATE), through psycopg alone and through a
+SQLAlchemy session, times the pair's statements, against the ceiling's CPU per pair (the
+cores over its pairs/s). Measured 2026-12-05 (load average 1.5-2): 31 and 93 us per
+statement; the pair's own statements cost 160-200 us each through the service (more
+parameters, arrays, JSON, an executemany), 3.5 ms of the 5.3 ms a pair costs one client, the
+commits, sessions and rules the rest. With the quiet machine's ceiling (685 pairs/s: 2.9 ms
+of CPU a pair) 25 statements at 93 us allow at most about 0.55x through SQLAlchemy and 0.8x
+through psycopg alone: 0.6x is out of reach for a SQLAlchemy client sending this pair, however
+thin the service above it, and needs either fewer statements a pair (each operation one call
+of a server-side function) or the hot path on the driver.
+
 GONGHUI_BENCH_POSTGRES_URL (default: GONGHUI_TEST_POSTGRES_URL or the local server) names the
 server; GONGHUI_BENCH_SECONDS the length of each run (default 15).
 """
@@ -62,7 +74,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url, select, text
+import psycopg
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    MetaData,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    make_url,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from tests.wallet.scenario import FACE, Ring, build_ring, verifier
 
@@ -533,10 +561,60 @@ def ceiling_run() -> tuple[float, str, list[str], int]:
     return tps, latency, sent, round_trips
 
 
+# ---- what one statement costs the client ------------------------------------------------------
+
+FLOOR_RUNS = 5000
+
+
+def statement_floor() -> tuple[float, float]:
+    """Client CPU seconds per statement for the cheapest statement a pair sends, a guarded
+    balance UPDATE with RETURNING on a prepared statement, run 5,000 times in one transaction:
+    through psycopg alone, and through the cheapest SQLAlchemy path (a statement built once,
+    executed in an ORM session, as the service runs it). Whatever the pair's rules cost comes on
+    top, so statements x the SQLAlchemy figure is what a pair costs its client at the least."""
+    name = f"gonghui_floor_{uuid.uuid4().hex[:8]}"
+    url = _database(name)
+    try:
+        table = Table(
+            "probe", MetaData(), Column("id", BigInteger, primary_key=True),
+            Column("balance", BigInteger),
+        )  # fmt: skip
+        engine = make_engine(url)
+        table.create(engine)
+        with engine.begin() as connection:
+            connection.execute(insert(table), [{"id": n, "balance": 10**9} for n in range(10)])
+        guarded = (
+            update(table)
+            .where(table.c.id == bindparam("n"), table.c.balance + bindparam("a") >= 0)
+            .values(balance=table.c.balance + bindparam("a"))
+            .returning(table.c.balance)
+        )
+        with Session(engine) as db, db.begin():
+            cpu = time.process_time()
+            for run in range(FLOOR_RUNS):
+                db.execute(guarded, {"n": run % 10, "a": 1}).scalar_one()
+            through_sqlalchemy = (time.process_time() - cpu) / FLOOR_RUNS
+        engine.dispose()
+        compiled = guarded.compile(dialect=postgresql.dialect())  # %(n)s, %(a)s, %(param_1)s
+        raw, fixed = compiled.string, compiled.params
+        driver = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(driver, prepare_threshold=0) as connection:
+            cursor = connection.cursor()
+            cpu = time.process_time()
+            for run in range(FLOOR_RUNS):
+                cursor.execute(raw, {**fixed, "n": run % 10, "a": 1})
+                cursor.fetchone()
+            through_psycopg = (time.process_time() - cpu) / FLOOR_RUNS
+    finally:
+        _database(name, drop=True)
+    return through_psycopg, through_sqlalchemy
+
+
 def main() -> None:
     reference, pg_latency = pgbench_run()
     ceiling, ceiling_latency, sent, round_trips = ceiling_run()
     pairs, latencies, cpu = wallet_run()
+    psycopg_cost, sqlalchemy_cost = statement_floor()
     cut = statistics.quantiles(latencies, n=100)
     run = f"{CLIENTS} clients, {SECONDS:.0f} s"
     statements = [shape for shape in sent if shape not in {"BEGIN", "COMMIT"}]
@@ -553,6 +631,24 @@ def main() -> None:
     print(
         f"  ratio: {pairs / reference:.2f}x tpcb-like (target ≥ 0.5x), "
         f"{pairs / ceiling:.2f}x the SQL-only ceiling"
+    )
+    # Both runs have the same cores: the ceiling's CPU per pair (server and pgbench) is what
+    # the cores give divided by its pairs/s, and a client adds its own on top.
+    cores = os.cpu_count() or 1
+    ceiling_cpu = cores / ceiling
+    at_least = len(statements) * sqlalchemy_cost
+    print(
+        f"client CPU per statement, a prepared guarded UPDATE ({FLOOR_RUNS:,} in one "
+        f"transaction): psycopg alone {psycopg_cost * 1e6:.0f} us, through a SQLAlchemy "
+        f"session {sqlalchemy_cost * 1e6:.0f} us ({sqlalchemy_cost / psycopg_cost:.1f}x)"
+    )
+    print(
+        f"  a pair's {len(statements)} statements through SQLAlchemy: at least "
+        f"{at_least * 1000:.1f} ms of client CPU before any rule, against the ceiling's "
+        f"{ceiling_cpu * 1000:.1f} ms of CPU a pair on {cores} cores: the most such a client "
+        f"can reach here is about {ceiling_cpu / (ceiling_cpu + at_least):.2f}x the ceiling "
+        f"({ceiling_cpu / (ceiling_cpu + len(statements) * psycopg_cost):.2f}x through "
+        f"psycopg alone)"
     )
 
 
