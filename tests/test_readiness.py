@@ -220,6 +220,28 @@ def test_staff_see_what_is_left_on_their_home_page_and_on_setup(client: TestClie
     assert "GONGHUI_DATA_KEY" in setup.text
 
 
+def test_a_step_the_viewer_cannot_do_names_who_does_it_instead_of_a_link(
+    client: TestClient,
+) -> None:
+    """Staff may not manage users or open wallet regions: the checklist says who does, and
+    every step it links opens for them."""
+    login(client, "federation_staff")
+    home = client.get("/home").text
+    assert '设置第二名系统管理员<span class="muted">（由系统管理员办理）</span>' in home
+    assert '开通医保钱包统筹区<span class="muted">（由医保经办或系统管理员办理）</span>' in home
+    steps = re.findall(r'<li class="(?:done|todo)" data-step="\w+">(.*?)</li>', home, re.DOTALL)
+    links = [link for step in steps for link in re.findall(r'<a href="([^"]+)"', step)]
+    assert "/admin/users" not in links
+    assert "/insurance/plans" in links
+    for link in links:
+        assert client.get(link).status_code == 200, link
+    client.cookies.clear()
+    login(client, "admin")
+    admin_home = client.get("/home").text
+    assert '<a href="/admin/users">设置第二名系统管理员</a>' in admin_home
+    assert '<a href="/wallet/regions">开通医保钱包统筹区</a>' in admin_home
+
+
 def test_the_admin_sees_the_checklist_and_a_member_does_not(client: TestClient) -> None:
     login(client, "admin")
     assert 'data-testid="setup"' in client.get("/home").text

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
-from gonghui.core.auth import Role
+from gonghui.core.auth import ROLE_PERMISSIONS, Permission, Role
 from gonghui.core.settings import DEVELOPMENT_SECRET, Settings
 from gonghui.insurance import queries as insurance_queries
 from gonghui.insurance import service as insurance_service
@@ -25,6 +25,16 @@ class Step:
     done: bool
     detail: str
     link: str
+    # What opening `link` takes: the checklist is shown to staff and the admin, and a step only
+    # the admin or the insurance agency can do is named with who does it, not linked to a 403.
+    permission: Permission
+
+    @property
+    def done_by(self) -> str:
+        """Who may do this step ("医保经办或系统管理员"), for a viewer who may not."""
+        return "或".join(
+            role.label for role, granted in ROLE_PERMISSIONS.items() if self.permission in granted
+        )
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,7 @@ def _banks(session: Session) -> Step:
         if active
         else "尚无合作银行：会员卡导入和保险计划都需要先登记银行",
         "/admin/banks",
+        Permission.BANKS_MANAGE,
     )
 
 
@@ -75,6 +86,7 @@ def _roll(session: Session) -> Step:
         units > 0,
         f"名册上有 {units} 个单位" if units else "名册为空：下载模板填写后导入",
         "/imports",
+        Permission.UNITS_MANAGE,
     )
 
 
@@ -88,6 +100,7 @@ def _insurance(session: Session, today: date) -> list[Step]:
                 done=False,
                 detail="尚无保险计划",
                 link="/insurance/plans",
+                permission=Permission.INSURANCE_MANAGE,
             ),
         ]
     units = member_queries.unit_count(session)
@@ -112,6 +125,7 @@ def _insurance(session: Session, today: date) -> list[Step]:
             done=True,
             detail="、".join(p.code for p in plans),
             link="/insurance/plans",
+            permission=Permission.INSURANCE_MANAGE,
         ),
         Step(
             "enrolment",
@@ -120,6 +134,7 @@ def _insurance(session: Session, today: date) -> list[Step]:
             f"已参保 {len(enrolled)} 个单位"
             + (f"，另有 {outside} 个单位尚未参加任何计划" if outside else ""),
             first,
+            Permission.INSURANCE_MANAGE,
         ),
         Step(
             "balances",
@@ -127,6 +142,7 @@ def _insurance(session: Session, today: date) -> list[Step]:
             not short,
             f"尚未报送到 {last_month_end}：{'、'.join(short)}" if short else "各合作银行已报送",
             "/insurance/balances",
+            Permission.BALANCES_IMPORT,
         ),
     ]
 
@@ -139,6 +155,7 @@ def _station_rules(session: Session) -> Step:
         published,
         "已发布" if published else "尚未发布：首次考核将使用默认规则，请确认权重和阈值",
         "/stations/rules",
+        Permission.STATIONS_MANAGE,
     )
 
 
@@ -150,6 +167,7 @@ def _wallet(session: Session, today: date) -> Step:
         opened > 0,
         f"已开通 {opened} 个统筹区" if opened else "尚未开通任何统筹区",
         "/wallet/regions",
+        Permission.WALLET_OPERATE,
     )
 
 
@@ -167,6 +185,7 @@ def _keys(settings: Settings) -> Step:
         if development
         else "已设置",
         "/setup#keys",
+        Permission.SETUP_VIEW,
     )
 
 
@@ -178,4 +197,5 @@ def _admins(session: Session) -> Step:
         admins >= 2,  # noqa: PLR2004 - one to act, one to stand in
         f"现有 {admins} 名系统管理员" + ("" if admins >= 2 else "：一人休假或离职时仍有人可管理"),  # noqa: PLR2004
         "/admin/users",
+        Permission.USERS_MANAGE,
     )
