@@ -66,6 +66,7 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/ready"): ANYONE,
     ("GET", "/metrics"): ANYONE,
     ("GET", "/static"): ANYONE,
+    ("GET", "/favicon.ico"): ANYONE,
     ("GET", "/home"): ALL_ROLES,
     ("GET", "/account/sessions"): ALL_ROLES,
     ("POST", "/account/sessions/{session_id}/end"): ALL_ROLES,

@@ -57,6 +57,15 @@ def test_pages_and_json_are_never_stored_but_static_files_may_be(client: TestCli
     assert "no-store" not in client.get("/static/app.css").headers.get("cache-control", "")
 
 
+def test_the_icon_browsers_ask_for_is_served_by_the_app(client: TestClient) -> None:
+    page = client.get("/login").text
+    assert '<link rel="icon" href="/static/icon.svg" type="image/svg+xml">' in page
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.text.startswith("<svg")
+
+
 def test_a_405_says_which_methods_are_allowed(client: TestClient) -> None:
     page = client.put("/login")
     assert page.status_code == 405

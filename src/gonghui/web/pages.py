@@ -46,6 +46,13 @@ def index(actor: MaybeActor) -> RedirectResponse:
     return RedirectResponse("/home" if actor else "/login", status_code=303)
 
 
+@router.get("/favicon.ico")
+def favicon() -> RedirectResponse:
+    """Browsers ask for /favicon.ico whatever a page declares (and for what is not a page,
+    such as a download): the platform's one icon, the red 工 of the pages' heads."""
+    return RedirectResponse("/static/icon.svg", status_code=308)
+
+
 @router.get("/login")
 def login_page(request: Request, actor: MaybeActor, next: str = "/home") -> Response:  # noqa: A002
     if actor is not None:
