@@ -107,6 +107,21 @@ def test_a_unit_is_enrolled_from_its_joining_day_until_the_day_before_it_leaves(
     assert enrolled(db, plan, date(2025, 3, 1)) == {world.unit_a, world.unit_b}
     assert enrolled(db, plan, date(2025, 3, 31)) == {world.unit_a, world.unit_b}
     assert enrolled(db, plan, date(2025, 4, 1)) == {world.unit_b}
+    # A member's page asks about one unit: the same answer on every boundary.
+    for day in (date(2023, 12, 31), date(2025, 2, 28), date(2025, 3, 1), date(2025, 4, 1)):
+        for unit in (world.unit_a, world.unit_b):
+            assert service.unit_enrolled(db, plan, unit, day) == (unit in enrolled(db, plan, day))
+
+
+def test_a_members_own_standing_says_when_their_unit_left_the_plan(
+    db: Session, world: World, store: BalanceStore, plan: Plan
+) -> None:
+    load_balances(db, store, world.bank_ytb, [f"{world.card_a},2025-01-31,90000.00"])
+    service.unenroll_units(db, plan, [world.unit_a], date(2025, 3, 31), actor=SETUP, now=NOW)
+    march = card_standing(db, plan, world.card_a, date(2025, 3, 1), store=store)
+    assert not march.decision.eligible
+    assert [reason.value for reason in march.decision.reasons] == ["unit_not_enrolled"]
+    assert card_standing(db, plan, world.card_a, date(2025, 2, 1), store=store).decision.eligible
 
 
 def test_enrolling_an_enrolled_unit_again_keeps_its_date(

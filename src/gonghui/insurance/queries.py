@@ -68,7 +68,7 @@ def card_standing(
     else computed the same way from the card's bank's parts alone."""
     holdings = member_queries.card_holdings(
         session, service.plan_bank_ids(session, plan), card_no=card_no.strip()
-    )
+    )  # a card of the plan's banks, retired ones included (their past periods count)
     if not holdings:
         raise NotFound(f"参加计划 {plan.code} 的会员卡 {card_no}")
     holding = holdings[0]
@@ -80,9 +80,10 @@ def card_standing(
     if decided is not None:
         return CardStanding(holding.card_no, period, terms.threshold_fen, decided)
     total = card_sum(session, store, period, holding.card_no, holding.bank_id)
-    enrolled = service.enrolled_unit_ids(session, plan, period.end)
+    unit = holding.unit_id
+    enrolled = {unit} if service.unit_enrolled(session, plan, unit, period.end) else set()
     facts = facts_of(holding, enrolled)
-    if holding.bank_id not in service.plan_bank_ids(session, plan, period.start):
+    if holding.bank_id in member_queries.retired_bank_ids(session, period.start):
         # The assessment reads no card of a bank retired by the period's start: for this period
         # the card counts as one no longer in use.
         facts = replace(facts, card_active=False)
@@ -148,7 +149,7 @@ def month_so_far(
     on average by the month's end. Today is not counted: its closing balance does not exist yet."""
     holdings = member_queries.card_holdings(
         session, service.plan_bank_ids(session, plan), card_no=card_no.strip()
-    )
+    )  # a card of the plan's banks, retired ones included (their past periods count)
     if not holdings:
         raise NotFound(f"参加计划 {plan.code} 的会员卡 {card_no}")
     holding = holdings[0]
@@ -202,7 +203,7 @@ def running_standing(
     time); None for a card that is not in the plan."""
     holdings = member_queries.card_holdings(
         session, service.plan_bank_ids(session, plan), card_no=card_no.strip()
-    )
+    )  # a card of the plan's banks, retired ones included (their past periods count)
     if not holdings:
         return None
     holding = holdings[0]

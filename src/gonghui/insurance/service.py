@@ -325,6 +325,24 @@ def enrolled_unit_ids(session: Session, plan: Plan, on: date) -> set[int]:
     )
 
 
+def unit_enrolled(session: Session, plan: Plan, unit_id: int, on: date) -> bool:
+    """Whether one unit is enrolled on a day (as `enrolled_unit_ids` counts it), without
+    reading every enrolled unit: a member's page asks this about their own unit."""
+    return (
+        session.scalar(
+            select(PlanUnit.unit_id)
+            .where(
+                PlanUnit.plan_id == plan.id,
+                PlanUnit.unit_id == unit_id,
+                PlanUnit.joined_on <= on,
+                or_(PlanUnit.left_on.is_(None), PlanUnit.left_on > on),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def enrolment_counts(session: Session, on: date) -> dict[int, int]:
     """Units enrolled on a day, per plan (the plan list's figure)."""
     rows = session.execute(
