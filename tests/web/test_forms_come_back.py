@@ -11,6 +11,7 @@ own.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -115,6 +116,58 @@ def test_every_form_posted_with_bad_values_comes_back_with_its_message_and_value
             found += _post_badly(client, page, form)
     assert posted, "the walk must find forms to post"
     assert found == []
+
+
+# Pasted from a PDF or a spreadsheet, text can carry control characters nobody sees:
+# PostgreSQL cannot store a NUL, and a workbook cannot hold any of them (the export fails).
+HIDDEN_CONTROL = "坏\x00值\x01"
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda role: role.value)
+def test_every_form_refuses_a_control_character_and_comes_back_with_its_message(
+    app: FastAPI,
+    db: Session,
+    world: World,
+    store: BalanceStore,
+    documents: ContentStore,
+    role: Role,
+) -> None:
+    token, extra = walk_cases(db, world, store, documents)
+    client = _client_for(app, world, role)
+    posted: set[str] = set()
+    found: list[str] = []
+    for page, form in _forms_for(client, role, world, token.id, extra):
+        if form.action in posted or not any(value == BAD for _, value in form.fields):
+            continue
+        posted.add(form.action)
+        fields = [(name, HIDDEN_CONTROL if value == BAD else value) for name, value in form.fields]
+        answer = client.post(
+            form.action or page,
+            data=dict(_merged(fields)),
+            files={"_nothing": ("", b"", "application/octet-stream")} if form.multipart else None,
+            headers={"Referer": f"http://testserver{page}"},
+            follow_redirects=False,
+        )
+        shown_again = f'action="{form.action}"' in answer.text and 'role="alert"' in answer.text
+        if answer.status_code != 422 or not shown_again or "控制字符" not in answer.text:
+            found.append(f"{page} → POST {form.action}: {answer.status_code}")
+    assert posted, "the walk must find forms to post"
+    assert found == []
+
+
+def _forms_for(
+    client: TestClient, role: Role, world: World, token_id: int, extra: dict[str, str]
+) -> Iterator[tuple[str, Form]]:
+    for (method, template), allowed in sorted(POLICY.items()):
+        if method != "GET" or template.startswith(("/api/", "/static", "/metrics")):
+            continue
+        if not (allowed == ANYONE or role in allowed):
+            continue
+        page = _concrete(template, world, token_id, extra)
+        shown = client.get(page, follow_redirects=False)
+        if shown.headers.get("content-type", "").startswith("text/html"):
+            for form in forms_on(shown.text):
+                yield page, form
 
 
 def _post_badly(client: TestClient, page: str, form: Form) -> list[str]:

@@ -21,6 +21,8 @@ from gonghui.core.errors import InvalidInput
 from gonghui.core.money import MAX_FEN, Fen, parse_yuan
 
 __all__ = [
+    "CONTROL_CHARACTERS",
+    "CONTROL_CHARACTERS_MESSAGE",
     "MAX_FEN",
     "MAX_ID",
     "CalendarPeriod",
@@ -51,6 +53,13 @@ MIN_YEAR: Final = 1900
 MAX_ID: Final = 2**63 - 1
 MAX_YEAR: Final = 2100
 MONTHS_PER_YEAR: Final = 12
+# Text pasted from a PDF or a spreadsheet can carry control characters nobody sees. PostgreSQL
+# cannot store a NUL, and a workbook cannot hold any of these (an export of the value fails):
+# text carrying one is refused wherever it comes in. Tab and line breaks are text.
+CONTROL_CHARACTERS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+CONTROL_CHARACTERS_MESSAGE: Final = (
+    "含有看不见的控制字符（多为从别处复制粘贴时带入），请删除后重新填写"
+)
 
 
 class InputError(ValueError):

@@ -11,13 +11,14 @@ from typing import Annotated, Any, Protocol
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from gonghui.core.auth import Actor, Permission, tokens_equal
 from gonghui.core.clock import machine_now
 from gonghui.core.db import READS_ONLY
 from gonghui.core.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
-from gonghui.core.inputs import MAX_ID
+from gonghui.core.inputs import CONTROL_CHARACTERS, CONTROL_CHARACTERS_MESSAGE, MAX_ID
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
 
@@ -235,6 +236,27 @@ async def check_csrf(request: Request) -> None:
         or not tokens_equal(sent, expected)
     ):
         raise Forbidden("页面已过期或来源不明（CSRF 校验失败），请刷新后重试")
+    # Here because every form post passes here before its handler reads a field.
+    refuse_control_characters(form)
+
+
+class ControlCharacters(InvalidInput):
+    """Form fields whose text carries a control character (`CONTROL_CHARACTERS`)."""
+
+    def __init__(self, fields: list[str]) -> None:
+        super().__init__("control_characters", f"填写的内容{CONTROL_CHARACTERS_MESSAGE}")
+        self.fields = fields
+
+
+def refuse_control_characters(form: FormData) -> None:
+    """Refuse a form any of whose values or file names carries a control character."""
+    fields = [
+        name
+        for name, value in form.multi_items()
+        if CONTROL_CHARACTERS.search(value if isinstance(value, str) else value.filename or "")
+    ]
+    if fields:
+        raise ControlCharacters(sorted(set(fields)))
 
 
 Csrf = Depends(check_csrf)

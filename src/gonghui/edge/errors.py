@@ -5,7 +5,7 @@ each status an operation can answer with (`document_refusals`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -20,7 +20,14 @@ from starlette.routing import BaseRoute, Match
 
 from gonghui.core.errors import DomainError, ImportRejected, Unauthenticated
 from gonghui.core.logging import get_logger
-from gonghui.edge.deps import UNSAFE_METHODS, ActionRequired, api_actor, flash, render
+from gonghui.edge.deps import (
+    UNSAFE_METHODS,
+    ActionRequired,
+    ControlCharacters,
+    api_actor,
+    flash,
+    render,
+)
 from gonghui.edge.form_again import form_again
 
 log = get_logger("gonghui.web")
@@ -75,11 +82,13 @@ def _page(request: Request, status: int, code: str, message: str) -> Response:
     )
 
 
-async def _refused_form(request: Request, status: int, code: str, message: str) -> Response:
+async def _refused_form(
+    request: Request, status: int, code: str, message: str, invalid: Collection[str] = ()
+) -> Response:
     """A refused form comes back with the message (never a dead-end page); anything else that
     is refused, or a form that cannot be found again, gets the error page."""
     if request.method in UNSAFE_METHODS:
-        again = await form_again(request, message, status)
+        again = await form_again(request, message, status, invalid)
         if again is not None:
             return again
     return _page(request, status, code, message)
@@ -101,7 +110,8 @@ async def on_domain_error(request: Request, error: Exception) -> Response:
     if isinstance(error, ActionRequired):
         flash(request, error.message, "error")
         return RedirectResponse(error.location, status_code=303)
-    return await _refused_form(request, error.http_status, error.code, error.message)
+    invalid = error.fields if isinstance(error, ControlCharacters) else ()
+    return await _refused_form(request, error.http_status, error.code, error.message, invalid)
 
 
 async def on_validation_error(request: Request, error: Exception) -> Response:
