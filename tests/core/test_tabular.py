@@ -27,6 +27,27 @@ def test_an_empty_file_and_a_broken_workbook_are_refused() -> None:
     assert "XLSX 文件已损坏" in str(broken.value.errors[0])
 
 
+def test_a_control_character_in_a_cell_or_the_header_is_refused_with_its_line() -> None:
+    with pytest.raises(ImportRejected) as cell:
+        read_table(b"a,b\n1,2\n3,x\x00y\n4,\x1b\n")
+    assert [str(line) for line in cell.value.errors] == [
+        "第3行：“b”含有看不见的控制字符（多为从别处复制粘贴时带入），请删除后重新填写",
+        "第4行：“b”含有看不见的控制字符（多为从别处复制粘贴时带入），请删除后重新填写",
+    ]
+    with pytest.raises(ImportRejected) as header:
+        read_table(b"a\x00,b\n1,2\n")
+    assert str(header.value.errors[0]).startswith("第1行：表头含有看不见的控制字符")
+    assert read_table(b'a,b\n"x\ty\r\nz",2\n').rows[0].get("a") == "x\ty\r\nz"
+
+
+def test_a_cell_past_the_csv_limit_is_refused_in_chinese() -> None:
+    with pytest.raises(ImportRejected) as caught:
+        read_table(b'a,b\n"' + b"x" * 200_000 + b",1\n")
+    assert str(caught.value.errors[0]) == (
+        "第2行：CSV 格式错误：单元格超过131,072个字符（常见原因：引号未配对）"
+    )
+
+
 @pytest.mark.parametrize("text", ["2025-01-31", "20250131", "2025/1/31", "2025.01.31"])
 def test_dates_are_read_in_the_forms_banks_write(text: str) -> None:
     assert parse_date_cell(text).isoformat() == "2025-01-31"

@@ -109,6 +109,39 @@ def test_every_bad_member_line_is_reported_with_its_number_and_reason(
     ]
 
 
+def test_a_name_with_a_hidden_control_character_is_refused_with_its_line(
+    db: Session, vault: IdentityVault, world: World
+) -> None:
+    # PostgreSQL cannot store the NUL (the import failed with a 500), and no export could
+    # write the \x01 into a workbook afterwards.
+    content = (
+        MEMBER_HEADER
+        + f"张\x00三,{make_id(sequence='781')},13700000031,{world.unit_a_code},生产操作岗,在职\n"
+        + f"李\x01四,{make_id(sequence='782')},13700000032,{world.unit_a_code},生产操作岗,在职\n"
+    )
+    assert rejected_lines(db, vault, content) == [
+        "第2行：“姓名”含有看不见的控制字符（多为从别处复制粘贴时带入），请删除后重新填写",
+        "第3行：“姓名”含有看不见的控制字符（多为从别处复制粘贴时带入），请删除后重新填写",
+    ]
+
+
+def test_text_longer_than_its_column_is_refused_with_its_line(
+    db: Session, vault: IdentityVault, world: World
+) -> None:
+    # SQLite stores any length; PostgreSQL refused the statement (a 500) past VARCHAR(64).
+    members = (
+        MEMBER_HEADER
+        + f"{'张' * 65},{make_id(sequence='783')},13700000033,{world.unit_a_code},生产操作岗,在职\n"
+    )
+    assert rejected_lines(db, vault, members) == ["第2行：“姓名”不能超过64个字"]
+    units = (
+        "单位名称,统一社会信用代码,行业,区县,上级工会\n"
+        f"{'厂' * 129},{make_credit_code('LNGA001')},{'业' * 65},{'区' * 65},{'会' * 129}\n"
+    )
+    too_long = "“单位名称”不能超过128个字；“行业”不能超过64个字；“区县”不能超过64个字；"
+    assert rejected_lines(db, vault, units) == [f"第2行：{too_long}“上级工会”不能超过128个字"]
+
+
 def test_a_missing_column_is_reported_before_any_row(db: Session, vault: IdentityVault) -> None:
     lines = rejected_lines(db, vault, "姓名,身份证号,手机号,统一社会信用代码\n张三,1,2,3\n")
     assert lines == ["第1行：缺少列“岗位类型”", "第1行：缺少列“在职状态”"]

@@ -23,7 +23,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from gonghui.core.clock import beijing
 from gonghui.core.errors import ImportRejected, LineError
-from gonghui.core.inputs import parse_date
+from gonghui.core.inputs import CONTROL_CHARACTERS, CONTROL_CHARACTERS_MESSAGE, parse_date
 
 _XLSX_MAGIC = b"PK\x03\x04"
 
@@ -55,9 +55,28 @@ def read_table(content: bytes) -> Table:
     """Parse an uploaded file, telling XLSX from CSV by its content, not its name."""
     if not content.strip():
         raise ImportRejected([LineError(0, "文件为空")])
-    if content.startswith(_XLSX_MAGIC):
-        return _read_xlsx(content)
-    return _read_csv(_decode(content))
+    table = _read_xlsx(content) if content.startswith(_XLSX_MAGIC) else _read_csv(_decode(content))
+    _refuse_control_characters(table)
+    return table
+
+
+def _refuse_control_characters(table: Table) -> None:
+    """A CSV cell can carry any character: a line with a control character is refused, not
+    written where PostgreSQL or a later export would fail on it."""
+    errors = []
+    if any(CONTROL_CHARACTERS.search(header) for header in table.headers):
+        errors.append(LineError(1, f"表头{CONTROL_CHARACTERS_MESSAGE}"))
+    for row in table.rows:
+        columns = [
+            header
+            for header, value in row.values.items()
+            if value is not None and CONTROL_CHARACTERS.search(value)
+        ]
+        if columns:
+            named = "、".join(f"“{column}”" for column in columns)
+            errors.append(LineError(row.line, named + CONTROL_CHARACTERS_MESSAGE))
+    if errors:
+        raise ImportRejected(errors)
 
 
 def _decode(content: bytes) -> str:
@@ -88,8 +107,16 @@ def _read_csv(text: str) -> Table:
             if any(cell.strip() for cell in cells)
         ]
     except csv.Error as error:
-        raise ImportRejected([LineError(reader.line_num, f"CSV 格式错误：{error}")]) from None
+        raise ImportRejected([LineError(reader.line_num, _csv_error(error))]) from None
     return Table(headers, rows)
+
+
+def _csv_error(error: csv.Error) -> str:
+    if "field larger than field limit" in str(error):
+        # A cell of more than 128 K characters is no roll or balance: most likely an unclosed
+        # quote that swallowed the rest of the file.
+        return f"CSV 格式错误：单元格超过{csv.field_size_limit():,}个字符（常见原因：引号未配对）"
+    return f"CSV 格式错误：{error}"
 
 
 def _delimiter(text: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -280,6 +280,7 @@ class _Checker:
         seen: dict[str, int] = {}
         for row in rows:
             reasons = _blank(row, ("单位名称", "行业", "区县", "上级工会"))
+            reasons += _too_long(row, _UNIT_TEXT)
             code = _parsed(parse_credit_code, row.get("统一社会信用代码"), reasons)
             if code is not None and (dup := self._first_seen(seen, code, row, "统一社会信用代码")):
                 reasons.append(dup)
@@ -320,7 +321,7 @@ class _Checker:
         return records
 
     def _member_draft(self, row: Row) -> _MemberDraft:
-        reasons = _blank(row, ("姓名",))
+        reasons = _blank(row, ("姓名",)) + _too_long(row, _MEMBER_TEXT)
         return _MemberDraft(
             row,
             reasons,
@@ -427,6 +428,25 @@ class _Checker:
 
 def _blank(row: Row, headers: tuple[str, ...]) -> list[str]:
     return [f"“{header}”不能为空" for header in headers if not row.get(header)]
+
+
+# The free-text columns and the length of the column each is stored in: SQLite keeps any
+# length, PostgreSQL refuses the whole statement.
+_UNIT_TEXT = {
+    "单位名称": Unit.name,
+    "行业": Unit.industry,
+    "区县": Unit.district,
+    "上级工会": Unit.parent_union,
+}
+_MEMBER_TEXT = {"姓名": Member.name}
+
+
+def _too_long(row: Row, columns: dict[str, Any]) -> list[str]:
+    return [
+        f"“{header}”不能超过{column.type.length}个字"
+        for header, column in columns.items()
+        if len(row.get(header)) > column.type.length
+    ]
 
 
 def _parsed(parse: Callable[[str], _V], text: str, reasons: list[str]) -> _V | None:
