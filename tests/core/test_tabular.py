@@ -73,6 +73,14 @@ def test_exported_text_that_looks_like_a_formula_stays_text(text: str) -> None:
     assert cell.value == text
 
 
+def test_a_control_character_stored_before_it_was_refused_does_not_break_an_export() -> None:
+    # A name that came in with a \x01 (by the API, or before imports refused one) made the
+    # whole export a 500: openpyxl refuses to write the character.
+    content = write_xlsx("名单", ["姓名", "银行"], [["张\x01三", "齐鲁银行\x00"]])
+    sheet = load_workbook(io.BytesIO(content)).active
+    assert [sheet["A2"].value, sheet["B2"].value] == ["张三", "齐鲁银行"]
+
+
 def test_numbers_and_dates_are_still_written_as_themselves() -> None:
     content = write_xlsx("表", ["金额", "日期"], [[-12, date(2025, 2, 10)]])
     sheet = load_workbook(io.BytesIO(content)).active

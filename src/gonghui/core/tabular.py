@@ -267,7 +267,7 @@ def _fill_sheet(sheet: Any, one: Sheet, caption: str = "") -> None:
         cell.fill = PatternFill("solid", fgColor="FFE8E8")
     widths = [_display_width(name) for name in headers]
     for row in one.rows:
-        sheet.append(list(row))
+        sheet.append([_writable(value) for value in row])
         for index, cell in enumerate(sheet[sheet.max_row]):
             _as_text(cell)
             if index < len(widths):
@@ -354,6 +354,13 @@ def write_template(title: str, columns: Sequence[Column]) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _writable(value: object) -> object:
+    # Text stored before control characters were refused at the edges (or that came in some
+    # way they were not) loses them here: openpyxl refuses to write one, and would fail the
+    # whole export over an invisible character.
+    return CONTROL_CHARACTERS.sub("", value) if isinstance(value, str) else value
 
 
 def _as_text(cell: Any) -> None:
