@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from gonghui.core.auth import Role
-from tests.world import World, login
+from tests.world import World, csrf_of, login
 
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorOut"}
 
@@ -63,3 +63,28 @@ def test_the_schema_lists_the_json_api_only(client: TestClient) -> None:
     # The audit pages once appeared in it, as JSON operations answering HTML and XLSX.
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert [path for path in paths if not path.startswith("/api/v1/")] == []
+
+
+def test_text_with_a_control_character_is_refused_and_names_its_field(
+    client: TestClient, world: World
+) -> None:
+    # A NUL failed the statement on PostgreSQL (a 500); a \x01 was stored on SQLite and made
+    # every later export of the name a 500.
+    login(client, world.users[Role.FEDERATION_STAFF])
+    headers = {"X-CSRF-Token": csrf_of(client, "/home")}
+    for name in ("威海\x00银行", "威海\x01银行"):
+        answer = client.post(
+            "/api/v1/members/banks",
+            json={"code": "WHB", "name": name, "prefixes": ["621777"]},
+            headers=headers,
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "control_characters"
+        assert "控制字符" in answer.json()["error"]["message"]
+    in_a_list = client.post(
+        "/api/v1/members/banks",
+        json={"code": "WHB", "name": "威海银行", "prefixes": ["62177\x00"]},
+        headers=headers,
+    )
+    assert in_a_list.status_code == 422
+    assert in_a_list.json()["error"]["code"] == "control_characters"

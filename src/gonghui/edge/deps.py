@@ -262,6 +262,37 @@ def refuse_control_characters(form: FormData) -> None:
 Csrf = Depends(check_csrf)
 
 
+async def refuse_json_control_characters(request: Request) -> None:
+    """The API's counterpart of the forms' check: a JSON body any of whose strings (keys
+    included, at any depth) carries a control character is refused."""
+    if request.method not in UNSAFE_METHODS or "json" not in request.headers.get(
+        "content-type", ""
+    ):
+        return
+    try:
+        body = await request.json()
+    except ValueError:  # FastAPI has answered a body that does not parse before this runs
+        return
+    fields = sorted(set(_control_paths(body, "")))
+    if fields:
+        raise ControlCharacters(fields)
+
+
+def _control_paths(value: object, path: str) -> Iterator[str]:
+    if isinstance(value, str):
+        if CONTROL_CHARACTERS.search(value):
+            yield path
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _control_paths(item, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if CONTROL_CHARACTERS.search(str(key)):
+                yield inner
+            yield from _control_paths(item, inner)
+
+
 def api_actor(request: Request, _db: Db, now: Now) -> Actor:
     """A bank system's bearer token, or the logged-in browser session (with the CSRF header
     on changes, since a cookie alone proves nothing about who sent the request)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -25,6 +25,7 @@ from gonghui.core.settings import Environment, Settings
 from gonghui.core.sms import sms_sender_for
 from gonghui.core.storage import ContentStore
 from gonghui.edge import errors
+from gonghui.edge.deps import refuse_json_control_characters
 from gonghui.insurance import api as insurance_api
 from gonghui.insurance import web as insurance_web
 from gonghui.insurance import web_operations as insurance_operations
@@ -145,7 +146,9 @@ def create_app(
     for router in PAGE_ROUTERS:
         app.include_router(router)
     for router in API_ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(
+            router, prefix=API_PREFIX, dependencies=[Depends(refuse_json_control_characters)]
+        )
     return app
 
 
