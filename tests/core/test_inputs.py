@@ -170,3 +170,31 @@ def test_a_card_code_with_odd_digits_is_refused_not_an_error(client: TestClient)
         page = client.get("/card/verify", params={"t": token})
         assert page.status_code in {200, 400, 422}, token
         assert "不是有效的会员电子卡二维码" in page.text, token
+
+
+_FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+
+
+@pytest.mark.parametrize("ascii_text", ["370602198001151237", "11010519491231002X"])
+def test_an_id_number_typed_in_full_width_mode_reads_as_itself(ascii_text: str) -> None:
+    # A phone's Chinese keyboard in full-width mode types these; amounts and dates were read,
+    # and a right ID number was refused as "校验位错误".
+    typed = ascii_text.translate(_FULL_WIDTH)
+    assert inputs.parse_id_number(typed, today=date(2026, 1, 1)).value == ascii_text
+    assert inputs.parse_id_number(typed.lower(), today=date(2026, 1, 1)).value == ascii_text
+
+
+def test_a_mobile_and_a_credit_code_typed_in_full_width_mode_read_as_themselves() -> None:
+    assert inputs.parse_mobile("１３８\u3000００００\u3000１１１１") == "13800001111"
+    code = "91370602" + "MA3C4F5G6"
+    code += inputs.uscc_check_character(code)
+    typed = code.translate(str.maketrans("0123456789ACFGM", "０１２３４５６７８９ＡＣＦＧＭ"))
+    assert inputs.parse_credit_code(typed) == code
+
+
+def test_digits_of_other_scripts_are_no_id_number_or_mobile() -> None:
+    # `\d` matches them and int() reads them: the stored number would not be the person's.
+    with pytest.raises(InputError, match="应为18位"):
+        inputs.parse_id_number("٣٧٠٦٠٢١٩٨٠٠١١٥١٢٣٧", today=date(2026, 1, 1))
+    with pytest.raises(InputError, match="11位"):
+        inputs.parse_mobile("١٣٨٠٠٠٠١١١١")

@@ -20,6 +20,9 @@ from gonghui.core.money import MAX_FEN, format_fen, parse_yuan, round_half_up_to
         ("１００．５０", 10_050),
         ("￥１，２００", 120_000),
         ("\u3000５\u3000", 500),
+        # As people write a price: a yuan sign before it or 元 after it, not both.
+        ("100元", 10_000),
+        ("２，５００．５０元", 250_050),
     ],
 )
 def test_it_parses_yuan_amounts_into_fen(text: str, fen: int) -> None:
@@ -27,7 +30,8 @@ def test_it_parses_yuan_amounts_into_fen(text: str, fen: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "reason"), [("1.234", "两位小数"), ("abc", "格式"), ("NaN", "格式")]
+    ("text", "reason"),
+    [("1.234", "两位小数"), ("abc", "格式"), ("NaN", "格式"), ("¥100元", "格式"), ("元", "格式")],
 )
 def test_it_refuses_amounts_it_would_have_to_round(text: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):

@@ -10,6 +10,7 @@ what it should look like, never a Python repr; the edges wrap it in their own er
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -288,7 +289,7 @@ class Sex(StrEnum):
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
 # Province-level codes of GB/T 2260 (the first two digits of every resident ID).
 _PROVINCE_CODES = frozenset(
     {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46}
@@ -308,8 +309,15 @@ def id_check_character(first17: str) -> str:
     return _ID_CHECK[total % 11]
 
 
+def _half_width(text: str) -> str:
+    """Full-width digits, letters and spaces, as a phone's Chinese keyboard types them in its
+    full-width mode, as their ASCII selves (NFKC). Digits of other scripts stay what they are,
+    and the patterns below, ASCII only, refuse them."""
+    return unicodedata.normalize("NFKC", text)
+
+
 def parse_id_number(text: str, *, today: date) -> IdNumber:
-    value = text.strip().upper()
+    value = _half_width(text).strip().upper()
     if not _ID_SHAPE.match(value):
         raise InputError("身份证号应为18位，前17位为数字，末位为数字或X")
     if int(value[:2]) not in _PROVINCE_CODES:
@@ -342,7 +350,7 @@ def uscc_check_character(first17: str) -> str:
 
 
 def parse_credit_code(text: str) -> str:
-    value = text.strip().upper()
+    value = _half_width(text).strip().upper()
     if not _USCC_SHAPE.match(value):
         raise InputError("统一社会信用代码应为18位数字或大写字母（不含I、O、Z、S、V）")
     if uscc_check_character(value[:17]) != value[17]:
@@ -352,11 +360,11 @@ def parse_credit_code(text: str) -> str:
 
 # --- phones --------------------------------------------------------------------------------
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 
 
 def parse_mobile(text: str) -> str:
-    value = text.strip().replace(" ", "").replace("-", "").removeprefix("+86")
+    value = _half_width(text).strip().replace(" ", "").replace("-", "").removeprefix("+86")
     if not _MOBILE.match(value):
         raise InputError("手机号应为11位中国大陆手机号码")
     return value

@@ -29,7 +29,8 @@ def round_half_up_to_fen(yuan: Decimal) -> Fen:
 
 
 def parse_yuan(text: str, label: str = "金额") -> Fen:
-    """A yuan amount as people write it, in fen: ``"2000"``, ``"2,500.00"``, ``"¥12.05"``.
+    """A yuan amount as people write it, in fen: ``"2000"``, ``"2,500.00"``, ``"¥12.05"``,
+    ``"100元"``.
 
     Raises ValueError with a Chinese message on anything else: a comma out of its place
     (``2500,00`` is a European decimal, not 250,000 yuan), an exponent (``1e3``), NaN or
@@ -37,6 +38,8 @@ def parse_yuan(text: str, label: str = "金额") -> Fen:
     past ``MAX_FEN``.
     """
     value = text.translate(_FULL_WIDTH).strip().replace(" ", "")
+    if value.endswith("元") and not any(sign in value for sign in "¥￥"):
+        value = value.removesuffix("元")
     match = _AMOUNT.match(value)
     if match is None:
         raise ValueError(f"{label}“{text.strip()}”格式不正确，应为如 2500 或 2,500.00 的金额")
