@@ -18,8 +18,10 @@ from html.parser import HTMLParser
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gonghui.core.audit import AuditEntry
 from gonghui.core.auth import Role
 from gonghui.core.storage import ContentStore
 from gonghui.insurance.store import BalanceStore
@@ -30,7 +32,7 @@ from tests.web.test_access import (
     _concrete,
     walk_cases,
 )
-from tests.world import World
+from tests.world import World, csrf_of
 
 BAD = "坏值<x>"
 ERROR_PAGE_TITLES = ("<title>出错了", "无法完成请求</h1>", "无权访问</h1>", "未找到</h1>")
@@ -202,3 +204,21 @@ def _merged(fields: list[tuple[str, str]]) -> dict[str, list[str]]:
     for name, value in fields:
         merged.setdefault(name, []).append(value)
     return merged
+
+
+@pytest.mark.parametrize("download", ["/exports/members.xlsx", "/admin/audit/export.csv"])
+def test_a_refused_form_naming_a_download_as_its_page_does_not_make_the_download(
+    app: FastAPI, db: Session, world: World, download: str
+) -> None:
+    # The page a refused form comes back on is rendered by its GET: naming an export made
+    # every refusal run that export (a minute on the demo federation's roll) and record an
+    # "ID numbers exported" audit row for a file nobody received.
+    client = _client_for(app, world, Role.ADMIN)
+    before = db.scalar(select(func.count()).select_from(AuditEntry))
+    answer = client.post(
+        f"/members/{world.member_a}/status",
+        data={"csrf_token": csrf_of(client, "/home"), "form_page": download, "status": "坏值"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 422
+    assert db.scalar(select(func.count()).select_from(AuditEntry)) == before

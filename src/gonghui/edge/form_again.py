@@ -60,12 +60,16 @@ async def form_again(
 
 def form_page(request: Request, named: str) -> str | None:
     """The page (path and query) the form was posted from: the one it names, or the referrer
-    when that is this site. Never an API path, never another host."""
+    when that is this site. Never an API path, never another host, never a download (a path
+    ending in a file name, such as /exports/members.xlsx): the page is rendered by its GET,
+    and an export's GET is a minute's work and an audit row for a file nobody receives."""
     for candidate in (named, request.headers.get("referer", "")):
         parts = urlsplit(candidate)
         if parts.netloc and parts.netloc != request.url.netloc:
             continue
         path = parts.path
+        if "." in path.rsplit("/", 1)[-1]:
+            continue
         if path.startswith("/") and not path.startswith(("//", "/api/")):
             return path + (f"?{parts.query}" if parts.query else "")
     return None
