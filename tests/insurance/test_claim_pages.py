@@ -13,8 +13,8 @@ from gonghui.insurance.claims_rules import RejectionCode
 from gonghui.insurance.models import Plan
 from gonghui.members.models import Card, Notification
 from tests.conftest import NOW
-from tests.insurance.test_claims import ADJUSTER, attach_all, member_a, new_claim
-from tests.world import World, login, post_form
+from tests.insurance.test_claims import ADJUSTER, PDF, attach_all, member_a, new_claim
+from tests.world import World, csrf_of, login, post_form
 
 
 def _trial(client: TestClient, world: World, db: Session, admitted: str, **extra: str) -> str:
@@ -158,3 +158,25 @@ def test_a_partial_approval_without_an_amount_brings_the_decision_form_back(
     assert 'value="门诊部分核减"' in form
     db.refresh(claim)
     assert claim.status.value == "under_review"
+
+
+def test_an_upload_refused_for_one_of_its_files_leaves_no_file_behind(
+    client: TestClient, db: Session, world: World, covered: Plan, documents: ContentStore
+) -> None:
+    # The invoice was written to the store before the exe beside it was refused: the rows
+    # rolled back, the file stayed, and nothing refers to it (19 × 10 MB a request).
+    claim = new_claim(db, world, covered)
+    db.commit()
+    login(client, "member")
+    answer = client.post(
+        f"/insurance/claims/{claim.id}/documents",
+        data={"csrf_token": csrf_of(client, f"/insurance/claims/{claim.id}")},
+        files=[
+            ("file_invoice", ("invoice.pdf", PDF, "application/pdf")),
+            ("file_fee_list", ("list.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")),
+        ],
+        follow_redirects=False,
+    )
+    assert answer.status_code == 422
+    assert "费用清单“list.pdf”：只接受 PDF、JPG 或 PNG 文件" in answer.text
+    assert not documents.root.exists() or not any(documents.root.rglob("*"))

@@ -15,7 +15,7 @@ from gonghui.core.clock import business_date
 from gonghui.core.errors import DomainError, InvalidInput
 from gonghui.core.inputs import whole_number_or_none
 from gonghui.core.money import parse_yuan
-from gonghui.core.storage import MAX_DOCUMENT_BYTES, ContentStore
+from gonghui.core.storage import MAX_DOCUMENT_BYTES, ContentStore, sniff_document
 from gonghui.edge.deps import (
     Csrf,
     Db,
@@ -309,6 +309,21 @@ async def chosen_files(request: Request) -> list[tuple[DocumentKind, StarletteUp
     return found
 
 
+def _checked_document(kind: DocumentKind, upload: StarletteUpload) -> bytes:
+    content = read_upload(upload, MAX_DOCUMENT_BYTES)
+    try:
+        sniff_document(content)
+    except DomainError as refusal:
+        raise _refused_file(kind, upload, refusal) from None
+    return content
+
+
+def _refused_file(
+    kind: DocumentKind, upload: StarletteUpload, refusal: DomainError
+) -> InvalidInput:
+    return InvalidInput(refusal.code, f"{kind.label}“{upload.filename}”：{refusal.message}")
+
+
 @router.post("/insurance/claims/{claim_id}/documents", dependencies=[Csrf])
 def upload_documents(
     request: Request,
@@ -327,17 +342,17 @@ def upload_documents(
             request, db, now, actor, claim, 422, upload_error="请至少选择一个材料文件"
         )
     try:
-        for kind, upload in files:
-            content = read_upload(upload, MAX_DOCUMENT_BYTES)
+        # Every file is checked before any is stored: the store is written at once, and a
+        # file stored beside one refused later would stay on disk with no row naming it.
+        contents = [_checked_document(kind, upload) for kind, upload in files]
+        for (kind, upload), content in zip(files, contents, strict=True):
             try:
                 claims.attach_document(
                     db, claim, kind, upload.filename or "", content,
                     store=store, actor=actor, now=now,
                 )  # fmt: skip
             except DomainError as refusal:
-                raise InvalidInput(
-                    refusal.code, f"{kind.label}“{upload.filename}”：{refusal.message}"
-                ) from None
+                raise _refused_file(kind, upload, refusal) from None
     except DomainError as refusal:
         db.rollback()
         claim = queries.claim_for(db, actor, claim_id)
