@@ -2,10 +2,11 @@ import io
 import time
 import tracemalloc
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from gonghui.core import tabular
 from gonghui.core.errors import ImportRejected, LineError
@@ -163,3 +164,66 @@ def test_an_export_opens_with_who_took_it_and_when_and_still_imports() -> None:
     table = read_table(content)
     assert table.headers == ["姓名", "单位"]
     assert [(row.line, row.get("姓名")) for row in table.rows] == [(3, "林建国")]
+
+
+def _edited_workbook(edit: Callable[[str, bytes], bytes | None]) -> bytes:
+    book = Workbook()
+    book.active.append(["a", "b"])
+    book.active.append([1, 2])
+    saved = io.BytesIO()
+    book.save(saved)
+    edited = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(saved.getvalue())) as source,
+        zipfile.ZipFile(edited, "w") as target,
+    ):
+        for name in source.namelist():
+            content = edit(name, source.read(name))
+            if content is not None:
+                target.writestr(name, content)
+    return edited.getvalue()
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+BOMB = (
+    b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">'
+    + b"".join(
+        f'<!ENTITY {name} "{f"&{previous};" * 10}">'.encode()
+        for previous, name in zip("abcdef", "bcdefg", strict=True)
+    )
+    + b"]>"
+)
+BROKEN_SHEETS = {
+    "cut short": lambda name, xml: xml[: len(xml) // 2] if name == SHEET else xml,
+    "workbook cut short": lambda name, xml: xml[:200] if name == "xl/workbook.xml" else xml,
+    "a NUL character reference": lambda _, xml: xml.replace(b"<t>a</t>", b"<t>&#0;</t>"),
+    "an entity bomb": lambda name, xml: (
+        BOMB + xml.replace(b"<t>a</t>", b"<t>&g;</t>") if name == SHEET else xml
+    ),
+    "text in a number cell": lambda _, xml: xml.replace(b"<v>2</v>", b"<v>abc</v>"),
+    "the sheet missing": lambda name, xml: None if name == SHEET else xml,
+}
+
+
+@pytest.mark.parametrize("edit", BROKEN_SHEETS.values(), ids=BROKEN_SHEETS.keys())
+def test_a_workbook_broken_inside_is_refused_not_an_error(
+    edit: Callable[[str, bytes], bytes | None],
+) -> None:
+    # Each of these was a 500 on upload: the sheet is parsed while it streams, past the
+    # check that opened the workbook.
+    with pytest.raises(ImportRejected) as caught:
+        read_table(_edited_workbook(edit))
+    assert "XLSX 文件已损坏" in str(caught.value.errors[0])
+
+
+def test_a_cell_far_to_the_right_does_not_widen_every_row() -> None:
+    # A cell named XFD2, or a dimension of A1:XFD1048576, made openpyxl hand over each row as
+    # 16,384 cells: a 30 KB file was two seconds of a request, 100,000 rows minutes.
+    content = _edited_workbook(
+        lambda _, xml: xml.replace(b'r="B2"', b'r="XFD2"').replace(
+            b'ref="A1:B2"', b'ref="A1:XFD1048576"'
+        )
+    )
+    table = read_table(content)
+    assert table.headers == ["a", "b"]
+    assert [row.values for row in table.rows] == [{"a": "1", "b": ""}]

@@ -34,6 +34,10 @@ _XLSX_MAGIC = b"PK\x03\x04"
 MAX_XLSX_ROWS = 100_000
 MAX_XLSX_SHEET_BYTES = 50 * 1024 * 1024
 MAX_XLSX_TOTAL_BYTES = 80 * 1024 * 1024
+# Every row is read as wide as the sheet's widest: a few bytes naming a cell in column XFD (or
+# a declared dimension of A1:XFD1048576) made each row 16,384 cells, a 30 KB file two seconds
+# of a request. No template has more than 20 columns; the rest of a wider sheet is not read.
+MAX_XLSX_COLUMNS = 100
 
 
 @dataclass(frozen=True)
@@ -130,11 +134,12 @@ def _read_xlsx(content: bytes) -> Table:
     _check_unpacked_sizes(content)
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, SyntaxError):
         raise ImportRejected([LineError(0, "XLSX 文件已损坏或不是 Excel 工作簿")]) from None
     try:
         sheet = workbook.worksheets[0]
-        lines = sheet.iter_rows(values_only=True)
+        sheet.reset_dimensions()
+        lines = sheet.iter_rows(values_only=True, max_col=MAX_XLSX_COLUMNS)
         first = next(lines, None)
         if first is None:
             raise ImportRejected([LineError(0, "文件为空")])
@@ -143,6 +148,8 @@ def _read_xlsx(content: bytes) -> Table:
             # An export's title row ("… 导出于 …") above the header: the header is the next row.
             first, start = next(lines, ()), 3
         headers = [_clean_header(_cell_text(cell)) for cell in first]
+        while headers and not headers[-1]:  # the columns `max_col` adds past the last header
+            headers.pop()
         rows: list[Row] = []
         for number, cells in enumerate(lines, start=start):
             if number > MAX_XLSX_ROWS + start - 1:
@@ -151,7 +158,10 @@ def _read_xlsx(content: bytes) -> Table:
             if any(texts):
                 rows.append(Row(number, dict(zip(headers, texts, strict=False))))
         return Table(headers, rows)
-    except (zipfile.BadZipFile, zlib.error):
+    # The sheet is parsed as it streams: broken XML (xml.etree's ParseError and lxml's
+    # XMLSyntaxError are SyntaxErrors, as is expat's refusal of an entity bomb), a number cell
+    # holding text (ValueError) or a sheet the workbook names but lacks surface here.
+    except (zipfile.BadZipFile, zlib.error, SyntaxError, ValueError, KeyError, IndexError):
         raise ImportRejected([LineError(0, "XLSX 文件已损坏或不是 Excel 工作簿")]) from None
     finally:
         workbook.close()
