@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gonghui.core.audit import AuditEntry
 from gonghui.core.auth import Role
 from gonghui.core.clock import machine_now
-from gonghui.core.errors import Forbidden, InvalidInput
+from gonghui.core.errors import Conflict, Forbidden, InvalidInput
 from gonghui.members import accounts
 from gonghui.members.models import PasswordHistory, User, UserSession
 from tests.conftest import NOW
@@ -197,3 +197,25 @@ def test_sign_in_failures_and_sign_outs_are_audited(client: TestClient, db: Sess
         "auth.signed_out",
     ]
     assert rows[-3].after == {"reason": "wrong_password", "client": "testclient"}
+
+
+def test_a_username_is_a_login_name_and_unique_whatever_its_case_or_width(
+    db: Session,
+) -> None:
+    # "Clerk" beside "clerk", "ｃｌｅｒｋ" (full-width) beside both, "cl erk" and "<b>clerk</b>"
+    # were all opened as distinct accounts: names an audit trail or a colleague cannot tell
+    # apart, or that no one types at the login.
+    def open_account(username: str) -> User:
+        return accounts.create_user(
+            db, username=username, password="Strong-pass-1", role=Role.FEDERATION_STAFF,
+            display_name="", actor=SETUP, now=NOW,
+        )  # fmt: skip
+
+    assert open_account("clerk").username == "clerk"
+    assert open_account("ｃｌｅｒｋ２").username == "clerk2"
+    for taken in ("Clerk", "CLERK2", "ｃｌｅｒｋ"):
+        with pytest.raises(Conflict, match="已被使用"):
+            open_account(taken)
+    for unusable in ("cl erk", "<b>clerk</b>", "张三", "-clerk"):
+        with pytest.raises(InvalidInput, match="用户名"):
+            open_account(unusable)

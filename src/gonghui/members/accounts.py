@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -79,7 +81,7 @@ def authenticate(
     now: datetime,
 ) -> User:
     """Check a password login. Every attempt is recorded; repeated failures lock the door."""
-    username = username.strip()
+    username = _login_name(username)
     window_start = now - timedelta(minutes=settings.login_lock_minutes)
     if _recent_failures(session, LoginAttempt.username == username, window_start) >= (
         settings.login_max_failures
@@ -180,6 +182,16 @@ def create_user(
     )
 
 
+# What a person types at the login; the column holds 64 characters.
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+
+def _login_name(text: str) -> str:
+    """A username as typed, full-width letters and digits (a Chinese keyboard's full-width
+    mode) read as ASCII."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
 def _insert_user(
     session: Session,
     *,
@@ -194,12 +206,17 @@ def _insert_user(
     actor: Actor,
     now: datetime,
 ) -> User:
-    username = username.strip()
-    if not username or len(username) > 64:  # noqa: PLR2004 - column width
-        raise InvalidInput("bad_username", "用户名不能为空，且不超过64个字符")
+    username = _login_name(username)
+    if not _USERNAME.fullmatch(username):
+        raise InvalidInput(
+            "bad_username", "用户名应为1至64位字母、数字或 . _ @ -，以字母或数字开头"
+        )
     passwords.check_policy(role, password)
     _check_scope(role, unit=unit, bank=bank, member=member)
-    if session.scalars(select(User.id).where(User.username == username)).first() is not None:
+    # Unique whatever its case: "Clerk" beside "clerk" is two people an audit trail cannot
+    # tell apart.
+    taken = select(User.id).where(func.lower(User.username) == username.lower())
+    if session.scalars(taken).first() is not None:
         raise Conflict("username_taken", f"用户名“{username}”已被使用")
     user = User(
         username=username,
