@@ -72,7 +72,7 @@ def test_text_with_a_control_character_is_refused_and_names_its_field(
     # every later export of the name a 500.
     login(client, world.users[Role.FEDERATION_STAFF])
     headers = {"X-CSRF-Token": csrf_of(client, "/home")}
-    for name in ("威海\x00银行", "威海\x01银行"):
+    for name in ("威海\x00银行", "威海\x01银行", "威海\x08银行", "威海\x0c银行", "威海\x1f银行"):
         answer = client.post(
             "/api/v1/members/banks",
             json={"code": "WHB", "name": name, "prefixes": ["621777"]},
