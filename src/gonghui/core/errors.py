@@ -29,6 +29,10 @@ class NotFound(DomainError):
         super().__init__("not_found", f"{what}不存在或您无权查看")
 
 
+class TooLarge(DomainError):
+    http_status = 413
+
+
 class Forbidden(DomainError):
     http_status = 403
 

@@ -135,6 +135,10 @@ async def on_validation_error(request: Request, error: Exception) -> Response:
 
 async def on_http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)  # noqa: S101
+    if isinstance(error.__cause__, DomainError):
+        # FastAPI answers any failure to read a JSON body as a 400; a body refused while it
+        # was read (`web.middleware.BodyLimit`) keeps its own answer.
+        return await on_domain_error(request, error.__cause__)
     code, message = _HTTP_MESSAGES.get(error.status_code, ("http_error", str(error.detail)))
     headers = dict(error.headers or {})
     if error.status_code == 405:  # noqa: PLR2004 - Method Not Allowed

@@ -10,7 +10,8 @@ idempotency key and CSRF token come with the page) and files.
 
 The page is found from the form's own `form_page` field (the `csrf` macro writes it into every
 form) or else from a same-origin `Referer`; without either, or when the form is not on that
-page, the refusal falls back to the error page.
+page, the refusal falls back to the error page. A body that cannot be read (too large, or a
+broken form) gives its page back from the `Referer`, with the message and nothing typed.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ async def form_again(
     """The refused form's page with `message`, or None when it cannot be shown again."""
     try:
         posted = await request.form()
-    except Exception:  # noqa: BLE001 - a body that does not parse has no form to give back
-        return None
-    values = [(name, value) for name, value in posted.multi_items() if isinstance(value, str)]
+        values = [(name, value) for name, value in posted.multi_items() if isinstance(value, str)]
+    except Exception:  # noqa: BLE001 - a body too large or broken: the page, found by its Referer,
+        values = []  # comes back with the message and without what was typed
     page = form_page(request, dict(values).get(FORM_PAGE_FIELD, ""))
     if page is None:
         return None

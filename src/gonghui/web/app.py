@@ -55,7 +55,7 @@ from gonghui.web import account, pages
 from gonghui.web import member as member_pages
 from gonghui.web import metrics as web_metrics
 from gonghui.web.metrics import RequestTiming
-from gonghui.web.middleware import SecurityHeaders, TrustedProxies
+from gonghui.web.middleware import BodyLimit, SecurityHeaders, TrustedProxies
 from gonghui.web.nav import nav_for
 from gonghui.web.request_ids import RequestIds
 
@@ -99,6 +99,10 @@ API_ROUTERS = (
 )
 
 
+# The largest body anyone sends: a bank's balance file with its form's few fields.
+MAX_REQUEST_BYTES = insurance_operations.MAX_BALANCE_FILE + 1024 * 1024
+
+
 def create_app(
     settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None
 ) -> FastAPI:
@@ -128,6 +132,7 @@ def create_app(
     # bytes; the retirement impact page (150 KB of HTML) spent more on level 9 than on its figures.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     app.add_middleware(RequestTiming)
+    app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key.get_secret_value(),

@@ -7,6 +7,8 @@ from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gonghui.core.errors import TooLarge
+
 # Everything is served by the app itself, so the policy can forbid every other origin.
 _HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -86,6 +88,42 @@ class SecurityHeaders:
 
 
 Network = IPv4Network | IPv6Network
+
+
+class BodyLimit:
+    """Refuses a request body past `max_bytes` as it arrives: at once when its Content-Length
+    says so, else at the chunk that passes it. Without this, Starlette spools a whole upload to
+    disk before any handler can look at its size (nginx caps it in production; `make run` and a
+    bare `serve` have nothing else). The refusal is a `TooLarge` raised where the body is read,
+    so the pages' and the API's own error handlers answer it, in Chinese."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        read = int(declared) if declared.isdigit() else 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal read
+            if read > self.max_bytes:
+                raise self.refusal()
+            message = await receive()
+            if message["type"] == "http.request" and not declared.isdigit():
+                read += len(message.get("body", b""))
+                if read > self.max_bytes:
+                    raise self.refusal()
+            return message
+
+        await self.app(scope, receive_within_limit, send)
+
+    def refusal(self) -> TooLarge:
+        limit = self.max_bytes // (1024 * 1024)
+        return TooLarge("body_too_large", f"提交的内容超过平台上限（{limit} MB），请拆分后分次上传")
 
 
 class TrustedProxies:
