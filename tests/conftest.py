@@ -213,6 +213,19 @@ def app(
     store: BalanceStore,
     documents: ContentStore,
 ) -> FastAPI:
+    return app_on(settings, engine, sessions, clock, store, documents)
+
+
+def app_on(
+    settings: Settings,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    clock: FixedClock,
+    store: BalanceStore,
+    documents: ContentStore,
+) -> FastAPI:
+    """The app on the test's database, clock and stores (for a test that needs other settings
+    or module constants than the shared `app`)."""
     app = create_app(settings, engine=engine, clock=clock)
     app.state.session_factory = sessions
     app.state.balance_store = store

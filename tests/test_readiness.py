@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -33,8 +32,7 @@ from gonghui.members import accounts, banks
 from gonghui.members.models import Bank
 from gonghui.stations.evaluation import publish_rule_set
 from gonghui.stations.scoring import RuleSet
-from gonghui.web.app import create_app
-from tests.conftest import NOW
+from tests.conftest import NOW, app_on
 from tests.insurance.scenario import new_plan
 from tests.world import PASSWORD, SECURITY_SETUP, SETUP, World, login
 
@@ -261,10 +259,7 @@ def ready_client(
     documents: ContentStore,
 ) -> Iterator[TestClient]:
     """The app run with real keys (the shared `app` has the development ones)."""
-    app: FastAPI = create_app(settings.model_copy(update=REAL_KEYS), engine=engine, clock=clock)
-    app.state.session_factory = sessions
-    app.state.balance_store = store
-    app.state.documents = documents
+    app = app_on(settings.model_copy(update=REAL_KEYS), engine, sessions, clock, store, documents)
     with TestClient(app) as client:
         yield client
 

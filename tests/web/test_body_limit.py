@@ -17,6 +17,7 @@ from gonghui.core.storage import ContentStore
 from gonghui.insurance.store import BalanceStore
 from gonghui.members.models import Bank
 from gonghui.web import app as web_app
+from tests.conftest import app_on
 from tests.world import World, csrf_of, login
 
 LIMIT = 4096  # bytes, for these tests; the platform's is the balance file's 200 MB and a MB
@@ -33,10 +34,7 @@ def limited(
     documents: ContentStore,
 ) -> Iterator[TestClient]:
     monkeypatch.setattr(web_app, "MAX_REQUEST_BYTES", LIMIT)
-    app = web_app.create_app(settings, engine=engine, clock=clock)
-    app.state.session_factory = sessions
-    app.state.balance_store = store
-    app.state.documents = documents
+    app = app_on(settings, engine, sessions, clock, store, documents)
     with TestClient(app) as client:
         yield client
 
