@@ -314,11 +314,11 @@ def _checked_document(kind: DocumentKind, upload: StarletteUpload) -> bytes:
     try:
         sniff_document(content)
     except DomainError as refusal:
-        raise _refused_file(kind, upload, refusal) from None
+        raise _file_refusal(kind, upload, refusal) from None
     return content
 
 
-def _refused_file(
+def _file_refusal(
     kind: DocumentKind, upload: StarletteUpload, refusal: DomainError
 ) -> InvalidInput:
     return InvalidInput(refusal.code, f"{kind.label}“{upload.filename}”：{refusal.message}")
@@ -352,7 +352,7 @@ def upload_documents(
                     store=store, actor=actor, now=now,
                 )  # fmt: skip
             except DomainError as refusal:
-                raise _refused_file(kind, upload, refusal) from None
+                raise _file_refusal(kind, upload, refusal) from None
     except DomainError as refusal:
         db.rollback()
         claim = queries.claim_for(db, actor, claim_id)
