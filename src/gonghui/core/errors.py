@@ -11,6 +11,8 @@ from typing import ClassVar
 
 class DomainError(Exception):
     http_status: ClassVar[int] = 400
+    # The form fields the refusal is about, marked when its form comes back.
+    fields: tuple[str, ...] = ()
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

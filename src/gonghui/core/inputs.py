@@ -32,6 +32,7 @@ __all__ = [
     "InputError",
     "Sex",
     "Years",
+    "half_width",
     "id_check_character",
     "input_error",
     "parse_amount",
@@ -309,7 +310,7 @@ def id_check_character(first17: str) -> str:
     return _ID_CHECK[total % 11]
 
 
-def _half_width(text: str) -> str:
+def half_width(text: str) -> str:
     """Full-width digits, letters and spaces, as a phone's Chinese keyboard types them in its
     full-width mode, as their ASCII selves (NFKC). Digits of other scripts stay what they are,
     and the patterns below, ASCII only, refuse them."""
@@ -317,7 +318,7 @@ def _half_width(text: str) -> str:
 
 
 def parse_id_number(text: str, *, today: date) -> IdNumber:
-    value = _half_width(text).strip().upper()
+    value = half_width(text).strip().upper()
     if not _ID_SHAPE.match(value):
         raise InputError("身份证号应为18位，前17位为数字，末位为数字或X")
     if int(value[:2]) not in _PROVINCE_CODES:
@@ -350,7 +351,7 @@ def uscc_check_character(first17: str) -> str:
 
 
 def parse_credit_code(text: str) -> str:
-    value = _half_width(text).strip().upper()
+    value = half_width(text).strip().upper()
     if not _USCC_SHAPE.match(value):
         raise InputError("统一社会信用代码应为18位数字或大写字母（不含I、O、Z、S、V）")
     if uscc_check_character(value[:17]) != value[17]:
@@ -364,7 +365,7 @@ _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 
 
 def parse_mobile(text: str) -> str:
-    value = _half_width(text).strip().replace(" ", "").replace("-", "").removeprefix("+86")
+    value = half_width(text).strip().replace(" ", "").replace("-", "").removeprefix("+86")
     if not _MOBILE.match(value):
         raise InputError("手机号应为11位中国大陆手机号码")
     return value

@@ -59,8 +59,14 @@ def read_table(content: bytes) -> Table:
     """Parse an uploaded file, telling XLSX from CSV by its content, not its name."""
     if not content.strip():
         raise ImportRejected([LineError(0, "文件为空")])
-    table = _read_xlsx(content) if content.startswith(_XLSX_MAGIC) else _read_csv(_decode(content))
-    _refuse_control_characters(table)
+    if content.startswith(_XLSX_MAGIC):
+        table = _read_xlsx(content)
+        _refuse_control_characters(table)
+        return table
+    text = _decode(content)
+    table = _read_csv(text)
+    if CONTROL_CHARACTERS.search(text):  # one pass over the file; cell by cell to name where
+        _refuse_control_characters(table)
     return table
 
 

@@ -245,7 +245,7 @@ class ControlCharacters(InvalidInput):
 
     def __init__(self, fields: list[str]) -> None:
         super().__init__("control_characters", f"填写的内容{CONTROL_CHARACTERS_MESSAGE}")
-        self.fields = fields
+        self.fields = tuple(fields)
 
 
 def refuse_control_characters(form: FormData) -> None:

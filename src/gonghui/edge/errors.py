@@ -20,14 +20,7 @@ from starlette.routing import BaseRoute, Match
 
 from gonghui.core.errors import DomainError, ImportRejected, Unauthenticated
 from gonghui.core.logging import get_logger
-from gonghui.edge.deps import (
-    UNSAFE_METHODS,
-    ActionRequired,
-    ControlCharacters,
-    api_actor,
-    flash,
-    render,
-)
+from gonghui.edge.deps import UNSAFE_METHODS, ActionRequired, api_actor, flash, render
 from gonghui.edge.form_again import form_again
 
 log = get_logger("gonghui.web")
@@ -110,8 +103,7 @@ async def on_domain_error(request: Request, error: Exception) -> Response:
     if isinstance(error, ActionRequired):
         flash(request, error.message, "error")
         return RedirectResponse(error.location, status_code=303)
-    invalid = error.fields if isinstance(error, ControlCharacters) else ()
-    return await _refused_form(request, error.http_status, error.code, error.message, invalid)
+    return await _refused_form(request, error.http_status, error.code, error.message, error.fields)
 
 
 async def on_validation_error(request: Request, error: Exception) -> Response:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit
@@ -310,17 +310,18 @@ def plan_bank_ids(session: Session, plan: Plan, on: date | None = None) -> list[
     return [bank_id for bank_id in banks if bank_id not in retired]
 
 
+def _enrolled_on(on: date) -> ColumnElement[bool]:
+    """A plan-unit row in force on a day: joined by it, not yet left."""
+    return and_(PlanUnit.joined_on <= on, or_(PlanUnit.left_on.is_(None), PlanUnit.left_on > on))
+
+
 def enrolled_unit_ids(session: Session, plan: Plan, on: date) -> set[int]:
     """Units enrolled on a day. The assessment asks about the period's last day: a unit that
     joins during a period has its members assessed for the whole period, and one that leaves
     during it does not."""
     return set(
         session.scalars(
-            select(PlanUnit.unit_id).where(
-                PlanUnit.plan_id == plan.id,
-                PlanUnit.joined_on <= on,
-                or_(PlanUnit.left_on.is_(None), PlanUnit.left_on > on),
-            )
+            select(PlanUnit.unit_id).where(PlanUnit.plan_id == plan.id, _enrolled_on(on))
         )
     )
 
@@ -334,8 +335,7 @@ def unit_enrolled(session: Session, plan: Plan, unit_id: int, on: date) -> bool:
             .where(
                 PlanUnit.plan_id == plan.id,
                 PlanUnit.unit_id == unit_id,
-                PlanUnit.joined_on <= on,
-                or_(PlanUnit.left_on.is_(None), PlanUnit.left_on > on),
+                _enrolled_on(on),
             )
             .limit(1)
         )
@@ -347,7 +347,7 @@ def enrolment_counts(session: Session, on: date) -> dict[int, int]:
     """Units enrolled on a day, per plan (the plan list's figure)."""
     rows = session.execute(
         select(PlanUnit.plan_id, func.count(PlanUnit.unit_id.distinct()))
-        .where(PlanUnit.joined_on <= on, or_(PlanUnit.left_on.is_(None), PlanUnit.left_on > on))
+        .where(_enrolled_on(on))
         .group_by(PlanUnit.plan_id)
     )
     return {int(plan_id): int(count) for plan_id, count in rows}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -33,7 +32,7 @@ from gonghui.core.errors import (
     Throttled,
     Unauthenticated,
 )
-from gonghui.core.inputs import InputError, parse_id_number, parse_mobile
+from gonghui.core.inputs import InputError, half_width, parse_id_number, parse_mobile
 from gonghui.core.logging import get_logger
 from gonghui.core.metrics import LOGINS
 from gonghui.core.pii import IdentityVault
@@ -189,7 +188,7 @@ _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 def _login_name(text: str) -> str:
     """A username as typed, full-width letters and digits (a Chinese keyboard's full-width
     mode) read as ASCII."""
-    return unicodedata.normalize("NFKC", text).strip()
+    return half_width(text).strip()
 
 
 def _insert_user(
