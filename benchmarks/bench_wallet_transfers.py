@@ -16,42 +16,16 @@ and accept (transfer row lock, status guard, accept posting, idempotency key). F
 verification through the fake verifier, so that argon2 (the 医保码 password, ~50 ms of CPU by
 design) does not stand in for the ledger.
 
-Finding (2 cores shared with other sessions' test runs, PostgreSQL 15, `synchronous_commit=on`;
-2026-12-05, load average 3-6, two runs of 15 s each of the code before and after issue 16's
-hot-path cut, alternating): tpcb-like 2,910-3,090 tps; the pair's SQL-only ceiling 495-609
-pairs/s before, 528-573 after (about 0.18x tpcb-like either way: it is bound by the server's
-own work and the two commits, not by the round trips it lost); the service layer 83 and 119
-pairs/s before (0.17x and 0.19x the ceiling), 121 and 128 after (0.23x and 0.22x). The
-clients' CPU per pair in these runs fell from 10.2-10.3 ms to 7.0-7.3 ms (one client alone:
-6.1 -> 4.4 ms).
-
-A pair was 39 statements in 35 round trips; it is now 25 in 23 on PostgreSQL: the audit
-chain's link at commit is one statement hashed by the server (was four: the rows read back,
-the head locked, the links inserted, the head moved), the audit rows are hashed from the
-values written, the due-release check rides on the relationship lock, the accept is scoped to
-the actor inside its UPDATE, and a transfer's insert or decision carries its event, a posting
-its entries (data-modifying WITH). What is left is each there for a rule that stays: the
-idempotency claim and its answer, the savepoint the work runs in (SAVEPOINT and RELEASE), the
-sender's credentials, the relationship lock, the account locks in their fixed order and the
-rules read after them, the balance guard in every UPDATE, the append-only postings, entries,
-transfer events and audit rows, and the chain's link at each commit. From the ceiling down to
-the service the gap is still the client: some 0.15-0.2 ms of Python per statement spread
-thinly over SQLAlchemy and psycopg (no single hot spot in the profile), against about 3 ms of
-PostgreSQL work per pair, with clients and server on the same two cores: under load the
-clients spend most of their time waiting for a core. 0.6x the ceiling would need the
-clients' CPU per pair down near the server's, under half of what it is now.
-
-The last lines printed bound what any client can reach here: the client CPU of the cheapest
-statement a pair sends (a prepared guarded UPDATE), through psycopg alone and through a
-SQLAlchemy session, times the pair's statements, against the ceiling's CPU per pair (the
-cores over its pairs/s). Measured 2026-12-05 (load average 1.5-2): 31 and 93 us per
-statement; the pair's own statements cost 160-200 us each through the service (more
-parameters, arrays, JSON, an executemany), 3.5 ms of the 5.3 ms a pair costs one client, the
-commits, sessions and rules the rest. With the quiet machine's ceiling (685 pairs/s: 2.9 ms
-of CPU a pair) 25 statements at 93 us allow at most about 0.55x through SQLAlchemy and 0.8x
-through psycopg alone: 0.6x is out of reach for a SQLAlchemy client sending this pair, however
-thin the service above it, and needs either fewer statements a pair (each operation one call
-of a server-side function) or the hot path on the driver.
+On PostgreSQL a submit is two statements (the sender's credentials, then one call of
+`wallet_submit_transfer`) and an accept one (`wallet_accept_transfer`): the functions the
+migrations create do what the service's own path does in a dozen statements each, and link the
+audit row onto the chain by a deferred trigger as the commit happens (`wallet.one_call`). Before
+them a pair was 25 statements and reached 0.15-0.29x its ceiling: not for the server's work but
+for the client's, some 0.1-0.2 ms of Python (SQLAlchemy and psycopg) per statement on the same
+two cores. The last lines printed say what any client of this pair can reach: the client CPU of
+the cheapest statement (a prepared guarded UPDATE) through psycopg alone and through a
+SQLAlchemy session, times the pair's statements, against the ceiling's CPU per pair (the cores
+over its pairs/s). Figures and their dates are in the README.
 
 GONGHUI_BENCH_POSTGRES_URL (default: GONGHUI_TEST_POSTGRES_URL or the local server) names the
 server; GONGHUI_BENCH_SECONDS the length of each run (default 15).
@@ -99,7 +73,7 @@ from gonghui.core.migrate import upgrade
 from gonghui.core.pii import IdentityVault
 from gonghui.core.settings import Settings
 from gonghui.wallet import ledger, transfers
-from gonghui.wallet.models import Account, Insured
+from gonghui.wallet.models import Insured
 
 URL = os.environ.get(
     "GONGHUI_BENCH_POSTGRES_URL",
@@ -258,7 +232,6 @@ PAIR_SCRIPT = r"""
 \set release_at :at + 72000
 \set key random(1, 1000000000000)
 \set amount 100
-\set debit -100
 BEGIN;
 SELECT wallet_insured.id, wallet_insured.region_id, wallet_insured.ended_on,
   wallet_wallets.id AS wallet_id, wallet_wallets.password_hash,
@@ -267,163 +240,17 @@ SELECT wallet_insured.id, wallet_insured.region_id, wallet_insured.ended_on,
     WHERE recipient.id = :recipient) AS recipient_found
 FROM wallet_insured LEFT OUTER JOIN wallet_wallets ON wallet_wallets.insured_id = wallet_insured.id
 WHERE wallet_insured.user_id = :giver_user OR wallet_insured.member_id = NULL;
-INSERT INTO wallet_requests (scope, key, operation, request_hash, result, created_at)
-VALUES ('user:' || :giver_user, 's' || :key, 'submit',
-  '1f8e654d457bb1556a0694c1badf85c54bd237e5d1539ff65cd042086f75a18a', 'null',
-  to_timestamp(:at))
-ON CONFLICT (scope, key) DO NOTHING RETURNING wallet_requests.id;
-SAVEPOINT sa_savepoint_1;
-SELECT wallet_relationships.id, EXISTS (SELECT wallet_transfers.id FROM wallet_transfers
-    WHERE wallet_transfers.giver_id = :giver AND wallet_transfers.status = 'pending'
-    AND wallet_transfers.release_at <= to_timestamp(:at)) AS due
-FROM wallet_relationships
-WHERE wallet_relationships.giver_id = :giver AND wallet_relationships.recipient_id = :recipient
-  AND wallet_relationships.status = 'active' FOR UPDATE OF wallet_relationships;
-SELECT wallet_accounts.key, wallet_accounts.id, wallet_accounts.balance_fen
-FROM wallet_accounts WHERE wallet_accounts.key IN ('personal:' || :giver, 'held:' || :giver)
-ORDER BY wallet_accounts.id FOR UPDATE;
-SELECT (SELECT wallet_regions.wallet_opened_on FROM wallet_regions
-    WHERE wallet_regions.id = :giver_region) AS giver_opened,
-  (SELECT wallet_regions.wallet_opened_on FROM wallet_regions
-    JOIN wallet_insured ON wallet_insured.region_id = wallet_regions.id
-    WHERE wallet_insured.id = :recipient) AS recipient_opened,
-  EXISTS (SELECT wallet_insured.id FROM wallet_insured
-    WHERE wallet_insured.id = :recipient AND wallet_insured.ended_on IS NULL) AS recipient_insured,
-  (SELECT wallet_relationships.id FROM wallet_relationships
-    WHERE wallet_relationships.giver_id = :giver AND wallet_relationships.recipient_id = :recipient
-    AND wallet_relationships.status = 'active' LIMIT 1) AS relationship_id,
-  (SELECT count(*) AS count_1 FROM wallet_transfers WHERE wallet_transfers.giver_id = :giver
-    AND wallet_transfers.business_date = date '2025-02-10' + :day::integer) AS sent_today,
-  (SELECT count(*) AS count_2 FROM wallet_transfers WHERE wallet_transfers.giver_id = :giver
-    AND wallet_transfers.status = 'pending') AS pending \gset
-WITH submitted AS (INSERT INTO wallet_transfers (giver_id, recipient_id, relationship_id,
-    amount_fen, status, verification, submitted_at, business_date, release_at, decided_at)
-  VALUES (:giver, :recipient, :relationship_id, :amount, 'pending', 'face',
-    to_timestamp(:at), date '2025-02-10' + :day::integer,
-    to_timestamp(:release_at), NULL)
-  RETURNING wallet_transfers.id),
-submitted_event AS (INSERT INTO wallet_transfer_events (transfer_id, from_status, to_status, at,
-    actor_label)
-  SELECT submitted.id, NULL, 'pending', to_timestamp(:at), 'ring0' FROM submitted)
-SELECT submitted.id FROM submitted \gset transfer_
-\startpipeline
-UPDATE wallet_accounts SET balance_fen=(wallet_accounts.balance_fen + :debit)
-WHERE wallet_accounts.id = :personal AND wallet_accounts.balance_fen + :debit >= 0;
-UPDATE wallet_accounts SET balance_fen=(wallet_accounts.balance_fen + :amount)
-WHERE wallet_accounts.id = :held AND wallet_accounts.balance_fen + :amount >= 0;
-\endpipeline
-WITH posting AS (INSERT INTO wallet_postings (kind, transfer_id, at, actor_label, memo)
-  VALUES ('hold', :transfer_id, to_timestamp(:at), 'ring0', '') RETURNING wallet_postings.id)
-INSERT INTO wallet_entries (posting_id, account_id, amount_fen)
-SELECT posting.id, legs.account_id, legs.amount_fen
-FROM posting JOIN unnest(ARRAY[:personal::bigint, :held::bigint],
-  ARRAY[:debit::bigint, :amount::bigint]) AS legs(account_id, amount_fen) ON true
-RETURNING wallet_entries.posting_id;
-INSERT INTO audit_log (at, actor_user_id, actor_token_id, actor_label, action, target_type,
-  target_id, before, after)
-VALUES (to_timestamp(:at), :giver_user, NULL,
-  'ring0(参保人0)', 'wallet.transfer_submitted', 'wallet_transfer', :transfer_id, 'null',
-  '{"amount_fen": 100, "recipient_id": 2}')
-RETURNING audit_log.id \gset audit_
-RELEASE SAVEPOINT sa_savepoint_1;
-UPDATE wallet_requests SET result='{"transfer_id": 2, "status": "pending", "amount_fen": 100,
-  "giver_id": 1, "recipient_id": 2, "submitted_at": "2025-02-11T02:00:00+00:00",
-  "release_at": "2025-02-11T22:00:00+00:00"}'
-WHERE wallet_requests.scope = 'user:' || :giver_user AND wallet_requests.key = 's' || :key;
-WITH RECURSIVE head AS (
-  SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE
-), chain (n, seq, prev_hash, hash) AS (
-  SELECT 0, seq, hash::text, hash::text FROM head
-  UNION ALL
-  SELECT n + 1, seq + 1, hash,
-    encode(sha256(convert_to((seq + 1)::text || ':' || hash || ':', 'UTF8')
-      || (ARRAY[convert_to('{"action": "wallet.transfer_submitted","actor_label": "ring0(参保人0)",'
-        '"actor_token_id": null,"actor_user_id": 1,"after": {"amount_fen": 100,'
-        '"recipient_id": 2},"at": "2025-02-11T02:00:00.000000+00:00",'
-        '"before": null,"id": 1,"target_id": "2",'
-        '"target_type": "wallet_transfer"}', 'UTF8')])[n + 1]), 'hex')
-  FROM chain WHERE n < 1
-), links AS (
-  INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
-  SELECT seq, (ARRAY[:audit_id::bigint])[n], prev_hash, hash FROM chain WHERE n > 0
-)
-UPDATE audit_chain_head SET seq = last.seq, hash = last.hash
-FROM (SELECT seq, hash FROM chain ORDER BY n DESC LIMIT 1) AS last
-WHERE audit_chain_head.id = 1;
+SELECT * FROM wallet_submit_transfer('user:' || :giver_user, 's' || :key,
+  '1f8e654d457bb1556a0694c1badf85c54bd237e5d1539ff65cd042086f75a18a', :giver, :recipient,
+  :giver_region, :amount, 'face', to_timestamp(:at), date '2025-02-10' + :day::integer,
+  to_timestamp(:release_at), 3, 'ring0', NULL, :giver_user, NULL, 'ring0(参保人0)',
+  '{"amount_fen":100,"recipient_id":2}') \gset
 COMMIT;
 BEGIN;
-INSERT INTO wallet_requests (scope, key, operation, request_hash, result, created_at)
-VALUES ('user:' || :recipient_user, 'a' || :key, 'accept',
-  '249f9bdf8e1069611ae970cf26c36e53f2b2a0bc12a4c15a3d6ce517629463dc', 'null',
-  to_timestamp(:at))
-ON CONFLICT (scope, key) DO NOTHING RETURNING wallet_requests.id;
-SAVEPOINT sa_savepoint_1;
-WITH accepted AS (UPDATE wallet_transfers SET status='accepted',
-  decided_at=to_timestamp(:at)
-WHERE wallet_transfers.id = :transfer_id AND wallet_transfers.recipient_id IN
-    (SELECT wallet_insured.id FROM wallet_insured
-    WHERE wallet_insured.user_id = :recipient_user OR wallet_insured.member_id = NULL)
-  AND wallet_transfers.status = 'pending'
-  AND wallet_transfers.release_at > to_timestamp(:at)
-  AND (EXISTS (SELECT wallet_relationships.id FROM wallet_relationships
-    WHERE wallet_relationships.id = wallet_transfers.relationship_id
-    AND wallet_relationships.status = 'active'))
-RETURNING wallet_transfers.id, wallet_transfers.status, wallet_transfers.amount_fen,
-  wallet_transfers.giver_id, wallet_transfers.recipient_id, wallet_transfers.submitted_at,
-  wallet_transfers.release_at),
-accepted_event AS (INSERT INTO wallet_transfer_events (transfer_id, from_status, to_status, at,
-    actor_label)
-  SELECT accepted.id, 'pending', 'accepted', to_timestamp(:at), 'ring1' FROM accepted)
-SELECT accepted.id, accepted.status, accepted.amount_fen, accepted.giver_id,
-  accepted.recipient_id, accepted.submitted_at, accepted.release_at FROM accepted;
-SELECT wallet_accounts.key, wallet_accounts.id, wallet_accounts.balance_fen
-FROM wallet_accounts
-WHERE wallet_accounts.key IN ('held:' || :giver, 'quota:' || :recipient || ':' || :giver)
-ORDER BY wallet_accounts.id FOR UPDATE;
-\startpipeline
-UPDATE wallet_accounts SET balance_fen=(wallet_accounts.balance_fen + :debit)
-WHERE wallet_accounts.id = :held AND wallet_accounts.balance_fen + :debit >= 0;
-UPDATE wallet_accounts SET balance_fen=(wallet_accounts.balance_fen + :amount)
-WHERE wallet_accounts.id = :quota AND wallet_accounts.balance_fen + :amount >= 0;
-\endpipeline
-WITH posting AS (INSERT INTO wallet_postings (kind, transfer_id, at, actor_label, memo)
-  VALUES ('accept', :transfer_id, to_timestamp(:at), 'ring1', '') RETURNING wallet_postings.id)
-INSERT INTO wallet_entries (posting_id, account_id, amount_fen)
-SELECT posting.id, legs.account_id, legs.amount_fen
-FROM posting JOIN unnest(ARRAY[:held::bigint, :quota::bigint],
-  ARRAY[:debit::bigint, :amount::bigint]) AS legs(account_id, amount_fen) ON true
-RETURNING wallet_entries.posting_id;
-INSERT INTO audit_log (at, actor_user_id, actor_token_id, actor_label, action, target_type,
-  target_id, before, after)
-VALUES (to_timestamp(:at), :recipient_user, NULL,
-  'ring1(参保人1)', 'wallet.transfer_accepted', 'wallet_transfer', :transfer_id, 'null',
-  '{"amount_fen": 100, "giver_id": 1}')
-RETURNING audit_log.id \gset audit_
-RELEASE SAVEPOINT sa_savepoint_1;
-UPDATE wallet_requests SET result='{"transfer_id": 2, "status": "accepted", "amount_fen": 100,
-  "giver_id": 1, "recipient_id": 2, "submitted_at": "2025-02-11T02:00:00+00:00",
-  "release_at": "2025-02-11T22:00:00+00:00"}'
-WHERE wallet_requests.scope = 'user:' || :recipient_user AND wallet_requests.key = 'a' || :key;
-WITH RECURSIVE head AS (
-  SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE
-), chain (n, seq, prev_hash, hash) AS (
-  SELECT 0, seq, hash::text, hash::text FROM head
-  UNION ALL
-  SELECT n + 1, seq + 1, hash,
-    encode(sha256(convert_to((seq + 1)::text || ':' || hash || ':', 'UTF8')
-      || (ARRAY[convert_to('{"action": "wallet.transfer_accepted","actor_label": "ring0(参保人0)",'
-        '"actor_token_id": null,"actor_user_id": 1,"after": {"amount_fen": 100,'
-        '"giver_id": 1},"at": "2025-02-11T02:00:00.000000+00:00",'
-        '"before": null,"id": 1,"target_id": "2",'
-        '"target_type": "wallet_transfer"}', 'UTF8')])[n + 1]), 'hex')
-  FROM chain WHERE n < 1
-), links AS (
-  INSERT INTO audit_chain (seq, audit_id, prev_hash, hash)
-  SELECT seq, (ARRAY[:audit_id::bigint])[n], prev_hash, hash FROM chain WHERE n > 0
-)
-UPDATE audit_chain_head SET seq = last.seq, hash = last.hash
-FROM (SELECT seq, hash FROM chain ORDER BY n DESC LIMIT 1) AS last
-WHERE audit_chain_head.id = 1;
+SELECT * FROM wallet_accept_transfer('user:' || :recipient_user, 'a' || :key,
+  '249f9bdf8e1069611ae970cf26c36e53f2b2a0bc12a4c15a3d6ce517629463dc', :new_transfer,
+  :recipient_user, NULL, to_timestamp(:at), 'ring1', :recipient_user, NULL,
+  'ring1(参保人1)');
 COMMIT;
 """
 
@@ -499,27 +326,16 @@ def _per_client(ids: list[int], what: str) -> str:
 def _variables(engine: Engine, ring: Ring) -> str:
     givers = ring.insured_ids[0::2]
     recipients = ring.insured_ids[1::2]
-    keys = [
-        ref.key
-        for giver, recipient in zip(givers, recipients, strict=True)
-        for ref in (ledger.personal(giver), ledger.held(giver), ledger.quota(recipient, giver))
-    ]
     with Session(engine) as db:
-        rows = db.execute(select(Account.key, Account.id).where(Account.key.in_(keys)))
-        account = {row.key: row.id for row in rows}
         region = {
             row.id: row.region_id for row in db.execute(select(Insured.id, Insured.region_id))
         }
-    pairs = list(zip(givers, recipients, strict=True))
     ids = {
         "giver_region": [region[giver] for giver in givers],
         "giver": givers,
         "recipient": recipients,
         "giver_user": [actor.user_id or 0 for actor in ring.actors[0::2]],
         "recipient_user": [actor.user_id or 0 for actor in ring.actors[1::2]],
-        "personal": [account[ledger.personal(giver).key] for giver in givers],
-        "held": [account[ledger.held(giver).key] for giver in givers],
-        "quota": [account[ledger.quota(recipient, giver).key] for giver, recipient in pairs],
     }
     return "\n".join(f"\\set {name} {_per_client(values, name)}" for name, values in ids.items())
 

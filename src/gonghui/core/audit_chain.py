@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    LargeBinary,
     String,
     bindparam,
     delete,
@@ -69,6 +70,18 @@ class AuditChainHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditLinkDue(Base):
+    """An audit row a server-side function wrote (the wallet's one-call transfers), with its
+    canonical bytes: a deferred trigger links it onto the chain when its transaction commits
+    and removes it (PostgreSQL), so the table is empty between transactions. The head's lock
+    is then taken inside the commit itself, after everything else the transaction does."""
+
+    __tablename__ = "audit_links_due"
+
+    audit_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class AuditCheckpoint(Base):
     """Where a purge cut the chain: links up to `through_seq` are gone, and the next one must
     follow `through_hash`."""
@@ -94,11 +107,19 @@ def canonical(row: Mapping[Any, Any]) -> bytes:
     content = {name: row[name] for name in _CONTENT}
     at: datetime = content["at"]
     content["at"] = at.astimezone(UTC).isoformat(timespec="microseconds")
-    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return canonical_json(content).encode()
+
+
+def canonical_json(value: Any) -> str:
+    """JSON as the chain hashes it: sorted keys, no spaces, text as itself (no \\u escapes
+    but for control characters). The wallet's server-side functions are given a row's `after`
+    this way, and spell the rest of `canonical` in SQL (`gonghui_audit_canonical`)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def link_hash(prev_hash: str, seq: int, row: Mapping[Any, Any]) -> str:
-    """The link's hash (PostgreSQL's link at commit spells the same rule in SQL: `_LINK_ALL`)."""
+    """The link's hash (PostgreSQL's link at commit spells the same rule in SQL: `_LINK_ALL`,
+    and so does the wallet's one-call path: `gonghui_audit_link`)."""
     digest = hashlib.sha256()
     digest.update(f"{seq}:{prev_hash}:".encode())
     digest.update(canonical(row))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, insert, literal, select, true, update
@@ -229,13 +230,26 @@ def post(
     }
     posting_id = _insert_posting(session, posting, [(ids[ref.key], amount) for ref, amount in legs])
     moved = sum(amount for _, amount in legs if amount > 0)
+    report_at_commit(session, kind, moved, posting_id, transfer_id, actor_label)
+    return posting_id
+
+
+def report_at_commit(
+    session: Session,
+    kind: str,
+    moved: Fen,
+    posting_id: int,
+    transfer_id: int | None,
+    actor_label: str,
+) -> None:
+    """The money a posting moved, counted in the metrics once its transaction has committed
+    (`post`'s, or one a server-side function wrote)."""
     after_commit(
         session,
         lambda: money_moved(
             kind, moved, posting=posting_id, transfer=transfer_id, actor=actor_label
         ),
     )
-    return posting_id
 
 
 def _insert_posting(
@@ -377,6 +391,8 @@ def once(
     body: Mapping[str, Any],
     now: datetime,
     work: Callable[[], dict[str, Any]],
+    *,
+    in_one_call: Callable[[Mapping[str, Any]], dict[str, Any] | Claim] | None = None,
 ) -> dict[str, Any]:
     """Apply a money-moving request at most once under its idempotency key, and give every
     request with that key the same answer.
@@ -389,7 +405,12 @@ def once(
     again) and nothing is done; another body is refused. Between two concurrent requests with
     one key, the unique index decides: the second claim waits for the first transaction and
     then reads its answer, so that a client who retried while its first attempt was still on
-    the way never hears "refused" from one attempt while the other moves the money."""
+    the way never hears "refused" from one attempt while the other moves the money.
+
+    `in_one_call`, given the claim's values, claims the key, does the work and records its
+    answer in one call of a server-side function, all or nothing (PostgreSQL; see `one_call`):
+    its result, or `Claim.ANSWERED` (the key was used before), or `Claim.CLAIMED` (the key is
+    claimed and nothing else written: `work` does it, as above)."""
     key = check_key(key)
     digest = request_hash(operation, body)
     claim = {
@@ -401,10 +422,11 @@ def once(
         "created_at": now,
     }
     this_request = {"request_scope": scope, "request_key": key}
-    dialect = session.get_bind().dialect.name
-    claimed = session.execute(_CLAIM[dialect], claim, execution_options={"preserve_rowcount": True})
-    if not claimed.rowcount:  # type: ignore[attr-defined]
+    outcome = _claim(session, claim) if in_one_call is None else in_one_call(claim)
+    if outcome is Claim.ANSWERED:
         return _recorded_answer(session, this_request, digest)
+    if outcome is not Claim.CLAIMED:
+        return outcome  # done in one call, its answer recorded with it
     savepoint = session.begin_nested()
     try:
         result = work()
@@ -424,6 +446,19 @@ def once(
     savepoint.commit()
     session.execute(_ANSWER, {**this_request, "answer": result})
     return result
+
+
+class Claim(StrEnum):
+    """What claiming an idempotency key found, when that is all that was done."""
+
+    ANSWERED = "answered"  # the key was used before: its recorded answer is the answer
+    CLAIMED = "claimed"  # the key is this request's now; its work is still to do
+
+
+def _claim(session: Session, claim: Mapping[str, Any]) -> Claim:
+    dialect = session.get_bind().dialect.name
+    claimed = session.execute(_CLAIM[dialect], claim, execution_options={"preserve_rowcount": True})
+    return Claim.CLAIMED if claimed.rowcount else Claim.ANSWERED  # type: ignore[attr-defined]
 
 
 REFUSED = "refused"  # the recorded answer of a refused request: {REFUSED: code, "detail": …}

@@ -11,9 +11,10 @@ is under way waits for it and then finds no relationship in force (issue 13.8).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeAlias
 
 from sqlalchemy import (
@@ -35,9 +36,9 @@ from gonghui.core import audit
 from gonghui.core.auth import Actor, Permission
 from gonghui.core.clock import business_date
 from gonghui.core.db import json_object, table_of
-from gonghui.core.errors import NotFound
+from gonghui.core.errors import DomainError, NotFound
 from gonghui.core.money import Fen
-from gonghui.wallet import ledger, queries
+from gonghui.wallet import ledger, one_call, queries
 from gonghui.wallet.models import (
     Insured,
     Region,
@@ -71,8 +72,8 @@ def receipt(transfer: Mapping[Any, Any]) -> dict[str, Any]:
         "amount_fen": transfer["amount_fen"],
         "giver_id": transfer["giver_id"],
         "recipient_id": transfer["recipient_id"],
-        "submitted_at": transfer["submitted_at"].isoformat(),
-        "release_at": transfer["release_at"].isoformat(),
+        "submitted_at": transfer["submitted_at"].astimezone(UTC).isoformat(),
+        "release_at": transfer["release_at"].astimezone(UTC).isoformat(),
     }
 
 
@@ -157,11 +158,66 @@ def submit_transfer(
     verified, the amount held until the relative accepts it or 06:00 comes."""
     giver = queries.own_sender(session, actor, recipient_id)
     body = {"recipient_id": recipient_id, "amount_fen": amount_fen, "method": proof.method.value}
+    # The one-call path (see `one_call`) for a request the rules do not refuse on its face.
+    ahead = one_call.taken(session) and not _refused_unread(giver, amount_fen, now)
+    verify = _verification(giver, proof, verifier, now, ahead=ahead)
 
     def work() -> dict[str, Any]:
-        return _submit(session, actor, giver, recipient_id, amount_fen, proof, verifier, now)
+        return _submit(session, actor, giver, recipient_id, amount_fen, proof, verify, now)
 
-    return ledger.once(session, scope_of(actor), idempotency_key, "submit", body, now, work)
+    def in_one_call(claim: Mapping[str, Any]) -> dict[str, Any] | ledger.Claim:
+        # The relationship is the function's to find (0 here, never written).
+        values = _new_values(giver, recipient_id, 0, amount_fen, proof, now)
+        submitted = one_call.submitted(session, claim, actor=actor, giver=giver, values=values)
+        if isinstance(submitted, ledger.Claim):
+            return submitted
+        return receipt({**values, "id": submitted})
+
+    fast = in_one_call if ahead and verify is _verified else None
+    key = idempotency_key
+    return ledger.once(session, scope_of(actor), key, "submit", body, now, work, in_one_call=fast)
+
+
+def _refused_unread(giver: queries.Sender, amount_fen: Fen, now: datetime) -> bool:
+    """Whether the rules refuse the transfer on what is known before any read (its amount, the
+    hour, the giver's own insurance): such a request goes the service's own path, which says
+    why."""
+    unread = TransferFacts(
+        amount_fen=amount_fen,
+        now=now,
+        giver_region_open=True,
+        recipient_region_open=True,
+        relationship_active=True,
+        both_insured=giver.ended_on is None,
+        transfers_today=0,
+        has_pending=False,
+        balance_fen=amount_fen,
+    )
+    return bool(transfer_refusals(unread))
+
+
+def _verified() -> None:
+    """The identity check, passed already."""
+
+
+def _verification(
+    giver: queries.Sender, proof: Proof, verifier: FaceVerifier, now: datetime, *, ahead: bool
+) -> Callable[[], None]:
+    """The identity check as `_submit` runs it, after the rules. `ahead`: checked here, before
+    any lock is taken (the one-call path needs it done first, and an outside face service is
+    then not called while rows are locked), and its outcome kept for `_submit` should the
+    request go the service's own path after all: the verifier is called once either way."""
+    if not ahead:
+        return lambda: check(giver.wallet, giver.id, proof, verifier, now)
+    try:
+        check(giver.wallet, giver.id, proof, verifier, now)
+    except DomainError as refused:  # a refusal, or no verifier to ask
+        return partial(_refuse, refused)
+    return _verified
+
+
+def _refuse(refusal: DomainError) -> None:
+    raise refusal
 
 
 _NEW_TRANSFER = insert(_TRANSFERS).returning(_TRANSFERS.c.id)
@@ -194,7 +250,7 @@ def _submit(
     recipient_id: int,
     amount_fen: Fen,
     proof: Proof,
-    verifier: FaceVerifier,
+    verify: Callable[[], None],
     now: datetime,
 ) -> dict[str, Any]:
     # The relationship first (see the lock order above); the rules read it again below.
@@ -209,21 +265,10 @@ def _submit(
     refusals = transfer_refusals(facts)
     if refusals:
         raise WalletRefused(refusals[0])
-    check(giver.wallet, giver.id, proof, verifier, now)
+    verify()
     password_succeeded(session, giver.wallet)
     assert relationship_id is not None  # noqa: S101 - transfer_refusals refused otherwise
-    values = {
-        "giver_id": giver.id,
-        "recipient_id": recipient_id,
-        "relationship_id": relationship_id,
-        "amount_fen": amount_fen,
-        "status": TransferStatus.PENDING,
-        "verification": proof.method,
-        "submitted_at": now,
-        "business_date": business_date(now),
-        "release_at": release_at(now),
-        "decided_at": None,
-    }
+    values = _new_values(giver, recipient_id, relationship_id, amount_fen, proof, now)
     transfer_id = _new_transfer(session, values, actor.username)
     legs = [(ledger.personal(giver.id), -amount_fen), (ledger.held(giver.id), amount_fen)]
     ledger.post(
@@ -245,6 +290,29 @@ def _submit(
         after={"amount_fen": amount_fen, "recipient_id": recipient_id},
     )
     return receipt({"id": transfer_id, **values})
+
+
+def _new_values(
+    giver: queries.Sender,
+    recipient_id: int,
+    relationship_id: int,
+    amount_fen: Fen,
+    proof: Proof,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new pending transfer's row, but its id."""
+    return {
+        "giver_id": giver.id,
+        "recipient_id": recipient_id,
+        "relationship_id": relationship_id,
+        "amount_fen": amount_fen,
+        "status": TransferStatus.PENDING,
+        "verification": proof.method,
+        "submitted_at": now,
+        "business_date": business_date(now),
+        "release_at": release_at(now),
+        "decided_at": None,
+    }
 
 
 # On PostgreSQL the new transfer and its first event are one statement (the INSERT in a WITH,
@@ -383,15 +451,22 @@ def accept_transfer(
 ) -> dict[str, Any]:
     """The recipient accepts: the held money becomes their quota from this giver."""
     me = queries.own_parameters(actor)
-    return ledger.once(
-        session,
-        scope_of(actor),
-        idempotency_key,
-        "accept",
-        {"transfer_id": transfer_id},
-        now,
-        lambda: receipt(_accept(session, actor, me, transfer_id, now)._mapping),  # noqa: SLF001
-    )
+
+    def work() -> dict[str, Any]:
+        return receipt(_accept(session, actor, me, transfer_id, now)._mapping)  # noqa: SLF001
+
+    def in_one_call(claim: Mapping[str, Any]) -> dict[str, Any] | ledger.Claim:
+        done = one_call.accepted(
+            session, claim, actor=actor, me=me, transfer_id=transfer_id, now=now
+        )
+        if isinstance(done, ledger.Claim):
+            return done
+        return receipt({**done, "status": TransferStatus.ACCEPTED})
+
+    fast = in_one_call if one_call.taken(session) else None
+    body = {"transfer_id": transfer_id}
+    key = idempotency_key
+    return ledger.once(session, scope_of(actor), key, "accept", body, now, work, in_one_call=fast)
 
 
 # What a decided transfer needs next: its receipt, and the amount to move from the giver's hold.
