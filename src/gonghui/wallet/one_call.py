@@ -10,7 +10,7 @@ which path a request takes and builds the answer either way.
 
 What stays in Python: the identity check (before the call, so that no row is locked while an
 outside verifier answers), the transfer rules and the metrics. The submit function goes on only
-if the facts it read under the locks pass its guard, and returns them; `submitted` checks them
+if the facts it read under the locks pass its guard, and returns them; `transfers` checks them
 against `rules.transfer_refusals`, the one statement of the rules, before anything can commit.
 A function that meets anything off the common path (a refusal, a transfer due to return
 first, a transfer that is not the actor's) claims the idempotency key, writes nothing else,
@@ -28,15 +28,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Row, bindparam, text
 from sqlalchemy.orm import Session
 
 from gonghui.core import audit, audit_chain
 from gonghui.core.auth import Actor
 from gonghui.core.db import UTCDateTime
 from gonghui.wallet import ledger, queries
-from gonghui.wallet.regions import opened_by
-from gonghui.wallet.rules import MAX_TRANSFERS_PER_DAY, TransferFacts, transfer_refusals
+from gonghui.wallet.rules import MAX_TRANSFERS_PER_DAY
 
 
 def taken(session: Session) -> bool:
@@ -44,8 +43,11 @@ def taken(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+# The facts it read by the names `transfers._FACTS` gives them.
 _SUBMIT = text(
-    "SELECT * FROM wallet_submit_transfer(:scope, :key, :request_hash, :giver_id, "
+    "SELECT outcome, new_transfer, new_posting, giver_opened, recipient_opened, "
+    "recipient_insured, in_force AS relationship_id, sent_today, pending_count AS pending, "
+    "personal_balance FROM wallet_submit_transfer(:scope, :key, :request_hash, :giver_id, "
     ":recipient_id, :giver_region_id, :amount_fen, :verification, :now, :today, :release_at, "
     ":per_day, :event_label, :reset_wallet, :audit_user_id, :audit_token_id, :audit_label, "
     ":audit_after)"
@@ -59,9 +61,11 @@ def submitted(
     actor: Actor,
     giver: queries.Sender,
     values: Mapping[str, Any],
-) -> int | ledger.Claim:
+) -> Row[Any] | ledger.Claim:
     """Claim the key and submit the transfer `values` describe (a new pending transfer's row,
-    its relationship not yet known) in one call: the new transfer's id, or how far it got."""
+    its relationship not yet known) in one call: the new transfer's id (`new_transfer`) and the
+    facts the function read under the locks (for `transfers` to check against the rules), or
+    how far it got."""
     now, amount_fen = values["submitted_at"], values["amount_fen"]
     after = {"amount_fen": amount_fen, "recipient_id": values["recipient_id"]}
     call = {
@@ -84,28 +88,10 @@ def submitted(
     row = session.execute(_SUBMIT, call).one()
     if row.outcome != "done":
         return ledger.Claim(row.outcome)
-    today = values["business_date"]
-    facts = TransferFacts(
-        amount_fen=amount_fen,
-        now=now,
-        giver_region_open=opened_by(row.giver_opened, today),
-        recipient_region_open=opened_by(row.recipient_opened, today),
-        relationship_active=row.in_force is not None,
-        both_insured=row.recipient_insured and giver.ended_on is None,
-        transfers_today=row.sent_today,
-        has_pending=row.pending_count > 0,
-        balance_fen=row.personal_balance,
-    )
-    refusals = transfer_refusals(facts)
-    if refusals:
-        # Never committed: the request's transaction rolls back with this error.
-        msg = f"wallet_submit_transfer moved money the rules refuse ({refusals[0]}): {facts}"
-        raise RuntimeError(msg)
     ledger.report_at_commit(
         session, "hold", amount_fen, row.new_posting, row.new_transfer, actor.username
     )
-    transfer_id: int = row.new_transfer
-    return transfer_id
+    return row
 
 
 _ACCEPT = (

@@ -168,10 +168,16 @@ def submit_transfer(
     def in_one_call(claim: Mapping[str, Any]) -> dict[str, Any] | ledger.Claim:
         # The relationship is the function's to find (0 here, never written).
         values = _new_values(giver, recipient_id, 0, amount_fen, proof, now)
-        submitted = one_call.submitted(session, claim, actor=actor, giver=giver, values=values)
-        if isinstance(submitted, ledger.Claim):
-            return submitted
-        return receipt({**values, "id": submitted})
+        done = one_call.submitted(session, claim, actor=actor, giver=giver, values=values)
+        if isinstance(done, ledger.Claim):
+            return done
+        # The function's guard only decided whether to go on; the rules are these.
+        facts = _facts_read(done, giver, amount_fen, now, balance_fen=done.personal_balance)
+        if refusals := transfer_refusals(facts):
+            # Never committed: the request's transaction rolls back with this error.
+            msg = f"wallet_submit_transfer moved money the rules refuse ({refusals[0]}): {facts}"
+            raise RuntimeError(msg)
+        return receipt({**values, "id": done.new_transfer})
 
     fast = in_one_call if ahead and verify is _verified else None
     key = idempotency_key
@@ -432,7 +438,16 @@ def _facts(
         "today": today,
     }
     row = session.execute(_FACTS, parameters).one()
-    facts = TransferFacts(
+    return _facts_read(row, giver, amount_fen, now, balance_fen=0), row.relationship_id
+
+
+def _facts_read(
+    row: Any, giver: queries.Sender, amount_fen: Fen, now: datetime, *, balance_fen: Fen
+) -> TransferFacts:
+    """The rule's facts from what a read found (`_FACTS`'s columns, or the submit function's:
+    see `one_call`)."""
+    today = business_date(now)
+    return TransferFacts(
         amount_fen=amount_fen,
         now=now,
         giver_region_open=opened_by(row.giver_opened, today),
@@ -441,9 +456,8 @@ def _facts(
         both_insured=bool(row.recipient_insured) and giver.ended_on is None,
         transfers_today=row.sent_today,
         has_pending=row.pending > 0,
-        balance_fen=0,
+        balance_fen=balance_fen,
     )
-    return facts, row.relationship_id
 
 
 def accept_transfer(

@@ -98,6 +98,10 @@ BEGIN
 END $$
 """
 
+# The two functions spell their common steps (the claim, the accounts, the posting, the audit
+# row, the answer) each in full: as helper functions they cost the server some 13 % of the
+# pair's rate (measured with `benchmarks/bench_wallet_transfers.py`, alternating runs).
+#
 # The lock order is the service's (module docstring of `wallet.transfers`): the relationship or
 # the transfer row first, then the two accounts in ascending id order. A missing held or quota
 # account (a giver's first transfer, a recipient's first from this giver) is created first, as
