@@ -85,6 +85,14 @@ def test_a_rule_set_whose_weights_do_not_add_up_is_refused_in_chinese() -> None:
     assert RuleSet().problems() == []
 
 
+def test_a_rule_set_whose_targets_no_position_could_meet_is_refused() -> None:
+    typed_a_date = RuleSet(usage_target_per_day=20_250_203, activities_target_per_30_days=301)
+    assert typed_a_date.problems() == ["日均使用人次目标应为1至10,000", "活动频次目标应为1至300"]
+    assert RuleSet(usage_target_per_day=0).problems() == ["日均使用人次目标应为1至10,000"]
+    highest = RuleSet(usage_target_per_day=10_000, activities_target_per_30_days=300)
+    assert highest.problems() == []
+
+
 @st.composite
 def facts_strategy(draw: st.DrawFn) -> Facts:
     """Facts that records can produce: each aspect's rating sum between 1 and 5 stars per

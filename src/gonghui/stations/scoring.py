@@ -49,6 +49,11 @@ VISITOR_QUESTIONS = {
 }
 STAR_WORDS = {5: "很满意", 4: "满意", 3: "一般", 2: "不满意", 1: "很不满意"}
 FULL = 100
+# The highest targets a rule set may set (ours): far above any position's day (a busy
+# district centre sees hundreds), low enough that a date or a phone number typed into the
+# field (20250203) is refused instead of failing every position.
+MAX_USAGE_TARGET = 10_000
+MAX_ACTIVITIES_TARGET = 300  # ten a day
 
 
 @dataclass(frozen=True)
@@ -79,8 +84,14 @@ class RuleSet:
         weights += [self.weight_facilities, self.weight_effectiveness]
         checks = (
             ("五项权重之和应为100", sum(weights) != FULL or min(weights) < 0),
-            ("日均使用人次目标应大于0", self.usage_target_per_day <= 0),
-            ("活动频次目标应大于0", self.activities_target_per_30_days <= 0),
+            (
+                f"日均使用人次目标应为1至{MAX_USAGE_TARGET:,}",
+                not 1 <= self.usage_target_per_day <= MAX_USAGE_TARGET,
+            ),
+            (
+                f"活动频次目标应为1至{MAX_ACTIVITIES_TARGET}",
+                not 1 <= self.activities_target_per_30_days <= MAX_ACTIVITIES_TARGET,
+            ),
             ("评价占比应在0至100之间", not 0 <= self.rating_share_pct <= FULL),
             ("无人评价时的得分应在0至100之间", not 0 <= self.no_rating_score <= FULL),
             ("达标总分应在0至100之间", not 0 <= self.pass_total <= FULL),
