@@ -95,6 +95,25 @@ def test_a_forged_or_stale_code_is_refused(browser: Any, live_server: LiveServer
     page.close()
 
 
+def test_a_refused_rule_set_opens_at_its_message_on_a_phone(
+    browser: Any, live_server: LiveServer
+) -> None:
+    staff = sign_in(browser, live_server, "staff")
+    staff.goto(live_server.url + "/stations/rules")
+    target = staff.get_by_label("日均使用人次满分目标（人次/开放日）")
+    target.fill("20250203")  # a date typed into the wrong field
+    staff.get_by_role("button", name="发布新版本").click()
+    refusal = staff.get_by_role("alert")
+    assert refusal.inner_text() == "日均使用人次目标应为1至10,000"
+    box = refusal.bounding_box()
+    assert box is not None
+    # Seen as the page opens, without scrolling to it.
+    assert box["y"] >= 0
+    assert box["y"] + box["height"] <= PHONE["height"]
+    assert target.input_value() == "20250203"
+    staff.close()
+
+
 def test_staff_run_an_evaluation_and_see_the_cards(browser: Any, live_server: LiveServer) -> None:
     staff = sign_in(browser, live_server, "staff", DESKTOP)
     staff.goto(live_server.url + "/stations/evaluations")
